@@ -1,0 +1,1 @@
+"""Attachment storage behind one small interface, content-addressed by SHA-256."""

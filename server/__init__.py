@@ -1,0 +1,107 @@
+"""The Flask shell: `create_app` builds settings, database, media store, blueprints and error rendering."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Request, g, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from media.store import LocalStore
+from server.config import Settings, load_settings
+from server.csrf import csrf_token
+from server.db import make_engine, make_session_factory
+from server.errors import Problem
+from server.i18n import current_lang, translate
+from server.passwords import CredentialCache
+from server.render import render_problem
+from server.runtime import Runtime, close_db, runtime
+
+log = logging.getLogger("zoufang")
+
+
+class UploadRequest(Request):
+    """Uploaded files stream into the media store's temporary folder, hashed as they are written."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        upload = runtime().store.new_upload()
+        g.setdefault("uploads", []).append(upload)
+        return upload
+
+
+def create_app(config: Settings | dict | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
+    app = Flask(__name__)
+    app.request_class = UploadRequest
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_FORM_MEMORY_SIZE=10 * 1024 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    if settings.behind_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+
+    engine = make_engine(settings.database_url)
+    app.extensions["zoufang"] = Runtime(
+        settings=settings, engine=engine, sessions=make_session_factory(engine),
+        store=LocalStore(settings.media_dir, settings.tmp_dir),
+        credentials=CredentialCache(settings.credential_cache_seconds))
+
+    from server import bootstrap, cli
+    from server.api import bp as api_bp
+    from server.openrosa import bp as openrosa_bp
+    from server.web import bp as web_bp
+
+    app.register_blueprint(openrosa_bp)
+    app.register_blueprint(openrosa_bp, url_prefix="/key/<token>", name="openrosa_key")
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    cli.register(app)
+
+    app.jinja_env.globals.update(t=translate, csrf_token=csrf_token)
+    app.context_processor(lambda: {"lang": current_lang()})
+
+    @app.after_request
+    def _remember_lang(response):
+        lang = request.args.get("lang")
+        if lang in ("zh", "en"):
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
+        return response
+
+    @app.teardown_request
+    def _cleanup(exc=None):
+        for upload in g.pop("uploads", []):
+            upload.discard()
+        close_db(exc)
+
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem):
+        session = g.get("db")
+        if session is not None:
+            session.rollback()
+        return render_problem(problem)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return render_problem(Problem(exc.code or 500, f"http.{exc.code}", _http_zh(exc.code), exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        session = g.get("db")
+        if session is not None:
+            session.rollback()
+        return render_problem(Problem(500, "server.error", "服务器内部错误，已记录。请稍后重试。",
+                                      "Internal server error; it has been logged. Try again later."))
+
+    if settings.migrate_on_start:
+        bootstrap.prepare(app)
+    return app
+
+
+def _http_zh(code: int | None) -> str:
+    return {400: "请求有误。", 401: "需要登录。", 403: "无权访问。", 404: "找不到这个地址。",
+            405: "不支持这种请求方法。", 413: "上传的内容太大。"}.get(code or 500, "请求失败。")

@@ -1,0 +1,75 @@
+"""Submissions and their files, as the caller's areas allow; anything outside them is 404."""
+from __future__ import annotations
+
+from flask import Response, jsonify, request, send_file
+from sqlalchemy import select
+
+from forms.models import Form, FormVersion
+from server.api import bp
+from server.api.common import load
+from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
+from server.auth import require_api_user
+from server.errors import Problem
+from server.runtime import db, runtime
+from sync.models import Submission
+
+
+def _annotate(rows) -> list[Submission]:
+    out = []
+    for submission, xml_form_id, version in rows:
+        submission.form_xml_id, submission.form_version_string = xml_form_id, version
+        out.append(submission)
+    return out
+
+
+def _query():
+    return (select(Submission, Form.xml_form_id, FormVersion.version)
+            .join(Form, Submission.form_id == Form.id)
+            .join(FormVersion, Submission.form_version_id == FormVersion.id))
+
+
+def _one(xml_form_id: str, instance_id: str) -> Submission:
+    principal = require_api_user()
+    statement = principal.scope.filter(_query(), Submission.area_id).where(
+        Form.xml_form_id == xml_form_id, Submission.instance_id == instance_id)
+    rows = _annotate(db().execute(statement).all())
+    if not rows:
+        raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
+    return rows[0]
+
+
+@bp.get("/submissions")
+def list_submissions():
+    principal = require_api_user()
+    args = load(SubmissionQuerySchema(), request.args)
+    statement = principal.scope.filter(_query(), Submission.area_id)
+    if "form_id" in args:
+        statement = statement.where(Form.xml_form_id == args["form_id"])
+    if "household" in args:
+        statement = statement.where(Submission.household_number == args["household"])
+    statement = statement.order_by(Submission.received_at.desc(), Submission.id.desc())
+    rows = _annotate(db().execute(statement.limit(args["limit"]).offset(args["offset"])).all())
+    return jsonify(SubmissionSchema(many=True).dump(rows))
+
+
+@bp.get("/submissions/<xml_form_id>/<instance_id>/xml")
+def submission_xml(xml_form_id: str, instance_id: str):
+    return Response(_one(xml_form_id, instance_id).xml, content_type="text/xml; charset=utf-8")
+
+
+@bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>")
+def submission_attachment(xml_form_id: str, instance_id: str, filename: str):
+    submission = _one(xml_form_id, instance_id)
+    attachment = next((a for a in submission.attachments if a.filename == filename), None)
+    if attachment is None or attachment.sha256 is None:
+        raise Problem(404, "attachment.not_found", f"提交中没有已收到的文件“{filename}”。",
+                      f"The submission has no received file '{filename}'.")
+    response = send_file(runtime().store.path(attachment.sha256), mimetype=attachment.content_type,
+                         download_name=filename, etag=attachment.sha256, conditional=True)
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+@bp.get("/submissions/<xml_form_id>/<instance_id>")
+def get_submission(xml_form_id: str, instance_id: str):
+    return jsonify(SubmissionSchema().dump(_one(xml_form_id, instance_id)))

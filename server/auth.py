@@ -1,0 +1,101 @@
+"""Who is calling: a device token in the URL, HTTP Basic credentials, or a logged-in browser session.
+
+A bad token is 403 (a 401 would make Collect prompt for a password it does not have); missing or wrong
+credentials are 401 with a Basic challenge, which is what Collect and Enketo answer with a login.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from flask import g, request, session
+from sqlalchemy import select
+
+from server.db import utcnow
+from server.errors import Problem
+from server.models import Device, User
+from server.runtime import db, runtime
+from server.scope import AreaScope, scope_for
+
+REALM = "Zoufang"
+
+
+@dataclasses.dataclass
+class Principal:
+    user: User
+    scope: AreaScope
+    device: Device | None = None
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _challenge() -> Problem:
+    return Problem(401, "auth.required", "需要登录：请输入用户名和密码。",
+                   "Authentication required: give a user name and password.",
+                   headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+
+
+def _principal(user: User, device: Device | None = None) -> Principal:
+    return Principal(user=user, scope=scope_for(db(), user), device=device)
+
+
+def device_principal(token: str) -> Principal:
+    device = db().scalar(select(Device).where(Device.token_sha256 == token_sha256(token)))
+    if device is None or device.revoked_at is not None or not device.user.active:
+        raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
+                      "The device token is invalid or revoked; scan a new QR code to set the device up.")
+    device.last_used_at = utcnow()
+    return _principal(device.user, device)
+
+
+def basic_principal() -> Principal | None:
+    auth = request.authorization
+    if auth is None or auth.type != "basic":
+        return None
+    user = db().scalar(select(User).where(User.username == (auth.username or "")))
+    if user is None or not user.active or not runtime().credentials.verify(
+            user.username, auth.password or "", user.password_hash):
+        raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",
+                      headers=_challenge().headers)
+    return _principal(user)
+
+
+def session_principal() -> Principal | None:
+    user_id = session.get("user_id")
+    if user_id is None:
+        return None
+    user = db().get(User, user_id)
+    if user is None or not user.active or session.get("pw") != password_marker(user):
+        session.clear()
+        return None
+    return _principal(user)
+
+
+def password_marker(user: User) -> str:
+    """Ties a browser session to the password it was opened with: changing the password logs out everywhere."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def require_device_or_basic() -> Principal:
+    """OpenRosa: the URL's token when present, otherwise Basic credentials."""
+    if "principal" not in g:
+        token = g.get("device_token")
+        principal = device_principal(token) if token is not None else basic_principal()
+        if principal is None:
+            raise _challenge()
+        g.principal = principal
+    return g.principal
+
+
+def require_api_user(*roles: str) -> Principal:
+    """JSON API: a browser session or Basic credentials; optionally restricted to some roles."""
+    if "principal" not in g:
+        principal = session_principal() or basic_principal()
+        if principal is None:
+            raise _challenge()
+        g.principal = principal
+    if roles and g.principal.user.role not in roles:
+        raise Problem(403, "auth.forbidden", "你的角色无权进行此操作。", "Your role may not do this.")
+    return g.principal

@@ -1,0 +1,115 @@
+"""Command line: `flask --app wsgi …` for operators (see INTERFACE.md)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from forms.service import publish_form
+from server.db import session_scope
+from server.errors import Problem
+from server.models import ROLES, User, UserArea
+from server.passwords import hash_password
+from server.runtime import Runtime
+from sync.areas import import_areas
+from sync.models import Area
+
+
+def _rt(app: Flask) -> Runtime:
+    return app.extensions["zoufang"]
+
+
+def _fail(problem: Problem) -> None:
+    click.echo(f"{problem.message_zh}\n{problem.message_en}", err=True)
+    details = problem.details or {}
+    for item in details.get("errors", []) if isinstance(details, dict) else []:
+        where = " ".join(str(x) for x in (item.get("sheet"), item.get("row")) if x)
+        click.echo(f"  [{where}] {item['message_zh']} | {item['message_en']}" if where else
+                   f"  {item['message_zh']} | {item['message_en']}", err=True)
+    sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("db")
+    def db_group():
+        """Database schema."""
+
+    @db_group.command("upgrade")
+    def db_upgrade():
+        """Apply every pending migration."""
+        from server.bootstrap import migrate
+        migrate(_rt(app))
+        click.echo("database is up to date")
+
+    @app.cli.group("areas")
+    def areas_group():
+        """The area tree (county › town › village › group)."""
+
+    @areas_group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def areas_import(file: Path):
+        """Load or update areas from a CSV/XLSX with columns 代码, 名称, 上级代码, 层级."""
+        try:
+            with session_scope(_rt(app).sessions) as session:
+                result = import_areas(session, file.read_bytes(), file.name)
+        except Problem as problem:
+            _fail(problem)
+        click.echo(f"{result['rows']} rows: {result['created']} created, {result['updated']} updated")
+
+    @app.cli.group("users")
+    def users_group():
+        """User accounts."""
+
+    @users_group.command("create")
+    @click.argument("name")
+    @click.option("--role", type=click.Choice(ROLES), required=True)
+    @click.option("--area", "areas", multiple=True, help="area code; repeat for several")
+    @click.option("--display-name", default="")
+    @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+    def users_create(name: str, role: str, areas: tuple[str, ...], display_name: str, password_stdin: bool):
+        """Create a user with a role and the areas they may see."""
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+            "Password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 8:
+            _fail(Problem(400, "user.password_short", "密码至少 8 个字符。", "The password needs at least 8 characters."))
+        with session_scope(_rt(app).sessions) as session:
+            if session.scalar(select(User.id).where(User.username == name)):
+                _fail(Problem(409, "user.exists", f"用户“{name}”已存在。", f"User '{name}' already exists."))
+            found = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(areas)))}
+            unknown = [code for code in areas if code not in found]
+            if unknown:
+                _fail(Problem(400, "user.area_unknown", f"没有这些区域：{', '.join(unknown)}",
+                              f"Unknown area code(s): {', '.join(unknown)}"))
+            if role != "admin" and not areas:
+                click.echo("warning: a supervisor or cadre without --area sees nothing", err=True)
+            user = User(username=name, role=role, display_name=display_name or name,
+                        password_hash=hash_password(password))
+            user.areas = [UserArea(area_id=found[code].id) for code in areas]
+            session.add(user)
+        click.echo(f"created {role} {name}")
+
+    @app.cli.group("forms")
+    def forms_group():
+        """Forms."""
+
+    @forms_group.command("publish")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--media", "media", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="a media file the form refers to; repeat for several")
+    def forms_publish(file: Path, media: tuple[Path, ...]):
+        """Compile an XLSForm with pyxform and publish it as a new version."""
+        rt = _rt(app)
+        try:
+            with session_scope(rt.sessions) as session:
+                version = publish_form(session, rt.store, file.read_bytes(), file.name,
+                                       {m.name: m.read_bytes() for m in media})
+                form_id, number, warnings = version.form.xml_form_id, version.version, list(version.warnings)
+        except Problem as problem:
+            _fail(problem)
+        for warning in warnings:
+            where = " ".join(str(x) for x in (warning.get("sheet"), warning.get("row")) if x)
+            click.echo(f"warning [{where}] {warning['message_zh']} | {warning['message_en']}", err=True)
+        click.echo(f"published {form_id} version {number}")

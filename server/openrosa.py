@@ -1,0 +1,195 @@
+"""OpenRosa endpoints as ODK Collect and Enketo speak them: form list, form, manifest, media, submission.
+
+Registered twice: at the server root (HTTP Basic) and under /key/<token>/ (a device set up by QR code).
+Every response carries X-OpenRosa-Version and Date; errors are OpenRosa XML with the HTTP status.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, g, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+
+from forms.models import Form, FormAttachment, FormVersion
+from server.auth import require_device_or_basic
+from server.errors import Problem, openrosa_message
+from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
+from server.runtime import db, runtime
+from server.scope import single_area
+from sync.entity_list import households_csv
+from sync.submissions import IncomingFile, Sender, accept_submission
+
+bp = Blueprint("openrosa", __name__)
+XML = "text/xml; charset=utf-8"
+BLUEPRINTS = ("openrosa", "openrosa_key")
+
+
+@bp.url_value_preprocessor
+def _pop_token(_endpoint, values):
+    if values and "token" in values:
+        g.device_token = values.pop("token")
+
+
+@bp.url_defaults
+def _keep_token(_endpoint, values):
+    if "device_token" in g:
+        values.setdefault("token", g.device_token)
+
+
+@bp.after_request
+def _openrosa_headers(response: Response) -> Response:
+    return add_openrosa_headers(response)
+
+
+def add_openrosa_headers(response: Response) -> Response:
+    # Date is not set here: gunicorn and Werkzeug's server both always add it, and a second one would repeat it.
+    response.headers["X-OpenRosa-Version"] = "1.0"
+    response.headers["X-OpenRosa-Accept-Content-Length"] = str(runtime().settings.max_submission_bytes)
+    return response
+
+
+def _url(endpoint: str, **values) -> str:
+    return url_for(f"{request.blueprint}.{endpoint}", _external=True, **values)
+
+
+def _xml(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, content_type=XML)
+
+
+def _listed_forms(xml_form_id: str | None = None):
+    statement = (select(Form, FormVersion).join(FormVersion, Form.current_version_id == FormVersion.id)
+                 .where(Form.state == "open").order_by(Form.xml_form_id))
+    if xml_form_id is not None:
+        statement = statement.where(Form.xml_form_id == xml_form_id)
+    return db().execute(statement).all()
+
+
+def _current_version(xml_form_id: str) -> FormVersion:
+    version = db().scalar(select(FormVersion).join(Form, Form.current_version_id == FormVersion.id)
+                          .where(Form.xml_form_id == xml_form_id, Form.state != "closed"))
+    if version is None:
+        raise Problem(404, "form.not_found", f"服务器上没有表单“{xml_form_id}”。",
+                      f"There is no form '{xml_form_id}' on this server.")
+    return version
+
+
+def _attachment_content(attachment: FormAttachment) -> bytes:
+    if attachment.dataset == "households":
+        return households_csv(db(), g.principal.scope.area_ids)
+    return runtime().store.read_bytes(attachment.sha256)
+
+
+def _attachment_md5(attachment: FormAttachment) -> str:
+    if attachment.dataset:
+        return hashlib.md5(_attachment_content(attachment)).hexdigest()
+    return attachment.md5
+
+
+@bp.route("/formList", methods=["GET", "HEAD"])
+def form_list_view():
+    require_device_or_basic()
+    entries = []
+    for form, version in _listed_forms(request.args.get("formID")):
+        has_media = any(a.dataset or a.sha256 for a in version.attachments)
+        entries.append(FormListEntry(
+            form_id=form.xml_form_id, name=version.title or form.xml_form_id, version=version.version,
+            hash=f"md5:{version.xform_md5}", download_url=_url("form_xml", xml_form_id=form.xml_form_id),
+            manifest_url=_url("form_manifest", xml_form_id=form.xml_form_id) if has_media else None))
+    return _xml(form_list(entries))
+
+
+@bp.route("/forms/<xml_form_id>.xml", methods=["GET", "HEAD"])
+def form_xml(xml_form_id: str):
+    require_device_or_basic()
+    version = _current_version(xml_form_id)
+    response = Response(version.xform, content_type=XML)
+    response.set_etag(version.xform_md5)
+    return response.make_conditional(request)
+
+
+@bp.route("/forms/<xml_form_id>/manifest", methods=["GET", "HEAD"])
+def form_manifest(xml_form_id: str):
+    require_device_or_basic()
+    version = _current_version(xml_form_id)
+    entries = [ManifestEntry(filename=a.filename, hash=f"md5:{_attachment_md5(a)}",
+                             download_url=_url("form_attachment", xml_form_id=xml_form_id, filename=a.filename),
+                             entity_list=a.dataset is not None)
+               for a in version.attachments if a.dataset or a.sha256]
+    return _xml(manifest(entries))
+
+
+@bp.route("/forms/<xml_form_id>/attachments/<filename>", methods=["GET", "HEAD"])
+def form_attachment(xml_form_id: str, filename: str):
+    require_device_or_basic()
+    version = _current_version(xml_form_id)
+    attachment = next((a for a in version.attachments if a.filename == filename and (a.dataset or a.sha256)), None)
+    if attachment is None:
+        raise Problem(404, "form.attachment_not_found", f"表单“{xml_form_id}”没有附件“{filename}”。",
+                      f"The form '{xml_form_id}' has no attachment '{filename}'.")
+    content = _attachment_content(attachment)
+    response = Response(content, content_type=attachment.content_type or "application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    response.set_etag(hashlib.md5(content).hexdigest() if attachment.dataset else attachment.md5)
+    return response.make_conditional(request)
+
+
+@bp.route("/submission", methods=["HEAD", "GET"])
+def submission_probe():
+    require_device_or_basic()
+    return Response(status=204)
+
+
+@bp.route("/submission", methods=["POST"])
+def submission_post():
+    limit = runtime().settings.max_submission_bytes
+    if request.content_length is not None and request.content_length > limit:
+        # answered from the headers: the body is never read
+        raise Problem(413, "submission.too_large",
+                      f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
+                      f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.",
+                      headers={"Connection": "close"})
+    principal = require_device_or_basic()
+    if request.mimetype != "multipart/form-data":
+        raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
+                      "A submission must be sent as multipart/form-data.")
+    xml, files = _read_multipart()
+    sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
+                    client_device_id=(request.args.get("deviceID") or "")[:255] or None,
+                    fallback_area_id=single_area(db(), principal.user))
+    accepted = accept_submission(db(), runtime().store, xml, files, sender)
+    db().commit()
+    missing = accepted.missing
+    if missing:
+        zh = f"已收到提交，还缺 {len(missing)} 个文件：{', '.join(missing)}"
+        en = f"Submission received; {len(missing)} file(s) still expected: {', '.join(missing)}"
+    else:
+        zh, en = "提交成功。", "Submission received."
+    return _xml(openrosa_message(f"{zh} / {en}"), status=201)
+
+
+def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
+    try:
+        uploads = request.files
+        fields = request.form
+    except (ValueError, EOFError, ClientDisconnected) as exc:
+        raise Problem(400, "submission.multipart_invalid", f"无法读取上传的内容（可能不完整）：{exc}",
+                      f"The upload could not be read (it may be truncated): {exc}") from None
+    except HTTPException as exc:
+        raise Problem(exc.code or 400, "submission.multipart_invalid", f"无法读取上传的内容：{exc.description}",
+                      f"The upload could not be read: {exc.description}") from None
+    xml_part = uploads.get("xml_submission_file")
+    if xml_part is not None:
+        xml = xml_part.stream.read()
+    elif fields.get("xml_submission_file"):
+        xml = fields["xml_submission_file"].encode("utf-8")
+    else:
+        raise Problem(400, "submission.xml_missing", "提交中没有 xml_submission_file 部分。",
+                      "The submission has no xml_submission_file part.")
+    files = {}
+    for field, storage in uploads.items(multi=True):
+        if field == "xml_submission_file":
+            continue
+        name = storage.filename or field
+        files[name] = IncomingFile(filename=name, content_type=storage.mimetype, upload=storage.stream)
+    return xml, files

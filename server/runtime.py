@@ -1,0 +1,41 @@
+"""What one app instance holds: settings, database engine and sessions, media store, credential cache.
+
+Kept in app.extensions so that tests can build several apps side by side.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from flask import current_app, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from media.store import LocalStore
+from server.config import Settings
+from server.passwords import CredentialCache
+
+
+@dataclasses.dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: LocalStore
+    credentials: CredentialCache
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["zoufang"]
+
+
+def db() -> Session:
+    """The request's session, opened on first use and closed at teardown; handlers commit once."""
+    if "db" not in g:
+        g.db = runtime().sessions()
+    return g.db
+
+
+def close_db(_exc=None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

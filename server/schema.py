@@ -1,0 +1,7 @@
+"""Every model imported in one place, so that metadata (migrations, tests) sees all tables."""
+from forms import models as _forms  # noqa: F401
+from server import models as _server  # noqa: F401
+from server.db import Base
+from sync import models as _sync  # noqa: F401
+
+metadata = Base.metadata

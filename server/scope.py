@@ -1,0 +1,47 @@
+"""Area scoping: which areas a user may see, applied to every query that returns households, submissions or
+media. A record outside the caller's scope is answered with 404, as if it did not exist."""
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Select
+
+from server.models import User, UserArea
+from sync.models import Area
+
+
+@dataclasses.dataclass(frozen=True)
+class AreaScope:
+    #: ids of every area the user may see (their areas and all below); None means no restriction (admin)
+    area_ids: frozenset[int] | None
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.area_ids is None
+
+    def allows(self, area_id: int | None) -> bool:
+        return self.area_ids is None or (area_id is not None and area_id in self.area_ids)
+
+    def filter(self, statement: Select, column: ColumnElement) -> Select:
+        if self.area_ids is None:
+            return statement
+        return statement.where(column.in_(sorted(self.area_ids)))
+
+
+def scope_for(session: Session, user: User) -> AreaScope:
+    if user.role == "admin":
+        return AreaScope(None)
+    paths = session.scalars(select(Area.path).join(UserArea, UserArea.area_id == Area.id)
+                            .where(UserArea.user_id == user.id)).all()
+    if not paths:
+        return AreaScope(frozenset())
+    ids = session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))).all()
+    return AreaScope(frozenset(ids))
+
+
+def single_area(session: Session, user: User) -> int | None:
+    """The user's area when they have exactly one: where their unattributed submissions belong."""
+    ids = session.scalars(select(UserArea.area_id).where(UserArea.user_id == user.id)).all()
+    return ids[0] if len(ids) == 1 else None

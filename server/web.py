@@ -1,0 +1,108 @@
+"""Pages for people: log in, home, and setting up a phone with ODK Collect by QR code."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from forms.models import Form, FormVersion
+from server.auth import password_marker, session_principal, token_sha256
+from server.collect_qr import collect_settings, encode_settings, qr_svg
+from server.csrf import check_csrf
+from server.db import utcnow
+from server.errors import Problem
+from server.models import Device, User, UserArea
+from server.passwords import verify_password
+from server.runtime import db, runtime
+from sync.models import Area
+
+bp = Blueprint("web", __name__)
+
+
+@bp.before_request
+def _csrf():
+    if request.method == "POST":
+        check_csrf()
+
+
+def login_required():
+    principal = session_principal()
+    if principal is None:
+        return None
+    g.principal = principal
+    return principal
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = False
+    if request.method == "POST":
+        user = db().scalar(select(User).where(User.username == request.form.get("username", "")))
+        if user is not None and user.active and verify_password(user.password_hash, request.form.get("password", "")):
+            session.clear()
+            session["user_id"] = user.id
+            session["pw"] = password_marker(user)
+            session.permanent = True
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+        error = True
+    return render_template("login.html", error=error), 401 if error else 200
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.route("/")
+def home():
+    principal = login_required()
+    if principal is None:
+        return redirect(url_for("web.login", next=request.path))
+    areas = db().scalars(select(Area).join(UserArea, UserArea.area_id == Area.id)
+                         .where(UserArea.user_id == principal.user.id).order_by(Area.code)).all()
+    forms = db().execute(select(Form, FormVersion).join(FormVersion, Form.current_version_id == FormVersion.id)
+                         .where(Form.state == "open").order_by(Form.xml_form_id)).all()
+    return render_template("home.html", user=principal.user, areas=areas, forms=forms)
+
+
+def _device_owner(user_id: int) -> User:
+    principal = g.principal
+    if principal.user.id != user_id and principal.user.role != "admin":
+        raise Problem(404, "user.not_found", "没有这个用户。", "No such user.")
+    user = db().get(User, user_id)
+    if user is None:
+        raise Problem(404, "user.not_found", "没有这个用户。", "No such user.")
+    return user
+
+
+@bp.route("/users/<int:user_id>/devices", methods=["GET", "POST"])
+def devices(user_id: int):
+    if login_required() is None:
+        return redirect(url_for("web.login", next=request.path))
+    user = _device_owner(user_id)
+    qr = server_url = None
+    if request.method == "POST":
+        token = secrets.token_urlsafe(32)
+        name = (request.form.get("name") or "").strip()[:100] or f"{user.username} {utcnow():%Y-%m-%d}"
+        db().add(Device(user_id=user.id, token_sha256=token_sha256(token), name=name))
+        db().commit()
+        server_url = url_for("web.home", _external=True).rstrip("/") + f"/key/{token}"
+        qr = qr_svg(encode_settings(collect_settings(server_url, runtime().settings.project_name)))
+    listed = db().scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at.desc())).all()
+    return render_template("devices.html", owner=user, devices=listed, qr=qr, server_url=server_url)
+
+
+@bp.route("/users/<int:user_id>/devices/<int:device_id>/revoke", methods=["POST"])
+def revoke_device(user_id: int, device_id: int):
+    if login_required() is None:
+        return redirect(url_for("web.login", next=request.path))
+    user = _device_owner(user_id)
+    device = db().scalar(select(Device).where(Device.id == device_id, Device.user_id == user.id))
+    if device is None:
+        raise Problem(404, "device.not_found", "没有这个设备。", "No such device.")
+    device.revoked_at = device.revoked_at or utcnow()
+    db().commit()
+    return redirect(url_for("web.devices", user_id=user.id))

@@ -1,0 +1,1 @@
+"""Everything that makes devices and records agree: submissions, households, areas, the reconcile queue."""

@@ -1,0 +1,102 @@
+"""Reading a submission's XML: which form and version, which instance, which household, which files.
+
+Pure functions over bytes. DTDs and entities are refused (defusedxml) so a hostile submission cannot expand
+itself or reach the file system.
+"""
+from __future__ import annotations
+
+import dataclasses
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from server.errors import Problem
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedInstance:
+    root: Element
+    xml_form_id: str
+    version: str
+    instance_id: str
+    deprecated_id: str | None
+    instance_name: str | None
+    household_number: str | None
+
+
+def local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element: Element | None, name: str) -> Element | None:
+    if element is None:
+        return None
+    for child in element:
+        if local(child.tag) == name:
+            return child
+    return None
+
+
+def _text(element: Element | None) -> str | None:
+    if element is None or element.text is None:
+        return None
+    value = element.text.strip()
+    return value or None
+
+
+def parse_instance(xml: bytes) -> ParsedInstance:
+    try:
+        root = fromstring(xml)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise Problem(400, "submission.xml_invalid", f"提交的 XML 无法解析：{exc}",
+                      f"The submitted XML could not be parsed: {exc}") from None
+    xml_form_id = root.get("id")
+    if not xml_form_id:
+        raise Problem(400, "submission.form_id_missing", "提交的 XML 根元素没有 id 属性（表单 ID）。",
+                      "The submission's root element has no id attribute (the form ID).")
+    meta = _child(root, "meta")
+    instance_id = _text(_child(meta, "instanceID"))
+    if not instance_id:
+        raise Problem(400, "submission.instance_id_missing", "提交缺少 meta/instanceID。",
+                      "The submission has no meta/instanceID.")
+    return ParsedInstance(
+        root=root,
+        xml_form_id=xml_form_id,
+        version=root.get("version") or "",
+        instance_id=instance_id,
+        deprecated_id=_text(_child(meta, "deprecatedID")),
+        instance_name=_text(_child(meta, "instanceName")),
+        household_number=_household_number(root, meta),
+    )
+
+
+def _household_number(root: Element, meta: Element | None) -> str | None:
+    entity = _child(meta, "entity")
+    if entity is not None and entity.get("dataset") == "households" and entity.get("id"):
+        return entity.get("id").strip()
+    for element in root.iter():
+        if local(element.tag) == "household":
+            return _text(element)
+    return None
+
+
+def referenced_files(root: Element, binary_paths: list[str]) -> list[str]:
+    """File names the instance gives for the form's binary questions, repeats included, in document order."""
+    names: list[str] = []
+    for path in binary_paths:
+        steps = [s for s in path.split("/") if s][1:]  # the first step is the instance root itself
+        for element in _walk(root, steps):
+            value = _text(element)
+            if value and value not in names:
+                names.append(value)
+    return names
+
+
+def _walk(element: Element, steps: list[str]):
+    if not steps:
+        yield element
+        return
+    for child in element:
+        if local(child.tag) == steps[0]:
+            yield from _walk(child, steps[1:])

@@ -1,0 +1,148 @@
+"""Areas, households and submissions as stored: the raw side that household records are derived from."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.db import Base, UTCDateTime, utcnow
+
+AREA_LEVELS = ("county", "town", "village", "group")
+
+
+class Area(Base):
+    """A node of the administrative tree: county 县 › town 乡镇 › village 行政村 › group 村民小组."""
+
+    __tablename__ = "areas"
+    __table_args__ = (CheckConstraint("level IN ('county','town','village','group')", name="level_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the official area code (行政区划代码), stable across imports
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    #: Chinese name as in the area list
+    name: Mapped[str] = mapped_column(String(100))
+    #: one of AREA_LEVELS
+    level: Mapped[str] = mapped_column(String(10))
+    #: the area this one belongs to; null for the top
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("areas.id"), index=True)
+    #: materialized path of ids, "/1/4/9/", so that a subtree is one prefix match
+    path: Mapped[str] = mapped_column(String(400), index=True)
+
+    parent: Mapped[Optional["Area"]] = relationship(remote_side=[id])
+
+
+class Household(Base):
+    """A registered household (建档立卡户) as known from the roster; the reconciler derives the rest."""
+
+    __tablename__ = "households"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: household number 户编号, how people and the API address a household
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    #: the village (or group) the household belongs to; drives every scoping decision
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    #: head of household's name 户主姓名
+    head_name: Mapped[str] = mapped_column(String(100))
+    #: known location of the house, WGS84
+    latitude: Mapped[Optional[float]]
+    longitude: Mapped[Optional[float]]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Submission(Base):
+    """One received instance of a form, kept byte-exact: the source of truth (数出有源)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("form_id", "instance_id", name="form_instance"),
+        CheckConstraint("review_state IN ('received','has_issues','approved','rejected')", name="review_state_known"),
+        Index("ix_submissions_area_received", "area_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the form this answers
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    #: the exact published version it was filled with
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"), index=True)
+    #: meta/instanceID, e.g. "uuid:…"; unique per form
+    instance_id: Mapped[str] = mapped_column(String(255))
+    #: meta/deprecatedID when this is an edit of another submission
+    deprecated_id: Mapped[Optional[str]] = mapped_column(String(255))
+    #: false once an edit has replaced this submission
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the raw XML as received
+    xml: Mapped[bytes] = mapped_column()
+    #: sha256 of xml, to recognise an identical resend cheaply
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+    #: meta/instanceName if the form sets one
+    instance_name: Mapped[Optional[str]] = mapped_column(String(255))
+    #: household number the submission is about, when it names one
+    household_number: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    #: area used for scoping: the household's, or the submitter's single area
+    area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("areas.id"))
+    #: account that sent it
+    submitter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    #: device token it came through, if any
+    device_id: Mapped[Optional[int]] = mapped_column(ForeignKey("devices.id"))
+    #: ?deviceID= the client reported (Collect's install id)
+    client_device_id: Mapped[Optional[str]] = mapped_column(String(255))
+    #: review state set by supervisors
+    review_state: Mapped[str] = mapped_column(String(16), default="received")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attachments: Mapped[list["SubmissionAttachment"]] = relationship(
+        back_populates="submission", order_by="SubmissionAttachment.filename", cascade="all, delete-orphan")
+
+
+class SubmissionAttachment(Base):
+    """A file the submission's XML names: received (with its content hash) or still expected."""
+
+    __tablename__ = "submission_attachments"
+    __table_args__ = (UniqueConstraint("submission_id", "filename", name="submission_file"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    #: the file name as the XML names it
+    filename: Mapped[str] = mapped_column(String(255))
+    #: sha256 of the content in the media store; null while the file has not arrived (expected-missing)
+    sha256: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    #: size in bytes once received
+    size: Mapped[Optional[int]] = mapped_column(BigInteger)
+    #: content type the client declared
+    content_type: Mapped[Optional[str]] = mapped_column(String(100))
+    received_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+
+    submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+    @property
+    def state(self) -> str:
+        return "received" if self.sha256 else "missing"
+
+
+class Job(Base):
+    """Work queued in the same transaction as the data it is about, so that none is ever lost."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued','running','done','failed')", name="state_known"),
+        Index("ix_jobs_claim", "state", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: what to do, e.g. "reconcile"
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the submission the job is about
+    submission_id: Mapped[Optional[int]] = mapped_column(ForeignKey("submissions.id"), index=True)
+    #: anything else the job needs
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    #: failed attempts so far
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: the last failure's message, kept for the failed-jobs list
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    #: not before this time (retries back off)
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

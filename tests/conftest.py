@@ -1,0 +1,209 @@
+"""Fixtures: an app on a fresh database (SQLite by default, PostgreSQL when ZOUFANG_TEST_DATABASE_URL is set),
+its client, and factories that build areas, users, forms and submissions for each test."""
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from server import create_app
+from server.bootstrap import migrate
+from server.config import load_settings
+from server.db import make_engine, make_session_factory, session_scope
+from server.models import User, UserArea
+from server.passwords import hash_password
+from server.runtime import Runtime
+from server.schema import metadata
+from sync.models import Area, Household
+from support import submission_xml, xlsform
+
+PG_URL = os.environ.get("ZOUFANG_TEST_DATABASE_URL")
+
+
+def _migrated_runtime(url: str, data_dir: Path) -> Runtime:
+    engine = make_engine(url)
+    settings = load_settings(data_dir=data_dir, database_url=url, secret_key="x")
+    rt = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine), store=None,
+                 credentials=None)
+    migrate(rt)
+    return rt
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory) -> Path | None:
+    """SQLite: migrate once into a template file that each test copies. PostgreSQL: migrate once, in place."""
+    folder = tmp_path_factory.mktemp("template")
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrated_runtime(PG_URL, folder).engine.dispose()
+        return None
+    path = folder / "template.sqlite3"
+    _migrated_runtime(f"sqlite:///{path}", folder).engine.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path, database_template) -> str:
+    if PG_URL:
+        yield PG_URL
+        _truncate_all(PG_URL)
+        return
+    path = tmp_path / "zoufang.sqlite3"
+    shutil.copyfile(database_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Tests override this to change settings (e.g. the size limit)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, database_url, settings_overrides):
+    settings = load_settings(env={}, data_dir=tmp_path / "data", database_url=database_url,
+                             publish_bundled_forms=False, migrate_on_start=False, secret_key="test-secret",
+                             **settings_overrides)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["zoufang"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def sessions(app):
+    return app.extensions["zoufang"].sessions
+
+
+@pytest.fixture
+def store(app):
+    return app.extensions["zoufang"].store
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def areas(sessions):
+    """county › two towns › two villages each, as in samples/areas.csv."""
+    with session_scope(sessions) as session:
+        county = Area(code="210504", name="明山区", level="county", path="")
+        session.add(county)
+        session.flush()
+        county.path = f"/{county.id}/"
+        made = {"county": county}
+        for t in (1, 2):
+            town = Area(code=f"21050400{t}", name=f"镇{t}", level="town", parent=county, path="")
+            session.add(town)
+            session.flush()
+            town.path = f"{county.path}{town.id}/"
+            made[f"town{t}"] = town
+            for v in (1, 2):
+                village = Area(code=f"21050400{t}00{v}", name=f"村{t}-{v}", level="village", parent=town, path="")
+                session.add(village)
+                session.flush()
+                village.path = f"{town.path}{village.id}/"
+                made[f"village{t}{v}"] = village
+        return {k: v.id for k, v in made.items()}
+
+
+@pytest.fixture
+def make_user(sessions):
+    def make(username: str, role: str = "cadre", area_ids: tuple[int, ...] = (), password: str = "secret-pass"):
+        with session_scope(sessions) as session:
+            user = User(username=username, role=role, display_name=username, password_hash=hash_password(password))
+            user.areas = [UserArea(area_id=a) for a in area_ids]
+            session.add(user)
+        return basic(username, password)
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", "admin")
+
+
+@pytest.fixture
+def make_household(sessions):
+    def make(number: str, area_id: int, head_name: str = "张三", latitude: float | None = 41.3,
+             longitude: float | None = 123.8):
+        with session_scope(sessions) as session:
+            session.add(Household(number=number, area_id=area_id, head_name=head_name, latitude=latitude,
+                                  longitude=longitude))
+    return make
+
+
+@pytest.fixture
+def publish(client, admin):
+    """Publish an XLSForm through the admin API; returns the JSON answer."""
+    def do(content: bytes | None = None, filename: str = "form.xlsx", media: dict[str, bytes] | None = None,
+           expect: int = 201, **xlsform_args):
+        data = {"xlsform": (_io(content or xlsform(**xlsform_args)), filename)}
+        for name, body in (media or {}).items():
+            data[name] = (_io(body), name)
+        response = client.post("/api/v1/forms", data=data, headers=admin, content_type="multipart/form-data")
+        assert response.status_code == expect, response.get_data(as_text=True)
+        return response.get_json()
+    return do
+
+
+def _io(data: bytes):
+    import io
+    return io.BytesIO(data)
+
+
+class Collect:
+    """Speaks to /submission as ODK Collect does, through the Flask client."""
+
+    def __init__(self, client, headers: dict[str, str], prefix: str = ""):
+        self.client = client
+        self.headers = headers
+        self.prefix = prefix
+
+    def submit(self, xml: bytes, files: dict[str, bytes] | None = None, headers: dict[str, str] | None = None,
+               query: str = ""):
+        data = {"xml_submission_file": (_io(xml), "submission.xml", "text/xml")}
+        for name, body in (files or {}).items():
+            data[name] = (_io(body), name, "image/jpeg")
+        return self.client.post(f"{self.prefix}/submission{query}", data=data, content_type="multipart/form-data",
+                                headers={"X-OpenRosa-Version": "1.0", **self.headers, **(headers or {})})
+
+
+@pytest.fixture
+def collect(client, admin, publish):
+    """An admin's Collect with the test form published."""
+    publish()
+    return Collect(client, admin)
+
+
+@pytest.fixture
+def xml():
+    return submission_xml
