@@ -38,7 +38,7 @@ class CompiledForm:
     version: str
     title: str
     xform: bytes
-    #: instance paths of binary questions (photos…), e.g. "/household_visit/photo_family"
+    #: instance paths of binary questions (photos…), e.g. "/data/photos/photo_family"
     binary_paths: list[str]
     #: file names the form refers to and that a device must download with it
     media_files: list[str]

@@ -1,0 +1,45 @@
+"""First start: create the database, migrate, create the first admin, publish the bundled forms — once."""
+from sqlalchemy import func, select
+
+from forms.models import Form, FormVersion
+from forms.service import BUNDLED_DIR
+from server import create_app
+from server.config import load_settings
+from server.db import session_scope
+from server.models import User
+
+
+def start(tmp_path, database_url):
+    env = {"ZOUFANG_ADMIN_USER": "boss", "ZOUFANG_ADMIN_PASSWORD": "boss-password"}
+    app = create_app(load_settings(env=env, data_dir=tmp_path / "fresh", database_url=database_url))
+    return app, app.extensions["zoufang"]
+
+
+def test_first_start_migrates_creates_admin_and_publishes_bundled_forms(tmp_path, database_url):
+    bundled = sorted(BUNDLED_DIR.glob("*.xlsx"))
+    assert bundled, "the project ships its XLSForms"
+    from conftest import basic
+    for _ in range(2):  # the second start changes nothing
+        app, rt = start(tmp_path, database_url)
+        with session_scope(rt.sessions) as session:
+            assert session.scalar(select(func.count(User.id))) == 1
+            assert session.scalar(select(User.role).where(User.username == "boss")) == "admin"
+            assert session.scalar(select(func.count(Form.id))) == len(bundled)
+            assert session.scalar(select(func.count(FormVersion.id))) == len(bundled)
+        listing = app.test_client().get("/formList", headers=basic("boss", "boss-password")).get_data(as_text=True)
+        assert listing.count("<xform>") == len(bundled)
+        rt.engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    app, rt = start(tmp_path, f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with rt.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    rt.engine.dispose()
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    first = load_settings(env={}, data_dir=tmp_path / "d")
+    second = load_settings(env={}, data_dir=tmp_path / "d")
+    assert first.secret_key == second.secret_key and len(first.secret_key) > 40
+    assert load_settings(env={"ZOUFANG_SECRET_KEY": "from-env"}, data_dir=tmp_path / "d").secret_key == "from-env"

@@ -1,0 +1,85 @@
+"""The operator's command line: areas import, users create, forms publish."""
+from sqlalchemy import select
+
+from server.db import session_scope
+from server.models import User
+from support import broken_xlsform, xlsform
+from sync.models import Area
+
+AREAS_CSV = """代码,名称,上级代码,层级
+210504,明山区,,县
+210504001,高峪街道,210504,乡镇
+210504001001,高峪一村,210504001,村
+210504001002,高峪二村,210504001,村
+"""
+
+
+def test_areas_import_builds_the_tree_and_is_idempotent(runner, sessions, tmp_path):
+    path = tmp_path / "areas.csv"
+    path.write_text(AREAS_CSV, encoding="utf-8")
+    result = runner.invoke(args=["areas", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "4 rows: 4 created, 0 updated" in result.output
+    again = runner.invoke(args=["areas", "import", str(path)])
+    assert "0 created, 0 updated" in again.output
+    with session_scope(sessions) as session:
+        village = session.scalar(select(Area).where(Area.code == "210504001002"))
+        town = session.scalar(select(Area).where(Area.code == "210504001"))
+        assert village.level == "village" and village.parent_id == town.id
+        assert village.path.startswith(town.path) and town.path.count("/") == 3
+
+
+def test_areas_import_accepts_gbk_csv_as_excel_saves_it(runner, sessions, tmp_path):
+    path = tmp_path / "areas.csv"
+    path.write_bytes(AREAS_CSV.encode("gb18030"))
+    assert runner.invoke(args=["areas", "import", str(path)]).exit_code == 0
+    with session_scope(sessions) as session:
+        assert session.scalar(select(Area.name).where(Area.code == "210504")) == "明山区"
+
+
+def test_areas_import_reports_every_bad_row_and_imports_nothing(runner, sessions, tmp_path):
+    path = tmp_path / "areas.csv"
+    path.write_text(AREAS_CSV + "210504009001,孤村,210504009,村\n210504001001,重复村,210504001,村\n"
+                    "210504001003,怪村,210504001,星球\n", encoding="utf-8")
+    result = runner.invoke(args=["areas", "import", str(path)])
+    assert result.exit_code == 1
+    assert "[6]" in result.output and "210504009" in result.output   # unknown parent
+    assert "[7]" in result.output and "repeats row 4" in result.output
+    assert "[8]" in result.output and "星球" in result.output
+    with session_scope(sessions) as session:
+        assert session.scalar(select(Area.id)) is None
+
+
+def test_users_create_with_role_areas_and_password_from_stdin(runner, sessions, tmp_path, client):
+    path = tmp_path / "areas.csv"
+    path.write_text(AREAS_CSV, encoding="utf-8")
+    runner.invoke(args=["areas", "import", str(path)])
+    result = runner.invoke(args=["users", "create", "cadre001", "--role", "cadre", "--area", "210504001001",
+                                 "--password-stdin"], input="long-enough-pw\n")
+    assert result.exit_code == 0, result.output
+    with session_scope(sessions) as session:
+        user = session.scalar(select(User).where(User.username == "cadre001"))
+        assert user.role == "cadre" and len(user.areas) == 1
+        assert user.password_hash.startswith("$argon2id$")
+    from conftest import basic
+    assert client.get("/formList", headers=basic("cadre001", "long-enough-pw")).status_code == 200
+    duplicate = runner.invoke(args=["users", "create", "cadre001", "--role", "cadre", "--password-stdin"],
+                              input="long-enough-pw\n")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+    unknown = runner.invoke(args=["users", "create", "x", "--role", "cadre", "--area", "999", "--password-stdin"],
+                            input="long-enough-pw\n")
+    assert unknown.exit_code == 1 and "999" in unknown.output
+
+
+def test_forms_publish_reports_version_and_errors(runner, tmp_path):
+    good = tmp_path / "visit.xlsx"
+    good.write_bytes(xlsform(form_id="cli_form", version="3"))
+    result = runner.invoke(args=["forms", "publish", str(good)])
+    assert result.exit_code == 0 and "published cli_form version 3" in result.output
+    again = runner.invoke(args=["forms", "publish", str(good)])
+    assert again.exit_code == 1 and "already published" in again.output
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(broken_xlsform())
+    failed = runner.invoke(args=["forms", "publish", str(bad)])
+    assert failed.exit_code == 1
+    assert "[survey 3]" in failed.output and "nowhere" in failed.output
