@@ -5,6 +5,7 @@ import logging
 from server import create_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("alembic").setLevel(logging.WARNING)
 app = create_app()
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import hashlib
 from flask import g, request, session
 from sqlalchemy import select
 
+from server.csrf import check_csrf_header
 from server.db import utcnow
 from server.errors import Problem
 from server.models import Device, User
@@ -90,9 +91,16 @@ def require_device_or_basic() -> Principal:
 
 
 def require_api_user(*roles: str) -> Principal:
-    """JSON API: a browser session or Basic credentials; optionally restricted to some roles."""
+    """JSON API: a browser session or Basic credentials; optionally restricted to some roles.
+
+    A page's script that changes something through the API with the session cookie must echo the session's
+    CSRF token in X-CSRF-Token; Basic-auth callers (scripts) have no cookie to abuse and need none.
+    """
     if "principal" not in g:
-        principal = session_principal() or basic_principal()
+        principal = session_principal()
+        if principal is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+            check_csrf_header()
+        principal = principal or basic_principal()
         if principal is None:
             raise _challenge()
         g.principal = principal

@@ -15,6 +15,7 @@ from server.models import ROLES, User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
 from sync.areas import import_areas
+from sync.roster import import_roster
 from sync.models import Area
 
 
@@ -26,7 +27,7 @@ def _fail(problem: Problem) -> None:
     click.echo(f"{problem.message_zh}\n{problem.message_en}", err=True)
     details = problem.details or {}
     for item in details.get("errors", []) if isinstance(details, dict) else []:
-        where = " ".join(str(x) for x in (item.get("sheet"), item.get("row")) if x)
+        where = " ".join(str(x) for x in (item.get("sheet"), item.get("row"), item.get("column")) if x)
         click.echo(f"  [{where}] {item['message_zh']} | {item['message_en']}" if where else
                    f"  {item['message_zh']} | {item['message_en']}", err=True)
     sys.exit(1)
@@ -58,6 +59,26 @@ def register(app: Flask) -> None:
         except Problem as problem:
             _fail(problem)
         click.echo(f"{result['rows']} rows: {result['created']} created, {result['updated']} updated")
+
+    @app.cli.group("roster")
+    def roster_group():
+        """The registered-household roster (建档立卡)."""
+
+    @roster_group.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def roster_import(file: Path):
+        """Load or update households and members from a CSV/XLSX, one row per person."""
+        try:
+            with session_scope(_rt(app).sessions) as session:
+                with click.progressbar(length=1, label="importing", file=sys.stderr) as bar:
+                    def progress(done: int, total: int) -> None:
+                        bar.length = total
+                        bar.update(done - bar.pos)
+                    result = import_roster(session, file.read_bytes(), file.name, progress)
+        except Problem as problem:
+            _fail(problem)
+        click.echo(f"{result.rows} rows, {result.households} households: {result.created} created, "
+                   f"{result.updated} updated, {result.unchanged} unchanged")
 
     @app.cli.group("users")
     def users_group():

@@ -16,6 +16,13 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    sent = request.form.get("csrf_token", "")
+    _compare(request.form.get("csrf_token", ""))
+
+
+def check_csrf_header() -> None:
+    _compare(request.headers.get("X-CSRF-Token", ""))
+
+
+def _compare(sent: str) -> None:
     if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
         raise Problem(400, "web.csrf", "页面已过期，请刷新后重试。", "The page has expired; reload it and try again.")

@@ -43,6 +43,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "language": ("English", "中文"),
     "error": ("出错了", "Something went wrong"),
     "back_home": ("返回首页", "Back to home"),
+    "roster_import": ("导入建档立卡名单", "Import the household roster"),
+    "roster_explain": ("上传 CSV 或 XLSX 文件，每人一行，表头与模板相同（户编号、行政区划代码、村名、姓名、证件号码……）。"
+                       "所有行先检查，有任何错误则整个文件都不导入；重复导入同一文件不会改变数据。",
+                       "Upload a CSV or XLSX file, one row per person, with the template's headers (户编号, "
+                       "行政区划代码, 村名, 姓名, 证件号码 …). Every row is checked first; any error refuses the "
+                       "whole file. Importing the same file again changes nothing."),
+    "choose_file": ("选择文件", "Choose a file"),
+    "upload": ("上传并导入", "Upload and import"),
+    "uploading": ("正在上传…", "Uploading…"),
+    "checking": ("正在检查和导入…", "Checking and importing…"),
+    "roster_done": ("导入完成：{households} 户（{rows} 行）；新增 {created}，更新 {updated}，未变 {unchanged}。",
+                    "Imported {households} households ({rows} rows): {created} new, {updated} updated, "
+                    "{unchanged} unchanged."),
+    "row": ("行", "Row"),
+    "column": ("列", "Column"),
+    "problem": ("问题", "Problem"),
 }
 
 

@@ -5,8 +5,6 @@ Every response carries X-OpenRosa-Version and Date; errors are OpenRosa XML with
 """
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, Response, g, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected, HTTPException
@@ -74,16 +72,15 @@ def _current_version(xml_form_id: str) -> FormVersion:
     return version
 
 
-def _attachment_content(attachment: FormAttachment) -> bytes:
+def _attachment_content(attachment: FormAttachment) -> tuple[bytes, str]:
+    """The file and its md5: a generated list is the caller's own; an uploaded file is the same for all."""
     if attachment.dataset == "households":
         return households_csv(db(), g.principal.scope.area_ids)
-    return runtime().store.read_bytes(attachment.sha256)
+    return runtime().store.read_bytes(attachment.sha256), attachment.md5
 
 
 def _attachment_md5(attachment: FormAttachment) -> str:
-    if attachment.dataset:
-        return hashlib.md5(_attachment_content(attachment)).hexdigest()
-    return attachment.md5
+    return _attachment_content(attachment)[1] if attachment.dataset else attachment.md5
 
 
 @bp.route("/formList", methods=["GET", "HEAD"])
@@ -127,10 +124,10 @@ def form_attachment(xml_form_id: str, filename: str):
     if attachment is None:
         raise Problem(404, "form.attachment_not_found", f"表单“{xml_form_id}”没有附件“{filename}”。",
                       f"The form '{xml_form_id}' has no attachment '{filename}'.")
-    content = _attachment_content(attachment)
+    content, md5 = _attachment_content(attachment)
     response = Response(content, content_type=attachment.content_type or "application/octet-stream")
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
-    response.set_etag(hashlib.md5(content).hexdigest() if attachment.dataset else attachment.md5)
+    response.set_etag(md5)
     return response.make_conditional(request)
 
 

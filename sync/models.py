@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,6 +34,9 @@ class Area(Base):
     parent: Mapped[Optional["Area"]] = relationship(remote_side=[id])
 
 
+HOUSEHOLD_STATUSES = ("未脱贫", "已脱贫", "监测户", "返贫")
+
+
 class Household(Base):
     """A registered household (建档立卡户) as known from the roster; the reconciler derives the rest."""
 
@@ -49,7 +52,65 @@ class Household(Base):
     #: known location of the house, WGS84
     latitude: Mapped[Optional[float]]
     longitude: Mapped[Optional[float]]
+    #: 户类型 as registered: 未脱贫, 已脱贫, 监测户, 返贫
+    status: Mapped[str] = mapped_column(String(16), default="未脱贫")
+    #: 主要致贫原因
+    poverty_cause: Mapped[Optional[str]] = mapped_column(String(32))
+    #: user name of the paired cadre 帮扶责任人
+    cadre: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    #: entity version on devices (households.csv __version): +1 on every change of the household's list row
+    entity_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: sha256 of the household's roster rows, to tell an unchanged re-import from an update
+    roster_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    #: entity-list properties maintained from submissions (last_visit, housing_grade, …)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list["Member"]] = relationship(back_populates="household", order_by="Member.position",
+                                                   cascade="all, delete-orphan")
+
+
+class Member(Base):
+    """A person of a registered household, as the roster lists them."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    #: order within the household in the roster (the head first)
+    position: Mapped[int] = mapped_column(Integer)
+    #: 姓名
+    name: Mapped[str] = mapped_column(String(100))
+    #: 证件号码, sensitive: shown masked on pages
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    #: 与户主关系, e.g. 户主, 配偶, 之子
+    relation: Mapped[str] = mapped_column(String(16))
+    #: 男 or 女
+    sex: Mapped[str] = mapped_column(String(2))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    #: 在校生状况, e.g. 非在校生, 学龄前儿童, 义务教育, 普通高中
+    schooling: Mapped[str] = mapped_column(String(16), default="")
+    #: 是否参加城乡居民基本医疗保险
+    insured: Mapped[bool] = mapped_column(Boolean)
+    #: 健康状况, e.g. 健康, 长期慢性病, 患有大病, 残疾
+    health: Mapped[str] = mapped_column(String(16), default="")
+    #: 劳动技能, e.g. 普通劳动力, 弱劳动力, 无劳动力
+    labour: Mapped[str] = mapped_column(String(16), default="")
+
+    household: Mapped[Household] = relationship(back_populates="members")
+
+
+class EntityList(Base):
+    """A list published to devices (households.csv); its revision changes whenever any row changes."""
+
+    __tablename__ = "entity_lists"
+
+    #: list name as forms use it, e.g. "households"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: a random token replaced on every change: a cached rendering is valid while it stays the same, even
+    #: across databases (tests) or after a restore from backup, which a counter would not guarantee
+    revision: Mapped[str] = mapped_column(String(32))
 
 
 class Submission(Base):

@@ -18,6 +18,7 @@ from server.models import User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
 from server.schema import metadata
+from sync.entity_list import bump_revision
 from sync.models import Area, Household
 from support import submission_xml, xlsform
 
@@ -158,6 +159,7 @@ def make_household(sessions):
         with session_scope(sessions) as session:
             session.add(Household(number=number, area_id=area_id, head_name=head_name, latitude=latitude,
                                   longitude=longitude))
+            bump_revision(session, "households")
     return make
 
 

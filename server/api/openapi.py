@@ -42,6 +42,9 @@ SPEC = {
             "patch": _op("Set the form's state: open, closing, closed (JSON body {\"state\": …})", "200",
                          ["form_id"], roles="admin"),
         },
+        "/roster": {"post": _op("Import the household roster (multipart part 'file', CSV or XLSX, one row per "
+                                "person); all rows are checked first and any error refuses the whole file", "200",
+                                roles="admin")},
         "/submissions": {"get": {**_op("Submissions in the caller's areas, newest first", "200"), "parameters": [
             {"name": n, "in": "query", "schema": {"type": t}} for n, t in
             (("form_id", "string"), ("household", "string"), ("limit", "integer"), ("offset", "integer"))]}},

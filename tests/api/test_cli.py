@@ -83,3 +83,18 @@ def test_forms_publish_reports_version_and_errors(runner, tmp_path):
     failed = runner.invoke(args=["forms", "publish", str(bad)])
     assert failed.exit_code == 1
     assert "[survey 3]" in failed.output and "nowhere" in failed.output
+
+
+def test_roster_import_from_the_command_line(runner, tmp_path):
+    from forms.service import BUNDLED_DIR
+    samples = BUNDLED_DIR.parent.parent / "sync" / "samples"
+    assert runner.invoke(args=["areas", "import", str(samples / "areas.csv")]).exit_code == 0
+    result = runner.invoke(args=["roster", "import", str(samples / "roster.csv")])
+    assert result.exit_code == 0, result.output
+    assert "274 rows, 113 households: 113 created, 0 updated, 0 unchanged" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text((samples / "roster.csv").read_text(encoding="utf-8").replace("210504194707180878",
+                                                                              "210504194707180879"), encoding="utf-8")
+    failed = runner.invoke(args=["roster", "import", str(bad)])
+    assert failed.exit_code == 1
+    assert "[2 id_number]" in failed.output and "check digit" in failed.output

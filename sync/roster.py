@@ -1,0 +1,303 @@
+"""Importing the registered-household roster (建档立卡): one row per person, Chinese headers (English accepted).
+
+Every row is validated first (marshmallow for the row, then the rules across rows of a household and across
+the file); one error anywhere refuses the whole file, with each error's row number and reason. Only then is
+anything written, in the caller's transaction. A household whose rows did not change is left alone, so
+re-importing the same file changes nothing; a changed household is updated and its entity version moves on,
+which changes the households.csv that devices download.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+from collections import defaultdict
+from typing import Any, Callable
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from server.db import utcnow
+from server.errors import Problem
+from sync import idcard
+from sync.entity_list import bump_revision
+from sync.models import HOUSEHOLD_STATUSES, Area, Household, Member
+from sync.tables import Row, read_table
+
+# accepted headers → canonical field names
+HEADERS = {
+    "户编号": "household_number", "household_number": "household_number",
+    "行政区划代码": "area_code", "area_code": "area_code",
+    "村名": "village_name", "village": "village_name",
+    "姓名": "name", "name": "name",
+    "证件号码": "id_number", "id_number": "id_number",
+    "与户主关系": "relation", "relation": "relation",
+    "性别": "sex", "sex": "sex",
+    "出生日期": "birth_date", "birth_date": "birth_date",
+    "在校生状况": "schooling", "schooling": "schooling",
+    "是否参加城乡居民基本医疗保险": "insured", "medical_insurance": "insured",
+    "健康状况": "health", "health": "health",
+    "劳动技能": "labour", "labour": "labour",
+    "户类型": "status", "household_type": "status",
+    "主要致贫原因": "poverty_cause", "poverty_cause": "poverty_cause",
+    "纬度": "latitude", "latitude": "latitude",
+    "经度": "longitude", "longitude": "longitude",
+    "帮扶责任人": "cadre", "cadre": "cadre",
+}
+# how each canonical field is named in messages
+COLUMN_ZH = {canonical: header for header, canonical in HEADERS.items() if not header.isascii()}
+HOUSEHOLD_FIELDS = ("area_code", "village_name", "status", "poverty_cause", "latitude", "longitude", "cadre")
+HEAD = "户主"
+# the sub-kinds of 监测户 that some rosters write instead
+STATUS_ALIASES = {"脱贫不稳定户": "监测户", "边缘易致贫户": "监测户", "突发严重困难户": "监测户", "贫困户": "未脱贫"}
+YES = {"是", "yes", "y", "true", "1"}
+NO = {"否", "no", "n", "false", "0"}
+
+
+def _date(value: str) -> str:
+    """Excel gives datetimes ("1947-07-18 00:00:00"); people type 1947/7/18 or 19470718."""
+    value = value.strip().split(" ")[0].replace("/", "-").replace(".", "-")
+    if re.fullmatch(r"\d{8}", value):
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    parts = value.split("-")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{int(parts[0]):04d}-{int(parts[1]):02d}-{int(parts[2]):02d}"
+    return value
+
+
+class RosterRowSchema(Schema):
+    household_number = fields.String(required=True, validate=validate.Regexp(r"^\d{6,32}$",
+                                     error="户编号应为 6–32 位数字 / must be 6–32 digits"))
+    area_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6,32}$",
+                              error="行政区划代码应为数字 / must be digits"))
+    village_name = fields.String(load_default="")
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    id_number = fields.String(required=True)
+    relation = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    sex = fields.String(required=True, validate=validate.OneOf(["男", "女"], error="应为 男 或 女 / must be 男 or 女"))
+    birth_date = fields.Date(required=True, format="%Y-%m-%d",
+                             error_messages={"invalid": "日期格式应为 YYYY-MM-DD / date must be YYYY-MM-DD"})
+    schooling = fields.String(load_default="", validate=validate.Length(max=16))
+    insured = fields.String(required=True)
+    health = fields.String(load_default="", validate=validate.Length(max=16))
+    labour = fields.String(load_default="", validate=validate.Length(max=16))
+    status = fields.String(required=True, validate=validate.OneOf(
+        HOUSEHOLD_STATUSES, error=f"户类型应为 {'、'.join(HOUSEHOLD_STATUSES)} / unknown household type"))
+    poverty_cause = fields.String(load_default="", validate=validate.Length(max=32))
+    latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(
+        -90, 90, error="应在 -90 到 90 之间 / must be between -90 and 90"))
+    longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(
+        -180, 180, error="应在 -180 到 180 之间 / must be between -180 and 180"))
+    cadre = fields.String(load_default="", validate=validate.Length(max=64))
+
+    @pre_load
+    def _normalize(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
+        data = {k: v for k, v in data.items() if v != "" or k in ("village_name",)}
+        if "birth_date" in data:
+            data["birth_date"] = _date(data["birth_date"])
+        if "status" in data:
+            data["status"] = STATUS_ALIASES.get(data["status"], data["status"])
+        if "id_number" in data:
+            data["id_number"] = idcard.normalize(data["id_number"])
+        return data
+
+    @validates("id_number")
+    def _id_number(self, value: str, **_kwargs) -> None:
+        if not idcard.check_digit_ok(value):
+            raise ValidationError("身份证号码校验位错误或格式不对 / ID number fails its check digit or shape")
+
+    @validates("insured")
+    def _insured(self, value: str, **_kwargs) -> None:
+        if value.strip().lower() not in YES | NO:
+            raise ValidationError("应为 是 或 否 / must be 是 or 否")
+
+
+@dataclasses.dataclass
+class RosterError:
+    row: int
+    column: str | None
+    message_zh: str
+    message_en: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ParsedHousehold:
+    number: str
+    fields: dict[str, Any]
+    members: list[dict[str, Any]]
+    rows: list[int]
+
+    @property
+    def fingerprint(self) -> str:
+        canonical = json.dumps([self.fields, self.members], sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_roster(rows: list[Row], areas: dict[str, Area]) -> tuple[list[ParsedHousehold], list[RosterError]]:
+    """Pure: rows and the known areas → households, or every error found."""
+    schema = RosterRowSchema()
+    errors: list[RosterError] = []
+    loaded: list[tuple[Row, dict[str, Any]]] = []
+    for row in rows:
+        try:
+            loaded.append((row, schema.load(row.values, unknown="exclude")))
+        except ValidationError as exc:
+            for column, messages in sorted(exc.messages.items()):
+                for message in messages if isinstance(messages, list) else [str(messages)]:
+                    zh, _, en = str(message).partition(" / ")
+                    label = COLUMN_ZH.get(column, column)
+                    errors.append(RosterError(row.number, column, f"{label}：{_zh_message(zh)}",
+                                              f"{column}: {en or zh}"))
+    errors.extend(_person_errors(loaded))
+    by_household: dict[str, list[tuple[Row, dict[str, Any]]]] = defaultdict(list)
+    for row, data in loaded:
+        by_household[data["household_number"]].append((row, data))
+    households = []
+    for number, members in by_household.items():
+        found = _household_errors(number, members, areas)
+        errors.extend(found)
+        if not found:
+            households.append(_household(number, members))
+    errors.sort(key=lambda e: (e.row, e.column or ""))
+    return households, errors
+
+
+def _zh_message(text: str) -> str:
+    """marshmallow's own messages are English; the ones a roster can trigger get a Chinese text."""
+    if text.startswith("Length must be"):
+        return "长度超出允许范围"
+    return {"Missing data for required field.": "必填，不能为空", "Not a valid number.": "不是有效的数字",
+            "Not a valid string.": "不是有效的文字"}.get(text, text)
+
+
+def _person_errors(loaded: list[tuple[Row, dict[str, Any]]]) -> list[RosterError]:
+    errors = []
+    seen: dict[str, int] = {}
+    for row, data in loaded:
+        number = data["id_number"]
+        if number in seen:
+            errors.append(RosterError(row.number, "id_number", f"证件号码与第 {seen[number]} 行重复",
+                                      f"id_number: the same ID number as row {seen[number]}"))
+        else:
+            seen[number] = row.number
+        if idcard.birth_date(number) != data["birth_date"]:
+            errors.append(RosterError(row.number, "birth_date", "出生日期与身份证号码中的出生日期不一致",
+                                      "birth_date: does not match the birth date in the ID number"))
+        if idcard.sex(number) != data["sex"]:
+            errors.append(RosterError(row.number, "sex", "性别与身份证号码不一致",
+                                      "sex: does not match the ID number"))
+    return errors
+
+
+def _household_errors(number: str, members: list[tuple[Row, dict[str, Any]]],
+                      areas: dict[str, Area]) -> list[RosterError]:
+    errors = []
+    first_row, first = members[0]
+    for row, data in members[1:]:
+        for name in HOUSEHOLD_FIELDS:
+            if data[name] != first[name]:
+                errors.append(RosterError(
+                    row.number, name, f"户 {number} 的{COLUMN_ZH[name]}与第 {first_row.number} 行不一致"
+                    f"（“{data[name] or ''}” ≠ “{first[name] or ''}”）",
+                    f"{name}: household {number} has '{data[name] or ''}' here but '{first[name] or ''}' "
+                    f"on row {first_row.number}"))
+    heads = [row.number for row, data in members if data["relation"] == HEAD]
+    # a missing head is reported on the household's first row, extra heads on their own rows
+    for row_number in (heads[1:] if heads else [first_row.number]):
+        errors.append(RosterError(row_number, "relation", f"户 {number} 应恰好有一名户主，现有 {len(heads)} 名",
+                                  f"relation: household {number} must have exactly one 户主 (head), has {len(heads)}"))
+    area = areas.get(first["area_code"])
+    if area is None or area.level not in ("village", "group"):
+        errors.append(RosterError(first_row.number, "area_code", f"行政区划代码“{first['area_code']}”不是已导入的村或组",
+                                  f"area_code: '{first['area_code']}' is not a known village or group"))
+    elif first["village_name"] and first["village_name"] != area.name:
+        errors.append(RosterError(first_row.number, "village_name",
+                                  f"村名“{first['village_name']}”与代码 {area.code} 的名称“{area.name}”不符",
+                                  f"village_name: '{first['village_name']}' is not the name of {area.code} "
+                                  f"('{area.name}')"))
+    if (first["latitude"] is None) != (first["longitude"] is None):
+        errors.append(RosterError(first_row.number, "latitude", "纬度和经度应同时填写或同时留空",
+                                  "latitude: give both latitude and longitude, or neither"))
+    return errors
+
+
+def _household(number: str, members: list[tuple[Row, dict[str, Any]]]) -> ParsedHousehold:
+    ordered = sorted(members, key=lambda m: (m[1]["relation"] != HEAD, m[0].number))
+    first = ordered[0][1]
+    people = [{key: data[key] for key in ("name", "id_number", "relation", "sex", "birth_date", "schooling",
+                                          "health", "labour")} | {"insured": data["insured"].strip().lower() in YES}
+              for _row, data in ordered]
+    return ParsedHousehold(number=number, fields={name: first[name] for name in HOUSEHOLD_FIELDS},
+                           members=people, rows=[row.number for row, _data in members])
+
+
+@dataclasses.dataclass
+class ImportResult:
+    rows: int
+    households: int
+    created: int
+    updated: int
+    unchanged: int
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def import_roster(session: Session, content: bytes, filename: str,
+                  progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    rows = read_table(content, filename, HEADERS)
+    areas = {a.code: a for a in session.scalars(select(Area))}
+    households, errors = parse_roster(rows, areas)
+    if errors:
+        raise Problem(400, "roster.invalid", f"名单有 {len(errors)} 处错误，全部未导入。请按行号修改后重新导入。",
+                      f"The roster has {len(errors)} error(s); nothing was imported. Fix the rows listed and "
+                      "import it again.", details={"errors": [e.to_dict() for e in errors]})
+    existing = {number: (hid, fingerprint, version) for number, hid, fingerprint, version in session.execute(
+        select(Household.number, Household.id, Household.roster_fingerprint, Household.entity_version))}
+    created = updated = 0
+    now = utcnow()
+    for done, parsed in enumerate(households, start=1):
+        fingerprint = parsed.fingerprint
+        known = existing.get(parsed.number)
+        if known and known[1] == fingerprint:
+            pass
+        else:
+            values = _household_values(parsed, areas, fingerprint, now)
+            if known is None:
+                household = Household(number=parsed.number, properties={}, created_at=now, **values)
+                session.add(household)
+                session.flush()
+                household_id = household.id
+                created += 1
+            else:
+                household_id = known[0]
+                session.execute(Household.__table__.update().where(Household.id == household_id)
+                                .values(entity_version=known[2] + 1, **values))
+                session.execute(delete(Member).where(Member.household_id == household_id))
+                updated += 1
+            session.execute(insert(Member), [{"household_id": household_id, "position": position, **person}
+                                             for position, person in enumerate(parsed.members)])
+        if progress:
+            progress(done, len(households))
+    if created or updated:
+        bump_revision(session, "households")
+    session.flush()
+    return ImportResult(rows=len(rows), households=len(households), created=created, updated=updated,
+                        unchanged=len(households) - created - updated)
+
+
+def _household_values(parsed: ParsedHousehold, areas: dict[str, Area], fingerprint: str,
+                      now: dt.datetime) -> dict[str, Any]:
+    fields_ = parsed.fields
+    return {
+        "area_id": areas[fields_["area_code"]].id, "head_name": parsed.members[0]["name"],
+        "latitude": fields_["latitude"], "longitude": fields_["longitude"], "status": fields_["status"],
+        "poverty_cause": fields_["poverty_cause"] or None, "cadre": fields_["cadre"] or None,
+        "roster_fingerprint": fingerprint, "updated_at": now,
+    }
