@@ -1,6 +1,7 @@
 """The Flask shell: `create_app` builds settings, database, media store, blueprints and error rendering."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import Flask, Request, g, request
@@ -16,6 +17,8 @@ from server.i18n import current_lang, translate
 from server.passwords import CredentialCache
 from server.render import render_problem
 from server.runtime import Runtime, close_db, runtime
+from sync.jobs import QueueSettings, Worker
+from sync.rules import load_rules
 
 log = logging.getLogger("zoufang")
 
@@ -45,10 +48,14 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
 
     engine = make_engine(settings.database_url)
-    app.extensions["zoufang"] = Runtime(
+    rt = Runtime(
         settings=settings, engine=engine, sessions=make_session_factory(engine),
         store=LocalStore(settings.media_dir, settings.tmp_dir),
-        credentials=CredentialCache(settings.credential_cache_seconds))
+        credentials=CredentialCache(settings.credential_cache_seconds),
+        queue=QueueSettings(rules=load_rules(settings.rules_file),
+                            hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
+                            max_attempts=settings.job_max_attempts))
+    app.extensions["zoufang"] = rt
 
     from server import bootstrap, cli
     from server.api import bp as api_bp
@@ -63,6 +70,12 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     app.jinja_env.globals.update(t=translate, csrf_token=csrf_token)
     app.context_processor(lambda: {"lang": current_lang()})
+
+    @app.after_request
+    def _no_app_date(response):
+        # Werkzeug's conditional responses set Date, and gunicorn and Werkzeug's server always add their own
+        response.headers.pop("Date", None)
+        return response
 
     @app.after_request
     def _remember_lang(response):
@@ -99,6 +112,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     if settings.migrate_on_start:
         bootstrap.prepare(app)
+    if settings.worker == "thread":
+        rt.worker = Worker(rt.sessions, rt.queue)
+        rt.worker.start()
     return app
 
 

@@ -55,7 +55,8 @@ def basic_principal() -> Principal | None:
     auth = request.authorization
     if auth is None or auth.type != "basic":
         return None
-    user = db().scalar(select(User).where(User.username == (auth.username or "")))
+    username = auth.username or ""
+    user = None if "\x00" in username else db().scalar(select(User).where(User.username == username))
     if user is None or not user.active or not runtime().credentials.verify(
             user.username, auth.password or "", user.password_hash):
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",

@@ -40,6 +40,14 @@ class Settings:
     behind_proxy: bool = False
     #: name shown in ODK Collect's project list after scanning the QR code
     project_name: str = "走访 Zoufang"
+    #: rules file (poverty lines and thresholds per year); None uses sync/rules.toml
+    rules_file: Path | None = None
+    #: how long a submission waits for the earlier offline edit it builds on (seconds; Central: 5 days)
+    reconcile_hold_seconds: int = 5 * 86400
+    #: reconcile in a thread of each web process ("thread") or only in `reconcile run` processes ("off")
+    worker: str = "thread"
+    #: attempts before a failing reconcile job is listed as failed
+    job_max_attempts: int = 5
 
     @property
     def tmp_dir(self) -> Path:
@@ -88,6 +96,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         migrate_on_start=_flag(env.get("ZOUFANG_MIGRATE_ON_START"), True),
         behind_proxy=_flag(env.get("ZOUFANG_BEHIND_PROXY"), False),
         project_name=env.get("ZOUFANG_PROJECT_NAME") or "走访 Zoufang",
+        rules_file=Path(env["ZOUFANG_RULES_FILE"]) if env.get("ZOUFANG_RULES_FILE") else None,
+        reconcile_hold_seconds=int(env.get("ZOUFANG_RECONCILE_HOLD_SECONDS") or 5 * 86400),
+        worker=env.get("ZOUFANG_WORKER") or "thread",
+        job_max_attempts=int(env.get("ZOUFANG_JOB_MAX_ATTEMPTS") or 5),
     )
     values.update(overrides)
     if "secret_key" not in values:

@@ -144,18 +144,18 @@ def submission_post():
         # answered from the headers: the body is never read
         raise Problem(413, "submission.too_large",
                       f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
-                      f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.",
-                      headers={"Connection": "close"})
+                      f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.")
     principal = require_device_or_basic()
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")
     xml, files = _read_multipart()
     sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
-                    client_device_id=(request.args.get("deviceID") or "")[:255] or None,
+                    client_device_id=_clean(request.args.get("deviceID"), 255),
                     fallback_area_id=single_area(db(), principal.user))
     accepted = accept_submission(db(), runtime().store, xml, files, sender)
     db().commit()
+    runtime().wake_worker()
     missing = accepted.missing
     if missing:
         zh = f"已收到提交，还缺 {len(missing)} 个文件：{', '.join(missing)}"
@@ -188,5 +188,11 @@ def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
         if field == "xml_submission_file":
             continue
         name = storage.filename or field
-        files[name] = IncomingFile(filename=name, content_type=storage.mimetype, upload=storage.stream)
+        files[name] = IncomingFile(filename=name, content_type=_clean(storage.mimetype, 100), upload=storage.stream)
     return xml, files
+
+
+def _clean(value: str | None, length: int) -> str | None:
+    """Client-supplied text for the database: no NUL (PostgreSQL refuses it), no more than the column holds."""
+    value = (value or "").replace("\x00", "")[:length]
+    return value or None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.store import LocalStore
 from server.config import Settings
 from server.passwords import CredentialCache
+from sync.jobs import QueueSettings, Worker
 
 
 @dataclasses.dataclass
@@ -22,6 +23,13 @@ class Runtime:
     sessions: sessionmaker[Session]
     store: LocalStore
     credentials: CredentialCache
+    queue: QueueSettings
+    #: the in-process reconcile worker, when this process runs one
+    worker: Worker | None = None
+
+    def wake_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
 
 
 def runtime() -> Runtime:

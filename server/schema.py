@@ -3,5 +3,6 @@ from forms import models as _forms  # noqa: F401
 from server import models as _server  # noqa: F401
 from server.db import Base
 from sync import models as _sync  # noqa: F401
+from sync import records as _records  # noqa: F401
 
 metadata = Base.metadata

@@ -19,12 +19,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sync.models import Area, EntityList, Household, Member
+from sync.records import HouseholdRecord
 
 COLUMNS = ("name", "label", "__version", "village_code", "village", "head", "size", "status", "latitude",
            "longitude", "cadre", "last_visit", "food_secure", "clothing_secure", "education_secure",
            "medical_secure", "housing_safe", "water_safe", "housing_grade", "housing_assessed", "renovation_state",
            "income_year", "income_per_capita")
-# properties that submissions maintain (Household.properties); the rest come from the roster
+# properties that submissions maintain (the household record's fields); the rest come from the roster
 DERIVED = COLUMNS[11:]
 
 _cache: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
@@ -62,25 +63,29 @@ def households_csv(session: Session, area_ids: frozenset[int] | None) -> tuple[b
 
 
 def _render(session: Session, area_ids: frozenset[int] | None) -> bytes:
-    statement = (select(Household, Area.code, Area.name).join(Area, Household.area_id == Area.id)
+    """A household not reconciled yet shows its roster values; afterwards its record's."""
+    statement = (select(Household, Area.code, Area.name, HouseholdRecord.fields, HouseholdRecord.version,
+                        HouseholdRecord.size)
+                 .join(Area, Household.area_id == Area.id)
+                 .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
                  .order_by(Household.number))
     if area_ids is not None:
         statement = statement.where(Household.area_id.in_(sorted(area_ids)))
-    sizes = _sizes(session, area_ids)
+    sizes = _roster_sizes(session, area_ids)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for household, area_code, area_name in session.execute(statement):
-        properties = household.properties or {}
+    for household, area_code, area_name, fields, version, size in session.execute(statement):
+        fields = fields or {}
         writer.writerow((
-            household.number, f"{household.head_name} ({household.number})", household.entity_version, area_code,
-            area_name, household.head_name, sizes.get(household.id, 0), household.status,
-            _coordinate(household.latitude), _coordinate(household.longitude), household.cadre or "",
-            *(_text(properties.get(column)) for column in DERIVED)))
+            household.number, f"{household.head_name} ({household.number})", version or household.roster_version,
+            area_code, area_name, household.head_name, size if size is not None else sizes.get(household.id, 0),
+            household.status, _coordinate(household.latitude), _coordinate(household.longitude),
+            household.cadre or "", *(_text(fields.get(column, {}).get("value")) for column in DERIVED)))
     return out.getvalue().encode("utf-8")
 
 
-def _sizes(session: Session, area_ids: frozenset[int] | None) -> dict[int, int]:
+def _roster_sizes(session: Session, area_ids: frozenset[int] | None) -> dict[int, int]:
     statement = select(Member.household_id, func.count()).group_by(Member.household_id)
     if area_ids is not None:
         statement = statement.join(Household, Member.household_id == Household.id).where(

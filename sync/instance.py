@@ -14,6 +14,11 @@ from defusedxml.ElementTree import fromstring
 from server.errors import Problem
 
 
+MAX_ID = 255
+MAX_HOUSEHOLD_NUMBER = 32
+MAX_FILENAME = 255
+
+
 @dataclasses.dataclass(frozen=True)
 class ParsedInstance:
     root: Element
@@ -48,7 +53,7 @@ def _text(element: Element | None) -> str | None:
 def parse_instance(xml: bytes) -> ParsedInstance:
     try:
         root = fromstring(xml)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: unknown encoding
         raise Problem(400, "submission.xml_invalid", f"提交的 XML 无法解析：{exc}",
                       f"The submitted XML could not be parsed: {exc}") from None
     xml_form_id = root.get("id")
@@ -60,14 +65,22 @@ def parse_instance(xml: bytes) -> ParsedInstance:
     if not instance_id:
         raise Problem(400, "submission.instance_id_missing", "提交缺少 meta/instanceID。",
                       "The submission has no meta/instanceID.")
+    deprecated_id = _text(_child(meta, "deprecatedID"))
+    for name, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id), ("id", xml_form_id),
+                        ("version", root.get("version"))):
+        if value and len(value) > MAX_ID:
+            raise Problem(400, "submission.id_too_long", f"{name} 超过 {MAX_ID} 个字符。",
+                          f"The submission's {name} is longer than {MAX_ID} characters.")
+    household = _household_number(root, meta)
     return ParsedInstance(
         root=root,
         xml_form_id=xml_form_id,
         version=root.get("version") or "",
         instance_id=instance_id,
-        deprecated_id=_text(_child(meta, "deprecatedID")),
-        instance_name=_text(_child(meta, "instanceName")),
-        household_number=_household_number(root, meta),
+        deprecated_id=deprecated_id,
+        instance_name=(_text(_child(meta, "instanceName")) or "")[:MAX_ID] or None,
+        # a value that long cannot be a household number: keep the submission, name no household
+        household_number=household if household and len(household) <= MAX_HOUSEHOLD_NUMBER else None,
     )
 
 
@@ -88,6 +101,9 @@ def referenced_files(root: Element, binary_paths: list[str]) -> list[str]:
         steps = [s for s in path.split("/") if s][1:]  # the first step is the instance root itself
         for element in _walk(root, steps):
             value = _text(element)
+            if value and len(value) > MAX_FILENAME:
+                raise Problem(400, "submission.filename_too_long", f"文件名超过 {MAX_FILENAME} 个字符：{value[:40]}…",
+                              f"A file name is longer than {MAX_FILENAME} characters: {value[:40]}…")
             if value and value not in names:
                 names.append(value)
     return names

@@ -58,12 +58,10 @@ class Household(Base):
     poverty_cause: Mapped[Optional[str]] = mapped_column(String(32))
     #: user name of the paired cadre 帮扶责任人
     cadre: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    #: entity version on devices (households.csv __version): +1 on every change of the household's list row
-    entity_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: how many times the roster changed this household (1 when first imported); part of the entity version
+    roster_version: Mapped[int] = mapped_column(Integer, default=1)
     #: sha256 of the household's roster rows, to tell an unchanged re-import from an update
     roster_fingerprint: Mapped[str] = mapped_column(String(64), default="")
-    #: entity-list properties maintained from submissions (last_visit, housing_grade, …)
-    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -153,6 +151,12 @@ class Submission(Base):
     #: review state set by supervisors
     review_state: Mapped[str] = mapped_column(String(16), default="received")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: what the XML says, read once by the reconciler (sync.facts.Fact as JSON)
+    facts: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    #: how the reconciler last treated it: pending, applied, held (waits for an earlier offline edit),
+    #: unknown_household, no_household, superseded (an edit replaced it)
+    reconcile_state: Mapped[str] = mapped_column(String(20), default="pending")
+    reconciled_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 
     attachments: Mapped[list["SubmissionAttachment"]] = relationship(
         back_populates="submission", order_by="SubmissionAttachment.filename", cascade="all, delete-orphan")

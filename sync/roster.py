@@ -259,7 +259,7 @@ def import_roster(session: Session, content: bytes, filename: str,
                       f"The roster has {len(errors)} error(s); nothing was imported. Fix the rows listed and "
                       "import it again.", details={"errors": [e.to_dict() for e in errors]})
     existing = {number: (hid, fingerprint, version) for number, hid, fingerprint, version in session.execute(
-        select(Household.number, Household.id, Household.roster_fingerprint, Household.entity_version))}
+        select(Household.number, Household.id, Household.roster_fingerprint, Household.roster_version))}
     created = updated = 0
     now = utcnow()
     for done, parsed in enumerate(households, start=1):
@@ -270,7 +270,7 @@ def import_roster(session: Session, content: bytes, filename: str,
         else:
             values = _household_values(parsed, areas, fingerprint, now)
             if known is None:
-                household = Household(number=parsed.number, properties={}, created_at=now, **values)
+                household = Household(number=parsed.number, created_at=now, **values)
                 session.add(household)
                 session.flush()
                 household_id = household.id
@@ -278,7 +278,7 @@ def import_roster(session: Session, content: bytes, filename: str,
             else:
                 household_id = known[0]
                 session.execute(Household.__table__.update().where(Household.id == household_id)
-                                .values(entity_version=known[2] + 1, **values))
+                                .values(roster_version=known[2] + 1, **values))
                 session.execute(delete(Member).where(Member.household_id == household_id))
                 updated += 1
             session.execute(insert(Member), [{"household_id": household_id, "position": position, **person}

@@ -120,7 +120,7 @@ def _create(session: Session, store: LocalStore, form: Form, version: FormVersio
     )
     previous = {a.filename: a for a in replaced.attachments} if replaced else {}
     for name in referenced_files(parsed.root, version.binary_paths):
-        attachment = SubmissionAttachment(filename=name[:255])
+        attachment = SubmissionAttachment(filename=name)
         if name not in files and name in previous and previous[name].sha256:
             # an edit that does not resend a photo keeps the photo of the version it replaces
             carried = previous[name]

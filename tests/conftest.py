@@ -2,7 +2,6 @@
 its client, and factories that build areas, users, forms and submissions for each test."""
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 from pathlib import Path
@@ -20,7 +19,7 @@ from server.runtime import Runtime
 from server.schema import metadata
 from sync.entity_list import bump_revision
 from sync.models import Area, Household
-from support import submission_xml, xlsform
+from support import Collect, basic, submission_xml, xlsform
 
 PG_URL = os.environ.get("ZOUFANG_TEST_DATABASE_URL")
 
@@ -29,7 +28,7 @@ def _migrated_runtime(url: str, data_dir: Path) -> Runtime:
     engine = make_engine(url)
     settings = load_settings(data_dir=data_dir, database_url=url, secret_key="x")
     rt = Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine), store=None,
-                 credentials=None)
+                 credentials=None, queue=None)
     migrate(rt)
     return rt
 
@@ -80,11 +79,16 @@ def settings_overrides() -> dict:
 def app(tmp_path, database_url, settings_overrides):
     settings = load_settings(env={}, data_dir=tmp_path / "data", database_url=database_url,
                              publish_bundled_forms=False, migrate_on_start=False, secret_key="test-secret",
+                             worker="off",
                              **settings_overrides)
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["zoufang"].engine.dispose()
+    rt = app.extensions["zoufang"]
+    if rt.worker is not None:
+        rt.worker.stop()
+        rt.worker.join(5)
+    rt.engine.dispose()
 
 
 @pytest.fixture
@@ -105,11 +109,6 @@ def sessions(app):
 @pytest.fixture
 def store(app):
     return app.extensions["zoufang"].store
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture
@@ -180,23 +179,6 @@ def publish(client, admin):
 def _io(data: bytes):
     import io
     return io.BytesIO(data)
-
-
-class Collect:
-    """Speaks to /submission as ODK Collect does, through the Flask client."""
-
-    def __init__(self, client, headers: dict[str, str], prefix: str = ""):
-        self.client = client
-        self.headers = headers
-        self.prefix = prefix
-
-    def submit(self, xml: bytes, files: dict[str, bytes] | None = None, headers: dict[str, str] | None = None,
-               query: str = ""):
-        data = {"xml_submission_file": (_io(xml), "submission.xml", "text/xml")}
-        for name, body in (files or {}).items():
-            data[name] = (_io(body), name, "image/jpeg")
-        return self.client.post(f"{self.prefix}/submission{query}", data=data, content_type="multipart/form-data",
-                                headers={"X-OpenRosa-Version": "1.0", **self.headers, **(headers or {})})
 
 
 @pytest.fixture

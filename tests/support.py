@@ -1,6 +1,7 @@
 """Builders the tests share: XLSForms, submission XML, multipart bodies and JPEGs, all made in the test."""
 from __future__ import annotations
 
+import base64
 import io
 import random
 import uuid
@@ -72,3 +73,25 @@ def jpeg(target_bytes: int = 200_000, seed: int = 1) -> bytes:
 
 def new_instance_id() -> str:
     return f"uuid:{uuid.uuid4()}"
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class Collect:
+    """Speaks to /submission as ODK Collect does, through the Flask client."""
+
+    def __init__(self, client, headers: dict[str, str], prefix: str = ""):
+        self.client = client
+        self.headers = headers
+        self.prefix = prefix
+
+    def submit(self, xml: bytes, files: dict[str, bytes] | None = None, headers: dict[str, str] | None = None,
+               query: str = ""):
+        data = {"xml_submission_file": (io.BytesIO(xml), "submission.xml", "text/xml")}
+        for name, body in (files or {}).items():
+            data[name] = (io.BytesIO(body), name, "image/jpeg")
+        return self.client.post(f"{self.prefix}/submission{query}", data=data, content_type="multipart/form-data",
+                                headers={"X-OpenRosa-Version": "1.0", **self.headers, **(headers or {})})

@@ -18,7 +18,7 @@ def start(tmp_path, database_url):
 def test_first_start_migrates_creates_admin_and_publishes_bundled_forms(tmp_path, database_url):
     bundled = sorted(BUNDLED_DIR.glob("*.xlsx"))
     assert bundled, "the project ships its XLSForms"
-    from conftest import basic
+    from support import basic
     for _ in range(2):  # the second start changes nothing
         app, rt = start(tmp_path, database_url)
         with session_scope(rt.sessions) as session:

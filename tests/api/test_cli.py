@@ -61,7 +61,7 @@ def test_users_create_with_role_areas_and_password_from_stdin(runner, sessions, 
         user = session.scalar(select(User).where(User.username == "cadre001"))
         assert user.role == "cadre" and len(user.areas) == 1
         assert user.password_hash.startswith("$argon2id$")
-    from conftest import basic
+    from support import basic
     assert client.get("/formList", headers=basic("cadre001", "long-enough-pw")).status_code == 200
     duplicate = runner.invoke(args=["users", "create", "cadre001", "--role", "cadre", "--password-stdin"],
                               input="long-enough-pw\n")

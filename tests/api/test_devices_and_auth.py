@@ -38,7 +38,7 @@ def test_qr_page_creates_a_device_whose_token_works(client, admin, collect):
     assert f"<downloadUrl>http://localhost{prefix}/forms/test_visit.xml</downloadUrl>" in listed.get_data(as_text=True)
     assert client.get(f"{prefix}/forms/test_visit.xml").status_code == 200
     assert client.head(f"{prefix}/submission").status_code == 204
-    from conftest import Collect
+    from support import Collect
     assert Collect(client, {}, prefix).submit(submission_xml()).status_code == 201
 
 
@@ -76,7 +76,7 @@ def test_basic_auth_verifies_argon2_once_then_uses_the_cached_proof(client, coll
     for _ in range(5):
         assert client.get("/formList", headers=headers).status_code == 200
     assert len(calls) == 1
-    from conftest import basic
+    from support import basic
     assert client.get("/formList", headers=basic("cadre1", "not-the-password")).status_code == 401
     assert len(calls) == 2  # a wrong password never matches the cached proof
 

@@ -93,7 +93,7 @@ def test_missing_credentials_get_a_basic_challenge(client, collect, path):
 
 
 def test_wrong_password_is_401(client, collect):
-    from conftest import basic
+    from support import basic
     response = client.get("/formList", headers=basic("admin", "wrong-password"))
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)

@@ -64,7 +64,7 @@ def test_sample_roster_imports_and_reimport_changes_nothing(client, admin, distr
         household = session.scalar(select(Household).where(Household.number == "2105040010010001"))
         assert (household.head_name, household.status, household.cadre) == ("郝福", "监测户", "cadre001")
         assert [m.relation for m in household.members] == ["户主", "之父"]
-        assert household.entity_version == 1
+        assert household.roster_version == 1
 
 
 def test_updated_file_updates_only_the_changed_household(client, admin, district, sessions):
@@ -74,7 +74,7 @@ def test_updated_file_updates_only_the_changed_household(client, admin, district
     assert (answer["updated"], answer["unchanged"]) == (1, 112)
     with session_scope(sessions) as session:
         household = session.scalar(select(Household).where(Household.number == "2105040010010001"))
-        assert household.status == "已脱贫" and household.entity_version == 2
+        assert household.status == "已脱贫" and household.roster_version == 2
         assert len(household.members) == 2
 
 

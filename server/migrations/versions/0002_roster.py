@@ -40,14 +40,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_members_household_id'), ['household_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_members_id_number'), ['id_number'], unique=False)
 
-    # existing rows get defaults: a household imported before this had no status, version 1, no properties
+    # existing rows get defaults: a household imported before this had no status, roster version 1
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status', sa.String(length=16), nullable=False, server_default='未脱贫'))
         batch_op.add_column(sa.Column('poverty_cause', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('cadre', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('entity_version', sa.Integer(), nullable=False, server_default='1'))
+        batch_op.add_column(sa.Column('roster_version', sa.Integer(), nullable=False, server_default='1'))
         batch_op.add_column(sa.Column('roster_fingerprint', sa.String(length=64), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('properties', sa.JSON(), nullable=False, server_default='{}'))
         batch_op.add_column(sa.Column('updated_at', server.db.UTCDateTime(timezone=True), nullable=False,
                                       server_default=sa.func.now()))
         batch_op.create_index(batch_op.f('ix_households_cadre'), ['cadre'], unique=False)
@@ -58,9 +57,8 @@ def downgrade() -> None:
     with op.batch_alter_table('households', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_households_cadre'))
         batch_op.drop_column('updated_at')
-        batch_op.drop_column('properties')
         batch_op.drop_column('roster_fingerprint')
-        batch_op.drop_column('entity_version')
+        batch_op.drop_column('roster_version')
         batch_op.drop_column('cadre')
         batch_op.drop_column('poverty_cause')
         batch_op.drop_column('status')

@@ -1,0 +1,170 @@
+"""The reconcile queue: jobs rows written with the submission, claimed by workers, retried, never lost.
+
+Several workers (threads in the web processes, `flask --app wsgi reconcile run` processes, other hosts) claim
+jobs with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL, so no job is processed twice; the claim, the work and
+the job's deletion commit together, so a worker that dies mid-way leaves its jobs to the others. (SQLite
+serialises writers instead: its transactions take the write lock at BEGIN.) A job that fails is retried with
+back-off and, after `max_attempts`, kept as failed with its error for an operator; its submission stays stored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+import traceback
+from typing import Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from server.db import session_scope, utcnow
+from sync.models import Household, Job, Submission
+from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
+from sync.rules import RulesConfig
+
+log = logging.getLogger("zoufang.worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class QueueSettings:
+    rules: RulesConfig
+    hold: dt.timedelta
+    max_attempts: int = 5
+    batch: int = 200
+
+    def options(self, now: dt.datetime | None = None) -> ReconcileOptions:
+        return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow())
+
+
+def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | None = None):
+    statement = (select(Job.id, Job.submission_id).where(Job.state == "queued", Job.run_after <= now)
+                 .order_by(Job.id).limit(limit).with_for_update(skip_locked=True))
+    if only is not None:
+        statement = statement.where(Job.id.in_(only))
+    return session.execute(statement).all()
+
+
+def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> None:
+    submission_ids = [j.submission_id for j in jobs if j.submission_id is not None]
+    mark_unattached(session, submission_ids, now)
+    reconcile_households(session, households_for_submissions(session, submission_ids), queue.options(now))
+    session.execute(delete(Job).where(Job.id.in_([j.id for j in jobs])))
+
+
+def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[int]:
+    """Process one batch of due jobs; returns the ids of the jobs done (empty when there was nothing to do)."""
+    now = utcnow()
+    session = sessions()
+    jobs = []
+    try:
+        jobs = _claim(session, queue.batch, now)
+        if not jobs:
+            session.rollback()
+            return []
+        _work(session, jobs, queue, now)
+        session.commit()
+        return [j.id for j in jobs]
+    except Exception:
+        session.rollback()
+        if len(jobs) <= 1:
+            _record_failure(sessions, [j.id for j in jobs], queue)
+            return []
+        log.warning("a batch of %d jobs failed; retrying them one at a time", len(jobs))
+    finally:
+        session.close()
+    done = []
+    for job in jobs:  # find the job that fails, let the others through
+        session = sessions()
+        try:
+            claimed = _claim(session, 1, now, only=[job.id])
+            if claimed:
+                _work(session, claimed, queue, now)
+                session.commit()
+                done.append(job.id)
+        except Exception:
+            session.rollback()
+            _record_failure(sessions, [job.id], queue)
+        finally:
+            session.close()
+    return done
+
+
+def _record_failure(sessions: sessionmaker[Session], job_ids: list[int], queue: QueueSettings) -> None:
+    error = traceback.format_exc(limit=5)
+    log.error("reconcile job(s) %s failed:\n%s", job_ids, error)
+    with session_scope(sessions) as session:
+        for job in session.scalars(select(Job).where(Job.id.in_(job_ids))):
+            job.attempts += 1
+            job.last_error = error[-4000:]
+            if job.attempts >= queue.max_attempts:
+                job.state = "failed"
+            else:
+                job.run_after = utcnow() + dt.timedelta(seconds=min(3600, 2 ** job.attempts))
+
+
+def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
+    done = 0
+    while True:
+        batch = run_pending(sessions, queue)
+        if not batch:
+            return done
+        done += len(batch)
+
+
+def retry_failed(sessions: sessionmaker[Session]) -> int:
+    with session_scope(sessions) as session:
+        result = session.execute(update(Job).where(Job.state == "failed")
+                                 .values(state="queued", attempts=0, run_after=utcnow()))
+        return result.rowcount
+
+
+def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
+            progress: Callable[[int, int], None] | None = None, batch: int = 500) -> int:
+    """Replay everything: re-read every submission's XML and recompute every household's record."""
+    now = utcnow()
+    with session_scope(sessions) as session:
+        numbers = list(session.scalars(select(Household.number).order_by(Household.number)))
+        loose = list(session.scalars(select(Submission.id).where(
+            (Submission.household_number.is_(None)) | Submission.household_number.not_in(select(Household.number)))))
+        mark_unattached(session, loose, now)
+    for start in range(0, len(numbers), batch):
+        chunk = numbers[start:start + batch]
+        with session_scope(sessions) as session:
+            reconcile_households(session, chunk, queue.options(now), reparse=True)
+        if progress:
+            progress(min(start + batch, len(numbers)), len(numbers))
+    with session_scope(sessions) as session:
+        # everything due is now reflected; rechecks of held submissions stay queued for their time
+        session.execute(delete(Job).where(Job.state == "queued", Job.run_after <= now))
+    return len(numbers)
+
+
+class Worker(threading.Thread):
+    """The in-process worker: wakes when a submission is accepted, otherwise polls; processes within a second."""
+
+    def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, poll_seconds: float = 0.5):
+        super().__init__(name="zoufang-reconcile", daemon=True)
+        self.sessions = sessions
+        self.queue = queue
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = run_pending(self.sessions, self.queue)
+            except Exception:  # the database may be restarting: keep the thread alive
+                log.exception("reconcile worker loop failed")
+                busy = []
+            if not busy:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()

@@ -1,0 +1,130 @@
+"""Household records derived from submissions (一户一档). Everything here can be rebuilt from the submissions,
+the roster and the supervisors' resolutions; nothing here is a source of truth."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime, utcnow
+
+
+class HouseholdRecord(Base):
+    """The current state of a household with the provenance of every value, and its file of events."""
+
+    __tablename__ = "household_records"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True)
+    #: {field: {"value", "source", "instance_id", "form", "by", "at"}}
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: current members: the roster's, changed by the visits' member changes
+    members: Mapped[list[Any]] = mapped_column(JSON)
+    assessments: Mapped[list[Any]] = mapped_column(JSON)
+    #: one income survey per year (the newest observation of that year), oldest first
+    incomes: Mapped[list[Any]] = mapped_column(JSON)
+    #: the household's file: every event in order
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    #: entity version devices see (households.csv __version): roster changes + entity updates + resolutions,
+    #: so it only grows, and a rebuild gives the same number as the incremental path
+    version: Mapped[int] = mapped_column(Integer)
+    #: number of current members
+    size: Mapped[int] = mapped_column(Integer)
+    #: meets the exit standard (脱贫标准) on the latest data
+    exit_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: number of open conflicts, for lists
+    open_conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Visit(Base):
+    """A door-to-door visit, one row per visit submission: what coverage and the map count."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_area_month", "area_id", "month"), Index("ix_visits_household_date",
+                                                                                "household_id", "visit_date"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    #: the household's village, copied for coverage queries by area
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    #: the account that submitted (coverage counts accounts, not the free-text visitor name)
+    submitter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    visit_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    #: "YYYY-MM" of the visit date, the coverage month
+    month: Mapped[Optional[str]] = mapped_column(String(7))
+    latitude: Mapped[Optional[float]] = mapped_column(Float)
+    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    accuracy: Mapped[Optional[float]] = mapped_column(Float)
+    #: evidence verdict: verified, questionable, no_evidence; null until judged
+    verdict: Mapped[Optional[str]] = mapped_column(String(16))
+    #: reasons for a questionable verdict
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Conflict(Base):
+    """Submissions from the same entity version that disagree on a field. Derived: its key is stable, so a
+    resolution (kept in `resolutions`) finds it again after a rebuild."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (CheckConstraint("state IN ('open','resolved','superseded')", name="state_known"),)
+
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    base_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12))
+    #: [{"instance_id", "value", "by", "at"}]
+    entries: Mapped[list[Any]] = mapped_column(JSON)
+    #: the value the record holds now
+    current: Mapped[Optional[Any]] = mapped_column(JSON)
+
+
+class Resolution(Base):
+    """A supervisor's decision on a conflict: an input of the reconciler, never derived, never rebuilt away."""
+
+    __tablename__ = "resolutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conflict_key: Mapped[str] = mapped_column(String(20), unique=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    #: the value chosen
+    value: Mapped[Any] = mapped_column(JSON)
+    #: why, in the supervisor's words
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    resolved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: the resolver's user name, as the household's file shows it
+    resolved_by: Mapped[str] = mapped_column(String(64))
+    resolved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Finding(Base):
+    """A monitoring flag or a data-quality finding on a household, as of its latest reconcile."""
+
+    __tablename__ = "findings"
+    __table_args__ = (CheckConstraint("kind IN ('monitoring','quality')", name="kind_known"),
+                      Index("ix_findings_area_kind", "area_id", "kind"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    kind: Mapped[str] = mapped_column(String(12))
+    #: stable code, e.g. income_drop, size_mismatch
+    code: Mapped[str] = mapped_column(String(40))
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RecordMember(Base):
+    """Current members' ID numbers by household, to find the same person registered in two households."""
+
+    __tablename__ = "record_members"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(100))
