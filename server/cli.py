@@ -80,6 +80,44 @@ def register(app: Flask) -> None:
         click.echo(f"{result.rows} rows, {result.households} households: {result.created} created, "
                    f"{result.updated} updated, {result.unchanged} unchanged")
 
+    @app.cli.group("reconcile")
+    def reconcile_group():
+        """Household records from submissions."""
+
+    @reconcile_group.command("run")
+    @click.option("--once", is_flag=True, help="process what is due, then exit")
+    def reconcile_run(once: bool):
+        """Work the reconcile queue (several of these may run at once, on PostgreSQL even on several hosts)."""
+        from sync.jobs import Worker, run_until_idle
+        rt = _rt(app)
+        if once:
+            click.echo(f"{run_until_idle(rt.sessions, rt.queue)} jobs done")
+            return
+        worker = Worker(rt.sessions, rt.queue)
+        click.echo("reconcile worker running; Ctrl-C stops it")
+        try:
+            worker.run()
+        except KeyboardInterrupt:
+            worker.stop()
+
+    @reconcile_group.command("rebuild")
+    def reconcile_rebuild():
+        """Replay every submission and rebuild every household record."""
+        from sync.jobs import rebuild
+        rt = _rt(app)
+        with click.progressbar(length=1, label="rebuilding", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+            count = rebuild(rt.sessions, rt.queue, progress)
+        click.echo(f"rebuilt {count} households")
+
+    @reconcile_group.command("retry-failed")
+    def reconcile_retry():
+        """Queue the failed jobs again (after fixing what made them fail)."""
+        from sync.jobs import retry_failed
+        click.echo(f"{retry_failed(_rt(app).sessions)} jobs queued again")
+
     @app.cli.group("users")
     def users_group():
         """User accounts."""

@@ -23,6 +23,7 @@ from sync.rules import (RulesConfig, dangerous_house, exit_standard, monitoring_
 
 ADDS = ("birth", "moved_in", "marriage_in")
 REMOVES = ("death", "moved_out", "marriage_out")
+CONSEQUENCES = ("member_added", "member_removed", "income_above_line", "income_below_line")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +109,8 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
         fields["income_year"] = {"value": str(latest["year"]), **latest["provenance"]}
         fields["income_per_capita"] = {"value": latest["per_capita"], **latest["provenance"]}
     events.extend(_line_crossings(incomes, rules))
-    events.sort(key=lambda e: (e["at"], e["kind"], e.get("instance_id") or ""))
+    # an event a submission caused comes right after the submission's own event
+    events.sort(key=lambda e: (e["at"], e["kind"] in CONSEQUENCES, e["kind"], e.get("instance_id") or ""))
 
     conflicts = _conflicts(baseline.number, ordered, resolutions, fields)
     values = {name: entry["value"] for name, entry in fields.items()}

@@ -33,3 +33,10 @@ def birth_date(id_number: str) -> dt.date | None:
 def sex(id_number: str) -> str:
     """The 17th digit is odd for men and even for women."""
     return "男" if int(normalize(id_number)[16]) % 2 else "女"
+
+
+def mask(id_number: str) -> str:
+    """ID numbers are sensitive: pages and lists show the region code and the last four characters only."""
+    if len(id_number) <= 10:
+        return id_number
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]

@@ -38,7 +38,7 @@ class QueueSettings:
 
 
 def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | None = None):
-    statement = (select(Job.id, Job.submission_id).where(Job.state == "queued", Job.run_after <= now)
+    statement = (select(Job.id, Job.submission_id, Job.payload).where(Job.state == "queued", Job.run_after <= now)
                  .order_by(Job.id).limit(limit).with_for_update(skip_locked=True))
     if only is not None:
         statement = statement.where(Job.id.in_(only))
@@ -48,8 +48,13 @@ def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | Non
 def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> None:
     submission_ids = [j.submission_id for j in jobs if j.submission_id is not None]
     mark_unattached(session, submission_ids, now)
-    reconcile_households(session, households_for_submissions(session, submission_ids), queue.options(now))
-    session.execute(delete(Job).where(Job.id.in_([j.id for j in jobs])))
+    numbers = households_for_submissions(session, submission_ids)
+    for job in jobs:  # roster changes queue households directly
+        numbers.update((job.payload or {}).get("households", []))
+    reconcile_households(session, numbers, queue.options(now))
+    deleted = session.execute(delete(Job).where(Job.id.in_([j.id for j in jobs]))).rowcount
+    if deleted != len(jobs):  # another worker had them: never commit work done twice
+        raise RuntimeError(f"claimed {len(jobs)} jobs but {deleted} were still there")
 
 
 def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[int]:

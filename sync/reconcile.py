@@ -186,7 +186,7 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
     for household_id, (household, record, version) in records.items():
         record_rows.append({
             "household_id": household_id, "fields": record.fields, "members": record.members,
-            "assessments": record.assessments, "incomes": record.incomes, "events": record.events,
+            "visits": record.visits, "assessments": record.assessments, "incomes": record.incomes, "events": record.events,
             "version": version, "size": len(record.members), "exit_eligible": record.exit_eligible,
             "open_conflicts": sum(1 for c in record.conflicts if c["state"] == "open"), "updated_at": now})
         for visit in record.visits:

@@ -21,6 +21,8 @@ class HouseholdRecord(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: current members: the roster's, changed by the visits' member changes
     members: Mapped[list[Any]] = mapped_column(JSON)
+    #: every visit with what it recorded (checklist, problems, help given, photos), oldest first
+    visits: Mapped[list[Any]] = mapped_column(JSON)
     assessments: Mapped[list[Any]] = mapped_column(JSON)
     #: one income survey per year (the newest observation of that year), oldest first
     incomes: Mapped[list[Any]] = mapped_column(JSON)

@@ -24,7 +24,7 @@ from server.db import utcnow
 from server.errors import Problem
 from sync import idcard
 from sync.entity_list import bump_revision
-from sync.models import HOUSEHOLD_STATUSES, Area, Household, Member
+from sync.models import HOUSEHOLD_STATUSES, Area, Household, Job, Member
 from sync.tables import Row, read_table
 
 # accepted headers → canonical field names
@@ -261,6 +261,7 @@ def import_roster(session: Session, content: bytes, filename: str,
     existing = {number: (hid, fingerprint, version) for number, hid, fingerprint, version in session.execute(
         select(Household.number, Household.id, Household.roster_fingerprint, Household.roster_version))}
     created = updated = 0
+    changed: list[str] = []
     now = utcnow()
     for done, parsed in enumerate(households, start=1):
         fingerprint = parsed.fingerprint
@@ -268,6 +269,7 @@ def import_roster(session: Session, content: bytes, filename: str,
         if known and known[1] == fingerprint:
             pass
         else:
+            changed.append(parsed.number)
             values = _household_values(parsed, areas, fingerprint, now)
             if known is None:
                 household = Household(number=parsed.number, created_at=now, **values)
@@ -285,11 +287,18 @@ def import_roster(session: Session, content: bytes, filename: str,
                                              for position, person in enumerate(parsed.members)])
         if progress:
             progress(done, len(households))
-    if created or updated:
+    if changed:
         bump_revision(session, "households")
+        queue_households(session, changed)
     session.flush()
     return ImportResult(rows=len(rows), households=len(households), created=created, updated=updated,
                         unchanged=len(households) - created - updated)
+
+
+def queue_households(session: Session, numbers: list[str], chunk: int = 500) -> None:
+    """A roster change changes records (members, status): reconcile those households, a job per chunk."""
+    for start in range(0, len(numbers), chunk):
+        session.add(Job(kind="reconcile", payload={"households": numbers[start:start + chunk]}))
 
 
 def _household_values(parsed: ParsedHousehold, areas: dict[str, Area], fingerprint: str,

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from server import create_app
 from server.bootstrap import migrate
@@ -191,3 +191,34 @@ def collect(client, admin, publish):
 @pytest.fixture
 def xml():
     return submission_xml
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sync" / "samples"
+VILLAGE_1, VILLAGE_2, TOWN_1 = "210504001001", "210504001002", "210504001"
+
+
+@pytest.fixture
+def sample_district(sessions, store, make_user):
+    """The sample areas and roster (113 households) with the bundled forms published, and users to call with."""
+    from forms.service import publish_bundled_forms
+    from sync.areas import import_areas
+    from sync.roster import import_roster
+    with session_scope(sessions) as session:
+        import_areas(session, (SAMPLES / "areas.csv").read_bytes(), "areas.csv")
+        import_roster(session, (SAMPLES / "roster.csv").read_bytes(), "roster.csv")
+        publish_bundled_forms(session, store)
+        codes = {a.code: a.id for a in session.scalars(select(Area))}
+    return {
+        "codes": codes,
+        "cadre1": make_user("cadre001", "cadre", (codes[VILLAGE_1],)),
+        "cadre2": make_user("cadre002", "cadre", (codes[VILLAGE_2],)),
+        "town1": make_user("town1", "supervisor", (codes[TOWN_1],)),
+    }
+
+
+@pytest.fixture
+def reconcile(app):
+    """Process every due reconcile job now, as the worker would."""
+    from sync.jobs import run_until_idle
+    rt = app.extensions["zoufang"]
+    return lambda: run_until_idle(rt.sessions, rt.queue)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from server.api import forms, openapi, roster, submissions  # noqa: E402,F401  (routes register on bp)
+from server.api import forms, households, openapi, roster, submissions  # noqa: E402,F401  (routes register on bp)

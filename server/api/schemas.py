@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from sync.idcard import mask
+
 
 class FormMessageSchema(Schema):
     sheet = fields.String(allow_none=True)
@@ -64,3 +66,95 @@ class SubmissionQuerySchema(Schema):
     household = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class PageQuerySchema(Schema):
+    area = fields.String()
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class HouseholdQuerySchema(PageQuerySchema):
+    status = fields.String()
+    #: a monitoring flag or quality finding code, e.g. income_drop
+    flag = fields.String()
+    cadre = fields.String()
+
+
+class ConflictQuerySchema(PageQuerySchema):
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "superseded"]))
+
+
+class ResolveSchema(Schema):
+    value = fields.Raw(required=True, allow_none=True)
+    note = fields.String(validate=validate.Length(max=2000))
+
+
+class FindingSchema(Schema):
+    kind = fields.String()
+    code = fields.String()
+    message_zh = fields.String()
+    message_en = fields.String()
+    details = fields.Dict()
+
+
+def _value(record, name):
+    entry = (record.fields if record else {}).get(name)
+    return entry["value"] if entry else None
+
+
+class HouseholdListSchema(Schema):
+    number = fields.Function(lambda i: i["household"].number)
+    head = fields.Function(lambda i: i["household"].head_name)
+    village = fields.Function(lambda i: i["area"].name)
+    village_code = fields.Function(lambda i: i["area"].code)
+    status = fields.Function(lambda i: i["household"].status)
+    cadre = fields.Function(lambda i: i["household"].cadre)
+    size = fields.Function(lambda i: i["record"].size if i["record"] else None)
+    last_visit = fields.Function(lambda i: _value(i["record"], "last_visit"))
+    exit_eligible = fields.Function(lambda i: bool(i["record"] and i["record"].exit_eligible))
+    open_conflicts = fields.Function(lambda i: i["record"].open_conflicts if i["record"] else 0)
+    flags = fields.Function(lambda i: [f.code for f in i["flags"]])
+
+
+class ConflictSchema(Schema):
+    key = fields.Function(lambda i: i["conflict"].key)
+    household = fields.Function(lambda i: i["household"])
+    field = fields.Function(lambda i: i["conflict"].field)
+    base_version = fields.Function(lambda i: i["conflict"].base_version)
+    state = fields.Function(lambda i: i["conflict"].state)
+    entries = fields.Function(lambda i: i["conflict"].entries)
+    current = fields.Function(lambda i: i["conflict"].current)
+
+
+def _mask_id(member: dict) -> dict:
+    return {**member, "id_number": mask(member.get("id_number") or "")}
+
+
+class HouseholdDetailSchema(Schema):
+    """Current values with their provenance (数出有源): each field says which submission set it, who, when."""
+
+    number = fields.Function(lambda d: d["household"].number)
+    head = fields.Function(lambda d: d["household"].head_name)
+    village = fields.Function(lambda d: {"code": d["area"].code, "name": d["area"].name})
+    status = fields.Function(lambda d: d["household"].status)
+    poverty_cause = fields.Function(lambda d: d["household"].poverty_cause)
+    cadre = fields.Function(lambda d: d["household"].cadre)
+    location = fields.Function(lambda d: None if d["household"].latitude is None else {
+        "latitude": d["household"].latitude, "longitude": d["household"].longitude})
+    version = fields.Function(lambda d: d["record"].version if d["record"] else d["household"].roster_version)
+    fields_ = fields.Function(lambda d: d["record"].fields if d["record"] else {}, data_key="fields")
+    members = fields.Function(lambda d: [_mask_id(m) for m in (d["record"].members if d["record"] else [])])
+    latest_visit = fields.Function(lambda d: d["record"].visits[-1] if d["record"] and d["record"].visits else None)
+    latest_assessment = fields.Function(
+        lambda d: d["record"].assessments[-1] if d["record"] and d["record"].assessments else None)
+    latest_income = fields.Function(lambda d: d["record"].incomes[-1] if d["record"] and d["record"].incomes else None)
+    incomes = fields.Function(lambda d: d["record"].incomes if d["record"] else [])
+    exit_eligible = fields.Function(lambda d: bool(d["record"] and d["record"].exit_eligible))
+    flags = fields.Function(lambda d: FindingSchema(many=True).dump([f for f in d["findings"]
+                                                                     if f.kind == "monitoring"]))
+    findings = fields.Function(lambda d: FindingSchema(many=True).dump([f for f in d["findings"]
+                                                                        if f.kind == "quality"]))
+    conflicts = fields.Function(lambda d: [{"key": c.key, "field": c.field, "state": c.state, "entries": c.entries,
+                                            "current": c.current} for c in d["conflicts"]])
+    reconciled_at = fields.Function(lambda d: d["record"].updated_at.isoformat() if d["record"] else None)

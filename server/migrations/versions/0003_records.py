@@ -55,6 +55,7 @@ def upgrade() -> None:
     sa.Column('household_id', sa.Integer(), nullable=False),
     sa.Column('fields', sa.JSON(), nullable=False),
     sa.Column('members', sa.JSON(), nullable=False),
+    sa.Column('visits', sa.JSON(), nullable=False),
     sa.Column('assessments', sa.JSON(), nullable=False),
     sa.Column('incomes', sa.JSON(), nullable=False),
     sa.Column('events', sa.JSON(), nullable=False),

@@ -1,0 +1,150 @@
+"""Household records (一户一档), conflicts and data-quality findings, as the caller's areas allow."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import func, select
+
+from server.api import bp
+from server.api.common import load
+from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDetailSchema, HouseholdListSchema,
+                                HouseholdQuerySchema, PageQuerySchema, ResolveSchema)
+from server.auth import Principal, require_api_user
+from server.errors import Problem
+from server.runtime import db, runtime
+from sync.conflicts import resolve_conflict
+from sync.idcard import mask
+from sync.models import Area, Household, Job, Submission
+from sync.records import Conflict, Finding, HouseholdRecord, RecordMember
+
+
+def _household(principal: Principal, number: str):
+    statement = principal.scope.filter(
+        select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
+        .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
+        .where(Household.number == number), Household.area_id)
+    row = db().execute(statement).first()
+    if row is None:
+        raise Problem(404, "household.not_found", f"没有户编号为 {number} 的户。", f"There is no household {number}.")
+    return row
+
+
+def _area_filter(principal: Principal, statement, column, area_code: str | None):
+    statement = principal.scope.filter(statement, column)
+    if area_code:
+        area = db().scalar(select(Area).where(Area.code == area_code))
+        if area is None:
+            raise Problem(404, "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
+        statement = statement.where(column.in_(select(Area.id).where(Area.path.startswith(area.path))))
+    return statement
+
+
+@bp.get("/households")
+def list_households():
+    principal = require_api_user()
+    args = load(HouseholdQuerySchema(), request.args)
+    statement = (select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
+                 .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id))
+    statement = _area_filter(principal, statement, Household.area_id, args.get("area"))
+    if "status" in args:
+        statement = statement.where(Household.status == args["status"])
+    if "flag" in args:
+        statement = statement.where(Household.id.in_(select(Finding.household_id).where(Finding.code == args["flag"])))
+    if "cadre" in args:
+        statement = statement.where(Household.cadre == args["cadre"])
+    total = db().scalar(select(func.count()).select_from(statement.subquery()))
+    rows = db().execute(statement.order_by(Household.number).limit(args["limit"]).offset(args["offset"])).all()
+    flags = _flags([h.id for h, _a, _r in rows])
+    items = [{"household": h, "area": a, "record": r, "flags": flags.get(h.id, [])} for h, a, r in rows]
+    return jsonify({"total": total, "items": HouseholdListSchema(many=True).dump(items)})
+
+
+def _flags(household_ids: list[int]) -> dict[int, list[Finding]]:
+    out: dict[int, list[Finding]] = {}
+    if household_ids:
+        for finding in db().scalars(select(Finding).where(Finding.household_id.in_(household_ids))
+                                    .order_by(Finding.id)):
+            out.setdefault(finding.household_id, []).append(finding)
+    return out
+
+
+@bp.get("/households/<number>")
+def get_household(number: str):
+    principal = require_api_user()
+    household, area, record = _household(principal, number)
+    conflicts = db().scalars(select(Conflict).where(Conflict.household_id == household.id)
+                             .order_by(Conflict.key)).all()
+    findings = _flags([household.id]).get(household.id, [])
+    return jsonify(HouseholdDetailSchema().dump({
+        "household": household, "area": area, "record": record, "conflicts": conflicts, "findings": findings}))
+
+
+@bp.get("/households/<number>/events")
+def household_events(number: str):
+    principal = require_api_user()
+    _household_row, _area, record = _household(principal, number)
+    return jsonify(record.events if record else [])
+
+
+@bp.get("/conflicts")
+def list_conflicts():
+    principal = require_api_user()
+    args = load(ConflictQuerySchema(), request.args)
+    statement = (select(Conflict, Household.number).join(Household, Conflict.household_id == Household.id)
+                 .where(Conflict.state == args["state"]))
+    statement = _area_filter(principal, statement, Conflict.area_id, args.get("area"))
+    rows = db().execute(statement.order_by(Household.number, Conflict.field)
+                        .limit(args["limit"]).offset(args["offset"])).all()
+    return jsonify(ConflictSchema(many=True).dump([{"conflict": c, "household": n} for c, n in rows]))
+
+
+@bp.post("/conflicts/<key>/resolve")
+def resolve(key: str):
+    principal = require_api_user("admin", "supervisor")
+    body = load(ResolveSchema(), request.get_json(silent=True) or {})
+    conflict = db().scalar(principal.scope.filter(select(Conflict).where(Conflict.key == key), Conflict.area_id))
+    if conflict is None:
+        raise Problem(404, "conflict.not_found", "没有这个冲突。", "There is no such conflict.")
+    resolved = resolve_conflict(db(), conflict, body["value"], body.get("note"), principal.user.id,
+                                principal.user.username, runtime().queue.options())
+    db().commit()
+    number = db().scalar(select(Household.number).where(Household.id == resolved.household_id))
+    return jsonify(ConflictSchema().dump({"conflict": resolved, "household": number}))
+
+
+@bp.get("/quality")
+def quality():
+    """Data-quality findings (数据质量) in the caller's areas, the same ID number in two households, and
+    submissions that name no known household."""
+    principal = require_api_user()
+    args = load(PageQuerySchema(), request.args)
+    findings = db().execute(_area_filter(
+        principal, select(Finding, Household.number).join(Household, Finding.household_id == Household.id)
+        .where(Finding.kind == "quality"), Finding.area_id, args.get("area"))
+        .order_by(Household.number, Finding.code).limit(args["limit"]).offset(args["offset"])).all()
+    visible = _area_filter(principal, select(Household.id), Household.area_id, args.get("area"))
+    shared = (select(RecordMember.id_number).group_by(RecordMember.id_number)
+              .having(func.count(RecordMember.household_id) > 1))
+    duplicates: dict[str, list] = {}
+    for id_number, name, number in db().execute(
+            select(RecordMember.id_number, RecordMember.name, Household.number)
+            .join(Household, RecordMember.household_id == Household.id)
+            .where(RecordMember.id_number.in_(shared),
+                   RecordMember.id_number.in_(select(RecordMember.id_number)
+                                              .where(RecordMember.household_id.in_(visible))))
+            .order_by(RecordMember.id_number, Household.number)):
+        duplicates.setdefault(id_number, []).append({"household": number, "name": name})
+    unattached = db().execute(principal.scope.filter(
+        select(Submission.instance_id, Submission.household_number, Submission.reconcile_state,
+               Submission.received_at).where(Submission.reconcile_state.in_(("unknown_household", "no_household"))),
+        Submission.area_id).order_by(Submission.received_at.desc()).limit(args["limit"])).all()
+    body = {
+        "findings": [{"household": n, "code": f.code, "message_zh": f.message_zh, "message_en": f.message_en,
+                      "details": f.details} for f, n in findings],
+        "duplicate_id_numbers": [{"id_number": mask(k), "households": v} for k, v in duplicates.items()],
+        "unattached_submissions": [{"instance_id": i, "household": h, "state": s, "received_at": r.isoformat()}
+                                   for i, h, s, r in unattached],
+    }
+    if principal.user.role == "admin":
+        body["failed_jobs"] = [{"id": j.id, "submission_id": j.submission_id, "attempts": j.attempts,
+                                "error": j.last_error} for j in db().scalars(select(Job).where(Job.state == "failed"))]
+    return jsonify(body)

@@ -1,0 +1,155 @@
+"""The fold: order independence (property-based), newest-wins, conflicts, resolutions, member changes, holds."""
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.facts import Fact
+from sync.fold import Baseline, Resolution, conflict_key, fold
+from sync.reconcile import ReconcileOptions, _held
+from sync.rules import load_rules
+
+RULES = load_rules()
+TODAY = dt.date(2026, 11, 25)
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+BASELINE = Baseline(number="H1", status="已脱贫", members=[
+    {"name": "户主", "id_number": "210504194707180878", "relation": "户主", "birth_date": "1947-07-18",
+     "schooling": "非在校生"},
+    {"name": "孩子", "id_number": "21050420150101001X", "relation": "之子", "birth_date": "2015-01-01",
+     "schooling": "义务教育"}])
+
+
+def fact(instance_id, minutes, form="household_visit", fields=None, base=1, update=True, record=None, changes=(),
+         branch=None, trunk=None):
+    return Fact(form=form, instance_id=instance_id, household="H1", observed_at=T0 + dt.timedelta(minutes=minutes),
+                by="c", entity_update=update, base_version=base, trunk_version=trunk, branch_id=branch,
+                fields=fields or {}, record=record or {}, member_changes=list(changes))
+
+
+YES_NO = st.sampled_from(["yes", "no"])
+visit_fields = st.fixed_dictionaries({}, optional={"water_safe": YES_NO, "food_secure": YES_NO,
+                                                   "housing_grade": st.sampled_from("ABCD"),
+                                                   "last_visit": st.sampled_from(["2026-01-02", "2026-02-03"])})
+income_record = st.builds(lambda year, size, wage, medical: {
+    "year": year, "household_size": size, "parts": {"wage_income": wage}, "spending": {"spend_medical": medical},
+    "reported_total_net": float(wage)}, st.integers(2023, 2025), st.integers(1, 5),
+    st.integers(0, 30000), st.integers(0, 40000))
+change = st.fixed_dictionaries({"type": st.sampled_from(["birth", "death", "moved_out", "moved_in"]),
+                                "name": st.sampled_from(["孩子", "新人", "户主"]), "relation": st.just("other"),
+                                "date": st.just("2026-01-05"),
+                                "id_number": st.sampled_from([None, "21050420150101001X"])})
+
+
+@st.composite
+def facts(draw):
+    count = draw(st.integers(1, 12))
+    minutes = draw(st.lists(st.integers(0, 50), min_size=count, max_size=count))  # ties happen on purpose
+    out = []
+    for i, at in enumerate(minutes):
+        form = draw(st.sampled_from(["household_visit", "housing_assessment", "income_survey"]))
+        base = draw(st.integers(1, 3))
+        if form == "income_survey":
+            out.append(fact(f"uuid:{i:03d}", at, form, base=base, record=draw(income_record)))
+        elif form == "housing_assessment":
+            out.append(fact(f"uuid:{i:03d}", at, form, base=base,
+                            fields={"housing_grade": draw(st.sampled_from("ABCD")),
+                                    "renovation_state": draw(st.sampled_from(["", "planned", "moved_in"]))}))
+        else:
+            out.append(fact(f"uuid:{i:03d}", at, form, base=base, fields=draw(visit_fields),
+                            record={"date": "2026-01-02", "children_6_15": draw(st.integers(0, 2))},
+                            changes=draw(st.lists(change, max_size=2))))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts(), st.randoms(use_true_random=False))
+def test_any_arrival_order_gives_the_same_record(items, rng):
+    expected = fold(BASELINE, items, [], RULES, TODAY)
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    assert fold(BASELINE, shuffled, [], RULES, TODAY) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(facts())
+def test_applying_a_fact_twice_is_applying_it_once(items):
+    """The store keeps one row per instance; the fold over a set is the same as over the set plus a repeat."""
+    once = fold(BASELINE, items, [], RULES, TODAY)
+    by_id = {f.instance_id: f for f in items + items[:1]}
+    assert fold(BASELINE, list(by_id.values()), [], RULES, TODAY) == once
+
+
+def test_newest_observation_wins_per_field():
+    old = fact("uuid:old", 10, fields={"water_safe": "no", "food_secure": "no"})
+    new = fact("uuid:new", 20, fields={"water_safe": "yes"})
+    record = fold(BASELINE, [new, old], [], RULES, TODAY)
+    assert record.value("water_safe") == "yes" and record.fields["water_safe"]["instance_id"] == "uuid:new"
+    assert record.value("food_secure") == "no"  # only the old one observed it
+
+
+def test_same_base_different_values_open_a_conflict_and_a_resolution_settles_it():
+    a = fact("uuid:a", 10, fields={"housing_grade": "B"}, base=4)
+    b = fact("uuid:b", 20, fields={"housing_grade": "C"}, base=4)
+    record = fold(BASELINE, [a, b], [], RULES, TODAY)
+    [conflict] = record.conflicts
+    assert conflict["state"] == "open" and conflict["field"] == "housing_grade"
+    assert conflict["key"] == conflict_key("H1", "housing_grade", 4, ["uuid:b", "uuid:a"])
+    assert record.value("housing_grade") == "C"  # deterministic meanwhile: the newer one
+    resolution = Resolution(conflict["key"], "housing_grade", "B", "sup", T0 + dt.timedelta(hours=1))
+    settled = fold(BASELINE, [a, b], [resolution], RULES, TODAY)
+    assert settled.conflicts[0]["state"] == "resolved" and settled.value("housing_grade") == "B"
+    assert settled.events[-1]["kind"] == "conflict_resolved"
+    later = fact("uuid:later", 200, fields={"housing_grade": "A"}, base=6)
+    assert fold(BASELINE, [a, b, later], [resolution], RULES, TODAY).value("housing_grade") == "A"
+
+
+def test_same_values_or_different_bases_are_not_conflicts():
+    same = [fact("uuid:a", 1, fields={"water_safe": "yes"}, base=2), fact("uuid:b", 2, fields={"water_safe": "yes"})]
+    apart = [fact("uuid:c", 1, fields={"water_safe": "no"}, base=2), fact("uuid:d", 2, fields={"water_safe": "yes"},
+                                                                       base=3)]
+    assert fold(BASELINE, same, [], RULES, TODAY).conflicts == []
+    assert fold(BASELINE, apart, [], RULES, TODAY).conflicts == []
+
+
+def test_a_newer_version_supersedes_an_open_conflict():
+    items = [fact("uuid:a", 1, fields={"water_safe": "no"}, base=2), fact("uuid:b", 2, fields={"water_safe": "yes"},
+                                                                           base=2),
+             fact("uuid:c", 3, fields={"water_safe": "yes"}, base=4)]
+    assert fold(BASELINE, items, [], RULES, TODAY).conflicts[0]["state"] == "superseded"
+
+
+def test_member_changes_add_and_remove_members_as_events():
+    birth = {"type": "birth", "name": "新生儿", "relation": "之孙子", "date": "2026-01-03", "id_number": None}
+    death = {"type": "death", "name": "户主", "relation": "户主", "date": "2026-01-04",
+             "id_number": "210504194707180878"}
+    record = fold(BASELINE, [fact("uuid:v", 5, changes=[birth, death])], [], RULES, TODAY)
+    assert [m["name"] for m in record.members] == ["孩子", "新生儿"]
+    assert record.members[1]["birth_date"] == "2026-01-03" and record.members[1]["source"] == "uuid:v"
+    assert [e["kind"] for e in record.events] == ["household_visit", "member_added", "member_removed"]
+    unknown = {"type": "moved_out", "name": "不存在", "relation": "other", "date": "2026-01-04", "id_number": None}
+    assert fold(BASELINE, [fact("uuid:w", 5, changes=[unknown])], [], RULES, TODAY).findings[0]["code"] == \
+        "member_change_unknown"
+
+
+def test_the_newest_survey_of_a_year_counts_and_line_crossings_are_events():
+    def survey(instance_id, minutes, year, wage):
+        return fact(instance_id, minutes, "income_survey", record={
+            "year": year, "household_size": 1, "parts": {"wage_income": wage}, "spending": {}})
+    record = fold(BASELINE, [survey("uuid:1", 1, 2024, 9000), survey("uuid:2", 2, 2025, 3000),
+                             survey("uuid:3", 3, 2025, 4000)], [], RULES, TODAY)
+    assert [i["per_capita"] for i in record.incomes] == [9000, 4000]
+    assert record.value("income_per_capita") == 4000 and record.value("income_year") == "2025"
+    assert [e["kind"] for e in record.events if e["kind"].startswith("income_")] == ["income_survey"] * 3 + [
+        "income_below_line"]
+
+
+def test_offline_chain_holds_until_its_predecessor_arrives_or_the_hold_passes():
+    options = ReconcileOptions(rules=RULES, hold=dt.timedelta(days=5), now=T0 + dt.timedelta(days=1))
+    first = (fact("uuid:1", 1, base=3, trunk=3, branch="b"), T0, 1, None)
+    second = (fact("uuid:2", 2, base=4, trunk=3, branch="b"), T0, 2, None)
+    third = (fact("uuid:3", 3, base=5, trunk=3, branch="b"), T0, 3, None)
+    assert set(_held([second, third], options)) == {2, 3}
+    assert _held([first, second, third], options) == {}
+    assert set(_held([first, third], options)) == {3}
+    late = ReconcileOptions(rules=RULES, hold=dt.timedelta(days=5), now=T0 + dt.timedelta(days=6))
+    assert _held([second, third], late) == {}
