@@ -149,10 +149,13 @@ def submission_post():
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")
-    xml, files = _read_multipart()
     sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
                     client_device_id=_clean(request.args.get("deviceID"), 255),
                     fallback_area_id=single_area(db(), principal.user))
+    # end the authentication's transaction before the body streams in: on SQLite it holds the write lock, and a
+    # photo arriving over a weak signal must not keep every other device and the worker waiting
+    db().commit()
+    xml, files = _read_multipart()
     accepted = accept_submission(db(), runtime().store, xml, files, sender)
     db().commit()
     runtime().wake_worker()

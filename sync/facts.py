@@ -45,9 +45,9 @@ class Fact:
     member_changes: list[dict[str, Any]]
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["observed_at"] = self.observed_at.isoformat()
-        return data
+        # the values are plain JSON already: a shallow copy is enough (dataclasses.asdict deep-copies, slowly)
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)} | {
+            "observed_at": self.observed_at.isoformat()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Fact":
@@ -76,15 +76,20 @@ def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
 
 
 def _getter(root: Element):
-    def get(path: str) -> str | None:
-        element = root
-        for step in path.split("/"):
-            element = next((c for c in element if local(c.tag) == step), None)
-            if element is None:
-                return None
-        value = (element.text or "").strip()
-        return value or None
-    return get
+    """Values by relative path ("two_assurances/food_secure"), indexed in one walk; the first of repeats wins."""
+    values: dict[str, str] = {}
+
+    def index(element: Element, prefix: str) -> None:
+        for child in element:
+            path = prefix + local(child.tag)
+            if len(child):
+                index(child, path + "/")
+            elif path not in values:
+                text = (child.text or "").strip()
+                if text:
+                    values[path] = text
+    index(root, "")
+    return values.get
 
 
 def _entity(root: Element) -> dict[str, str] | None:

@@ -100,7 +100,8 @@ def _member_dict(member) -> dict:
 
 def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions, reparse: bool):
     rows = session.execute(select(Submission.id, Submission.household_number, Submission.current,
-                                  Submission.facts, Submission.received_at, Submission.submitter_id)
+                                  Submission.facts, Submission.received_at, Submission.submitter_id,
+                                  Submission.reconcile_state)
                            .where(Submission.household_number.in_(numbers))).all()
     missing = [r.id for r in rows if reparse or r.facts is None]
     parsed: dict[int, Fact] = {}
@@ -108,7 +109,8 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
         for sid, xml, received in session.execute(select(Submission.id, Submission.xml, Submission.received_at)
                                                   .where(Submission.id.in_(missing))):
             parsed[sid] = read_fact(xml, received)
-            session.execute(update(Submission).where(Submission.id == sid).values(facts=parsed[sid].to_json()))
+        session.execute(update(Submission).execution_options(synchronize_session=False),
+                        [{"id": sid, "facts": fact.to_json()} for sid, fact in parsed.items()])
     by_household: dict[str, list[tuple[Fact, dt.datetime, int, int | None]]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     states: dict[int, str] = {}
@@ -131,8 +133,10 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
         for fact, _received, sid, user in items:
             states[sid] = "held" if sid in held else "applied"
             submitters[fact.instance_id] = (sid, user)
+    previous = {row.id: row.reconcile_state for row in rows}
     for state in ("superseded", "held", "applied"):
-        ids = [sid for sid, s in states.items() if s == state]
+        # reconciled_at records when a submission reached its state, so only changes are written
+        ids = [sid for sid, s in states.items() if s == state and previous[sid] != state]
         if ids:
             session.execute(update(Submission).where(Submission.id.in_(ids))
                             .values(reconcile_state=state, reconciled_at=options.now))
