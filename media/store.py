@@ -1,19 +1,39 @@
-"""Content-addressed blob storage on local disk, fed by streaming uploads.
+"""Content-addressed blob storage behind one small interface, fed by streaming uploads.
 
-An upload is written to a temporary file while its SHA-256 is computed on the fly (`SpooledUpload`), so a
-50 MB photo never sits in memory and is never read twice. `LocalStore.commit` makes it durable (fsync) and
-moves it under its final name in one rename: a reader never sees a partial file under a final name, and the
-same content uploaded twice is stored once.
+An upload is written to a temporary file on local disk while its SHA-256 is computed on the fly
+(`SpooledUpload`), so a 50 MB photo never sits in memory and is never read twice. A `Store` then makes it
+durable under its content address in one atomic step: `LocalStore` by fsync and rename, `S3Store`
+(media/s3.py) by a single PUT or a completed multipart upload. A reader never sees a partial blob under a
+final name, and the same content uploaded twice is stored once.
+
+Reading gives a `Blob`: a buffered, seekable binary file that knows its size, so that HTTP handlers can
+answer Range requests and Pillow can read it. `store_from_url` picks the backend from ZOUFANG_MEDIA_URL.
 """
 from __future__ import annotations
 
+import abc
 import errno
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import Mapping
+from urllib.parse import urlparse
+
+HEX = frozenset("0123456789abcdef")
+
+
+class BlobNotFound(FileNotFoundError):
+    """No blob with this content address; a FileNotFoundError, whatever the backend."""
+
+
+def check_digest(sha256: str) -> str:
+    """The digest itself, or ValueError: a content address is 64 lower-case hex digits and nothing else."""
+    if not isinstance(sha256, str) or len(sha256) != 64 or not HEX.issuperset(sha256):
+        raise ValueError("not a sha256 hex digest")
+    return sha256
 
 
 class SpooledUpload:
@@ -81,7 +101,64 @@ class SpooledUpload:
             self.path = None
 
 
-class LocalStore:
+class Blob(io.BufferedReader):
+    """A stored blob opened for reading: buffered, seekable, with its size and content address.
+
+    `path` is the file on local disk when the backend has one (LocalStore), else None: callers that need
+    cheap random access (Pillow) copy a remote blob to a temporary file first.
+    """
+
+    def __init__(self, raw: io.RawIOBase, size: int, sha256: str, path: Path | None = None,
+                 buffer_size: int = 64 * 1024):
+        super().__init__(raw, buffer_size)
+        #: total size in bytes, whatever the current position
+        self.size = size
+        self.sha256 = sha256
+        self.path = path
+
+
+class Store(abc.ABC):
+    """What the rest of the code may ask of a media store. Blobs are immutable and named by their SHA-256."""
+
+    #: where uploads are spooled before commit (local disk, also for remote stores)
+    tmp_dir: Path
+
+    def new_upload(self) -> SpooledUpload:
+        """A temporary file to stream an upload into; pass it to `commit`, or `discard` it."""
+        return SpooledUpload(self.tmp_dir)
+
+    @abc.abstractmethod
+    def commit(self, upload: SpooledUpload) -> str:
+        """Make the upload durable under its SHA-256 and return it; the temporary file is gone afterwards.
+
+        Content already stored is not written again. On error the upload is left for the caller to discard.
+        """
+
+    @abc.abstractmethod
+    def exists(self, sha256: str) -> bool: ...
+
+    @abc.abstractmethod
+    def size(self, sha256: str) -> int:
+        """Size in bytes; BlobNotFound when absent."""
+
+    @abc.abstractmethod
+    def open(self, sha256: str) -> Blob:
+        """The blob for reading (close it, or use `with`); BlobNotFound when absent."""
+
+    def put_bytes(self, data: bytes) -> str:
+        upload = self.new_upload()
+        try:
+            upload.write(data)
+            return self.commit(upload)
+        finally:
+            upload.discard()
+
+    def read_bytes(self, sha256: str) -> bytes:
+        with self.open(sha256) as blob:
+            return blob.read()
+
+
+class LocalStore(Store):
     """Blobs at <root>/<aa>/<bb>/<sha256>."""
 
     def __init__(self, root: Path, tmp_dir: Path | None = None):
@@ -90,19 +167,31 @@ class LocalStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def new_upload(self) -> SpooledUpload:
-        return SpooledUpload(self.tmp_dir)
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a sha256 hex digest")
+        check_digest(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    def size(self, sha256: str) -> int:
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+
+    def open(self, sha256: str) -> Blob:
+        path = self.path(sha256)
+        try:
+            raw = io.FileIO(path, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(sha256) from None
+        return Blob(raw, os.fstat(raw.fileno()).st_size, sha256, path)
+
     def commit(self, upload: SpooledUpload) -> str:
-        """Make the upload durable under its content address; the temporary file is gone afterwards."""
         sha256 = upload.sha256
         final = self.path(sha256)
         if final.exists():
@@ -126,20 +215,24 @@ class LocalStore:
         _fsync_dir(final.parent)
         return sha256
 
-    def put_bytes(self, data: bytes) -> str:
-        upload = self.new_upload()
-        try:
-            upload.write(data)
-            return self.commit(upload)
-        except BaseException:
-            upload.discard()
-            raise
 
-    def open(self, sha256: str) -> BinaryIO:
-        return open(self.path(sha256), "rb")
+def store_from_url(media_url: str, tmp_dir: Path, env: Mapping[str, str] | None = None) -> Store:
+    """The store ZOUFANG_MEDIA_URL names: `s3://bucket/prefix` → S3Store, a path or file:// URL → LocalStore.
 
-    def read_bytes(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
+    For S3 the endpoint comes from ZOUFANG_S3_ENDPOINT (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), the
+    region from ZOUFANG_S3_REGION (or AWS_REGION / AWS_DEFAULT_REGION), keys from AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY (or boto3's usual chain: profile, instance role). `env` defaults to os.environ.
+    """
+    parsed = urlparse(media_url)
+    if parsed.scheme == "s3":
+        from media.s3 import S3Store
+
+        return S3Store.from_url(media_url, Path(tmp_dir), os.environ if env is None else env)
+    if parsed.scheme == "file":
+        return LocalStore(Path(parsed.path), Path(tmp_dir))
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        raise ValueError(f"unsupported media URL scheme {parsed.scheme!r} in {media_url!r}")
+    return LocalStore(Path(media_url), Path(tmp_dir))
 
 
 def _fsync_file(path: Path) -> None:

@@ -1,7 +1,16 @@
 """The local content-addressed store: streamed, durable, deduplicated, never partial under a final name."""
 import hashlib
+import io
+import os
+import tracemalloc
 
-from media.store import LocalStore
+import pytest
+from werkzeug.formparser import parse_form_data
+
+from media.s3 import S3Store
+from media.store import BlobNotFound, LocalStore, Store, store_from_url
+
+MB = 1024 * 1024
 
 
 def test_upload_is_hashed_while_written_and_committed_under_its_sha256(tmp_path):
@@ -44,3 +53,100 @@ def test_path_refuses_anything_but_a_digest(tmp_path):
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+# --- the Store interface on local disk --------------------------------------------------------------------
+
+
+def test_open_gives_a_seekable_blob_that_knows_its_size_and_path(local_store):
+    sha = local_store.put_bytes(b"0123456789")
+    with local_store.open(sha) as blob:
+        assert (blob.size, blob.sha256, blob.path) == (10, sha, local_store.path(sha))
+        blob.seek(4)
+        assert blob.read(3) == b"456"
+    assert local_store.size(sha) == 10
+
+
+def test_missing_blob_is_blob_not_found_and_a_file_not_found_error(local_store):
+    missing = "0" * 64
+    assert not local_store.exists(missing)
+    for call in (local_store.open, local_store.size, local_store.read_bytes):
+        with pytest.raises(BlobNotFound):
+            call(missing)
+    assert issubclass(BlobNotFound, FileNotFoundError)
+
+
+def test_store_from_url_chooses_the_backend(tmp_path, s3_env):
+    assert isinstance(store_from_url(str(tmp_path / "m"), tmp_path / "t"), LocalStore)
+    local = store_from_url(f"file://{tmp_path / 'm2'}", tmp_path / "t")
+    assert isinstance(local, LocalStore) and local.root == tmp_path / "m2"
+    s3 = store_from_url("s3://bucket/some/prefix/", tmp_path / "t", s3_env)
+    assert isinstance(s3, S3Store) and isinstance(s3, Store)
+    assert (s3.bucket, s3.prefix, s3.tmp_dir) == ("bucket", "some/prefix", tmp_path / "t")
+    assert s3.client.meta.endpoint_url == s3_env["ZOUFANG_S3_ENDPOINT"]
+    assert s3.key("ab" * 32) == "some/prefix/ab/ab/" + "ab" * 32
+    with pytest.raises(ValueError):
+        store_from_url("ftp://example.org/media", tmp_path / "t")
+
+
+class MultipartBody(io.RawIOBase):
+    """A multipart/form-data request body made on the fly: the 50 MB never exist in memory at once."""
+
+    def __init__(self, boundary: str, file_size: int, block: bytes):
+        super().__init__()
+        self.head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"big.jpg\"\r\n"
+                     "Content-Type: image/jpeg\r\n\r\n").encode()
+        self.tail = f"\r\n--{boundary}--\r\n".encode()
+        self.file_size, self.block = file_size, block
+        self.length = len(self.head) + file_size + len(self.tail)
+        self.pos = 0
+
+    def readable(self):
+        return True
+
+    def _byte_range(self, start: int, end: int) -> bytes:
+        out = bytearray()
+        body_start, body_end = len(self.head), len(self.head) + self.file_size
+        if start < body_start:
+            out += self.head[start:min(end, body_start)]
+        if end > body_start and start < body_end:
+            first, last = max(start, body_start) - body_start, min(end, body_end) - body_start
+            while first < last:
+                offset = first % len(self.block)
+                piece = self.block[offset:offset + (last - first)]
+                out += piece
+                first += len(piece)
+        if end > body_end:
+            out += self.tail[max(start, body_end) - body_end:end - body_end]
+        return bytes(out)
+
+    def readinto(self, buffer):
+        end = min(self.pos + len(buffer), self.length)
+        data = self._byte_range(self.pos, end)
+        buffer[:len(data)] = data
+        self.pos = end
+        return len(data)
+
+
+def test_a_50_mb_upload_streams_through_the_form_parser_into_the_store_in_constant_memory(local_store):
+    size, block = 50 * MB, os.urandom(MB)
+    body = MultipartBody("zoufangboundary", size, block)
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "multipart/form-data; boundary=zoufangboundary",
+               "CONTENT_LENGTH": str(body.length), "wsgi.input": io.BufferedReader(body, 64 * 1024)}
+
+    def stream_factory(total_content_length, content_type, filename=None, content_length=None):
+        return local_store.new_upload()  # what server.UploadRequest._get_file_stream does
+
+    tracemalloc.start()
+    try:
+        _stream, _form, files = parse_form_data(environ, stream_factory=stream_factory)
+        upload = files["photo"].stream
+        sha = local_store.commit(upload)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert local_store.size(sha) == size
+    assert peak < 4 * MB, f"peak {peak / MB:.1f} MB while streaming a 50 MB upload"
+    with local_store.open(sha) as blob:
+        blob.seek(size - 10)
+        assert blob.read() == block[(size - 10) % MB:(size - 10) % MB + 10]
