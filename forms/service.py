@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from forms.compile import CompiledForm, FormCompileError, compile_xlsform
 from forms.messages import FormMessage
 from forms.models import Form, FormAttachment, FormVersion
-from media.store import LocalStore
+from media.store import Store
 from server.errors import Problem
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "xlsforms"
 
 
-def publish_form(session: Session, store: LocalStore, content: bytes, filename: str,
+def publish_form(session: Session, store: Store, content: bytes, filename: str,
                  media: dict[str, bytes] | None = None, user_id: int | None = None) -> FormVersion:
     try:
         compiled = compile_xlsform(content, filename)
@@ -29,7 +29,7 @@ def publish_form(session: Session, store: LocalStore, content: bytes, filename: 
     return publish_compiled(session, store, compiled, content, filename, media or {}, user_id)
 
 
-def publish_compiled(session: Session, store: LocalStore, compiled: CompiledForm, content: bytes, filename: str,
+def publish_compiled(session: Session, store: Store, compiled: CompiledForm, content: bytes, filename: str,
                      media: dict[str, bytes], user_id: int | None = None) -> FormVersion:
     if not compiled.version:
         raise Problem(400, "form.version_missing", "settings 表中没有填写 version（版本号），未发布。",
@@ -62,7 +62,7 @@ def publish_compiled(session: Session, store: LocalStore, compiled: CompiledForm
     return version
 
 
-def _attachment(store: LocalStore, compiled: CompiledForm, name: str, data: bytes | None) -> FormAttachment:
+def _attachment(store: Store, compiled: CompiledForm, name: str, data: bytes | None) -> FormAttachment:
     if name.endswith(".csv") and name[:-4] in compiled.datasets:
         return FormAttachment(filename=name, dataset=name[:-4], content_type="text/csv")
     if data is None:
@@ -79,7 +79,7 @@ def _media_warnings(compiled: CompiledForm, media: dict[str, bytes]) -> list[For
             for n in missing]
 
 
-def publish_bundled_forms(session: Session, store: LocalStore, directory: Path = BUNDLED_DIR) -> list[FormVersion]:
+def publish_bundled_forms(session: Session, store: Store, directory: Path = BUNDLED_DIR) -> list[FormVersion]:
     """Publish each bundled XLSForm whose version is not published yet; media sit in <directory>/media/."""
     published = []
     media_dir = directory / "media"

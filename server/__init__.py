@@ -8,7 +8,7 @@ from flask import Flask, Request, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from media.store import LocalStore
+from media.store import store_from_url
 from server.config import Settings, load_settings
 from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
@@ -50,7 +50,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     engine = make_engine(settings.database_url)
     rt = Runtime(
         settings=settings, engine=engine, sessions=make_session_factory(engine),
-        store=LocalStore(settings.media_dir, settings.tmp_dir),
+        store=store_from_url(settings.media_url, settings.tmp_dir),
         credentials=CredentialCache(settings.credential_cache_seconds),
         queue=QueueSettings(rules=load_rules(settings.rules_file),
                             hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),

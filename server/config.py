@@ -19,7 +19,7 @@ class Settings:
     data_dir: Path
     #: SQLAlchemy URL of the database
     database_url: str
-    #: where media go: a local folder (s3:// comes with the media store issue)
+    #: where media go: a local folder (or file://…), or s3://bucket/prefix for an S3-compatible object store
     media_url: str
     #: signs session cookies
     secret_key: str
@@ -48,14 +48,14 @@ class Settings:
     worker: str = "thread"
     #: attempts before a failing reconcile job is listed as failed
     job_max_attempts: int = 5
+    #: images larger than this (pixels, or pixels on a side) are refused as decompression bombs
+    image_max_pixels: int = 80_000_000
+    image_max_side: int = 20_000
 
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
 
-    @property
-    def media_dir(self) -> Path:
-        return Path(self.media_url)
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -100,6 +100,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         reconcile_hold_seconds=int(env.get("ZOUFANG_RECONCILE_HOLD_SECONDS") or 5 * 86400),
         worker=env.get("ZOUFANG_WORKER") or "thread",
         job_max_attempts=int(env.get("ZOUFANG_JOB_MAX_ATTEMPTS") or 5),
+        image_max_pixels=int(env.get("ZOUFANG_IMAGE_MAX_PIXELS") or 80_000_000),
+        image_max_side=int(env.get("ZOUFANG_IMAGE_MAX_SIDE") or 20_000),
     )
     values.update(overrides)
     if "secret_key" not in values:

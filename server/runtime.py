@@ -10,7 +10,7 @@ from flask import current_app, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from media.store import LocalStore
+from media.store import Store
 from server.config import Settings
 from server.passwords import CredentialCache
 from sync.jobs import QueueSettings, Worker
@@ -21,7 +21,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    store: LocalStore
+    store: Store
     credentials: CredentialCache
     queue: QueueSettings
     #: the in-process reconcile worker, when this process runs one

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forms.models import Form, FormVersion
-from media.store import LocalStore, SpooledUpload
+from media.store import SpooledUpload, Store
 from server.db import utcnow
 from server.errors import Problem
 from sync.instance import ParsedInstance, parse_instance, referenced_files
@@ -54,7 +54,7 @@ class Accepted:
         return [a.filename for a in self.submission.attachments if a.sha256 is None]
 
 
-def accept_submission(session: Session, store: LocalStore, xml: bytes, files: dict[str, IncomingFile],
+def accept_submission(session: Session, store: Store, xml: bytes, files: dict[str, IncomingFile],
                       sender: Sender) -> Accepted:
     parsed = parse_instance(xml)
     form, version = _form_version(session, parsed)
@@ -105,7 +105,7 @@ def _find(session: Session, form_id: int, instance_id: str) -> Submission | None
                                                    Submission.instance_id == instance_id))
 
 
-def _create(session: Session, store: LocalStore, form: Form, version: FormVersion, parsed: ParsedInstance,
+def _create(session: Session, store: Store, form: Form, version: FormVersion, parsed: ParsedInstance,
             xml: bytes, xml_sha256: str, files: dict[str, IncomingFile], sender: Sender) -> Submission:
     replaced = _replaced_by_edit(session, form, parsed)
     household_area = None
@@ -152,7 +152,7 @@ def _replaced_by_edit(session: Session, form: Form, parsed: ParsedInstance) -> S
     return replaced
 
 
-def _attach(store: LocalStore, submission: Submission, files: dict[str, IncomingFile]) -> list[str]:
+def _attach(store: Store, submission: Submission, files: dict[str, IncomingFile]) -> list[str]:
     """Store the files this submission still expects; files it does not name are ignored, as Central does."""
     added = []
     for attachment in submission.attachments:

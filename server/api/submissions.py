@@ -1,7 +1,7 @@
 """Submissions and their files, as the caller's areas allow; anything outside them is 404."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request, send_file
+from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
@@ -10,6 +10,7 @@ from server.api.common import load
 from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
 from server.auth import require_api_user
 from server.errors import Problem
+from server.media_http import send_blob
 from server.runtime import db, runtime
 from sync.models import Submission
 
@@ -64,10 +65,7 @@ def submission_attachment(xml_form_id: str, instance_id: str, filename: str):
     if attachment is None or attachment.sha256 is None:
         raise Problem(404, "attachment.not_found", f"提交中没有已收到的文件“{filename}”。",
                       f"The submission has no received file '{filename}'.")
-    response = send_file(runtime().store.path(attachment.sha256), mimetype=attachment.content_type,
-                         download_name=filename, etag=attachment.sha256, conditional=True)
-    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-    return response
+    return send_blob(runtime().store, attachment.sha256, attachment.content_type, filename)
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>")

@@ -91,7 +91,7 @@ class Harness:
                     select(SubmissionAttachment.filename, SubmissionAttachment.sha256, SubmissionAttachment.size)
                     .where(SubmissionAttachment.sha256.is_not(None))):
                 assert self.rt.store.exists(sha256), f"attachment {filename!r}: {sha256} not in the media store"
-                assert size == self.rt.store.path(sha256).stat().st_size
+                assert size == self.rt.store.size(sha256)
             # the deeper check (every named file has a row) once per new submission
             new = session.scalars(select(Submission).where(Submission.id.not_in(self.checked_ids))).all()
             for submission in new:

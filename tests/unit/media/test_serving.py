@@ -1,40 +1,13 @@
-"""Serving a stored blob over HTTP with ETag, Cache-Control and Range, for both stores.
-
-`send_blob` below is the code proposed for server/ (which alone may import Werkzeug and Flask); it is tested
-here against LocalStore and S3Store so that the server can take it as it is.
-"""
+"""Serving a stored blob over HTTP (server.media_http.send_blob) with ETag, Cache-Control and Range, for both
+stores."""
 import pytest
-from werkzeug.datastructures import Headers
-from werkzeug.test import Client
-from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import FileWrapper
+from flask import Flask, request
 
-from media.store import BlobNotFound, Store
+from media.store import Store
+from server.errors import Problem
+from server.media_http import send_blob
 
 DATA = bytes(range(256)) * 400  # 102400 bytes
-
-
-def send_blob(request: Request, store: Store, sha256: str, mimetype: str | None, filename: str) -> Response:
-    """Proposed for server/: a stored blob as an immutable, cacheable, range-capable response."""
-    def headers() -> Headers:
-        out = Headers()
-        out.set("ETag", f'"{sha256}"')
-        out.set("Cache-Control", "private, max-age=31536000, immutable")
-        return out
-
-    if request.if_none_match.contains_weak(sha256):  # revalidation: no need to open the blob at all
-        return Response(status=304, headers=headers())
-    blob = store.open(sha256)  # BlobNotFound (a FileNotFoundError) → the caller's 404
-    try:
-        response = Response(FileWrapper(blob, 64 * 1024), mimetype=mimetype or "application/octet-stream",
-                            headers=headers(), direct_passthrough=True)
-        response.content_length = blob.size
-        response.headers.set("Content-Disposition", "inline", filename=filename)
-        # 206 with Content-Range for a satisfiable Range (seeks the blob), 416 raised for another
-        return response.make_conditional(request, accept_ranges=True, complete_length=blob.size)
-    except BaseException:
-        blob.close()
-        raise
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -45,15 +18,17 @@ def store(request) -> Store:
 @pytest.fixture
 def client(store):
     sha = store.put_bytes(DATA)
+    app = Flask(__name__)
 
-    @Request.application
-    def app(request):
-        try:
-            return send_blob(request, store, request.args.get("sha", sha), "image/jpeg", "house.jpg")
-        except BlobNotFound:
-            return Response("not found", status=404)
+    @app.get("/")
+    def blob():
+        return send_blob(store, request.args.get("sha", sha), "image/jpeg", "房屋.jpg")
 
-    client = Client(app)
+    @app.errorhandler(Problem)
+    def problem(exc):
+        return exc.code, exc.status
+
+    client = app.test_client()
     client.sha = sha
     return client
 
@@ -72,6 +47,7 @@ def test_full_download_has_etag_length_and_immutable_caching(client):
     assert response.headers["Content-Length"] == str(len(DATA))
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "immutable" in response.headers["Cache-Control"]
+    assert response.headers["Content-Disposition"] == "inline; filename*=UTF-8''%E6%88%BF%E5%B1%8B.jpg"
 
 
 def test_range_request_gets_206_with_just_those_bytes(client):
@@ -92,4 +68,5 @@ def test_matching_etag_is_304_without_a_body(client):
 
 
 def test_missing_blob_is_404(client):
-    assert fetch(client, "/?sha=" + "0" * 64).status_code == 404
+    response = fetch(client, "/?sha=" + "0" * 64)
+    assert response.status_code == 404 and response.body == b"media.not_found"
