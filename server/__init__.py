@@ -8,6 +8,7 @@ from flask import Flask, Request, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from media.images import ImageLimits
 from media.store import store_from_url
 from server.config import Settings, load_settings
 from server.csrf import csrf_token
@@ -17,8 +18,6 @@ from server.i18n import current_lang, translate
 from server.passwords import CredentialCache
 from server.render import render_problem
 from server.runtime import Runtime, close_db, runtime
-from sync.jobs import QueueSettings, Worker
-from sync.rules import load_rules
 
 log = logging.getLogger("zoufang")
 
@@ -33,6 +32,10 @@ class UploadRequest(Request):
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:
+    # the domain packages import server.db, which imports this package: import them when the app is built
+    from sync.jobs import QueueSettings, Worker
+    from sync.rules import load_rules
+
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     app = Flask(__name__)
     app.request_class = UploadRequest
@@ -54,7 +57,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         credentials=CredentialCache(settings.credential_cache_seconds),
         queue=QueueSettings(rules=load_rules(settings.rules_file),
                             hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
-                            max_attempts=settings.job_max_attempts))
+                            max_attempts=settings.job_max_attempts,
+                            image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)))
     app.extensions["zoufang"] = rt
 
     from server import bootstrap, cli
@@ -113,7 +117,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     if settings.migrate_on_start:
         bootstrap.prepare(app)
     if settings.worker == "thread":
-        rt.worker = Worker(rt.sessions, rt.queue)
+        rt.worker = Worker(rt.sessions, rt.queue, rt.store)
         rt.worker.start()
     return app
 

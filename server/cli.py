@@ -91,9 +91,9 @@ def register(app: Flask) -> None:
         from sync.jobs import Worker, run_until_idle
         rt = _rt(app)
         if once:
-            click.echo(f"{run_until_idle(rt.sessions, rt.queue)} jobs done")
+            click.echo(f"{run_until_idle(rt.sessions, rt.queue, rt.store)} jobs done")
             return
-        worker = Worker(rt.sessions, rt.queue)
+        worker = Worker(rt.sessions, rt.queue, rt.store)
         click.echo("reconcile worker running; Ctrl-C stops it")
         try:
             worker.run()

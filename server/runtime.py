@@ -5,6 +5,7 @@ Kept in app.extensions so that tests can build several apps side by side.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from flask import current_app, g
 from sqlalchemy.engine import Engine
@@ -13,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.store import Store
 from server.config import Settings
 from server.passwords import CredentialCache
-from sync.jobs import QueueSettings, Worker
+
+if TYPE_CHECKING:  # sync imports server.db, which imports this package: only the names are needed here
+    from sync.jobs import QueueSettings, Worker
 
 
 @dataclasses.dataclass

@@ -1,4 +1,5 @@
-"""Resolving a conflict: the supervisor's decision is stored as an input and the household is recomputed."""
+"""A supervisor's decisions on a household — a conflict's value, the house's location — stored as inputs, after
+which the household is recomputed."""
 from __future__ import annotations
 
 from typing import Any
@@ -25,3 +26,10 @@ def resolve_conflict(session: Session, conflict: Conflict, value: Any, note: str
     reconcile_households(session, [number], options)
     session.expire_all()
     return session.scalar(select(Conflict).where(Conflict.key == key))
+
+
+def confirm_location(session: Session, household: Household, latitude: float, longitude: float,
+                     options: ReconcileOptions) -> None:
+    household.latitude, household.longitude = latitude, longitude
+    session.flush()
+    reconcile_households(session, [household.number], options)

@@ -18,8 +18,10 @@ from typing import Callable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from media.images import ImageLimits, process_image
+from media.store import Store
 from server.db import session_scope, utcnow
-from sync.models import Household, Job, Submission
+from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
 from sync.rules import RulesConfig
 
@@ -32,13 +34,18 @@ class QueueSettings:
     hold: dt.timedelta
     max_attempts: int = 5
     batch: int = 200
+    #: size limits for the image checks
+    image_limits: ImageLimits = ImageLimits()
+    #: how long an image job may run before another worker may take it over
+    lease: dt.timedelta = dt.timedelta(minutes=5)
 
     def options(self, now: dt.datetime | None = None) -> ReconcileOptions:
         return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow())
 
 
 def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | None = None):
-    statement = (select(Job.id, Job.submission_id, Job.payload).where(Job.state == "queued", Job.run_after <= now)
+    statement = (select(Job.id, Job.submission_id, Job.payload)
+                 .where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now)
                  .order_by(Job.id).limit(limit).with_for_update(skip_locked=True))
     if only is not None:
         statement = statement.where(Job.id.in_(only))
@@ -105,16 +112,50 @@ def _record_failure(sessions: sessionmaker[Session], job_ids: list[int], queue: 
             if job.attempts >= queue.max_attempts:
                 job.state = "failed"
             else:
+                job.state = "queued"
                 job.run_after = utcnow() + dt.timedelta(seconds=min(3600, 2 ** job.attempts))
 
 
-def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
+def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings, store: Store | None = None) -> int:
+    """Everything due, reconcile and (given a store) image jobs, until nothing is left: for tests and `--once`."""
     done = 0
     while True:
-        batch = run_pending(sessions, queue)
+        batch = run_pending(sessions, queue) or (run_image_job(sessions, store, queue) if store else [])
         if not batch:
             return done
         done += len(batch)
+
+
+def run_image_job(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
+    """Check one photo and make its thumbnails, outside any transaction; then have its visit judged again."""
+    now = utcnow()
+    with session_scope(sessions) as session:
+        job = session.scalar(select(Job).where(
+            Job.kind == "image", Job.run_after <= now,
+            (Job.state == "queued") | (Job.state == "running"))  # a running job whose lease ran out
+            .order_by(Job.id).limit(1).with_for_update(skip_locked=True))
+        if job is None:
+            return []
+        job.state, job.run_after = "running", now + queue.lease
+        job_id, submission_id, filename = job.id, job.submission_id, job.payload.get("filename")
+        attachment = session.scalar(select(SubmissionAttachment).where(
+            SubmissionAttachment.submission_id == submission_id, SubmissionAttachment.filename == filename))
+        source = None if attachment is None else (attachment.sha256, attachment.filename, attachment.content_type)
+    try:
+        report = process_image(store, source[0], source[1], source[2], queue.image_limits) if source else None
+    except Exception:
+        _record_failure(sessions, [job_id], queue)
+        return []
+    with session_scope(sessions) as session:
+        if report is not None:
+            session.execute(update(SubmissionAttachment).where(
+                SubmissionAttachment.submission_id == submission_id, SubmissionAttachment.filename == filename)
+                .values(image_check=report.check.reason or "ok", image_info=report.check.as_dict(),
+                        thumb_sha256=report.derivatives.get("thumb"),
+                        preview_sha256=report.derivatives.get("preview")))
+            session.add(Job(kind="reconcile", submission_id=submission_id, payload={"image": filename}))
+        session.execute(delete(Job).where(Job.id == job_id))
+    return [job_id]
 
 
 def retry_failed(sessions: sessionmaker[Session]) -> int:
@@ -141,17 +182,20 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
             progress(min(start + batch, len(numbers)), len(numbers))
     with session_scope(sessions) as session:
         # everything due is now reflected; rechecks of held submissions stay queued for their time
-        session.execute(delete(Job).where(Job.state == "queued", Job.run_after <= now))
+        session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
     return len(numbers)
 
 
 class Worker(threading.Thread):
-    """The in-process worker: wakes when a submission is accepted, otherwise polls; processes within a second."""
+    """The in-process worker: wakes when a submission is accepted, otherwise polls; processes within a second.
+    Reconciling comes first; photos are checked one at a time in between."""
 
-    def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, poll_seconds: float = 0.5):
+    def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
+                 poll_seconds: float = 0.5):
         super().__init__(name="zoufang-reconcile", daemon=True)
         self.sessions = sessions
         self.queue = queue
+        self.store = store
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -166,9 +210,9 @@ class Worker(threading.Thread):
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                busy = run_pending(self.sessions, self.queue)
+                busy = run_pending(self.sessions, self.queue) or run_image_job(self.sessions, self.store, self.queue)
             except Exception:  # the database may be restarting: keep the thread alive
-                log.exception("reconcile worker loop failed")
+                log.exception("worker loop failed")
                 busy = []
             if not busy:
                 self._wake.wait(self.poll_seconds)

@@ -179,8 +179,22 @@ class SubmissionAttachment(Base):
     #: content type the client declared
     content_type: Mapped[Optional[str]] = mapped_column(String(100))
     received_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    #: the image check: null until checked (or not an image), "ok", or a reason code of media.images
+    image_check: Mapped[Optional[str]] = mapped_column(String(32))
+    #: what the check read: format, size, orientation, EXIF capture time and GPS
+    image_info: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    #: derivatives in the media store, made by the worker
+    thumb_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    preview_sha256: Mapped[Optional[str]] = mapped_column(String(64))
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
+
+    def copy_content_from(self, other: "SubmissionAttachment") -> None:
+        """An edit that does not resend a photo keeps the photo, and what is known of it, from the version it
+        replaces."""
+        for name in ("sha256", "size", "content_type", "received_at", "image_check", "image_info", "thumb_sha256",
+                     "preview_sha256"):
+            setattr(self, name, getattr(other, name))
 
     @property
     def state(self) -> str:
@@ -188,7 +202,11 @@ class SubmissionAttachment(Base):
 
 
 class Job(Base):
-    """Work queued in the same transaction as the data it is about, so that none is ever lost."""
+    """Work queued in the same transaction as the data it is about, so that none is ever lost.
+
+    Reconcile jobs are claimed, done and deleted in one transaction. Image jobs take seconds of CPU, so they are
+    claimed with a lease (state running, run_after = lease end), processed outside any transaction, and
+    reclaimed by another worker if the lease runs out."""
 
     __tablename__ = "jobs"
     __table_args__ = (

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from sync.entity_list import bump_revision
 from sync.facts import Fact, read_fact
 from sync.fold import Baseline, Record, Resolution, fold
-from sync.models import Household, Job, Submission
+from sync.evidence import judge_visit, proposed_location
+from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Resolution as ResolutionRow, Visit
 from sync.rules import RulesConfig
 
@@ -83,6 +84,9 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
         record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)
         version = household.roster_version + counts.get(household.number, 0) + len(ids)
         records[household.id] = (household, record, version)
+    photos = _load_photos(session, [sid for sid, _user in submitters.values()])
+    for household, record, _version in records.values():
+        _judge_visits(household, record, photos, submitters, options)
     _write(session, records, submitters, options.now)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
@@ -172,6 +176,33 @@ def _ensure_recheck(session: Session, submission_id: int, until: dt.datetime) ->
         session.add(Job(kind="reconcile", submission_id=submission_id, payload={"recheck": True}, run_after=until))
 
 
+def _load_photos(session: Session, submission_ids: list[int]) -> dict[int, dict[str, dict]]:
+    out: dict[int, dict[str, dict]] = defaultdict(dict)
+    if submission_ids:
+        for a in session.scalars(select(SubmissionAttachment).where(
+                SubmissionAttachment.submission_id.in_(submission_ids))):
+            out[a.submission_id][a.filename] = {"received": a.sha256 is not None, "image_check": a.image_check,
+                                                "image_info": a.image_info}
+    return out
+
+
+def _judge_visits(household: Household, record: Record, photos: dict[int, dict[str, dict]],
+                  submitters: dict[str, tuple[int, int | None]], options: ReconcileOptions) -> None:
+    """Each visit's evidence verdict, and a proposed location for a household that has none."""
+    evidence = options.rules.evidence
+    location = None if household.latitude is None else (household.latitude, household.longitude)
+    for visit in record.visits:
+        submission_id = submitters[visit["instance_id"]][0]
+        verdict = judge_visit(visit, location, photos.get(submission_id, {}),
+                              dt.datetime.fromisoformat(visit["at"]), evidence)
+        visit["verdict"], visit["reasons"] = verdict.verdict, verdict.reasons
+    if location is None:
+        proposal = proposed_location(record.visits, evidence)
+        if proposal:
+            record.fields["proposed_location"] = {"value": proposal, "source": "submission",
+                                                  "instance_id": proposal["instance_id"], "at": proposal["at"]}
+
+
 def _load_resolutions(session: Session, household_ids: list[int]) -> dict[int, list[Resolution]]:
     out: dict[int, list[Resolution]] = defaultdict(list)
     for row in session.scalars(select(ResolutionRow).where(ResolutionRow.household_id.in_(household_ids))):
@@ -201,7 +232,7 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
                 "submission_id": submission_id, "household_id": household_id, "area_id": household.area_id,
                 "submitter_id": submitter_id, "visit_date": date, "month": date.strftime("%Y-%m") if date else None,
                 "latitude": gps.get("latitude"), "longitude": gps.get("longitude"), "accuracy": gps.get("accuracy"),
-                "verdict": None, "reasons": []})
+                "verdict": visit["verdict"], "reasons": [r["code"] for r in visit["reasons"]]})
         for conflict in record.conflicts:
             conflict_rows.append({"key": conflict["key"], "household_id": household_id, "area_id": household.area_id,
                                   "field": conflict["field"], "base_version": conflict["base_version"],

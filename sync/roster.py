@@ -304,9 +304,11 @@ def queue_households(session: Session, numbers: list[str], chunk: int = 500) -> 
 def _household_values(parsed: ParsedHousehold, areas: dict[str, Area], fingerprint: str,
                       now: dt.datetime) -> dict[str, Any]:
     fields_ = parsed.fields
-    return {
+    values = {
         "area_id": areas[fields_["area_code"]].id, "head_name": parsed.members[0]["name"],
-        "latitude": fields_["latitude"], "longitude": fields_["longitude"], "status": fields_["status"],
-        "poverty_cause": fields_["poverty_cause"] or None, "cadre": fields_["cadre"] or None,
-        "roster_fingerprint": fingerprint, "updated_at": now,
+        "status": fields_["status"], "poverty_cause": fields_["poverty_cause"] or None,
+        "cadre": fields_["cadre"] or None, "roster_fingerprint": fingerprint, "updated_at": now,
     }
+    if fields_["latitude"] is not None:  # a roster without coordinates keeps a location a supervisor confirmed
+        values.update(latitude=fields_["latitude"], longitude=fields_["longitude"])
+    return values

@@ -12,6 +12,8 @@ from typing import Any
 
 BUNDLED_RULES = Path(__file__).resolve().parent / "rules.toml"
 SAFE_RENOVATION = ("moved_in", "old_dealt")
+EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo_time_gap_hours": 12.0,
+                     "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +21,7 @@ class RulesConfig:
     lines: dict[int, float]
     thresholds: dict[str, float]
     housing_subsidy: dict[str, float]
+    evidence: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def poverty_line(self, year: int) -> float | None:
         """The year's line, or the latest configured before it (lines are set per year, DOMAIN.md)."""
@@ -36,7 +39,9 @@ def load_rules(path: Path | None = None) -> RulesConfig:
     data = tomllib.loads((path or BUNDLED_RULES).read_text(encoding="utf-8"))
     return RulesConfig(lines={int(y): float(v["poverty_line"]) for y, v in data.get("years", {}).items()},
                        thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
-                       housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()})
+                       housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
+                       evidence={**EVIDENCE_DEFAULTS,
+                                 **{k: float(v) for k, v in data.get("evidence", {}).items()}})
 
 
 # ---- income -------------------------------------------------------------------------------------------------

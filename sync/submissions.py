@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forms.models import Form, FormVersion
+from media.images import looks_like_image
 from media.store import SpooledUpload, Store
 from server.db import utcnow
 from server.errors import Problem
@@ -78,6 +79,7 @@ def accept_submission(session: Session, store: Store, xml: bytes, files: dict[st
     added = _attach(store, existing, files)
     if added:
         _queue_reconcile(session, existing)
+        _queue_images(session, existing, added)
     session.flush()
     return Accepted(existing, False, added)
 
@@ -122,17 +124,15 @@ def _create(session: Session, store: Store, form: Form, version: FormVersion, pa
     for name in referenced_files(parsed.root, version.binary_paths):
         attachment = SubmissionAttachment(filename=name)
         if name not in files and name in previous and previous[name].sha256:
-            # an edit that does not resend a photo keeps the photo of the version it replaces
-            carried = previous[name]
-            attachment.sha256, attachment.size = carried.sha256, carried.size
-            attachment.content_type, attachment.received_at = carried.content_type, carried.received_at
+            attachment.copy_content_from(previous[name])
         submission.attachments.append(attachment)
-    _attach(store, submission, files)
+    added = _attach(store, submission, files)
     if replaced is not None:
         replaced.current = False
     session.add(submission)
     session.flush()
     _queue_reconcile(session, submission)
+    _queue_images(session, submission, added)
     return submission
 
 
@@ -166,6 +166,13 @@ def _attach(store: Store, submission: Submission, files: dict[str, IncomingFile]
         attachment.received_at = utcnow()
         added.append(attachment.filename)
     return added
+
+
+def _queue_images(session: Session, submission: Submission, added: list[str]) -> None:
+    """Photos are checked and get thumbnails in the worker, never in the upload request."""
+    for attachment in submission.attachments:
+        if attachment.filename in added and looks_like_image(attachment.filename, attachment.content_type):
+            session.add(Job(kind="image", submission_id=submission.id, payload={"filename": attachment.filename}))
 
 
 def _queue_reconcile(session: Session, submission: Submission) -> None:

@@ -8,7 +8,7 @@ import uuid
 from typing import Iterable
 
 from openpyxl import Workbook
-from PIL import Image
+from PIL import ExifTags, Image, TiffImagePlugin
 
 XFORMS = "http://www.w3.org/2002/xforms"
 
@@ -191,3 +191,52 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
         f"<summary/><confirmed>OK</confirmed><gps/><photo_ledger/><notes/>"
         + _meta(instance_id, None, _entity(household, True, base_version, None, None))
         + "</data>").encode("utf-8")
+
+
+# ---- photos with EXIF, made by Pillow -------------------------------------------------------------------
+
+def rational(value: float, denominator: int = 10000) -> TiffImagePlugin.IFDRational:
+    return TiffImagePlugin.IFDRational(round(value * denominator), denominator)
+
+
+def dms(decimal: float) -> tuple:
+    decimal = abs(decimal)
+    degrees = int(decimal)
+    minutes = int((decimal - degrees) * 60)
+    seconds = (decimal - degrees - minutes / 60) * 3600
+    return rational(degrees, 1), rational(minutes, 1), rational(seconds)
+
+
+def make_jpeg(size=(400, 300), *, orientation: int | None = None, taken: str | None = None,
+              offset: str | None = None, gps: tuple[float, float] | None = None, gps_stamp=None,
+              halves=("red", "blue"), quality: int = 90, exif: Image.Exif | None = None) -> bytes:
+    """A JPEG whose left half is halves[0] and right half halves[1], with the EXIF asked for."""
+    image = Image.new("RGB", size, halves[0])
+    image.paste(Image.new("RGB", (size[0] - size[0] // 2, size[1]), halves[1]), (size[0] // 2, 0))
+    exif = exif if exif is not None else Image.Exif()
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    if taken is not None:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+        if offset is not None:
+            exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = offset
+    if gps is not None:
+        lat, lon = gps
+        ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        ifd[ExifTags.GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
+        ifd[ExifTags.GPS.GPSLatitude] = dms(lat)
+        ifd[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
+        ifd[ExifTags.GPS.GPSLongitude] = dms(lon)
+        if gps_stamp is not None:
+            day, (h, m, s) = gps_stamp
+            ifd[ExifTags.GPS.GPSDateStamp] = day
+            ifd[ExifTags.GPS.GPSTimeStamp] = (rational(h, 1), rational(m, 1), rational(s, 1))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality, exif=exif)
+    return out.getvalue()
+
+
+def make_png(size=(300, 200), color="green") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()

@@ -7,11 +7,11 @@ from sqlalchemy import func, select
 from server.api import bp
 from server.api.common import load
 from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDetailSchema, HouseholdListSchema,
-                                HouseholdQuerySchema, PageQuerySchema, ResolveSchema)
+                                HouseholdQuerySchema, LocationSchema, PageQuerySchema, ResolveSchema)
 from server.auth import Principal, require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
-from sync.conflicts import resolve_conflict
+from sync.conflicts import confirm_location, resolve_conflict
 from sync.idcard import mask
 from sync.models import Area, Household, Job, Submission
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember
@@ -83,6 +83,17 @@ def household_events(number: str):
     principal = require_api_user()
     _household_row, _area, record = _household(principal, number)
     return jsonify(record.events if record else [])
+
+
+@bp.put("/households/<number>/location")
+def set_location(number: str):
+    """A supervisor confirms where the house is (often the proposed location from a well-accurate visit)."""
+    principal = require_api_user("admin", "supervisor")
+    body = load(LocationSchema(), request.get_json(silent=True) or {})
+    household, _area, _record = _household(principal, number)
+    confirm_location(db(), household, body["latitude"], body["longitude"], runtime().queue.options())
+    db().commit()
+    return get_household(number)
 
 
 @bp.get("/conflicts")

@@ -46,6 +46,10 @@ class SubmissionAttachmentSchema(Schema):
     size = fields.Integer(allow_none=True)
     content_type = fields.String(allow_none=True)
     sha256 = fields.String(allow_none=True)
+    #: null until the worker has checked it; "ok" or a reason such as "truncated", "type_mismatch"
+    image_check = fields.String(allow_none=True)
+    image_info = fields.Dict(allow_none=True)
+    has_thumbnail = fields.Function(lambda a: a.thumb_sha256 is not None)
 
 
 class SubmissionSchema(Schema):
@@ -83,6 +87,11 @@ class HouseholdQuerySchema(PageQuerySchema):
 
 class ConflictQuerySchema(PageQuerySchema):
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "superseded"]))
+
+
+class LocationSchema(Schema):
+    latitude = fields.Float(required=True, validate=validate.Range(-90, 90))
+    longitude = fields.Float(required=True, validate=validate.Range(-180, 180))
 
 
 class ResolveSchema(Schema):

@@ -59,13 +59,22 @@ def submission_xml(xml_form_id: str, instance_id: str):
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>")
-def submission_attachment(xml_form_id: str, instance_id: str, filename: str):
+@bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>/<any(thumb, preview):size>")
+def submission_attachment(xml_form_id: str, instance_id: str, filename: str, size: str | None = None):
+    """The original (with Range), or its thumbnail or phone-sized preview once the worker has made them."""
     submission = _one(xml_form_id, instance_id)
     attachment = next((a for a in submission.attachments if a.filename == filename), None)
     if attachment is None or attachment.sha256 is None:
         raise Problem(404, "attachment.not_found", f"提交中没有已收到的文件“{filename}”。",
                       f"The submission has no received file '{filename}'.")
-    return send_blob(runtime().store, attachment.sha256, attachment.content_type, filename)
+    if size is None:
+        return send_blob(runtime().store, attachment.sha256, attachment.content_type, filename)
+    derived = attachment.thumb_sha256 if size == "thumb" else attachment.preview_sha256
+    if derived is None:
+        raise Problem(404, "attachment.no_derivative", "缩略图尚未生成（或该文件不是有效图片）。",
+                      "No thumbnail yet (or the file is not a valid image).",
+                      details={"image_check": attachment.image_check})
+    return send_blob(runtime().store, derived, "image/jpeg", f"{size}-{filename.rsplit('.', 1)[0]}.jpg")
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>")

@@ -5,9 +5,7 @@ by boto3 exactly as a deployment speaks to MinIO or AWS - not moto's in-process 
 """
 from __future__ import annotations
 
-import io
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,59 +16,11 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
-from PIL import ExifTags, Image, TiffImagePlugin
 
 from media.s3 import S3Store
 from media.store import LocalStore
 
 MB = 1024 * 1024
-
-
-def rational(value: float, denominator: int = 10000) -> TiffImagePlugin.IFDRational:
-    return TiffImagePlugin.IFDRational(round(value * denominator), denominator)
-
-
-def dms(decimal: float) -> tuple:
-    decimal = abs(decimal)
-    degrees = int(decimal)
-    minutes = int((decimal - degrees) * 60)
-    seconds = (decimal - degrees - minutes / 60) * 3600
-    return rational(degrees, 1), rational(minutes, 1), rational(seconds)
-
-
-def make_jpeg(size=(400, 300), *, orientation: int | None = None, taken: str | None = None,
-              offset: str | None = None, gps: tuple[float, float] | None = None, gps_stamp=None,
-              halves=("red", "blue"), quality: int = 90, exif: Image.Exif | None = None) -> bytes:
-    """A JPEG whose left half is halves[0] and right half halves[1], with the EXIF asked for."""
-    image = Image.new("RGB", size, halves[0])
-    image.paste(Image.new("RGB", (size[0] - size[0] // 2, size[1]), halves[1]), (size[0] // 2, 0))
-    exif = exif if exif is not None else Image.Exif()
-    if orientation is not None:
-        exif[ExifTags.Base.Orientation] = orientation
-    if taken is not None:
-        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
-        if offset is not None:
-            exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.OffsetTimeOriginal] = offset
-    if gps is not None:
-        lat, lon = gps
-        ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
-        ifd[ExifTags.GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
-        ifd[ExifTags.GPS.GPSLatitude] = dms(lat)
-        ifd[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
-        ifd[ExifTags.GPS.GPSLongitude] = dms(lon)
-        if gps_stamp is not None:
-            day, (h, m, s) = gps_stamp
-            ifd[ExifTags.GPS.GPSDateStamp] = day
-            ifd[ExifTags.GPS.GPSTimeStamp] = (rational(h, 1), rational(m, 1), rational(s, 1))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, exif=exif)
-    return out.getvalue()
-
-
-def make_png(size=(300, 200), color="green") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "PNG")
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -81,8 +31,6 @@ def local_store(tmp_path) -> LocalStore:
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory):
     """A moto_server process on a free localhost port for the whole session; its URL."""
-    if shutil.which("moto_server") is None:
-        pytest.skip("moto_server is not installed (pip install -r requirements.txt)")
     log_path = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log_path, "wb") as log:
         # port 0: the OS picks a free port, the server prints it - no race with other processes

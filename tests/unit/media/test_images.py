@@ -14,7 +14,7 @@ from media import images
 from media.images import (CORRUPT, NOT_AN_IMAGE, TOO_LARGE, TOO_MANY_PIXELS, TRUNCATED, TYPE_MISMATCH,
                           UNSUPPORTED_FORMAT, ImageLimits, ImageRejected, inspect_image, make_derivatives,
                           process_image, store_derivatives)
-from tests.unit.media.conftest import make_jpeg, make_png
+from support import make_jpeg, make_png
 
 MB = 1024 * 1024
 

@@ -1,0 +1,112 @@
+"""Is a visit real? GPS at the door near the house and photos taken then and there (DOMAIN.md "Visit coverage":
+the seeds warn against paper visits, 慰问式、走访式帮扶, 数字脱贫, 弄虚作假).
+
+Pure: a visit record, the household's known location, what is known of the visit's photos and the thresholds in,
+a verdict with its reasons out: "verified", "questionable" (with reasons) or "no_evidence".
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from geopy.distance import geodesic
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+BAD_IMAGE = ("not_an_image", "unsupported_format", "too_many_pixels", "dimensions_too_large", "truncated", "corrupt")
+PHOTO_NAMES = {"family": ("与户内成员合影", "photo with the family"),
+               "housing_sign": ("住房安全等级标识牌照片", "photo of the housing-safety sign"),
+               "water_sign": ("饮水安全标识牌照片", "photo of the drinking-water sign")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    reasons: list[dict[str, Any]]
+
+
+def _reason(code: str, zh: str, en: str, **details) -> dict[str, Any]:
+    return {"code": code, "message_zh": zh, "message_en": en, "details": details}
+
+
+def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return geodesic(a, b).meters
+
+
+def judge_visit(visit: dict[str, Any], household_location: tuple[float, float] | None,
+                photos: dict[str, dict[str, Any]], observed_at: dt.datetime, evidence: dict[str, float]) -> Verdict:
+    """`photos` maps a file name to {"received": bool, "image_check": str | None, "image_info": dict | None}."""
+    reasons: list[dict[str, Any]] = []
+    gps = visit.get("gps")
+    named = {role: name for role, name in (visit.get("photos") or {}).items() if name}
+    received = [name for name in named.values() if photos.get(name, {}).get("received")]
+    if not gps and not received:
+        return Verdict("no_evidence", [_reason("no_evidence", "没有定位也没有照片", "Neither GPS nor a photo")])
+    point = (gps["latitude"], gps["longitude"]) if gps else None
+    if point is None:
+        reasons.append(_reason("no_gps", "没有户门口定位", "No GPS at the door"))
+    else:
+        accuracy = gps.get("accuracy")
+        if accuracy is None or accuracy > evidence["max_accuracy_m"]:
+            reasons.append(_reason("gps_inaccurate", f"定位精度 {accuracy or '未知'} 米，超过 {evidence['max_accuracy_m']:g} 米",
+                                   f"GPS accuracy {accuracy or 'unknown'} m is worse than {evidence['max_accuracy_m']:g} m",
+                                   accuracy=accuracy))
+        if household_location is None:
+            reasons.append(_reason("no_household_location", "该户没有确认的位置，无法核对距离",
+                                   "The household has no confirmed location to compare with"))
+        else:
+            distance = round(metres(point, household_location))
+            if distance > evidence["max_distance_m"]:
+                reasons.append(_reason("gps_far", f"走访定位离该户 {distance} 米（允许 {evidence['max_distance_m']:g} 米）",
+                                       f"The visit's GPS is {distance} m from the household "
+                                       f"(allowed {evidence['max_distance_m']:g} m)", distance_m=distance))
+    if "family" not in named:
+        reasons.append(_reason("photo_missing", "缺少与户内成员合影", "No photo with the family", photo="family"))
+    for role, name in named.items():
+        reasons.extend(_photo_reasons(role, name, photos.get(name, {}), point, observed_at, evidence))
+    return Verdict("questionable" if reasons else "verified", reasons)
+
+
+def _photo_reasons(role: str, name: str, photo: dict[str, Any], point: tuple[float, float] | None,
+                   observed_at: dt.datetime, evidence: dict[str, float]) -> list[dict[str, Any]]:
+    zh_name, en_name = PHOTO_NAMES.get(role, (role, role))
+    if not photo.get("received"):
+        return [_reason("photo_missing", f"{zh_name}尚未上传", f"The {en_name} has not arrived", photo=name)]
+    check = photo.get("image_check")
+    if check in BAD_IMAGE:
+        return [_reason("photo_invalid", f"{zh_name}不是有效的图片（{check}）", f"The {en_name} is not a valid image "
+                        f"({check})", photo=name, check=check)]
+    info = photo.get("image_info") or {}
+    reasons = []
+    taken = _taken_at(info.get("taken_at"))
+    if taken is not None:
+        gap = abs((taken - observed_at).total_seconds()) / 3600
+        if gap > evidence["max_photo_time_gap_hours"]:
+            reasons.append(_reason("photo_time_mismatch", f"{zh_name}的拍摄时间与填表时间相差 {gap:.0f} 小时",
+                                   f"The {en_name} was taken {gap:.0f} h away from when the form was filled",
+                                   photo=name, hours=round(gap, 1)))
+    if info.get("gps") and point is not None:
+        gap_m = round(metres(tuple(info["gps"]), point))
+        if gap_m > evidence["max_photo_gps_gap_m"]:
+            reasons.append(_reason("photo_gps_mismatch", f"{zh_name}的拍摄位置离走访定位 {gap_m} 米",
+                                   f"The {en_name} was taken {gap_m} m from the visit's GPS", photo=name,
+                                   distance_m=gap_m))
+    return reasons
+
+
+def _taken_at(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    stamp = dt.datetime.fromisoformat(value)
+    # a camera's EXIF time without an offset is the phone's local time
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=CHINA)
+
+
+def proposed_location(visits: list[dict[str, Any]], evidence: dict[str, float]) -> dict[str, Any] | None:
+    """For a household without a location: the first visit point accurate enough, for a supervisor to confirm."""
+    for visit in visits:
+        gps = visit.get("gps")
+        if gps and gps.get("accuracy") is not None and gps["accuracy"] <= evidence["proposal_accuracy_m"]:
+            return {"latitude": gps["latitude"], "longitude": gps["longitude"], "accuracy": gps["accuracy"],
+                    "instance_id": visit["instance_id"], "at": visit["at"]}
+    return None

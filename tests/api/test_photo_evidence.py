@@ -1,0 +1,116 @@
+"""Photos through the whole path: accepted at once, checked and thumbnailed by the worker, judged as evidence."""
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from server.db import session_scope
+from support import Collect, make_jpeg, make_png, visit_xml
+from sync.models import Job, SubmissionAttachment
+from sync.records import Visit
+
+HH = "2105040010010001"   # its known location is 41.296222, 123.801020
+
+
+@pytest.fixture
+def device(client, sample_district):
+    return Collect(client, sample_district["cadre1"])
+
+
+@pytest.fixture
+def work(app):
+    from sync.jobs import run_until_idle
+    rt = app.extensions["zoufang"]
+    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)
+
+
+def fetch(client, url, headers):
+    """GET and close, as a WSGI server does (closing the response closes the stored file)."""
+    with client.get(url, headers=headers) as response:
+        response.body = response.get_data()
+    return response
+
+
+def attachment(sessions, filename="family.jpg"):
+    with session_scope(sessions) as session:
+        return session.scalar(select(SubmissionAttachment).where(SubmissionAttachment.filename == filename))
+
+
+def verdicts(sessions):
+    with session_scope(sessions) as session:
+        return [(v.verdict, v.reasons) for v in session.scalars(select(Visit))]
+
+
+def test_a_photo_gets_checked_thumbnailed_and_the_visit_verified(device, client, sample_district, sessions, work):
+    family = make_jpeg((1600, 1200), orientation=6, taken="2026:11:20 10:02:00", gps=(41.2963, 123.8011))
+    instance = "uuid:photo-1"
+    response = device.submit(visit_xml(HH, instance_id=instance, photo="family.jpg"), {"family.jpg": family})
+    assert response.status_code == 201
+    with session_scope(sessions) as session:
+        assert session.scalar(select(Job.kind).where(Job.kind == "image")) == "image"  # not done in the request
+    assert attachment(sessions).image_check is None
+    work()
+    checked = attachment(sessions)
+    assert checked.image_check == "ok" and checked.image_info["gps"] == pytest.approx([41.2963, 123.8011], abs=1e-4)
+    assert verdicts(sessions) == [("verified", [])]
+    base = f"/api/v1/submissions/household_visit/{instance}/attachments/family.jpg"
+    thumb = fetch(client, f"{base}/thumb", sample_district["cadre1"])
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(thumb.body)).size == (192, 256)  # portrait: EXIF orientation respected
+    preview = fetch(client, f"{base}/preview", sample_district["cadre1"])
+    assert max(Image.open(io.BytesIO(preview.body)).size) == 1280
+    ranged = fetch(client, base, {**sample_district["cadre1"], "Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and ranged.body == family[:100]
+    assert fetch(client, f"{base}/thumb", sample_district["cadre2"]).status_code == 404  # other village
+    detail = client.get(f"/api/v1/households/{HH}", headers=sample_district["cadre1"]).get_json()
+    assert detail["latest_visit"]["verdict"] == "verified"
+
+
+def test_a_broken_photo_keeps_the_submission_and_flags_the_attachment(device, client, sample_district, sessions,
+                                                                      work):
+    truncated = make_jpeg((800, 600))[:3000]
+    assert device.submit(visit_xml(HH, photo="family.jpg"), {"family.jpg": truncated}).status_code == 201
+    work()
+    assert attachment(sessions).image_check == "truncated"
+    assert attachment(sessions).thumb_sha256 is None
+    [(verdict, reasons)] = verdicts(sessions)
+    assert verdict == "questionable" and reasons == ["photo_invalid"]
+    listed = client.get("/api/v1/submissions", headers=sample_district["cadre1"]).get_json()
+    assert listed[0]["attachments"][0]["image_check"] == "truncated"
+
+
+def test_a_png_named_jpg_is_an_image_of_another_type(device, sample_district, sessions, work):
+    assert device.submit(visit_xml(HH, photo="family.jpg"), {"family.jpg": make_png()}).status_code == 201
+    work()
+    checked = attachment(sessions)
+    assert checked.image_check == "type_mismatch" and checked.thumb_sha256 is not None
+
+
+def test_visit_far_from_the_house_is_questionable(device, sample_district, sessions, work):
+    device.submit(visit_xml(HH, photo="family.jpg", gps="41.31 123.80 100 5"),
+                  {"family.jpg": make_jpeg(taken="2026:11:20 10:00:00")})
+    work()
+    [(verdict, reasons)] = verdicts(sessions)
+    assert verdict == "questionable" and reasons == ["gps_far"]
+
+
+def test_location_is_proposed_then_confirmed_by_a_supervisor(device, client, sample_district, sessions, work):
+    from sync.models import Household
+    with session_scope(sessions) as session:
+        household = session.scalar(select(Household).where(Household.number == HH))
+        household.latitude = household.longitude = None
+    device.submit(visit_xml(HH, photo="family.jpg", gps="41.3 123.8 100 8"), {"family.jpg": make_jpeg()})
+    work()
+    assert verdicts(sessions)[0] == ("questionable", ["no_household_location"])
+    detail = client.get(f"/api/v1/households/{HH}", headers=sample_district["town1"]).get_json()
+    proposal = detail["fields"]["proposed_location"]["value"]
+    assert (proposal["latitude"], proposal["longitude"], proposal["accuracy"]) == (41.3, 123.8, 8.0)
+    assert client.put(f"/api/v1/households/{HH}/location", json={"latitude": 41.3, "longitude": 123.8},
+                      headers=sample_district["cadre1"]).status_code == 403
+    confirmed = client.put(f"/api/v1/households/{HH}/location", json={"latitude": 41.3, "longitude": 123.8},
+                           headers=sample_district["town1"])
+    assert confirmed.status_code == 200
+    assert confirmed.get_json()["location"] == {"latitude": 41.3, "longitude": 123.8}
+    assert "proposed_location" not in confirmed.get_json()["fields"]
+    assert verdicts(sessions)[0] == ("verified", [])
