@@ -14,7 +14,7 @@ from server.config import Settings, load_settings
 from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
 from server.errors import Problem
-from server.i18n import current_lang, translate
+from server.i18n import current_lang, init_i18n
 from server.passwords import CredentialCache
 from server.render import render_problem
 from server.runtime import Runtime, close_db, runtime
@@ -64,15 +64,19 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from server import bootstrap, cli
     from server.api import bp as api_bp
     from server.openrosa import bp as openrosa_bp
+    from server.pages import register_pages
     from server.web import bp as web_bp
 
     app.register_blueprint(openrosa_bp)
     app.register_blueprint(openrosa_bp, url_prefix="/key/<token>", name="openrosa_key")
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    register_pages(app)
     cli.register(app)
 
-    app.jinja_env.globals.update(t=translate, csrf_token=csrf_token)
+    init_i18n(app, settings.data_dir)
+    from server.pages.common import nav_items, url_with
+    app.jinja_env.globals.update(csrf_token=csrf_token, nav_items=nav_items, url_with=url_with)
     app.context_processor(lambda: {"lang": current_lang()})
 
     @app.after_request

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.store import Store
 from server.config import Settings
 from server.passwords import CredentialCache
+from server.ratelimit import LoginLimiter
 
 if TYPE_CHECKING:  # sync imports server.db, which imports this package: only the names are needed here
     from sync.jobs import QueueSettings, Worker
@@ -27,6 +28,7 @@ class Runtime:
     store: Store
     credentials: CredentialCache
     queue: QueueSettings
+    login_limiter: LoginLimiter = dataclasses.field(default_factory=LoginLimiter)
     #: the in-process reconcile worker, when this process runs one
     worker: Worker | None = None
 

@@ -38,14 +38,23 @@ def login_required():
 def login():
     error = False
     if request.method == "POST":
-        user = db().scalar(select(User).where(User.username == request.form.get("username", "")))
+        username = request.form.get("username", "")
+        address = request.remote_addr or ""
+        wait = runtime().login_limiter.retry_after(address, username)
+        if wait:
+            raise Problem(429, "auth.too_many_attempts", f"密码错误次数过多，请 {wait} 秒后再试。",
+                          f"Too many wrong passwords; try again in {wait} seconds.",
+                          headers={"Retry-After": str(wait)})
+        user = db().scalar(select(User).where(User.username == username))
         if user is not None and user.active and verify_password(user.password_hash, request.form.get("password", "")):
+            runtime().login_limiter.succeeded(address, username)
             session.clear()
             session["user_id"] = user.id
             session["pw"] = password_marker(user)
             session.permanent = True
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+        runtime().login_limiter.failed(address, username)
         error = True
     return render_template("login.html", error=error), 401 if error else 200
 

@@ -130,3 +130,12 @@ def test_session_cookie_is_httponly_and_samesite(client, admin):
 def test_home_lists_the_published_forms(client, collect):
     login(client)
     assert "测试走访" in client.get("/").get_data(as_text=True)
+
+
+def test_login_is_rate_limited_after_repeated_wrong_passwords(client, admin):
+    for _ in range(5):
+        assert login(client, password="wrong").status_code == 401
+    blocked = login(client, password="secret-pass")  # even the right password waits now
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert "密码错误次数过多" in blocked.get_data(as_text=True)

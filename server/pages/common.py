@@ -1,0 +1,76 @@
+"""What every page needs: the logged-in user (or a redirect to /login), role checks, the month being looked
+at, and the navigation bar."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Callable
+from urllib.parse import urlencode
+
+from flask import current_app, g, redirect, request, url_for
+from flask_babel import lazy_gettext
+
+from server.auth import Principal, session_principal
+from server.errors import Problem
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+# (endpoint, label, roles that see it); an entry shows once its page module is there
+NAV = [
+    ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre")),
+    ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre")),
+    ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre")),
+    ("review.index", lazy_gettext("审核"), ("admin", "supervisor")),
+    ("admin.index", lazy_gettext("管理"), ("admin",)),
+]
+
+
+def nav_items() -> list[tuple[str, str, bool]]:
+    principal = g.get("principal")
+    if principal is None:
+        return []
+    return [(url_for(endpoint), label, request.endpoint is not None and
+             request.endpoint.split(".")[0] == endpoint.split(".")[0])
+            for endpoint, label, roles in NAV
+            if endpoint in current_app.view_functions and principal.user.role in roles]
+
+
+def page(*roles: str) -> Callable:
+    """A page for logged-in users (optionally only some roles): others go to /login, or get 403."""
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = session_principal()
+            if principal is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            g.principal = principal
+            if roles and principal.user.role not in roles:
+                raise Problem(403, "auth.forbidden", "你的角色无权查看此页面。", "Your role may not see this page.")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def this_month() -> str:
+    return dt.datetime.now(CHINA).strftime("%Y-%m")
+
+
+def month_arg() -> str:
+    """?month=YYYY-MM, this month (China time) by default."""
+    value = request.args.get("month") or this_month()
+    try:
+        dt.datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        raise Problem(400, "page.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.") from None
+    return value
+
+
+def url_with(**changes: str) -> str:
+    """This page's URL with some query arguments changed (the language switch keeps the month, the filters…)."""
+    args = request.args.to_dict()
+    args.update({k: v for k, v in changes.items() if v is not None})
+    return request.path + ("?" + urlencode(args) if args else "")
