@@ -45,6 +45,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_FORM_MEMORY_SIZE=10 * 1024 * 1024,
         JSON_AS_ASCII=False,
+        ZOUFANG_TILE_URL=settings.tile_url,
     )
     app.json.ensure_ascii = False
     if settings.behind_proxy:

@@ -48,6 +48,8 @@ class Settings:
     worker: str = "thread"
     #: attempts before a failing reconcile job is listed as failed
     job_max_attempts: int = 5
+    #: map tiles URL template for the map page (e.g. a county's own tile server); empty: no base layer
+    tile_url: str = ""
     #: images larger than this (pixels, or pixels on a side) are refused as decompression bombs
     image_max_pixels: int = 80_000_000
     image_max_side: int = 20_000
@@ -100,6 +102,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         reconcile_hold_seconds=int(env.get("ZOUFANG_RECONCILE_HOLD_SECONDS") or 5 * 86400),
         worker=env.get("ZOUFANG_WORKER") or "thread",
         job_max_attempts=int(env.get("ZOUFANG_JOB_MAX_ATTEMPTS") or 5),
+        tile_url=env.get("ZOUFANG_TILE_URL") or "",
         image_max_pixels=int(env.get("ZOUFANG_IMAGE_MAX_PIXELS") or 80_000_000),
         image_max_side=int(env.get("ZOUFANG_IMAGE_MAX_SIDE") or 20_000),
     )
