@@ -11,7 +11,8 @@ from server.models import User
 
 def start(tmp_path, database_url):
     env = {"ZOUFANG_ADMIN_USER": "boss", "ZOUFANG_ADMIN_PASSWORD": "boss-password"}
-    app = create_app(load_settings(env=env, data_dir=tmp_path / "fresh", database_url=database_url))
+    # no worker thread: on the PostgreSQL pass it would outlive the test and take later tests' jobs
+    app = create_app(load_settings(env=env, data_dir=tmp_path / "fresh", database_url=database_url, worker="off"))
     return app, app.extensions["zoufang"]
 
 

@@ -76,7 +76,8 @@ def test_every_arrival_order_gives_the_same_records(client, sample_district, rec
 
 @pytest.mark.skipif(not os.environ.get("ZOUFANG_TEST_DATABASE_URL"), reason="racing workers need PostgreSQL")
 def test_two_workers_racing_over_one_queue_never_process_a_job_twice(app, client, sample_district, reconcile,
-                                                                     sessions):
+                                                                     sessions, monkeypatch):
+    import sync.jobs
     reconcile()
     device = Collect(client, sample_district["town1"])
     for i in range(60):
@@ -88,10 +89,30 @@ def test_two_workers_racing_over_one_queue_never_process_a_job_twice(app, client
         queued = set(session.scalars(select(Job.id)))
     rt = app.extensions["zoufang"]
     queue = QueueSettings(rules=rt.queue.rules, hold=rt.queue.hold, batch=7)
+
+    # Worker "a" keeps its first batch's transaction open until worker "b" has claimed a batch of its own: "b"
+    # can only do that by skipping the rows "a" holds (SKIP LOCKED); a plain FOR UPDATE would wait for "a".
+    claimed = {"a": threading.Event(), "b": threading.Event()}
+    b_claimed = claimed["b"]
+    claim, work = sync.jobs._claim, sync.jobs._work
+
+    def watched_claim(*args, **kwargs):
+        rows = claim(*args, **kwargs)
+        if rows and threading.current_thread().name in claimed:
+            claimed[threading.current_thread().name].set()
+        return rows
+
+    def slow_first_batch(*args, **kwargs):
+        if threading.current_thread().name == "a" and not b_claimed.is_set():
+            assert b_claimed.wait(30), "worker b could not claim while worker a held its jobs"
+        return work(*args, **kwargs)
+
+    monkeypatch.setattr(sync.jobs, "_claim", watched_claim)
+    monkeypatch.setattr(sync.jobs, "_work", slow_first_batch)
     done: dict[str, list[int]] = {"a": [], "b": []}
     errors = []
 
-    def work(name):
+    def run(name):
         try:
             while True:
                 batch = run_pending(rt.sessions, queue)
@@ -104,13 +125,15 @@ def test_two_workers_racing_over_one_queue_never_process_a_job_twice(app, client
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in done]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    first = threading.Thread(target=run, args=("a",), name="a")
+    first.start()
+    assert claimed["a"].wait(30)
+    second = threading.Thread(target=run, args=("b",), name="b")
+    second.start()
+    for thread in (first, second):
         thread.join(120)
     assert not errors
-    assert done["a"] and done["b"], "both workers took part"
+    assert b_claimed.is_set() and done["a"] and done["b"]
     assert not set(done["a"]) & set(done["b"])
     assert sorted(done["a"] + done["b"]) == sorted(queued)
     with session_scope(sessions) as session:

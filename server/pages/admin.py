@@ -1,0 +1,246 @@
+"""Admin pages (admins only): publish XLSForms and open/close forms, manage users (create, deactivate, reset the
+password, set up their phones), and the area tree (see it, import it). The roster import has its own page
+(web.roster_page); the QR code for a phone is on web.devices."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from sqlalchemy import func, select
+
+from forms.models import Form, FormVersion
+from forms.service import publish_form
+from server.csrf import check_csrf
+from server.errors import Problem
+from server.i18n import current_lang
+from server.models import ROLES, Device, User, UserArea
+from server.pages.common import current_principal, page
+from server.passwords import hash_password
+from server.runtime import db, runtime
+from sync.areas import import_areas
+from sync.models import Area, Household, Submission
+from sync.review import area_tree
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+USERS_PER_PAGE = 100
+MIN_PASSWORD = 8
+USERNAME = re.compile(r"^[^\s:/\\]{1,64}$")
+FORM_STATES = ("open", "closing", "closed")
+
+ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("督导"), "cadre": lazy_gettext("帮扶干部")}
+FORM_STATE_LABELS = {"open": lazy_gettext("开放"), "closing": lazy_gettext("即将关闭"), "closed": lazy_gettext("已关闭")}
+LEVEL_LABELS = {"county": lazy_gettext("县"), "town": lazy_gettext("乡镇"), "village": lazy_gettext("村"),
+                "group": lazy_gettext("组")}
+
+
+@bp.before_request
+def _csrf():
+    if request.method == "POST":
+        check_csrf()
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"role_labels": ROLE_LABELS, "form_state_labels": FORM_STATE_LABELS, "level_labels": LEVEL_LABELS,
+            "message_of": lambda item: item.get("message_en") if current_lang() == "en" else item.get("message_zh")}
+
+
+# ---- forms -------------------------------------------------------------------------------------------------
+
+def _forms_page(status: int = 200, **outcome):
+    forms = db().execute(select(Form, FormVersion).outerjoin(FormVersion, Form.current_version_id == FormVersion.id)
+                         .order_by(Form.xml_form_id)).all()
+    counts = dict(db().execute(select(Submission.form_id, func.count(Submission.id))
+                               .group_by(Submission.form_id)).all())
+    return render_template("admin/forms.html", forms=forms, counts=counts, states=FORM_STATES,
+                           max_mb=runtime().settings.max_form_bytes // (1024 * 1024), **outcome), status
+
+
+@bp.get("/")
+@page("admin")
+def index():
+    return _forms_page()
+
+
+@bp.post("/forms")
+@page("admin")
+def publish():
+    """Upload an XLSForm (part `xlsform`) and the media files it refers to (parts `media`): publish it, or show
+    pyxform's errors in place, by sheet and row."""
+    principal = current_principal()
+    if request.content_length is not None and request.content_length > runtime().settings.max_form_bytes:
+        problem = Problem(413, "form.too_large", "上传的文件太大。", "The upload is too large.")
+        return _forms_page(problem.status, problem=problem)
+    upload = request.files.get("xlsform")
+    if upload is None or not upload.filename:
+        problem = Problem(400, "form.file_missing", "请选择 XLSForm 文件（.xlsx）。", "Choose the XLSForm file (.xlsx).")
+        return _forms_page(problem.status, problem=problem)
+    media = {f.filename: f.read() for f in request.files.getlist("media") if f.filename}
+    try:
+        version = publish_form(db(), runtime().store, upload.read(), upload.filename, media, principal.user.id)
+    except Problem as problem:
+        db().rollback()
+        return _forms_page(problem.status, problem=problem, filename=upload.filename)
+    db().commit()
+    published = {"form_id": version.form.xml_form_id, "version": version.version, "title": version.title,
+                 "warnings": list(version.warnings or []),
+                 "missing_media": [a.filename for a in version.attachments if not a.dataset and not a.sha256]}
+    return _forms_page(published=published)
+
+
+@bp.post("/forms/<xml_form_id>/state")
+@page("admin")
+def form_state(xml_form_id: str):
+    form = db().scalar(select(Form).where(Form.xml_form_id == xml_form_id))
+    if form is None:
+        raise Problem(404, "form.not_found", f"没有表单“{xml_form_id}”。", f"There is no form '{xml_form_id}'.")
+    state = request.form.get("state")
+    if state not in FORM_STATES:
+        raise Problem(400, "form.state_unknown", "表单状态无效。", "Unknown form state.")
+    form.state = state
+    db().commit()
+    flash(_("表单 %(form)s 现在是“%(state)s”。", form=xml_form_id, state=FORM_STATE_LABELS[state]), "ok")
+    return redirect(url_for("admin.index"))
+
+
+# ---- users -------------------------------------------------------------------------------------------------
+
+def _users_page(status: int = 200, errors: list[str] | None = None, entered: dict[str, Any] | None = None):
+    try:
+        number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        number = 1
+    total = db().scalar(select(func.count(User.id))) or 0
+    users = db().scalars(select(User).order_by(User.username).limit(USERS_PER_PAGE)
+                         .offset((number - 1) * USERS_PER_PAGE)).all()
+    ids = [u.id for u in users]
+    areas_of: dict[int, list[Area]] = {}
+    if ids:
+        for user_id, area in db().execute(select(UserArea.user_id, Area).join(Area, UserArea.area_id == Area.id)
+                                          .where(UserArea.user_id.in_(ids)).order_by(Area.code)):
+            areas_of.setdefault(user_id, []).append(area)
+    devices = dict(db().execute(select(Device.user_id, func.count(Device.id))
+                                .where(Device.user_id.in_(ids), Device.revoked_at.is_(None))
+                                .group_by(Device.user_id)).all()) if ids else {}
+    pages = {"number": number, "count": max(1, -(-total // USERS_PER_PAGE)), "total": total}
+    return render_template("admin/users.html", users=users, areas_of=areas_of, devices=devices, pages=pages,
+                           tree=area_tree(db()), roles=ROLES, errors=errors or [], entered=entered or {},
+                           min_password=MIN_PASSWORD), status
+
+
+@bp.get("/users")
+@page("admin")
+def users():
+    return _users_page()
+
+
+def _new_user_errors(username: str, role: str, area_codes: list[str], password: str,
+                     found: dict[str, Area]) -> list[str]:
+    errors = []
+    if not USERNAME.match(username):
+        errors.append(_("用户名不能为空，最多 64 个字符，不能含空格、冒号或斜杠。"))
+    elif db().scalar(select(User.id).where(User.username == username)):
+        errors.append(_("用户名“%(name)s”已被使用。", name=username))
+    if role not in ROLES:
+        errors.append(_("请选择角色。"))
+    unknown = [c for c in area_codes if c not in found]
+    if unknown:
+        errors.append(_("没有这些区域：%(codes)s", codes="、".join(unknown)))
+    if role in ("supervisor", "cadre") and not area_codes:
+        errors.append(_("督导和帮扶干部至少要有一个区域，否则看不到任何数据。"))
+    if len(password) < MIN_PASSWORD:
+        errors.append(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD))
+    return errors
+
+
+@bp.post("/users")
+@page("admin")
+def create_user():
+    username = (request.form.get("username") or "").strip()
+    display_name = (request.form.get("display_name") or "").strip()[:100]
+    role = request.form.get("role") or ""
+    area_codes = [c for c in dict.fromkeys(request.form.getlist("areas")) if c]
+    password = request.form.get("password") or ""
+    found = {a.code: a for a in db().scalars(select(Area).where(Area.code.in_(area_codes)))} if area_codes else {}
+    errors = _new_user_errors(username, role, area_codes, password, found)
+    if errors:
+        entered = {"username": username, "display_name": display_name, "role": role, "areas": area_codes}
+        return _users_page(400, errors, entered)
+    user = User(username=username, display_name=display_name or username, role=role,
+                password_hash=hash_password(password))
+    user.areas = [UserArea(area_id=found[c].id) for c in area_codes] if role != "admin" else []
+    db().add(user)
+    db().commit()
+    flash(_("已创建用户 %(name)s。", name=username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+def _user(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        raise Problem(404, "user.not_found", "没有这个用户。", "No such user.")
+    return user
+
+
+@bp.post("/users/<int:user_id>/active")
+@page("admin")
+def set_active(user_id: int):
+    """Deactivate (or reactivate) an account: it can then neither log in nor submit, on any of its devices."""
+    user = _user(user_id)
+    active = request.form.get("active") == "1"
+    if user.id == current_principal().user.id and not active:
+        flash(_("不能停用自己的账号。"), "error")
+        return redirect(url_for("admin.users"))
+    user.active = active
+    db().commit()
+    flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@page("admin")
+def reset_password(user_id: int):
+    """A new password ends the user's browser sessions and remembered credentials; their device tokens stay."""
+    user = _user(user_id)
+    password = request.form.get("password") or ""
+    if len(password) < MIN_PASSWORD:
+        flash(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD), "error")
+        return redirect(url_for("admin.users"))
+    user.password_hash = hash_password(password)
+    db().commit()
+    flash(_("已为 %(name)s 设置新密码。", name=user.username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+# ---- areas -------------------------------------------------------------------------------------------------
+
+def _areas_page(status: int = 200, **outcome):
+    households = dict(db().execute(select(Household.area_id, func.count(Household.id))
+                                   .group_by(Household.area_id)).all())
+    return render_template("admin/areas.html", tree=area_tree(db()), households=households, **outcome), status
+
+
+@bp.get("/areas")
+@page("admin")
+def areas():
+    return _areas_page()
+
+
+@bp.post("/areas")
+@page("admin")
+def import_area_file():
+    """Load or update areas from a CSV/XLSX (代码, 名称, 上级代码, 层级); any row error refuses the whole file."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        problem = Problem(400, "areas.file_missing", "请选择区域文件（CSV 或 XLSX）。", "Choose the area file (CSV or XLSX).")
+        return _areas_page(problem.status, problem=problem)
+    try:
+        result = import_areas(db(), upload.read(), upload.filename)
+    except Problem as problem:
+        db().rollback()
+        return _areas_page(problem.status, problem=problem)
+    db().commit()
+    return _areas_page(result=result)

@@ -1,0 +1,296 @@
+"""Review pages for supervisors and admins: submissions by review state (with a detail page to set the state and
+comment), the conflict queue with the disagreeing values side by side, the data-quality list, and this month's
+questionable visits. Everything is limited to the caller's areas; another area's record answers 404."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from forms.models import Form
+from server.csrf import check_csrf
+from server.errors import Problem
+from server.i18n import current_lang
+from server.models import User
+from server.pages.common import CHINA, current_principal, month_arg, page
+from server.runtime import db, runtime
+from sync.conflicts import resolve_conflict
+from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, find_conflict, find_submission,
+                         instance_values, list_submissions, open_conflicts, quality_report, questionable_visits,
+                         set_review, visit_reasons)
+from sync.review_models import REVIEW_STATES
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+PER_PAGE = 50
+REVIEWERS = ("admin", "supervisor")
+
+STATE_LABELS = {
+    "received": lazy_gettext("已接收"),
+    "has_issues": lazy_gettext("有问题"),
+    "approved": lazy_gettext("已通过"),
+    "rejected": lazy_gettext("未通过"),
+}
+VERDICT_LABELS = {
+    "verified": lazy_gettext("已核实"),
+    "questionable": lazy_gettext("存疑"),
+    "no_evidence": lazy_gettext("无佐证"),
+}
+# sync/evidence.py reason codes, for a visit whose record does not carry the worded reasons
+REASON_LABELS = {
+    "no_evidence": lazy_gettext("没有定位也没有照片"),
+    "no_gps": lazy_gettext("没有户门口定位"),
+    "gps_inaccurate": lazy_gettext("定位精度不够"),
+    "no_household_location": lazy_gettext("该户没有确认的位置，无法核对距离"),
+    "gps_far": lazy_gettext("走访定位离该户太远"),
+    "photo_missing": lazy_gettext("缺少照片"),
+    "photo_invalid": lazy_gettext("照片不是有效的图片"),
+    "photo_time_mismatch": lazy_gettext("照片拍摄时间与填表时间不符"),
+    "photo_gps_mismatch": lazy_gettext("照片拍摄位置离走访定位太远"),
+}
+UNATTACHED_LABELS = {
+    "unknown_household": lazy_gettext("户编号不在名单中"),
+    "no_household": lazy_gettext("未填写户编号"),
+}
+# household fields a conflict can be about (sync/facts.py)
+FIELD_LABELS = {
+    "last_visit": lazy_gettext("最近走访日期"),
+    "food_secure": lazy_gettext("不愁吃"),
+    "clothing_secure": lazy_gettext("不愁穿"),
+    "education_secure": lazy_gettext("义务教育有保障"),
+    "medical_secure": lazy_gettext("基本医疗有保障"),
+    "housing_grade": lazy_gettext("住房安全等级"),
+    "housing_safe": lazy_gettext("住房安全有保障"),
+    "water_safe": lazy_gettext("饮水安全"),
+    "water_quantity": lazy_gettext("水量"),
+    "water_quality": lazy_gettext("水质"),
+    "water_convenience": lazy_gettext("用水方便程度"),
+    "water_reliability": lazy_gettext("供水保证率"),
+    "housing_sign_present": lazy_gettext("有住房安全等级标识牌"),
+    "water_sign_present": lazy_gettext("有饮水安全标识牌"),
+    "housing_assessed": lazy_gettext("住房鉴定日期"),
+    "renovation_state": lazy_gettext("危房改造进度"),
+}
+VALUE_LABELS = {"yes": lazy_gettext("是"), "no": lazy_gettext("否"), "na": lazy_gettext("不适用"),
+                "": lazy_gettext("（空）")}
+
+
+@bp.before_request
+def _csrf():
+    if request.method == "POST":
+        check_csrf()
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"local_time": local_time, "household_link": household_link, "state_labels": STATE_LABELS,
+            "field_label": lambda name: FIELD_LABELS.get(name, name), "value_label": value_label,
+            "verdict_labels": VERDICT_LABELS}
+
+
+def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time (or an ISO string from a record) in China time."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(CHINA).strftime(fmt)
+
+
+def household_link(number: str | None) -> str | None:
+    """The household file's URL once that page exists (households.file_page), else None: the number is then text."""
+    if not number or "households.file_page" not in current_app.view_functions:
+        return None
+    try:
+        return url_for("households.file_page", number=number)
+    except BuildError:
+        return None
+
+
+def value_label(value: Any) -> str:
+    if value is None:
+        return str(VALUE_LABELS[""])
+    if isinstance(value, str):
+        return str(VALUE_LABELS[value]) if value in VALUE_LABELS else value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _area_arg():
+    code = request.args.get("area") or None
+    return area_by_code(db(), code) if code else None
+
+
+def _user_names(ids) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u.display_name or u.username for u in db().scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def _pages(total: int, number: int) -> dict[str, int]:
+    return {"number": number, "count": max(1, -(-total // PER_PAGE)), "total": total}
+
+
+# ---- submissions -------------------------------------------------------------------------------------------
+
+@bp.get("/")
+@page(*REVIEWERS)
+def index():
+    principal = current_principal()
+    state = request.args.get("state") or None
+    if state not in REVIEW_STATES:
+        state = None
+    form = request.args.get("form") or None
+    household = (request.args.get("household") or "").strip() or None
+    number = _page_number()
+    result = list_submissions(db(), principal.scope, state=state, form=form, area=_area_arg(), household=household,
+                              limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    submitters = _user_names(s.submitter_id for s, *_rest in result.items)
+    forms = db().scalars(select(Form.xml_form_id).order_by(Form.xml_form_id)).all()
+    return render_template("review/submissions.html", result=result, pages=_pages(result.total, number),
+                           submitters=submitters, forms=forms, areas=area_choices(db(), principal.scope),
+                           filters={"state": state or "", "form": form or "", "area": request.args.get("area", ""),
+                                    "household": household or ""})
+
+
+@bp.route("/submissions/<xml_form_id>/<instance_id>", methods=["GET", "POST"])
+@page(*REVIEWERS)
+def submission(xml_form_id: str, instance_id: str):
+    principal = current_principal()
+    found, form_id, title, version = find_submission(db(), principal.scope, xml_form_id, instance_id)
+    error = None
+    if request.method == "POST":
+        state = request.form.get("state") or None
+        try:
+            step = set_review(db(), found, state, request.form.get("comment"), principal.user)
+        except Problem as problem:
+            if problem.status != 400:
+                raise
+            db().rollback()
+            error = problem.message(current_lang())
+        else:
+            db().commit()
+            flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
+            return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
+    submitter = _user_names([found.submitter_id]).get(found.submitter_id)
+    return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
+                           version=version, submitter=submitter, comments=comments_for(db(), found.id),
+                           values=instance_values(found.xml), states=REVIEW_STATES, error=error,
+                           max_comment=MAX_COMMENT), 400 if error else 200
+
+
+# ---- conflicts ---------------------------------------------------------------------------------------------
+
+def _choices(conflict) -> list[dict[str, Any]]:
+    """The distinct values the conflicting submissions recorded, each once, in the order they came."""
+    seen: dict[str, dict[str, Any]] = {}
+    for entry in conflict.entries:
+        raw = json.dumps(entry.get("value"), ensure_ascii=False, sort_keys=True)
+        seen.setdefault(raw, {"raw": raw, "value": entry.get("value")})
+    return list(seen.values())
+
+
+@bp.get("/conflicts")
+@page(*REVIEWERS)
+def conflicts():
+    principal = current_principal()
+    number = _page_number()
+    result = open_conflicts(db(), principal.scope, area=_area_arg(), limit=PER_PAGE,
+                            offset=(number - 1) * PER_PAGE)
+    items = [{"conflict": c, "household": n, "head": h, "village": v, "choices": _choices(c)}
+             for c, n, h, v in result.items]
+    return render_template("review/conflicts.html", items=items, pages=_pages(result.total, number),
+                           areas=area_choices(db(), principal.scope), area=request.args.get("area", ""))
+
+
+def _typed(text: str, values: list[Any]) -> Any:
+    """A value typed in by the supervisor, as a number when the conflicting values are numbers."""
+    known = [v for v in values if v is not None]
+    if known and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in known):
+        try:
+            return int(text) if all(isinstance(v, int) for v in known) else float(text)
+        except ValueError:
+            pass
+    return text
+
+
+@bp.post("/conflicts/<key>/resolve")
+@page(*REVIEWERS)
+def resolve(key: str):
+    principal = current_principal()
+    conflict = find_conflict(db(), principal.scope, key)
+    back = redirect(url_for("review.conflicts", area=request.form.get("area") or None))
+    choices = {c["raw"]: c["value"] for c in _choices(conflict)}
+    choice = request.form.get("choice", "")
+    other = (request.form.get("other") or "").strip()
+    note = (request.form.get("note") or "").strip()[:MAX_COMMENT] or None
+    if choice == "__other__":
+        if not other:
+            flash(_("请填写其他值，或选择一个已填报的值。"), "error")
+            return back
+        value = _typed(other, list(choices.values()))
+    elif choice in choices:
+        value = choices[choice]
+    else:
+        flash(_("请选择一个值。"), "error")
+        return back
+    try:
+        resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
+                         runtime().queue.options())
+    except Problem as problem:
+        if problem.status != 409:
+            raise
+        db().rollback()
+        flash(_("这个冲突已经处理过了。"), "error")
+        return back
+    db().commit()
+    flash(_("已解决：%(field)s 定为“%(value)s”。", field=FIELD_LABELS.get(conflict.field, conflict.field),
+            value=value_label(value)), "ok")
+    return back
+
+
+# ---- data quality and questionable visits ------------------------------------------------------------------
+
+@bp.get("/quality")
+@page(*REVIEWERS)
+def quality():
+    principal = current_principal()
+    number = _page_number()
+    report = quality_report(db(), principal.scope, area=_area_arg(), limit=PER_PAGE, offset=(number - 1) * PER_PAGE,
+                            failed_jobs=principal.user.role == "admin")
+    return render_template("review/quality.html", report=report, pages=_pages(report["findings"].total, number),
+                           areas=area_choices(db(), principal.scope), area=request.args.get("area", ""),
+                           unattached_labels=UNATTACHED_LABELS)
+
+
+@bp.get("/visits")
+@page(*REVIEWERS)
+def visits():
+    principal = current_principal()
+    month = month_arg()
+    number = _page_number()
+    result = questionable_visits(db(), principal.scope, month, area=_area_arg(), limit=PER_PAGE,
+                                 offset=(number - 1) * PER_PAGE)
+    submitters = _user_names(row[6] for row in result.items)
+    details = visit_reasons(db(), [row[0].household_id for row in result.items])
+    return render_template("review/visits.html", result=result, pages=_pages(result.total, number), month=month,
+                           submitters=submitters, details=details, reason_labels=REASON_LABELS,
+                           areas=area_choices(db(), principal.scope),
+                           area=request.args.get("area", ""))

@@ -1,0 +1,38 @@
+"""Supervisors' review of submissions: every review decision and comment, kept in order (who said what, when)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import Base, UTCDateTime, utcnow
+
+REVIEW_STATES = ("received", "has_issues", "approved", "rejected")
+
+
+class ReviewComment(Base):
+    """One review step on a submission: a comment, the review state set with it, or both. Never changed later:
+    the list of them is the submission's review history, and the submission's review_state is the latest."""
+
+    __tablename__ = "review_comments"
+    __table_args__ = (
+        CheckConstraint("review_state IS NULL OR review_state IN ('received','has_issues','approved','rejected')",
+                        name="review_state_known"),
+        CheckConstraint("review_state IS NOT NULL OR body <> ''", name="says_something"),
+        Index("ix_review_comments_submission_created", "submission_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the submission reviewed
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    #: the reviewer's account
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the reviewer's name as it was shown when they wrote (display name, else user name)
+    author_name: Mapped[str] = mapped_column(String(100))
+    #: the comment in the reviewer's words; empty when only the state changed
+    body: Mapped[str] = mapped_column(Text, default="")
+    #: the review state set with this comment; null when it is a comment only
+    review_state: Mapped[Optional[str]] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
