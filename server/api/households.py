@@ -12,9 +12,9 @@ from server.auth import Principal, require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
 from sync.conflicts import confirm_location, resolve_conflict
-from sync.idcard import mask
-from sync.models import Area, Household, Job, Submission
-from sync.records import Conflict, Finding, HouseholdRecord, RecordMember
+from sync.review import quality_report
+from sync.models import Area, Household
+from sync.records import Conflict, Finding, HouseholdRecord
 
 
 def _household(principal: Principal, number: str):
@@ -28,12 +28,19 @@ def _household(principal: Principal, number: str):
     return row
 
 
+def _area(area_code: str | None) -> Area | None:
+    if not area_code:
+        return None
+    area = db().scalar(select(Area).where(Area.code == area_code))
+    if area is None:
+        raise Problem(404, "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
+    return area
+
+
 def _area_filter(principal: Principal, statement, column, area_code: str | None):
     statement = principal.scope.filter(statement, column)
-    if area_code:
-        area = db().scalar(select(Area).where(Area.code == area_code))
-        if area is None:
-            raise Problem(404, "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
+    area = _area(area_code)
+    if area is not None:
         statement = statement.where(column.in_(select(Area.id).where(Area.path.startswith(area.path))))
     return statement
 
@@ -125,37 +132,20 @@ def resolve(key: str):
 @bp.get("/quality")
 def quality():
     """Data-quality findings (数据质量) in the caller's areas, the same ID number in two households, and
-    submissions that name no known household."""
+    submissions that name no known household (failed jobs too, for admins)."""
     principal = require_api_user()
     args = load(PageQuerySchema(), request.args)
-    findings = db().execute(_area_filter(
-        principal, select(Finding, Household.number).join(Household, Finding.household_id == Household.id)
-        .where(Finding.kind == "quality"), Finding.area_id, args.get("area"))
-        .order_by(Household.number, Finding.code).limit(args["limit"]).offset(args["offset"])).all()
-    visible = _area_filter(principal, select(Household.id), Household.area_id, args.get("area"))
-    shared = (select(RecordMember.id_number).group_by(RecordMember.id_number)
-              .having(func.count(RecordMember.household_id) > 1))
-    duplicates: dict[str, list] = {}
-    for id_number, name, number in db().execute(
-            select(RecordMember.id_number, RecordMember.name, Household.number)
-            .join(Household, RecordMember.household_id == Household.id)
-            .where(RecordMember.id_number.in_(shared),
-                   RecordMember.id_number.in_(select(RecordMember.id_number)
-                                              .where(RecordMember.household_id.in_(visible))))
-            .order_by(RecordMember.id_number, Household.number)):
-        duplicates.setdefault(id_number, []).append({"household": number, "name": name})
-    unattached = db().execute(principal.scope.filter(
-        select(Submission.instance_id, Submission.household_number, Submission.reconcile_state,
-               Submission.received_at).where(Submission.reconcile_state.in_(("unknown_household", "no_household"))),
-        Submission.area_id).order_by(Submission.received_at.desc()).limit(args["limit"])).all()
+    area = _area(args.get("area"))
+    report = quality_report(db(), principal.scope, area=area, limit=args["limit"], offset=args["offset"],
+                            failed_jobs=principal.user.role == "admin")
     body = {
-        "findings": [{"household": n, "code": f.code, "message_zh": f.message_zh, "message_en": f.message_en,
-                      "details": f.details} for f, n in findings],
-        "duplicate_id_numbers": [{"id_number": mask(k), "households": v} for k, v in duplicates.items()],
-        "unattached_submissions": [{"instance_id": i, "household": h, "state": s, "received_at": r.isoformat()}
-                                   for i, h, s, r in unattached],
+        "findings": [{"household": number, "code": f.code, "message_zh": f.message_zh, "message_en": f.message_en,
+                      "details": f.details} for f, number, _head in report["findings"].items],
+        "duplicate_id_numbers": report["duplicate_id_numbers"],
+        "unattached_submissions": [{**s, "received_at": s["received_at"].isoformat()}
+                                   for s in report["unattached_submissions"]],
     }
-    if principal.user.role == "admin":
+    if "failed_jobs" in report:
         body["failed_jobs"] = [{"id": j.id, "submission_id": j.submission_id, "attempts": j.attempts,
-                                "error": j.last_error} for j in db().scalars(select(Job).where(Job.state == "failed"))]
+                                "error": j.last_error} for j in report["failed_jobs"]]
     return jsonify(body)
