@@ -12,6 +12,9 @@ from typing import Any
 
 BUNDLED_RULES = Path(__file__).resolve().parent / "rules.toml"
 SAFE_RENOVATION = ("moved_in", "old_dealt")
+# the housing-assessment form's renovation progress codes (forms/README.md)
+RENOVATION_STATES = {"": ("未开始", "not started"), "planned": ("计划", "planned"), "building": ("在建", "under way"),
+                     "finished": ("竣工", "finished")}
 EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo_time_gap_hours": 12.0,
                      "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
 
@@ -125,8 +128,9 @@ def dangerous_house(fields: dict[str, Any], rules: RulesConfig) -> Flag | None:
     state = fields.get("renovation_state") or ""
     if grade in ("C", "D") and state not in SAFE_RENOVATION:
         subsidy = rules.housing_subsidy.get(grade)
-        return Flag("dangerous_house", f"{grade} 级危房，改造未完成（{state or '未开始'}）",
-                    f"Grade {grade} house, renovation not finished ({state or 'not started'})",
+        zh, en = RENOVATION_STATES.get(state, (state, state))
+        return Flag("dangerous_house", f"{grade} 级危房，改造未完成（{zh}）",
+                    f"Grade {grade} house, renovation not finished ({en})",
                     {"grade": grade, "renovation_state": state, "subsidy": subsidy})
     return None
 

@@ -37,3 +37,18 @@ def test_every_page_text_has_an_english_translation():
 def test_catalogs_compile(tmp_path):
     directories = compile_catalogs(SOURCES, tmp_path)
     assert directories and all((d / "en" / "LC_MESSAGES" / "messages.mo").exists() for d in directories)
+
+
+def test_no_text_has_two_different_translations():
+    """The catalogs are merged at run time: one Chinese text must mean the same in every part of the site."""
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in sorted(SOURCES.glob("*/en.po")):
+        with open(po, "rb") as source:
+            for message in read_po(source, locale="en"):
+                if not message.id:
+                    continue
+                first = seen.setdefault(message.id, (po.parent.name, message.string))
+                if first[1] != message.string:
+                    clashes.append((message.id, first, (po.parent.name, message.string)))
+    assert clashes == []

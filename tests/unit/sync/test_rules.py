@@ -87,6 +87,7 @@ def test_c_and_d_houses_are_tracked_until_moved_in():
     (全部入住) and the old house is dealt with (建新拆旧)"; subsidies C 5,000 / D 45,000 (configurable)."""
     flag = dangerous_house({"housing_grade": "D", "renovation_state": "building"}, RULES)
     assert flag.code == "dangerous_house" and flag.details["subsidy"] == 45000
+    assert flag.message_zh == "D 级危房，改造未完成（在建）" and "under way" in flag.message_en
     assert dangerous_house({"housing_grade": "C"}, RULES).details["subsidy"] == 5000
     assert dangerous_house({"housing_grade": "C", "renovation_state": "moved_in"}, RULES) is None
     assert dangerous_house({"housing_grade": "D", "renovation_state": "old_dealt"}, RULES) is None
