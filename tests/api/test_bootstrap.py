@@ -44,3 +44,15 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
     second = load_settings(env={}, data_dir=tmp_path / "d")
     assert first.secret_key == second.secret_key and len(first.secret_key) > 40
     assert load_settings(env={"ZOUFANG_SECRET_KEY": "from-env"}, data_dir=tmp_path / "d").secret_key == "from-env"
+
+
+def test_migrations_build_exactly_the_models_schema(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from server.db import make_engine
+    from server.schema import metadata
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    engine.dispose()

@@ -1,0 +1,519 @@
+"""Coverage benchmark: how fast the coverage page and API answer on a county's and on a city's data.
+
+    python bench/coverage.py                        # SQLite county, under a minute
+    python bench/coverage.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+                                                    # then a PostgreSQL city in a schema of its own, a few minutes
+
+1. SQLite, a county: 12 towns, 120 villages, 5,000 households, 625 cadres, 60,000 visits over 12 months (the
+   current month only up to today), inserted straight into a fresh, migrated database. Times the coverage page
+   (`GET /coverage/`, this month, as the county supervisor; Flask test client, logged in, warm) and the pages one
+   taps to from it. Target: the coverage page < 300 ms p95.
+2. PostgreSQL (with --database-url), a city: 10 counties, 80 towns, 860 villages, 120,000 households, 15,000 cadres,
+   1,500,000 visits (and their submission rows), loaded with COPY into a schema `zoufang_bench_<random>` that is
+   created for the run, selected with search_path, and DROPPED at the end (also on failure or Ctrl-C); `public` is
+   never touched. Times `GET /api/v1/coverage` city-wide as the admin, and for a county, a town and a village.
+   Target: city-wide < 300 ms p95.
+
+It prints p50/p95 per request kind and the ratio to the target, and exits 2 when a target is missed.
+Generated data: each cadre has a diligence (most visit nearly all their households every month, some about half,
+a few rarely) and an honesty (most visits are verified, some cadres' mostly questionable: paper visits), so rows
+differ; 10% of visits are made by the village's secretary instead of the cadre.
+"""
+from __future__ import annotations
+
+import argparse
+import array
+import calendar
+import datetime as dt
+import json
+import math
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO)]
+
+from sqlalchemy import JSON, create_engine, text  # noqa: E402
+
+import server.schema  # noqa: E402,F401  (every model, so the mappers configure)
+from server import create_app  # noqa: E402
+from server.auth import password_marker  # noqa: E402
+from server.bootstrap import migrate  # noqa: E402
+from server.config import load_settings  # noqa: E402
+from server.models import User  # noqa: E402
+from server.passwords import hash_password  # noqa: E402
+from server.schema import metadata  # noqa: E402
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+TARGET_MS = 300.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    counties: int
+    towns: int
+    villages: int
+    households: int
+    visits: int
+    months: int = 12
+    households_per_cadre: int = 8
+
+
+COUNTY = Spec("county", counties=1, towns=12, villages=120, households=5_000, visits=60_000)
+CITY = Spec("city", counties=10, towns=80, villages=860, households=120_000, visits=1_500_000)
+
+
+# ---- data -------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Data:
+    areas: list[tuple]
+    users: list[tuple]
+    user_areas: list[tuple]
+    households: list[tuple]
+    #: one entry per visit, parallel arrays: household id, its village id, submitter id, date ordinal, verdict
+    v_household: array.array
+    v_area: array.array
+    v_submitter: array.array
+    v_day: array.array
+    v_verdict: array.array
+    #: ids of one county, town and village, and the users to call as
+    sample: dict[str, object]
+
+
+VERDICTS = ("verified", "questionable", "no_evidence")
+
+
+def generate(spec: Spec, today: dt.date, rng: random.Random) -> Data:
+    now = dt.datetime.now(dt.timezone.utc)
+    areas, users, user_areas, households = [], [], [], []
+    password = hash_password("bench-password")  # one argon2 hash for every account: hashing 15,000 takes minutes
+
+    def user(username: str, role: str, display: str) -> int:
+        users.append((len(users) + 1, username, display, role, password, True, now))
+        return len(users)
+
+    admin = user("bench", "admin", "管理员")
+    area_id = 0
+    villages: list[tuple[int, int, str]] = []  # (id, town id, code)
+    county_ids, town_ids = [], []
+    towns_per_county = spec.towns // spec.counties
+    for c in range(spec.counties):
+        area_id += 1
+        county, county_code = area_id, f"61{c + 1:02d}00"
+        areas.append((county, county_code, f"测试县{c + 1}", "county", None, f"/{county}/"))
+        county_ids.append(county)
+        user_areas.append((user(f"county{c + 1}", "supervisor", f"县督导{c + 1}"), county))
+        for t in range(towns_per_county):
+            area_id += 1
+            town, town_code = area_id, f"{county_code}{t + 1:03d}"
+            areas.append((town, town_code, f"镇{c + 1}-{t + 1}", "town", county, f"/{county}/{town}/"))
+            town_ids.append(town)
+            user_areas.append((user(f"town{c + 1}_{t + 1}", "supervisor", f"镇督导{c + 1}-{t + 1}"), town))
+    for v in range(spec.villages):
+        town = town_ids[v % len(town_ids)]
+        county = next(a[4] for a in areas if a[0] == town)
+        area_id += 1
+        code = f"{next(a[1] for a in areas if a[0] == town)}{v // len(town_ids) + 1:03d}"
+        areas.append((area_id, code, f"村{v + 1}", "village", town, f"/{county}/{town}/{area_id}/"))
+        villages.append((area_id, town, code))
+
+    # households spread over villages, unevenly (60–140% of the mean), cadres of ~8 households within a village
+    weights = [rng.uniform(0.6, 1.4) for _ in villages]
+    scale = spec.households / sum(weights)
+    sizes = [max(1, round(w * scale)) for w in weights]
+    sizes[-1] += spec.households - sum(sizes)
+    cadre_of: list[int] = []            # per household (index = id - 1): the cadre's user id
+    diligence: dict[int, float] = {}    # cadre user id → probability of visiting a household in a month
+    honesty: dict[int, float] = {}      # cadre user id → probability a visit is verified
+    secretary: dict[int, int] = {}      # village id → the village secretary's user id
+    village_of: list[int] = []
+    cadre_number = 0
+    for (village, _town, code), size in zip(villages, sizes):
+        secretary[village] = user(f"sec{code}", "cadre", f"村书记{code[-6:]}")
+        user_areas.append((secretary[village], village))
+        cadres = []
+        for _ in range(max(1, math.ceil(size / spec.households_per_cadre))):
+            cadre_number += 1
+            uid = user(f"cadre{cadre_number:05d}", "cadre", f"干部{cadre_number}")
+            user_areas.append((uid, village))
+            roll = rng.random()
+            diligence[uid] = rng.uniform(0.9, 1.0) if roll < 0.7 else rng.uniform(0.6, 0.9) if roll < 0.9 \
+                else rng.uniform(0.2, 0.6)
+            roll = rng.random()
+            honesty[uid] = 0.9 if roll < 0.8 else 0.5 if roll < 0.95 else 0.15
+            cadres.append(uid)
+        for i in range(size):
+            hid = len(households) + 1
+            cadre = cadres[i // spec.households_per_cadre]
+            households.append((hid, f"{code}{i + 1:04d}", village, f"户主{hid}", 33.0 + rng.random(),
+                               107.0 + rng.random(), rng.choice(("未脱贫", "已脱贫", "监测户")), "因病",
+                               users[cadre - 1][1], 1, "", now, now))
+            cadre_of.append(cadre)
+            village_of.append(village)
+
+    # visits: months ending with this one (only up to today in it), calibrated to about spec.visits in all
+    this_month = today.year * 12 + today.month - 1
+    months = [this_month - k for k in range(spec.months - 1, -1, -1)]
+    month_share = [1.0] * (spec.months - 1) + [today.day / calendar.monthrange(today.year, today.month)[1]]
+    expected_first = sum(diligence[c] for c in cadre_of) * sum(month_share)
+    extra = max(0.0, spec.visits / expected_first - 1.0)  # further visits per visited household-month
+    v_household, v_area, v_submitter = array.array("i"), array.array("i"), array.array("i")
+    v_day, v_verdict = array.array("i"), array.array("b")
+    calendar_months = []
+    for month, share in zip(months, month_share):
+        year, m = divmod(month, 12)
+        last_day = today.day if month == this_month else calendar.monthrange(year, m + 1)[1]
+        calendar_months.append((dt.date(year, m + 1, 1).toordinal(), last_day, share))
+    # household by household, as the reconciler leaves the table: it rewrites all of a household's visits together
+    for index, cadre in enumerate(cadre_of):
+        for first, last_day, share in calendar_months:
+            if rng.random() >= diligence[cadre] * share:
+                continue
+            count = 1 + int(extra) + (rng.random() < extra - int(extra))
+            for _ in range(count):
+                by_cadre = rng.random() < 0.9
+                submitter = cadre if by_cadre else secretary[village_of[index]]
+                roll = rng.random()
+                verdict = 0 if roll < (honesty[cadre] if by_cadre else 0.9) else 1 if rng.random() < 0.7 else 2
+                v_household.append(index + 1)
+                v_area.append(village_of[index])
+                v_submitter.append(submitter)
+                v_day.append(first + rng.randrange(last_day))
+                v_verdict.append(verdict)
+    town = town_ids[0]
+    village = next(a for a in areas if a[4] == town and a[3] == "village")
+    sample = {"admin": admin, "county": areas[0][1], "county_user": "county1",
+              "town": next(a[1] for a in areas if a[0] == town), "town_user": "town1_1", "village": village[1]}
+    return Data(areas, users, user_areas, households, v_household, v_area, v_submitter, v_day, v_verdict, sample)
+
+
+def table_rows(data: Data, now: dt.datetime) -> Iterator[tuple[str, list[str], Iterable[tuple]]]:
+    """(table, columns, rows) in the order foreign keys need."""
+    yield "areas", ["id", "code", "name", "level", "parent_id", "path"], data.areas
+    yield "users", ["id", "username", "display_name", "role", "password_hash", "active", "created_at"], data.users
+    yield "user_areas", ["user_id", "area_id"], data.user_areas
+    yield "forms", ["id", "xml_form_id", "state", "created_at"], [(1, "household_visit", "open", now)]
+    yield ("form_versions", ["id", "form_id", "version", "title", "xform", "xform_md5", "binary_paths", "datasets",
+                             "warnings", "published_at"],
+           [(1, 1, "1", "入户走访", b"<h:html/>", "0" * 32, [], ["households"], [], now)])
+    yield ("households", ["id", "number", "area_id", "head_name", "latitude", "longitude", "status", "poverty_cause",
+                          "cadre", "roster_version", "roster_fingerprint", "created_at", "updated_at"],
+           data.households)
+    numbers = {h[0]: h[1] for h in data.households}
+    xml, digest = b"<data id=\"household_visit\"/>", "0" * 64
+
+    def submissions():
+        for i in range(len(data.v_household)):
+            yield (i + 1, 1, 1, f"uuid:bench-{i + 1}", True, xml, digest, numbers[data.v_household[i]],
+                   data.v_area[i], data.v_submitter[i], "received", now, "applied", now)
+
+    yield ("submissions", ["id", "form_id", "form_version_id", "instance_id", "current", "xml", "xml_sha256",
+                           "household_number", "area_id", "submitter_id", "review_state", "received_at",
+                           "reconcile_state", "reconciled_at"], submissions())
+    reasons = ([], ["gps_far"], ["no_evidence"])
+
+    def visits():
+        for i in range(len(data.v_household)):
+            day = dt.date.fromordinal(data.v_day[i])
+            verdict = data.v_verdict[i]
+            yield (i + 1, i + 1, data.v_household[i], data.v_area[i], data.v_submitter[i], day, f"{day:%Y-%m}",
+                   33.5, 107.5, 8.0, VERDICTS[verdict], reasons[verdict])
+
+    yield ("visits", ["id", "submission_id", "household_id", "area_id", "submitter_id", "visit_date", "month",
+                      "latitude", "longitude", "accuracy", "verdict", "reasons"], visits())
+
+
+def load(engine, data: Data) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    postgres = engine.dialect.name == "postgresql"
+    for name, columns, rows in table_rows(data, now):
+        table = metadata.tables[name]
+        if postgres:
+            json_columns = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+            raw = engine.raw_connection()
+            try:
+                with raw.driver_connection.cursor() as cursor:
+                    with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in rows:
+                            if json_columns:
+                                row = tuple(json.dumps(v) if i in json_columns else v for i, v in enumerate(row))
+                            copy.write_row(row)
+                    if "id" in columns:
+                        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                       f"(SELECT max(id) FROM {name}))")
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            with engine.begin() as connection:
+                batch = []
+                for row in rows:
+                    batch.append(dict(zip(columns, row)))
+                    if len(batch) == 20_000:
+                        connection.execute(table.insert(), batch)
+                        batch = []
+                if batch:
+                    connection.execute(table.insert(), batch)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE forms SET current_version_id = 1"))
+    if postgres:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+
+
+# ---- timing -----------------------------------------------------------------------------------------------------
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1))]
+
+
+def logged_in(app, username: str):
+    client = app.test_client()
+    rt = app.extensions["zoufang"]
+    with rt.sessions() as session:
+        user = session.query(User).filter_by(username=username).one()
+        uid, marker = user.id, password_marker(user)
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = uid
+        cookie["pw"] = marker
+    return client
+
+
+def time_requests(client, url: str, rounds: int, warm: int = 3) -> list[float]:
+    for _ in range(warm):
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code} {response.get_data(as_text=True)[:500]}")
+    took = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        response = client.get(url)
+        response.get_data()
+        took.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200, url
+    return took
+
+
+def report(label: str, took: list[float], target: float | None = None) -> bool:
+    p50, p95 = percentile(took, 0.5), percentile(took, 0.95)
+    verdict = ""
+    if target:
+        verdict = f"  p95/target {p95 / target:.2f} {'ok' if p95 < target else 'MISSED'}"
+    print(f"  {label:<58} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  (n={len(took)}){verdict}", flush=True)
+    return target is None or p95 < target
+
+
+def make_app(workdir: Path, url: str):
+    settings = load_settings(env={}, data_dir=workdir, database_url=url, publish_bundled_forms=False,
+                             migrate_on_start=False, secret_key="bench", worker="off")
+    app = create_app(settings)
+    migrate(app.extensions["zoufang"])
+    return app
+
+
+def load_average() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} (1 / 5 min) on {os.cpu_count()} cores"
+
+
+def describe(data: Data, spec: Spec, seconds: float) -> None:
+    counts = [0, 0, 0]
+    for verdict in data.v_verdict:
+        counts[verdict] += 1
+    total = len(data.v_household)
+    mix = ", ".join(f"{VERDICTS[i]} {100 * counts[i] / total:.0f}%" for i in range(3))
+    print(f"  generated and loaded {len(data.areas)} areas, {len(data.households):,} households, "
+          f"{len(data.users):,} users, {total:,} visits and as many submissions over {spec.months} months "
+          f"in {seconds:.1f} s ({mix})", flush=True)
+
+
+#: the index this benchmark proposes (see bench/README.md): the visits' (area_id, month) index made covering
+PROPOSED_INDEX = ("ix_visits_area_month_household", ("area_id", "month", "household_id", "verdict"))
+
+
+def has_proposed_index(engine) -> bool:
+    from sqlalchemy import inspect
+    wanted = list(PROPOSED_INDEX[1])
+    return any(index["column_names"][:len(wanted)] == wanted for index in inspect(engine).get_indexes("visits"))
+
+
+def add_proposed_index(engine) -> float:
+    began = time.perf_counter()
+    name, columns = PROPOSED_INDEX
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE INDEX {name} ON visits ({', '.join(columns)})"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE visits"))
+    return time.perf_counter() - began
+
+
+def run_cases(app, cases: list[tuple[str, str, str, bool]], rounds: int) -> bool:
+    """(label, user name, URL, has a target) → timed; False when a target was missed."""
+    clients: dict[str, object] = {}
+    ok = True
+    for label, username, url, targeted in cases:
+        client = clients.setdefault(username, logged_in(app, username))
+        ok &= report(label, time_requests(client, url, rounds), TARGET_MS if targeted else None)
+    return ok
+
+
+def with_proposed_index(app, cases, rounds: int) -> bool:
+    engine = app.extensions["zoufang"].engine
+    if has_proposed_index(engine):
+        print("  (the migrations already create an index like the proposed one: nothing to compare)", flush=True)
+        return True
+    seconds = add_proposed_index(engine)
+    name, columns = PROPOSED_INDEX
+    print(f"  with the proposed index {name} ON visits ({', '.join(columns)}), built in {seconds:.2f} s "
+          f"({load_average()}):", flush=True)
+    return run_cases(app, cases, rounds)
+
+
+def run_county(workdir: Path, rounds: int, today: dt.date) -> bool:
+    print(f"SQLite, a county ({COUNTY.households:,} households, {COUNTY.visits:,} visits)", flush=True)
+    url = f"sqlite:///{workdir / 'county.sqlite3'}"
+    app = make_app(workdir / "county", url)
+    began = time.perf_counter()
+    data = generate(COUNTY, today, random.Random(2026))
+    load(app.extensions["zoufang"].engine, data)
+    describe(data, COUNTY, time.perf_counter() - began)
+    s = data.sample
+    last_month = f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+    main = [("GET /coverage/ (county supervisor, this month: towns)", s["county_user"], "/coverage/", True),
+            (f"GET /coverage/?month={last_month} (county, a full month)", s["county_user"],
+             f"/coverage/?month={last_month}", True),
+            ("GET /api/v1/coverage (county supervisor)", s["county_user"], "/api/v1/coverage", False)]
+    more = [("GET /coverage/?by=cadre (county, all 625 cadres)", s["county_user"], "/coverage/?by=cadre", False),
+            (f"GET /coverage/?area={s['town']} (town supervisor: villages)", s["town_user"],
+             f"/coverage/?area={s['town']}", False),
+            (f"GET /coverage/?area={s['village']} (a village: cadres)", s["town_user"],
+             f"/coverage/?area={s['village']}", False),
+            (f"GET /coverage/not-visited?area={s['town']} (town)", s["town_user"],
+             f"/coverage/not-visited?area={s['town']}", False),
+            ("GET /coverage/not-visited (whole county, first 500)", s["county_user"], "/coverage/not-visited", False)]
+    print(f"  as migrated ({load_average()}):", flush=True)
+    ok = run_cases(app, main + more, rounds)
+    with_proposed_index(app, main, rounds)
+    app.extensions["zoufang"].engine.dispose()
+    return ok
+
+
+class PostgresSchema:
+    """A schema of our own in the given database, selected with search_path; dropped at the end."""
+
+    def __init__(self, url: str):
+        self.name = f"zoufang_bench_{secrets.token_hex(4)}"
+        self.admin = create_engine(url)
+        with self.admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        parts = urlsplit(url)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+        query.append(("options", f"-csearch_path={self.name}"))
+        self.url = urlunsplit(parts._replace(query=urlencode(query)))
+
+    def drop(self) -> None:
+        with self.admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, explain: bool) -> bool:
+    print(f"PostgreSQL, a city ({CITY.households:,} households, {CITY.visits:,} visits)", flush=True)
+    schema = PostgresSchema(database_url)
+    print(f"  !! created schema {schema.name!r}; it is DROPPED at the end. public and other schemas are not "
+          f"touched.", flush=True)
+    app = None
+    try:
+        app = make_app(workdir / "city", schema.url)
+        began = time.perf_counter()
+        data = generate(CITY, today, random.Random(2026))
+        generated = time.perf_counter() - began
+        load(app.extensions["zoufang"].engine, data)
+        describe(data, CITY, time.perf_counter() - began)
+        print(f"  (generating took {generated:.1f} s of that; COPY and VACUUM ANALYZE the rest)", flush=True)
+        s = data.sample
+        if explain:
+            explain_main_query(app, today)
+        last_month = f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
+        main = [("GET /api/v1/coverage (admin, whole city: 10 counties)", "bench", "/api/v1/coverage", True),
+                (f"GET /api/v1/coverage?month={last_month} (whole city, a full month)", "bench",
+                 f"/api/v1/coverage?month={last_month}", True),
+                ("GET /api/v1/coverage (county supervisor: towns)", s["county_user"], "/api/v1/coverage", False),
+                ("GET /coverage/ (the page, admin, whole city)", "bench", "/coverage/", False),
+                ("GET /api/v1/coverage/not-visited (whole city, first 500)", "bench",
+                 "/api/v1/coverage/not-visited?limit=500", False)]
+        more = [(f"GET /api/v1/coverage?area={s['town']} (a town: villages)", "bench",
+                 f"/api/v1/coverage?area={s['town']}", False),
+                (f"GET /api/v1/coverage?area={s['village']} (a village: cadres)", "bench",
+                 f"/api/v1/coverage?area={s['village']}", False),
+                (f"GET /api/v1/coverage/not-visited?area={s['town']} (a town)", "bench",
+                 f"/api/v1/coverage/not-visited?area={s['town']}", False)]
+        print(f"  as migrated ({load_average()}):", flush=True)
+        ok = run_cases(app, main + more, rounds)
+        with_proposed_index(app, main, rounds)
+        if explain:
+            explain_main_query(app, today)
+        return ok
+    finally:
+        if app is not None:
+            app.extensions["zoufang"].engine.dispose()
+        schema.drop()
+        print(f"  dropped schema {schema.name!r}", flush=True)
+
+
+def explain_main_query(app, today: dt.date) -> None:
+    """EXPLAIN ANALYZE of the per-area, per-month count the city-wide coverage runs (long lines cut)."""
+    from sqlalchemy import case, func, select
+
+    from sync.coverage import VERIFIED, shift_month
+    from sync.models import Area
+    from sync.records import Visit
+    month = f"{today:%Y-%m}"
+    engine = app.extensions["zoufang"].engine
+    with engine.connect() as connection:
+        ids = sorted(connection.execute(select(Area.id)).scalars())
+        statement = (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
+                            func.count(case((Visit.verdict == VERIFIED, Visit.household_id)).distinct()))
+                     .where(Visit.month >= shift_month(month, -5), Visit.month <= month, Visit.area_id.in_(ids))
+                     .group_by(Visit.area_id, Visit.month))
+        compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
+    print("  " + "\n  ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="PostgreSQL URL: also run the city there, in a schema of its own")
+    parser.add_argument("--rounds", type=int, default=20, help="timed requests per row (after 3 warm-up ones)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL city")
+    parser.add_argument("--explain", action="store_true", help="print the PostgreSQL plan of the main count")
+    args = parser.parse_args()
+    today = dt.datetime.now(CHINA).date()
+    workdir = Path(tempfile.mkdtemp(prefix="zoufang-bench-coverage-"))
+    ok = True
+    try:
+        if not args.skip_sqlite:
+            ok &= run_county(workdir, args.rounds, today)
+        if args.database_url:
+            ok &= run_city(workdir, args.database_url, args.rounds, today, args.explain)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(0 if ok else 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+"""Visit coverage (走访覆盖, DOMAIN.md "Visit coverage"): who was visited in a month, who was missed, by area and by
+cadre, compared with the months before.
+
+A household's state for a month is the best verdict of its visits dated in that month: `verified` when at least one
+visit has verified evidence (GPS at the door, photo then and there), `questionable` when it was visited but only with
+questionable or no-evidence visits (or visits not judged yet), `not_visited` when no visit is dated in that month.
+
+Area rows (county, town, village) count every visit to their households. A cadre row counts the households assigned
+to the cadre (Household.cadre == the cadre's user name) and only the visits that cadre's account submitted: a visit by
+somebody else does not do the cadre's duty. Households without a cadre count every visit (there is nobody else to
+attribute them to).
+
+The denominator of every month is today's roster (no history of assignments is kept), so the comparison with earlier
+months reads "how the same households were covered then".
+
+Everything is counted in SQL (GROUP BY area and month, or cadre and month); Python only adds up the few hundred
+per-area rows into towns or counties. Every function takes the caller's area ids (None: everything) and answers 404
+for an area outside them, exactly as if it did not exist.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Iterable, Optional
+
+from sqlalchemy import Integer, String, case, column, func, or_, select, table
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from server.errors import Problem
+from sync.models import Area, Household
+from sync.records import Visit
+
+VERIFIED = "verified"
+STATES = ("verified", "questionable", "not_visited")
+#: the cadre filter that selects households without an assigned cadre
+NO_CADRE = "-"
+#: how many months before the month are averaged for the comparison, and how long the trend is
+COMPARED_MONTHS = 3
+TREND_MONTHS = 6
+#: roles of the area levels in a drill-down: below a village the rows are cadres
+CADRE_LEVELS = ("village", "group")
+
+# the accounts table, without importing the server shell (domain packages may not import server.models)
+_users = table("users", column("id", Integer), column("username", String), column("display_name", String))
+
+
+# ---- results --------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class AreaRef:
+    id: int
+    code: str
+    name: str
+    level: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """Households of one row in one month."""
+
+    assigned: int = 0
+    verified: int = 0
+    questionable: int = 0
+
+    @property
+    def visited(self) -> int:
+        return self.verified + self.questionable
+
+    @property
+    def not_visited(self) -> int:
+        return self.assigned - self.visited
+
+    def pct(self, part: int) -> Optional[float]:
+        return round(100.0 * part / self.assigned, 1) if self.assigned else None
+
+    @property
+    def verified_pct(self) -> Optional[float]:
+        return self.pct(self.verified)
+
+
+@dataclasses.dataclass(frozen=True)
+class CoverageRow:
+    #: "area" (a town, village…), "cadre", or "total" (the area being looked at)
+    kind: str
+    #: area code, or the cadre's user name (NO_CADRE for households without one); None for a total of several areas
+    key: Optional[str]
+    #: area name, or the cadre's display name (their user name when they have no account)
+    name: str
+    #: area level for area rows and totals of one area
+    level: Optional[str]
+    counts: Counts
+    #: average verified percentage of the compared months (None when none of them has any visit)
+    previous_pct: Optional[float]
+
+    @property
+    def verified_pct(self) -> Optional[float]:
+        return self.counts.verified_pct
+
+    @property
+    def change(self) -> Optional[float]:
+        """Percentage points of verified coverage above (+) or below (−) the previous months' average."""
+        if self.verified_pct is None or self.previous_pct is None:
+            return None
+        return round(self.verified_pct - self.previous_pct, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrendPoint:
+    month: str
+    counts: Counts
+
+
+@dataclasses.dataclass(frozen=True)
+class CoverageReport:
+    month: str
+    #: the area looked at; None when the caller's view has several top areas
+    area: Optional[AreaRef]
+    #: the areas above it that the caller may see, top first, ending with `area`
+    breadcrumb: list[AreaRef]
+    #: "area" or "cadre": what the rows are
+    by: str
+    total: CoverageRow
+    rows: list[CoverageRow]
+    #: the previous months averaged for the comparison (those with at least one visit in the area)
+    compared_months: list[str]
+    #: the area's coverage over the last TREND_MONTHS months, oldest first, ending with `month`
+    trend: list[TrendPoint]
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdState:
+    number: str
+    head_name: str
+    cadre: Optional[str]
+    cadre_name: Optional[str]
+    village_code: str
+    village_name: str
+    #: verified, questionable or not_visited in the month
+    state: str
+    #: the latest visit dated up to the end of the month (the cadre's own when the list is for a cadre)
+    last_visit: Optional[dt.date]
+
+
+@dataclasses.dataclass(frozen=True)
+class CadreGroup:
+    cadre: Optional[str]
+    name: str
+    households: list[HouseholdState]
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdList:
+    month: str
+    area: Optional[AreaRef]
+    breadcrumb: list[AreaRef]
+    #: the cadre filter as given (NO_CADRE: households without a cadre); None for every cadre
+    cadre: Optional[str]
+    #: the state filter; None for every household
+    state: Optional[str]
+    #: how many households match (the page of them is `households`)
+    total: int
+    households: list[HouseholdState]
+
+    def by_cadre(self) -> list[CadreGroup]:
+        """The listed households grouped by their cadre, in list order (cadre, village, number)."""
+        groups: list[CadreGroup] = []
+        for household in self.households:
+            if not groups or groups[-1].cadre != household.cadre:
+                groups.append(CadreGroup(household.cadre, household.cadre_name or household.cadre or "", []))
+            groups[-1].households.append(household)
+        return groups
+
+
+# ---- months -----------------------------------------------------------------------------------------------------
+
+#: coverage months are China's calendar months
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def this_month(now: Optional[dt.datetime] = None) -> str:
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(CHINA).strftime("%Y-%m")
+
+
+def parse_month(month: str) -> int:
+    """"YYYY-MM" → a month number (year * 12 + month - 1); a Problem for anything else."""
+    try:
+        day = dt.datetime.strptime(month, "%Y-%m")
+    except (TypeError, ValueError):
+        raise Problem(400, "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.") from None
+    if len(month) != 7:
+        raise Problem(400, "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.")
+    return day.year * 12 + day.month - 1
+
+
+def month_name(number: int) -> str:
+    return f"{number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def shift_month(month: str, months: int) -> str:
+    return month_name(parse_month(month) + months)
+
+
+def _first_day(number: int) -> dt.date:
+    return dt.date(number // 12, number % 12 + 1, 1)
+
+
+# ---- the area being looked at -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _View:
+    area: Optional[AreaRef]
+    breadcrumb: list[AreaRef]
+    #: every area of the view (id → area): the one looked at and everything under it that the caller may see
+    areas: dict[int, AreaRef]
+    #: id of every area in the view → the id of its row (a child of the area looked at, or a top area)
+    row_of: dict[int, int]
+    #: the ids of every area of the view, to filter on. Always explicit, even for everything: an IN list on the
+    #: leading column of the visits' (area_id, month, …) index is one short index range per area
+    filter_ids: list[int]
+
+
+def _ref(row) -> AreaRef:
+    return AreaRef(row.id, row.code, row.name, row.level)
+
+
+def _not_found(area_code: str) -> Problem:
+    return Problem(404, "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
+
+
+def _view(session: Session, area_ids: Optional[Iterable[int]], area_code: Optional[str]) -> _View:
+    allowed = None if area_ids is None else frozenset(area_ids)
+    columns = (Area.id, Area.code, Area.name, Area.level, Area.parent_id, Area.path)
+    if area_code:
+        root = session.execute(select(*columns).where(Area.code == area_code)).first()
+        if root is None or (allowed is not None and root.id not in allowed):
+            raise _not_found(area_code)
+        rows = [r for r in session.execute(select(*columns).where(Area.path.startswith(root.path, autoescape=True)))
+                if allowed is None or r.id in allowed]
+        tops = [root.id]
+    else:
+        statement = select(*columns)
+        if allowed is not None:
+            if not allowed:
+                return _View(None, [], {}, {}, [])
+            statement = statement.where(Area.id.in_(sorted(allowed)))
+        rows = session.execute(statement).all()
+        ids = {r.id for r in rows}
+        tops = [r.id for r in rows if r.parent_id not in ids]
+        root = next((r for r in rows if r.id == tops[0]), None) if len(tops) == 1 else None
+    areas = {r.id: _ref(r) for r in rows}
+    paths = {r.id: [int(part) for part in r.path.strip("/").split("/") if part] for r in rows}
+    row_of: dict[int, int] = {}
+    top_set = set(tops)
+    for area_id, path in paths.items():
+        if root is not None:
+            depth = len(paths[root.id])
+            row_of[area_id] = path[depth] if len(path) > depth else root.id
+        else:
+            row_of[area_id] = next(a for a in path if a in top_set)
+    breadcrumb: list[AreaRef] = []
+    if root is not None:
+        above = [int(part) for part in root.path.strip("/").split("/") if part][:-1]
+        if above:
+            found = {r.id: _ref(r) for r in session.execute(select(*columns).where(Area.id.in_(above)))}
+            breadcrumb = [found[a] for a in above if a in found and (allowed is None or a in allowed)]
+        breadcrumb.append(areas[root.id])
+    return _View(areas[root.id] if root is not None else None, breadcrumb, areas, row_of, sorted(areas))
+
+
+# ---- coverage ---------------------------------------------------------------------------------------------------
+
+def coverage_for_month(session: Session, area_ids: Optional[Iterable[int]], month: str,
+                       area_code: Optional[str] = None, by: Optional[str] = None) -> CoverageReport:
+    """Coverage of one month for the area (default: the caller's whole view), one row per area below it — or per
+    cadre for a village (by="cadre" gives cadre rows at any level) — each compared with the average of the previous
+    COMPARED_MONTHS months, and the area's trend over the last TREND_MONTHS months."""
+    number = parse_month(month)
+    if by not in (None, "area", "cadre"):
+        raise Problem(400, "coverage.by", "分组方式应为 area 或 cadre。", "`by` must be area or cadre.")
+    view = _view(session, area_ids, area_code)
+    if by is None:
+        by = "cadre" if view.area is not None and view.area.level in CADRE_LEVELS else "area"
+    months = [month_name(n) for n in range(number - TREND_MONTHS + 1, number + 1)]
+    compared = months[-1 - COMPARED_MONTHS:-1]
+
+    assigned = _assigned_by_area(session, view)
+    visits = _visits_by_area(session, view, months[0], month)
+
+    total_assigned = sum(assigned.values())
+    total_by_month = {m: [0, 0] for m in months}
+    for (area_id, m), (visited, verified) in visits.items():
+        total_by_month[m][0] += visited
+        total_by_month[m][1] += verified
+    trend = [TrendPoint(m, _counts(total_assigned, *total_by_month[m])) for m in months]
+    compared = [m for m in compared if total_by_month[m][0]]
+
+    total = CoverageRow("total", view.area.code if view.area else None, view.area.name if view.area else "",
+                        view.area.level if view.area else None, trend[-1].counts,
+                        _average(total_assigned, [total_by_month[m][1] for m in compared]))
+    if by == "area":
+        rows = _area_rows(view, assigned, visits, month, compared)
+    else:
+        rows = _cadre_rows(session, view, month, compared)
+    return CoverageReport(month, view.area, view.breadcrumb, by, total, rows, compared, trend)
+
+
+def coverage_trend(session: Session, area_ids: Optional[Iterable[int]], month: str,
+                   area_code: Optional[str] = None) -> list[TrendPoint]:
+    """The area's coverage over the last TREND_MONTHS months, ending with `month` (for a chart)."""
+    number = parse_month(month)
+    view = _view(session, area_ids, area_code)
+    months = [month_name(n) for n in range(number - TREND_MONTHS + 1, number + 1)]
+    total_assigned = sum(_assigned_by_area(session, view).values())
+    by_month = {m: [0, 0] for m in months}
+    for (_area_id, m), (visited, verified) in _visits_by_area(session, view, months[0], month).items():
+        by_month[m][0] += visited
+        by_month[m][1] += verified
+    return [TrendPoint(m, _counts(total_assigned, *by_month[m])) for m in months]
+
+
+def _counts(assigned: int, visited: int, verified: int) -> Counts:
+    visited = min(visited, assigned)  # a visit filed under a village its household has just left
+    verified = min(verified, visited)
+    return Counts(assigned, verified, visited - verified)
+
+
+def _average(assigned: int, verified: list[int]) -> Optional[float]:
+    if not verified or not assigned:
+        return None
+    return round(sum(100.0 * min(v, assigned) / assigned for v in verified) / len(verified), 1)
+
+
+def _assigned_by_area(session: Session, view: _View) -> dict[int, int]:
+    if not view.filter_ids:
+        return {}
+    statement = (select(Household.area_id, func.count()).where(Household.area_id.in_(view.filter_ids))
+                 .group_by(Household.area_id))
+    return {area_id: n for area_id, n in session.execute(statement) if area_id in view.row_of}
+
+
+def _visits_by_area(session: Session, view: _View, first: str, last: str) -> dict[tuple[int, str], tuple[int, int]]:
+    """(area id, month) → (households visited, households with a verified visit), for the months first..last.
+
+    Both counts are DISTINCT over the same column, so that PostgreSQL 16+ can feed them from an index ordered by
+    (area_id, month, household_id) without sorting each group."""
+    if not view.filter_ids:
+        return {}
+    statement = (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
+                        func.count(Visit.household_id.distinct()).filter(Visit.verdict == VERIFIED))
+                 .where(Visit.month >= first, Visit.month <= last, Visit.area_id.in_(view.filter_ids))
+                 .group_by(Visit.area_id, Visit.month))
+    return {(area_id, m): (visited, verified) for area_id, m, visited, verified in session.execute(statement)
+            if area_id in view.row_of}
+
+
+def _area_rows(view: _View, assigned: dict[int, int], visits: dict[tuple[int, str], tuple[int, int]], month: str,
+               compared: list[str]) -> list[CoverageRow]:
+    row_assigned: dict[int, int] = {}
+    row_visits: dict[tuple[int, str], list[int]] = {}
+    for area_id, n in assigned.items():
+        row = view.row_of[area_id]
+        row_assigned[row] = row_assigned.get(row, 0) + n
+    for (area_id, m), (visited, verified) in visits.items():
+        sums = row_visits.setdefault((view.row_of[area_id], m), [0, 0])
+        sums[0] += visited
+        sums[1] += verified
+    row_ids = sorted(set(view.row_of.values()), key=lambda a: view.areas[a].code)
+    rows = []
+    for row_id in row_ids:
+        area = view.areas[row_id]
+        n = row_assigned.get(row_id, 0)
+        if row_id == (view.area.id if view.area else None) and not n:
+            continue  # the area itself only gets a row when households are registered directly in it
+        counts = _counts(n, *row_visits.get((row_id, month), (0, 0)))
+        previous = _average(n, [row_visits.get((row_id, m), (0, 0))[1] for m in compared])
+        rows.append(CoverageRow("area", area.code, area.name, area.level, counts, previous))
+    return rows
+
+
+def _cadre_rows(session: Session, view: _View, month: str, compared: list[str]) -> list[CoverageRow]:
+    if not view.filter_ids:
+        return []
+    cadre = func.coalesce(func.nullif(Household.cadre, ""), NO_CADRE)
+    assigned = dict(session.execute(select(cadre, func.count()).where(Household.area_id.in_(view.filter_ids))
+                                    .group_by(cadre)).all())
+    first = compared[0] if compared else month
+    statement = (select(cadre, Visit.month, func.count(Visit.household_id.distinct()),
+                        func.count(Visit.household_id.distinct()).filter(Visit.verdict == VERIFIED))
+                 .join(Household, Household.id == Visit.household_id)
+                 .outerjoin(_users, _users.c.id == Visit.submitter_id)
+                 .where(Visit.month >= first, Visit.month <= month, Visit.area_id.in_(view.filter_ids),
+                        Household.area_id.in_(view.filter_ids), _own_visit(_users.c.username))
+                 .group_by(cadre, Visit.month))
+    visits = {(key, m): (visited, verified) for key, m, visited, verified in session.execute(statement)}
+    names = _cadre_names(session, [k for k in assigned if k != NO_CADRE])
+    rows = []
+    for key in sorted(assigned, key=lambda k: (k == NO_CADRE, k)):
+        n = assigned[key]
+        counts = _counts(n, *visits.get((key, month), (0, 0)))
+        previous = _average(n, [visits.get((key, m), (0, 0))[1] for m in compared])
+        rows.append(CoverageRow("cadre", key, names.get(key, key) if key != NO_CADRE else "", None, counts, previous))
+    return rows
+
+
+def _own_visit(submitter_username: ColumnElement) -> ColumnElement:
+    """The visit counts for the household's cadre: submitted by the cadre's account (anyone's for no cadre)."""
+    return or_(submitter_username == Household.cadre, _no_cadre())
+
+
+def _no_cadre() -> ColumnElement:
+    return or_(Household.cadre.is_(None), Household.cadre == "")
+
+
+def _cadre_names(session: Session, usernames: list[str]) -> dict[str, str]:
+    if not usernames:
+        return {}
+    statement = select(_users.c.username, _users.c.display_name).where(_users.c.username.in_(usernames))
+    return {username: display or username for username, display in session.execute(statement)}
+
+
+# ---- the households behind a number -----------------------------------------------------------------------------
+
+def coverage_households(session: Session, area_ids: Optional[Iterable[int]], month: str,
+                        area_code: Optional[str] = None, cadre: Optional[str] = None, state: Optional[str] = None,
+                        limit: Optional[int] = None, offset: int = 0) -> HouseholdList:
+    """The households behind a coverage number: those of the area (and of one cadre), optionally only those in one
+    state, ordered by cadre, village and number. With a cadre, only that cadre's own visits count (as in the cadre
+    rows); otherwise every visit does."""
+    number = parse_month(month)
+    if state is not None and state not in STATES:
+        raise Problem(400, "coverage.state", "状态应为 verified、questionable 或 not_visited。",
+                      "`state` must be verified, questionable or not_visited.")
+    view = _view(session, area_ids, area_code)
+    if not view.filter_ids:
+        return HouseholdList(month, view.area, view.breadcrumb, cadre, state, 0, [])
+
+    # each household's best verdict of the month: one pass over the month's visits, grouped by household
+    best = (select(Visit.household_id, func.max(case((Visit.verdict == VERIFIED, 1), else_=0)).label("verified"))
+            .where(Visit.month == month, Visit.area_id.in_(view.filter_ids)).group_by(Visit.household_id))
+    conditions = [Household.area_id.in_(view.filter_ids)]
+    own = cadre if cadre and cadre != NO_CADRE else None
+    if cadre == NO_CADRE:
+        conditions.append(_no_cadre())
+    elif own:
+        conditions.append(Household.cadre == own)
+        best = best.where(Visit.submitter_id.in_(select(_users.c.id).where(_users.c.username == own)))
+    best = best.subquery("best")
+    if state == "verified":
+        conditions.append(best.c.verified == 1)
+    elif state == "questionable":
+        conditions.append(best.c.verified == 0)
+    elif state == "not_visited":
+        conditions.append(best.c.household_id.is_(None))
+
+    def joined(statement):
+        return statement.outerjoin(best, best.c.household_id == Household.id).where(*conditions)
+
+    statement = (joined(select(Household.id, Household.number, Household.head_name, Household.cadre, Area.code,
+                               Area.name, _users.c.display_name, best.c.household_id.label("visited"),
+                               best.c.verified, func.count().over().label("total"))
+                        .select_from(Household).join(Area, Area.id == Household.area_id)
+                        .outerjoin(_users, _users.c.username == Household.cadre))
+                 .order_by(case((_no_cadre(), 1), else_=0), Household.cadre, Area.code, Household.number)
+                 .offset(offset))
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = session.execute(statement).all()
+    # the total comes with the rows (one pass); only a page past the end needs counting on its own
+    total = rows[0].total if rows else session.scalar(joined(select(func.count()).select_from(Household)))
+    last = _last_visits(session, [r.id for r in rows], _first_day(number + 1), own)
+    households = [HouseholdState(
+        number=r.number, head_name=r.head_name, cadre=r.cadre or None,
+        cadre_name=(r.display_name or r.cadre) if r.cadre else None, village_code=r.code, village_name=r.name,
+        state=VERIFIED if r.verified else "questionable" if r.visited is not None else "not_visited",
+        last_visit=last.get(r.id)) for r in rows]
+    return HouseholdList(month, view.area, view.breadcrumb, cadre, state, total, households)
+
+
+def not_visited(session: Session, area_ids: Optional[Iterable[int]], month: str, area_code: Optional[str] = None,
+                cadre: Optional[str] = None, limit: Optional[int] = None, offset: int = 0) -> HouseholdList:
+    """The households nobody visited in the month (with a cadre: that the cadre did not visit), for a supervisor
+    to call the cadres about; `.by_cadre()` groups them."""
+    return coverage_households(session, area_ids, month, area_code, cadre, "not_visited", limit, offset)
+
+
+def _last_visits(session: Session, household_ids: list[int], before: dt.date,
+                 cadre: Optional[str]) -> dict[int, dt.date]:
+    out: dict[int, dt.date] = {}
+    for start in range(0, len(household_ids), 2000):
+        chunk = household_ids[start:start + 2000]
+        statement = (select(Visit.household_id, func.max(Visit.visit_date))
+                     .where(Visit.household_id.in_(chunk), Visit.visit_date < before)
+                     .group_by(Visit.household_id))
+        if cadre:
+            statement = statement.where(
+                Visit.submitter_id.in_(select(_users.c.id).where(_users.c.username == cadre)))
+        out.update(session.execute(statement).all())
+    return out
