@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from forms.service import publish_form
 from server.db import session_scope
+from server.demo_cli import register_demo
 from server.errors import Problem
 from server.models import ROLES, User, UserArea
 from server.passwords import hash_password
@@ -34,6 +35,7 @@ def _fail(problem: Problem) -> None:
 
 
 def register(app: Flask) -> None:
+    register_demo(app)
     @app.cli.group("db")
     def db_group():
         """Database schema."""

@@ -1,0 +1,101 @@
+"""`flask --app wsgi demo load`: a fresh instance gets the sample district and two months of field work that
+shows every state the pages have (visited, questionable, not visited, conflicts, photos with thumbnails)."""
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from server.db import session_scope
+from server.models import User, UserArea
+from sync.demo import DemoSubmission, generate, household_infos
+from sync.models import Area, Household, Job, Submission, SubmissionAttachment
+from sync.records import Conflict, Finding, HouseholdRecord, Visit
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def months_now() -> tuple[str, str]:
+    today = dt.datetime.now(CHINA).date()
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return today.strftime("%Y-%m"), last.strftime("%Y-%m")
+
+
+def count(session, statement) -> int:
+    return session.scalar(select(func.count()).select_from(statement.subquery()))
+
+
+def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sessions):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "admin-demo-pw" in result.output and "cadre009" in result.output  # the credentials are printed
+    this_month, last_month = months_now()
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(Household.id))) == 113
+        assert session.scalar(select(func.count(HouseholdRecord.household_id))) == 113
+        users = {u.username: u for u in session.scalars(select(User))}
+        assert users["admin"].role == "admin"
+        assert {f"cadre00{i}" for i in range(1, 10)} <= set(users)
+        cadre_areas = session.scalars(select(Area.code).join(UserArea, UserArea.area_id == Area.id)
+                                      .where(UserArea.user_id == users["cadre001"].id)).all()
+        assert set(cadre_areas) == {"210504001001", "210504002002"}  # the villages of cadre001's households
+
+        by_month = dict(session.execute(select(Visit.month, func.count(Visit.id)).group_by(Visit.month)).all())
+        assert set(by_month) == {this_month, last_month}
+        assert by_month[last_month] > 80 and by_month[this_month] > 60
+        verdicts = dict(session.execute(select(Visit.verdict, func.count(Visit.id)).group_by(Visit.verdict)).all())
+        assert verdicts["verified"] > verdicts["questionable"] > 0
+        reasons = {code for (codes,) in session.execute(select(Visit.reasons)) for code in codes}
+        assert {"gps_far", "photo_missing", "photo_time_mismatch"} <= reasons
+
+        not_this_month = count(session, select(Household.id).where(Household.id.not_in(
+            select(Visit.household_id).where(Visit.month == this_month))))
+        never = count(session, select(Household.id).where(Household.id.not_in(select(Visit.household_id))))
+        assert not_this_month > never > 0
+
+        assert session.scalar(select(func.count()).select_from(Conflict).where(Conflict.state == "open")) > 0
+        codes = set(session.scalars(select(Finding.code)))
+        assert {"dangerous_house", "income_drop"} <= codes
+
+        # every photo that arrived was checked and has a thumbnail; some named photos never arrived
+        photos = session.execute(select(SubmissionAttachment.sha256, SubmissionAttachment.image_check,
+                                        SubmissionAttachment.thumb_sha256)).all()
+        received = [p for p in photos if p.sha256]
+        assert len(received) > 150
+        assert all(p.image_check == "ok" and p.thumb_sha256 for p in received)
+        assert any(p.sha256 is None for p in photos)
+        assert session.scalar(select(func.count(Job.id))) == 0  # the worker ran until idle, nothing failed
+        submitted = session.scalar(select(func.count(Submission.id)))
+        assert set(session.scalars(select(Submission.reconcile_state))) == {"applied"}
+
+    # a second run is refused; with --force it finds everything already there and adds nothing
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 1 and "--force" in again.output and "113" in again.output
+    forced = runner.invoke(args=["demo", "load", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "already there" in forced.output and "password unchanged" in forced.output
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(Submission.id))) == submitted
+
+
+def test_demo_load_refuses_an_instance_that_has_households(runner, areas, make_household, sessions):
+    make_household("2105040010010999", areas["village11"])
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 1
+    assert "already has 1 households" in result.output
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_the_generator_is_deterministic_and_never_dates_a_form_in_the_future(sample_district, sessions):
+    with session_scope(sessions) as session:
+        infos = household_infos(session)
+    now = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc)  # 09:30 on the 2nd, China time
+
+    def fingerprint(items: list[DemoSubmission]):
+        return [(s.instance_id, s.sender, s.xml, s.files) for s in items]
+
+    first = generate(infos, now, seed=7)
+    assert fingerprint(first) == fingerprint(generate(infos, now, seed=7))
+    assert fingerprint(first) != fingerprint(generate(infos, now, seed=8))
+    assert all(s.observed_at <= now for s in first)
+    assert {s.observed_at.astimezone(CHINA).strftime("%Y-%m") for s in first} == {"2026-02", "2026-03"}
+    assert len({s.instance_id for s in first}) == len(first)

@@ -1,0 +1,227 @@
+"""The supervisors' pages on the demo data, in a real browser: coverage drilled down to the not-visited list, the
+household file with a photo preview, the map, resolving a conflict, publishing a broken XLSForm, and area
+scoping (another area's household is 404 on every page)."""
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from support import broken_xlsform
+
+pytestmark = pytest.mark.browser
+DEVICES = ("phone", "desktop")
+VILLAGE_1, VILLAGE_2 = "210504001001", "210504001002"   # 高峪一村, 高峪二村 (town 1, 高峪街道)
+TOWN_2 = "210504002"                                      # 牛心台街道
+
+
+def most(rows, attribute: str):
+    """The row with the largest number in a data- attribute."""
+    best = max(range(rows.count()), key=lambda i: int(rows.nth(i).get_attribute(attribute) or 0))
+    return rows.nth(best)
+
+
+def test_coverage_drills_from_town_to_village_to_the_not_visited_list(open_page, shoot, screenshot):
+    pages = shoot("coverage-county", "/coverage/", user="county", ready="[data-testid=coverage-table]")
+    page = pages["phone"]  # supervisors mostly look at this on a phone
+    expect(page.get_by_test_id("coverage-total")).to_have_attribute("data-assigned", "113")
+    expect(page.get_by_test_id("trend-chart")).to_be_visible()
+    towns = page.get_by_test_id("coverage-row")
+    expect(towns).to_have_count(3)
+    town = most(towns, "data-not-visited")
+    town_name = town.get_by_test_id("drill-down").inner_text()
+    town.get_by_test_id("drill-down").click()
+    expect(page.locator("h1")).to_contain_text(town_name)
+    shoot("coverage-town", page.url, user="county")
+
+    villages = page.get_by_test_id("coverage-row")
+    expect(villages).to_have_count(2)
+    village = most(villages, "data-not-visited")
+    village_name = village.get_by_test_id("drill-down").inner_text()
+    village.get_by_test_id("drill-down").click()
+    expect(page.locator("h1")).to_contain_text(village_name)
+    not_visited = int(page.get_by_test_id("coverage-total").get_attribute("data-not-visited"))
+    assert not_visited > 0
+    shoot("coverage-village", page.url, user="county")
+
+    page.get_by_test_id("not-visited-link").click()
+    expect(page.get_by_test_id("list-title")).to_contain_text("未走访名单")
+    expect(page.get_by_test_id("list-title")).to_contain_text(village_name)
+    expect(page.get_by_test_id("household")).to_have_count(not_visited)
+    assert page.get_by_test_id("cadre-group").count() >= 1  # grouped by the cadre to call
+    shoot("coverage-not-visited", page.url, user="county")
+
+    by_cadre = open_page("county", "desktop", "/coverage/?by=cadre")
+    expect(by_cadre.get_by_test_id("coverage-row").first).to_have_attribute("data-kind", "cadre")
+    screenshot(by_cadre, "coverage-by-cadre", "desktop")
+
+
+def test_household_file_opens_a_photo_preview(open_page, shoot, screenshot):
+    page = open_page("town1", "phone", "/coverage/households?state=verified")
+    first = page.get_by_test_id("household-link").first
+    number = first.inner_text().strip()
+    first.click()
+    expect(page.get_by_test_id("household-number")).to_have_text(number)
+    expect(page.get_by_test_id("household-glance")).to_be_visible()
+    expect(page.get_by_test_id("household-members")).to_be_visible()
+    expect(page.get_by_test_id("timeline-item").first).to_be_visible()
+    expect(page.get_by_test_id("visit-verdict").first).to_be_visible()
+    shoot("household-file", f"/households/{number}", user="town1")
+
+    thumb = page.get_by_test_id("photo-thumb").first
+    thumb.scroll_into_view_if_needed()
+    image = thumb.locator("img")
+    expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    target = thumb.get_attribute("href")
+    thumb.click()
+    preview = page.locator(f"[data-testid=photo-preview]{target}")
+    expect(preview).to_be_visible()
+    big = preview.locator("img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 256", arg=big.element_handle())
+    screenshot(page, "household-photo-preview", "phone", full_page=False)
+    preview.get_by_test_id("photo-close").click()
+    expect(preview).to_be_hidden()
+
+    source = page.get_by_test_id("timeline-source").first
+    source.click()
+    expect(page.get_by_test_id("submission")).to_be_visible()
+    shoot("household-submission", page.url, user="town1")
+    shoot("household-list", "/households/", user="town1", ready="[data-testid=household-row]")
+
+
+def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_db):
+    for device in DEVICES:
+        page = open_page("county", device, "/map/")
+        expect(page.get_by_test_id("map")).to_have_attribute("data-ready", "1")
+        expect(page.get_by_test_id("map")).to_have_class(re.compile(r"leaflet-container"))
+        legend = {state: int(page.get_by_test_id(f"legend-{state}").inner_text())
+                  for state in ("verified", "questionable", "not_visited", "visits")}
+        assert legend["verified"] + legend["questionable"] + legend["not_visited"] == 113
+        expect(page.get_by_test_id("map-household")).to_have_count(113)
+        features = json.loads(page.locator("#map-data").text_content())["features"]
+        located_visits = [f for f in features if f["properties"]["kind"] == "visit" and f["geometry"]]
+        assert 0 < len(located_visits) <= legend["visits"]  # the legend also counts visits without GPS
+        expect(page.get_by_test_id("map-visit")).to_have_count(len(located_visits))
+        assert page.locator("[data-testid=map-visit][data-verdict=questionable]").count() > 0
+        screenshot(page, "map", device)
+
+    # a questionable household, focused: its popup is open and leads to its file
+    (number,) = demo_db.execute(
+        "SELECT h.number FROM households h JOIN visits v ON v.household_id = h.id WHERE v.verdict = 'questionable' "
+        "AND v.reasons LIKE '%gps_far%' ORDER BY v.visit_date DESC, h.number LIMIT 1").fetchone()
+    for device in DEVICES:
+        page = open_page("county", device, f"/map/?focus={number}")
+        popup = page.locator(".leaflet-popup")
+        expect(popup).to_be_visible()
+        expect(popup).to_contain_text(number)
+        expect(popup).to_have_css("opacity", "1")  # the fade-in is over
+        screenshot(page, "map-focus-popup", device, full_page=False)
+    popup.get_by_test_id("map-open-file").click()
+    expect(page.get_by_test_id("household-number")).to_have_text(number)
+
+
+def test_a_supervisor_resolves_a_conflict(open_page, screenshot):
+    page = open_page("county", "phone", "/review/conflicts")
+    screenshot(page, "review-conflicts", "phone")
+    count = page.get_by_test_id("conflict-count")
+    before = int(re.search(r"\d+", count.inner_text()).group())
+    assert before > 0
+    conflict = page.get_by_test_id("conflict-row").first
+    key = conflict.get_attribute("data-key")
+    expect(conflict.get_by_test_id("conflict-entry")).to_have_count(2)  # side by side
+    conflict.locator("input[name=choice]").first.check()
+    conflict.locator("input[name=note]").fill("现场核实")
+    conflict.get_by_test_id("resolve-submit").click()
+    expect(page.locator("body")).to_contain_text("已解决")
+    expect(page.locator(f"[data-testid=conflict-row][data-key='{key}']")).to_have_count(0)
+    expect(count).to_contain_text(str(before - 1))
+    screenshot(page, "review-conflict-resolved", "phone")
+    screenshot(open_page("county", "desktop", "/review/conflicts"), "review-conflicts", "desktop")
+
+
+@pytest.mark.parametrize("path, ready", [
+    ("/review/", "[data-testid=review-tabs]"),
+    ("/review/quality", "[data-testid=review-tabs]"),
+    ("/review/visits", "[data-testid=review-tabs]"),
+])
+def test_the_review_lists_render(shoot, path, ready):
+    name = "review-" + (path.strip("/").split("/")[-1] if path != "/review/" else "submissions")
+    pages = shoot(name, path, user="county", ready=ready)
+    for page in pages.values():
+        expect(page.locator("main")).not_to_contain_text("出错了")
+
+
+def test_publishing_a_broken_xlsform_shows_the_errors_in_place(open_page, screenshot, tmp_path):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(broken_xlsform())
+    for device in DEVICES:
+        page = open_page("admin", device, "/admin/")
+        page.get_by_test_id("xlsform-input").set_input_files(str(broken))
+        page.get_by_test_id("publish-submit").click()
+        errors = page.get_by_test_id("form-errors")
+        expect(errors).to_be_visible()
+        expect(errors).to_contain_text("nowhere")  # pyxform's message names the unknown ${nowhere}
+        assert errors.get_by_test_id("error-row").count() >= 1
+        expect(page.get_by_test_id("form-row")).to_have_count(3)  # nothing was published
+        screenshot(page, "admin-form-error", device)
+
+
+@pytest.mark.parametrize("path", ["/admin/users", "/admin/areas"])
+def test_the_admin_pages_render(shoot, path):
+    pages = shoot("admin-" + path.rsplit("/", 1)[-1], path, user="admin", ready="[data-testid=admin-tabs]")
+    for page in pages.values():
+        expect(page.locator("main")).not_to_contain_text("出错了")
+
+
+@pytest.fixture(scope="module")
+def other_village(demo_db) -> dict:
+    """A household of village 2 with a visit that has a photo: cadre001 (villages 1 and 牛心二村) may not see it,
+    nor may town2's supervisor."""
+    number, instance_id, filename = demo_db.execute(
+        "SELECT h.number, s.instance_id, a.filename FROM households h JOIN areas ar ON ar.id = h.area_id "
+        "JOIN submissions s ON s.household_number = h.number JOIN forms f ON f.id = s.form_id "
+        "JOIN submission_attachments a ON a.submission_id = s.id "
+        "WHERE ar.code = ? AND f.xml_form_id = 'household_visit' AND a.thumb_sha256 IS NOT NULL "
+        "ORDER BY h.number, s.instance_id LIMIT 1", (VILLAGE_2,)).fetchone()
+    return {"number": number, "instance_id": instance_id, "filename": filename}
+
+
+SCOPED = [
+    "/households/{number}",
+    "/households/{number}/submissions/household_visit/{instance_id}",
+    "/api/v1/households/{number}",
+    "/api/v1/submissions/household_visit/{instance_id}/attachments/{filename}",
+    "/api/v1/submissions/household_visit/{instance_id}/attachments/{filename}/thumb",
+    "/coverage/households?area=" + VILLAGE_2,
+    "/coverage/not-visited?area=" + VILLAGE_2,
+    "/map/?area=" + VILLAGE_2,
+]
+REVIEW_SCOPED = ["/review/submissions/household_visit/{instance_id}"]
+
+
+@pytest.mark.parametrize("user, allowed, paths", [
+    ("cadre001", "cadre002", SCOPED),
+    ("town2", "town1", SCOPED + REVIEW_SCOPED),
+])
+def test_another_areas_household_is_404_on_every_page(new_context, login_states, other_village, user, allowed,
+                                                     paths, screenshot):
+    outsider = new_context("phone", login_states(user))
+    insider = new_context("phone", login_states(allowed))
+    for template in paths:
+        path = template.format(**other_village)
+        assert insider.request.get(path).status == 200, f"{allowed} should see {path}"
+        answer = outsider.request.get(path)
+        assert answer.status == 404, f"{user} got {answer.status} for {path}"
+    page = outsider.new_page()
+    response = page.goto(f"/households/{other_village['number']}")
+    assert response.status == 404
+    expect(page.locator("[role=alert]")).to_contain_text(other_village["number"])
+    screenshot(page, f"household-404-{user}", "phone")
+    # where the household could show up in a list, it does not
+    page.goto(f"/households/?q={other_village['number']}")
+    expect(page.locator(f"[data-testid=household-row][data-number='{other_village['number']}']")).to_have_count(0)
+    page.goto(f"/map/?focus={other_village['number']}")
+    features = json.loads(page.locator("#map-data").text_content())["features"]
+    assert all(f["properties"].get("number") != other_village["number"] for f in features)
+    assert other_village["number"] not in page.locator("#map-data").text_content()
