@@ -222,3 +222,11 @@ def reconcile(app):
     from sync.jobs import run_until_idle
     rt = app.extensions["zoufang"]
     return lambda: run_until_idle(rt.sessions, rt.queue)
+
+
+@pytest.fixture
+def work(app):
+    """Every due job now, reconcile and photos, as the worker would."""
+    from sync.jobs import run_until_idle
+    rt = app.extensions["zoufang"]
+    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)

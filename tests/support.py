@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import random
 import uuid
 from typing import Iterable
@@ -240,3 +241,11 @@ def make_png(size=(300, 200), color="green") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, "PNG")
     return out.getvalue()
+
+
+def login(client, username: str, password: str = "secret-pass") -> None:
+    """Log in through the login page (with its CSRF token), as a person does."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)

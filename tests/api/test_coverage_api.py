@@ -10,26 +10,12 @@ import re
 
 import pytest
 
-from support import Collect, make_jpeg, visit_xml
+from support import login, Collect, make_jpeg, visit_xml
 
 HAO_FU, LONG, HUANG = "2105040010010001", "2105040010010019", "2105040010010037"
 YAN, KONG = "2105040010010007", "2105040010010013"
 COUNTY, TOWN, VILLAGE, VILLAGE_2, OTHER_TOWN = "210504", "210504001", "210504001001", "210504001002", "210504002"
 MONTH = "2026-11"
-
-
-def login(client, username, password="secret-pass"):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-@pytest.fixture
-def work(app):
-    from sync.jobs import run_until_idle
-    rt = app.extensions["zoufang"]
-    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)
 
 
 @pytest.fixture

@@ -6,19 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
-from support import Collect, assessment_xml, income_xml, make_jpeg, visit_xml
+from support import login, Collect, assessment_xml, income_xml, make_jpeg, visit_xml
 from sync.models import Household
 
 HH = "2105040010010001"        # 郝福 (ID 210504194707180878) and 宋建, village 1, 监测户, cadre001
 HH7 = "2105040010010007"       # 阎晓玉, village 1
 OTHER = "2105040010020002"     # 董明志, village 2
-
-
-def login(client, username, password="secret-pass"):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def text(response):
@@ -33,13 +26,6 @@ def count_testid(html, name):
 @pytest.fixture
 def device(client, sample_district):
     return Collect(client, sample_district["cadre1"])
-
-
-@pytest.fixture
-def work(app):
-    from sync.jobs import run_until_idle
-    rt = app.extensions["zoufang"]
-    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)
 
 
 def submit(device, xml, files=None):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from server.db import session_scope
-from support import Collect, make_jpeg, visit_xml
+from support import login, Collect, make_jpeg, visit_xml
 from sync.models import Household
 
 VERIFIED = "2105040010010001"      # 郝福, village 1, cadre001; its known location is 41.296222, 123.801020
@@ -15,20 +15,6 @@ UNLOCATED = "2105040010010013"     # village 1: its location removed for the tes
 OCTOBER = "2105040010010019"       # village 1: visited in October only
 MONTH = "2026-11"
 GREEN, ORANGE, RED = "#2e7d32", "#ef6c00", "#c62828"
-
-
-def login(client, username, password="secret-pass"):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-@pytest.fixture
-def work(app):
-    from sync.jobs import run_until_idle
-    rt = app.extensions["zoufang"]
-    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)
 
 
 @pytest.fixture

@@ -18,13 +18,6 @@ def device(client, sample_district):
     return Collect(client, sample_district["cadre1"])
 
 
-@pytest.fixture
-def work(app):
-    from sync.jobs import run_until_idle
-    rt = app.extensions["zoufang"]
-    return lambda: run_until_idle(rt.sessions, rt.queue, rt.store)
-
-
 def fetch(client, url, headers):
     """GET and close, as a WSGI server does (closing the response closes the stored file)."""
     with client.get(url, headers=headers) as response:

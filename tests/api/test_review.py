@@ -6,20 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
-from support import Collect, new_instance_id, visit_xml
+from support import login, Collect, new_instance_id, visit_xml
 from sync.records import Visit
 from sync.review_models import ReviewComment
 
 HH = "2105040010010001"        # village 1 (town 1)
 OTHER_TOWN_HH = "2105040020010001"  # village 牛心一村 (town 2)
 MONTH = "2026-11"
-
-
-def login(client, username, password="secret-pass"):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def csrf(client, path):
