@@ -29,7 +29,6 @@ import json
 import math
 import os
 import random
-import secrets
 import shutil
 import sys
 import tempfile
@@ -37,12 +36,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
-from sqlalchemy import JSON, create_engine, text  # noqa: E402
+from sqlalchemy import JSON, text  # noqa: E402
 
 import server.schema  # noqa: E402,F401  (every model, so the mappers configure)
 from server import create_app  # noqa: E402
@@ -52,6 +50,7 @@ from server.config import load_settings  # noqa: E402
 from server.models import User  # noqa: E402
 from server.passwords import hash_password  # noqa: E402
 from server.schema import metadata  # noqa: E402
+from pgschema import PostgresSchema  # noqa: E402
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 TARGET_MS = 300.0
@@ -410,25 +409,6 @@ def run_county(workdir: Path, rounds: int, today: dt.date) -> bool:
     with_proposed_index(app, main, rounds)
     app.extensions["zoufang"].engine.dispose()
     return ok
-
-
-class PostgresSchema:
-    """A schema of our own in the given database, selected with search_path; dropped at the end."""
-
-    def __init__(self, url: str):
-        self.name = f"zoufang_bench_{secrets.token_hex(4)}"
-        self.admin = create_engine(url)
-        with self.admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
-        parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-        query.append(("options", f"-csearch_path={self.name}"))
-        self.url = urlunsplit(parts._replace(query=urlencode(query)))
-
-    def drop(self) -> None:
-        with self.admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
-        self.admin.dispose()
 
 
 def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, explain: bool) -> bool:

@@ -1,7 +1,8 @@
 """Reconciler benchmark: rebuild throughput on a county's data, and receipt→record latency under a stream.
 
     python bench/reconcile.py                                   # SQLite in a temporary folder
-    python bench/reconcile.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test   # WIPES it
+    python bench/reconcile.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+                                        # runs in a schema of its own, dropped at the end
 
 1. Generates a county: 100 villages, 5,000 households (2–5 members each) and 60,000 submissions of the three
    bundled forms (per household: 10 monthly visits, an assessment, an income survey; some visits from the same
@@ -26,17 +27,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from forms.models import Form, FormVersion  # noqa: E402
+from forms.models import Form  # noqa: E402
+from pgschema import PostgresSchema  # noqa: E402
 from server import create_app  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.db import make_engine, session_scope  # noqa: E402
@@ -53,14 +54,6 @@ RELATIONS = ("配偶", "之子", "之女", "之父", "之母")
 def id_number(region: str, birth: dt.date, serial: int) -> str:
     body = f"{region}{birth:%Y%m%d}{serial % 1000:03d}"
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS)) % 11]
-
-
-def wipe_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def generate(rt, households: int, per_household: int, rng: random.Random) -> int:
@@ -201,16 +194,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--households", type=int, default=5000)
     parser.add_argument("--per-household", type=int, default=12)
-    parser.add_argument("--database-url", help="PostgreSQL URL (its public schema is dropped!) instead of SQLite")
+    parser.add_argument("--database-url", help="PostgreSQL URL instead of SQLite (a schema of its own is used)")
     parser.add_argument("--rate", type=float, default=20.0, help="streamed submissions per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to stream")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="zoufang-bench-reconcile-"))
-    url = args.database_url or f"sqlite:///{workdir / 'zoufang.sqlite3'}"
-    if args.database_url:
-        print(f"!! dropping and recreating the public schema of {args.database_url}")
-        wipe_postgres(args.database_url)
+    schema = PostgresSchema(args.database_url) if args.database_url else None
+    url = schema.url if schema else f"sqlite:///{workdir / 'zoufang.sqlite3'}"
+    if schema:
+        print(f"PostgreSQL: running in schema {schema.name!r}, dropped at the end")
     env = {"ZOUFANG_DATA_DIR": str(workdir), "ZOUFANG_DATABASE_URL": url, "ZOUFANG_SECRET_KEY": "bench"}
     try:
         app = create_app(load_settings(env=env, worker="off"))
@@ -222,11 +215,14 @@ def main() -> None:
         print(f"generated {args.households} households and {count} submissions on {database} "
               f"in {time.perf_counter() - started:.1f} s")
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         rebuilt = rebuild(rt.sessions, rt.queue)
-        elapsed = time.perf_counter() - started
-        print(f"rebuild: {rebuilt} households, {count} submissions in {elapsed:.1f} s "
-              f"= {count / elapsed:,.0f} submissions/s on one core (target ≥ 2,000)")
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        # the rebuild is one thread; on PostgreSQL the database server works on the other core meanwhile, so
+        # the CPU time of this process is what one core of the reconciler achieves
+        print(f"rebuild: {rebuilt} households, {count} submissions in {elapsed:.1f} s wall = "
+              f"{count / elapsed:,.0f} submissions/s; {cpu:.1f} s CPU in the reconciler = "
+              f"{count / cpu:,.0f} submissions/s per core (target ≥ 2,000)")
 
         with session_scope(rt.sessions) as session:
             numbers = list(session.scalars(select(Household.number)))
@@ -246,6 +242,8 @@ def main() -> None:
               f"(target p95 < 1000 ms); mean {statistics.mean(latencies) * 1000:.0f} ms")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if schema:
+            schema.drop()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ so that no binary .mo file is kept in the repository and a catalog is never stal
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -32,10 +34,11 @@ def compile_catalogs(sources: Path, target: Path) -> list[Path]:
             mo.parent.mkdir(parents=True, exist_ok=True)
             with open(po, "rb") as source:
                 catalog = read_po(source, locale=lang)
-            partial = mo.with_suffix(".part")
-            with open(partial, "wb") as out:
+            # several gunicorn workers may compile at once: each writes its own temporary file, then renames it
+            fd, partial = tempfile.mkstemp(dir=mo.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as out:
                 write_mo(out, catalog)
-            partial.replace(mo)
+            os.replace(partial, mo)
         if target / part not in directories:
             directories.append(target / part)
     return directories

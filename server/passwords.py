@@ -20,6 +20,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()
+# each argon2id verification takes 64 MiB and a core for ~0.1 s: a burst of wrong passwords must queue, not
+# multiply a worker's memory by its thread count
+_verifications = threading.BoundedSemaphore(2)
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +33,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        with _verifications:
+            return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
