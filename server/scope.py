@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from server.models import User, UserArea
-from sync.models import Area
+from server.errors import Problem
+from sync.models import Area, Household
+from sync.records import HouseholdRecord
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,3 +47,16 @@ def single_area(session: Session, user: User) -> int | None:
     """The user's area when they have exactly one: where their unattributed submissions belong."""
     ids = session.scalars(select(UserArea.area_id).where(UserArea.user_id == user.id)).all()
     return ids[0] if len(ids) == 1 else None
+
+
+def scoped_household(session: Session, scope: AreaScope, number: str):
+    """(household, its area, its record or None) when the household is in the scope; otherwise 404, as if it did
+    not exist."""
+    statement = scope.filter(
+        select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
+        .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
+        .where(Household.number == number), Household.area_id)
+    row = session.execute(statement).first()
+    if row is None:
+        raise Problem(404, "household.not_found", f"没有户编号为 {number} 的户。", f"There is no household {number}.")
+    return tuple(row)

@@ -11,6 +11,7 @@ from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDe
 from server.auth import Principal, require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
+from server.scope import scoped_household
 from sync.conflicts import confirm_location, resolve_conflict
 from sync.review import quality_report
 from sync.models import Area, Household
@@ -18,14 +19,7 @@ from sync.records import Conflict, Finding, HouseholdRecord
 
 
 def _household(principal: Principal, number: str):
-    statement = principal.scope.filter(
-        select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
-        .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
-        .where(Household.number == number), Household.area_id)
-    row = db().execute(statement).first()
-    if row is None:
-        raise Problem(404, "household.not_found", f"没有户编号为 {number} 的户。", f"There is no household {number}.")
-    return row
+    return scoped_household(db(), principal.scope, number)
 
 
 def _area(area_code: str | None) -> Area | None:

@@ -25,6 +25,7 @@ from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import CHINA, current_principal, month_arg, page, this_month
+from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.evidence import BAD_IMAGE
 from sync.idcard import mask
@@ -233,16 +234,7 @@ def current_labels() -> dict[str, FormLabels]:
 # ---- the household, within the caller's areas --------------------------------------------------------------
 
 def _household(number: str) -> tuple[Household, Area, HouseholdRecord | None]:
-    principal = current_principal()
-    statement = principal.scope.filter(
-        select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
-        .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
-        .where(Household.number == number), Household.area_id)
-    row = db().execute(statement).first()
-    if row is None:
-        raise Problem(404, "household.not_found", f"没有户编号为 {number} 的户。", f"There is no household {number}.")
-    household, area, record = row
-    return household, area, record
+    return scoped_household(db(), current_principal().scope, number)
 
 
 def _photos(number: str) -> dict[tuple[str, str], SubmissionAttachment]:
