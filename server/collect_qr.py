@@ -31,4 +31,5 @@ def decode_settings(payload: str) -> dict:
 
 
 def qr_svg(payload: str) -> str:
-    return segno.make(payload, error="l", micro=False).svg_inline(scale=5, border=2)
+    # no width/height of its own: the code scales to the phone's width even before the stylesheet applies
+    return segno.make(payload, error="l", micro=False).svg_inline(scale=5, border=2, omitsize=True)
