@@ -13,6 +13,7 @@ VERIFIED = "2105040010010001"      # 郝福, village 1, cadre001; its known loca
 FAR = "2105040010010007"           # village 1, cadre007: visited 1.5 km away → questionable
 UNLOCATED = "2105040010010013"     # village 1: its location removed for the test, visited (so questionable)
 OCTOBER = "2105040010010019"       # village 1: visited in October only
+NO_GPS = "2105040010010025"        # village 1: not visited in the fixture
 MONTH = "2026-11"
 GREEN, ORANGE, RED = "#2e7d32", "#ef6c00", "#c62828"
 
@@ -138,6 +139,26 @@ def test_the_map_page_embeds_the_same_data_with_a_legend(client, month):
     assert f'href="/households/{UNLOCATED}"' in html  # the households without a location are listed
     assert embedded(html, "map-labels")["states"]["verified"] == "已走访（证据核实）"
     assert "/static/vendor/leaflet/leaflet.js" in html and "/static/map.js" in html
+
+
+def legend_count(html, testid):
+    return int(re.search(rf'data-testid="{testid}"[^>]*>(\d+)<', html).group(1))
+
+
+def test_the_legend_counts_the_visit_points_drawn_and_the_visits_without_gps_apart(client, month, work):
+    no_gps = visit_xml(NO_GPS, instance_id="uuid:no-gps", gps="")
+    assert Collect(client, month["cadre1"]).submit(no_gps, {"family.jpg": make_jpeg()}).status_code == 201
+    work()
+    login(client, "town1")
+    html = client.get(f"/map/?month={MONTH}&area=210504001001").get_data(as_text=True)
+    drawn = [f for f in embedded(html, "map-data")["features"] if f["properties"]["kind"] == "visit"]
+    assert len(drawn) == 3  # the visit without GPS has no point
+    assert legend_count(html, "legend-visits") == 3
+    assert re.search(r'data-testid="legend-no-gps" data-count="1"', html)
+    assert "无定位的走访 1 次（未显示）" in html
+    english = client.get(f"/map/?month={MONTH}&area=210504001001&lang=en").get_data(as_text=True)
+    assert legend_count(english, "legend-visits") == 3
+    assert "Visits without GPS: 1 (not shown)" in english
 
 
 def test_the_map_page_in_english_with_a_configured_tile_server(app, client, month):
