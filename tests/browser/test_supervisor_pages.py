@@ -90,7 +90,7 @@ def test_household_file_opens_a_photo_preview(open_page, shoot, screenshot):
     shoot("household-list", "/households/", user="town1", ready="[data-testid=household-row]")
 
 
-def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_db):
+def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_db, fits_phone):
     for device in DEVICES:
         page = open_page("county", device, "/map/")
         expect(page.get_by_test_id("map")).to_have_attribute("data-ready", "1")
@@ -99,12 +99,20 @@ def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_d
                   for state in ("verified", "questionable", "not_visited", "visits")}
         assert legend["verified"] + legend["questionable"] + legend["not_visited"] == 113
         expect(page.get_by_test_id("map-household")).to_have_count(113)
-        features = json.loads(page.locator("#map-data").text_content())["features"]
-        located_visits = [f for f in features if f["properties"]["kind"] == "visit" and f["geometry"]]
-        assert 0 < len(located_visits) <= legend["visits"]  # the legend also counts visits without GPS
+        data = json.loads(page.locator("#map-data").text_content())
+        located_visits = [f for f in data["features"] if f["properties"]["kind"] == "visit" and f["geometry"]]
+        assert 0 < len(located_visits) == legend["visits"]  # the legend counts only the points drawn
         expect(page.get_by_test_id("map-visit")).to_have_count(len(located_visits))
+        (without_gps,) = demo_db.execute("SELECT count(*) FROM visits WHERE month = ? AND latitude IS NULL",
+                                         (data["month"],)).fetchone()
+        assert without_gps > 0  # the demo has some
+        expect(page.get_by_test_id("legend-no-gps")).to_have_attribute("data-count", str(without_gps))
+        expect(page.get_by_test_id("legend-no-gps")).to_contain_text(f"无定位的走访 {without_gps} 次")
         assert page.locator("[data-testid=map-visit][data-verdict=questionable]").count() > 0
         screenshot(page, "map", device)
+    english = open_page("county", "phone", "/map/?lang=en")
+    expect(english.get_by_test_id("legend-no-gps")).to_contain_text(f"Visits without GPS: {without_gps} (not shown)")
+    fits_phone(english)
 
     # a questionable household, focused: its popup is open and leads to its file
     (number,) = demo_db.execute(
