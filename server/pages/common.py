@@ -1,19 +1,33 @@
 """What every page needs: the logged-in user (or a redirect to /login), role checks, the month being looked
-at, and the navigation bar."""
+at, the navigation bar, and times and people as people read them (China time, display names)."""
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Callable
+import re
+from typing import Callable, Iterable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext
+from sqlalchemy import select
 
 from server.auth import Principal, session_principal
 from server.errors import Problem
+from server.models import User
+from server.runtime import db
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+try:
+    CHINA = ZoneInfo("Asia/Shanghai")
+except ZoneInfoNotFoundError:  # a host without a tz database: China has kept UTC+8 without DST since 1991
+    CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+
+#: an ISO 8601 date and time with its offset, as Collect writes start, end and dateTime answers
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)$")
+#: the bundled forms' answers that name a person (forms/README.md): Collect's user name, and the visitor,
+#: assessor and surveyor, which default to it
+PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 
 # (endpoint, label, roles that see it); an entry shows once its page module is there
 NAV = [
@@ -74,3 +88,32 @@ def url_with(**changes: str) -> str:
     args = request.args.to_dict()
     args.update({k: v for k, v in changes.items() if v is not None})
     return request.path + ("?" + urlencode(args) if args else "")
+
+
+def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as China time, to the minute: a stored time (naive means UTC, as the database keeps it) or an ISO
+    string from a record or a submission. Text that is not a time is shown as it is. The `local_time` filter of
+    every page."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if len(text) <= len("YYYY-MM-DD"):  # a date alone: no time of day to convert
+            return text
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(CHINA).strftime(fmt)
+
+
+def display_names(usernames: Iterable[str | None]) -> dict[str, str]:
+    """The display name of each known user name (the user name itself when the display name is empty); unknown
+    names are left out, so that a typed-in name stays as it was typed."""
+    wanted = {name for name in usernames if name}
+    if not wanted:
+        return {}
+    rows = db().execute(select(User.username, User.display_name).where(User.username.in_(sorted(wanted))))
+    return {username: display or username for username, display in rows}

@@ -7,7 +7,6 @@ not exist. The read transaction ends before rendering (on SQLite every transacti
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 import re
 import threading
@@ -24,7 +23,8 @@ from server.api.mapdata import COLORS, STATES, household_conditions, metres, mon
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import CHINA, current_principal, month_arg, page, this_month
+from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
+                                 month_arg, page, this_month)
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.evidence import BAD_IMAGE
@@ -78,19 +78,6 @@ META_LABELS = {"start": lazy_gettext("开始时间"), "end": lazy_gettext("结�
 
 
 # ---- small value helpers ------------------------------------------------------------------------------------
-
-def local_time(value: str | dt.datetime | None) -> str:
-    """An ISO timestamp (UTC unless it says otherwise) as China time, minutes."""
-    if not value:
-        return ""
-    try:
-        stamp = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
-
 
 def yes_no(value: Any) -> tuple[str, str]:
     """(text, tone) for a yes/no field."""
@@ -624,7 +611,8 @@ def submission_page(number: str, form_id: str, instance_id: str):
     principal = current_principal()
     household, _area, _record = _household(number)
     row = db().execute(principal.scope.filter(
-        select(Submission, Form.xml_form_id, FormVersion.version, FormVersion.title, User.username)
+        select(Submission, Form.xml_form_id, FormVersion.version, FormVersion.title, User.username,
+               User.display_name)
         .join(Form, Submission.form_id == Form.id)
         .join(FormVersion, Submission.form_version_id == FormVersion.id)
         .outerjoin(User, Submission.submitter_id == User.id)
@@ -632,11 +620,12 @@ def submission_page(number: str, form_id: str, instance_id: str):
                Submission.household_number == household.number), Submission.area_id)).first()
     if row is None:
         raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
-    submission, xml_form_id, version, title, username = row
+    submission, xml_form_id, version, title, username, display_name = row
     labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
     attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
     parsed = parse_instance(submission.xml)
     rows = list(_instance_rows(parsed.root, labels))
+    _name_people(rows)
     for item in rows:
         if item.get("binary") and item["raw"]:
             item["photo"] = photo(xml_form_id, submission.instance_id, item["raw"], item["label"], attachments)
@@ -646,16 +635,13 @@ def submission_page(number: str, form_id: str, instance_id: str):
     meta = {"form_title": title, "form_id": xml_form_id, "version": version, "instance_id": submission.instance_id,
             "instance_name": submission.instance_name, "deprecated_id": submission.deprecated_id,
             "current": submission.current, "received_at": local_time(submission.received_at),
-            "submitter": username, "review_state": submission.review_state,
+            "submitter": display_name or username, "review_state": submission.review_state,
             "reconcile_state": submission.reconcile_state,
             "xml_url": url_for("api.submission_xml", xml_form_id=xml_form_id, instance_id=submission.instance_id),
             "json_url": url_for("api.get_submission", xml_form_id=xml_form_id, instance_id=submission.instance_id)}
     db().commit()
     return render_template("households/submission.html", number=number, head=household.head_name, meta=meta,
                            rows=rows, files=files)
-
-
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)$")
 
 
 def _instance_rows(root: Element, labels: FormLabels):
@@ -687,9 +673,17 @@ def _instance_rows(root: Element, labels: FormLabels):
             elif not label and name in META_LABELS:
                 label = str(META_LABELS[name])
             code = shown != value  # a choice: its label, with the stored code beside it
-            if _TIMESTAMP.match(value):
+            if TIMESTAMP.match(value):
                 shown, code = local_time(value), False
             yield {"heading": None, "name": name, "path": child_path, "label": label or name, "raw": value,
                    "value": shown, "code": code, "binary": child_path in labels.binary, "depth": depth}
 
     yield from walk(root, "", 0)
+
+
+def _name_people(rows: list[dict[str, Any]]) -> None:
+    """Answers that name a user (the visitor, Collect's user name…) show the user's display name."""
+    people = [item for item in rows if item.get("name") in PERSON_FIELDS]
+    names = display_names(item["raw"] for item in people)
+    for item in people:
+        item["value"] = names.get(item["raw"], item["value"])

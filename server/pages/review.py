@@ -3,7 +3,6 @@ comment), the conflict queue with the disagreeing values side by side, the data-
 questionable visits. Everything is limited to the caller's areas; another area's record answers 404."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -18,7 +17,8 @@ from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import CHINA, current_principal, month_arg, page
+from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
+                                 month_arg, page)
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
 from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, find_conflict, find_submission,
@@ -88,23 +88,9 @@ def _csrf():
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"local_time": local_time, "household_link": household_link, "state_labels": STATE_LABELS,
+    return {"household_link": household_link, "state_labels": STATE_LABELS,
             "field_label": lambda name: FIELD_LABELS.get(name, name), "value_label": value_label,
             "verdict_labels": VERDICT_LABELS}
-
-
-def local_time(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time (or an ISO string from a record) in China time."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(CHINA).strftime(fmt)
 
 
 def household_link(number: str | None) -> str | None:
@@ -192,8 +178,25 @@ def submission(xml_form_id: str, instance_id: str):
     submitter = _user_names([found.submitter_id]).get(found.submitter_id)
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
                            version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           values=instance_values(found.xml), states=REVIEW_STATES, error=error,
+                           values=_readable(instance_values(found.xml)), states=REVIEW_STATES, error=error,
                            max_comment=MAX_COMMENT), 400 if error else 200
+
+
+def _readable(values: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(path, shown, raw) per answer: times in China time and people by their display name, as a supervisor reads
+    them; the raw answer stays at hand (the cell's title) for comparing with the XML."""
+    def is_person(path: str) -> bool:
+        return path.rsplit("/", 1)[-1] in PERSON_FIELDS
+
+    names = display_names(value for path, value in values if is_person(path))
+    out = []
+    for path, value in values:
+        if TIMESTAMP.match(value):
+            shown = local_time(value)
+        else:
+            shown = names.get(value, value) if is_person(path) else value
+        out.append((path, shown, value))
+    return out
 
 
 # ---- conflicts ---------------------------------------------------------------------------------------------
