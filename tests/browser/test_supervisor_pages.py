@@ -56,6 +56,30 @@ def test_coverage_drills_from_town_to_village_to_the_not_visited_list(open_page,
     screenshot(by_cadre, "coverage-by-cadre", "desktop")
 
 
+def table_overflow(page) -> int:
+    """How many pixels the coverage table is wider than its box (which would scroll sideways inside the page)."""
+    return page.locator(".cov-scroll").evaluate("box => box.scrollWidth - box.clientWidth")
+
+
+@pytest.mark.parametrize("lang, questionable", [("en", "In doubt"), ("zh", "存疑户")])
+@pytest.mark.parametrize("by", ["area", "cadre"])
+def test_the_coverage_table_fits_a_phone_in_english_and_chinese(open_page, fits_phone, screenshot, lang,
+                                                                questionable, by):
+    page = open_page("county", "phone", f"/coverage/?by={by}&lang={lang}")
+    expect(page.locator("html")).to_have_attribute("lang", "en" if lang == "en" else "zh-CN")
+    expect(page.get_by_test_id("coverage-row").first).to_be_visible()
+    headers = page.locator(".cov-table thead")
+    expect(headers.get_by_text(questionable, exact=True)).to_be_visible()  # the phone's short header
+    fits_phone(page)
+    assert table_overflow(page) <= 0, f"the table scrolls sideways by {table_overflow(page)} px"
+    screenshot(page, f"coverage-{by}-{lang}", "phone")
+    desktop = open_page("county", "desktop", f"/coverage/?by={by}&lang={lang}")
+    headers = desktop.locator(".cov-table thead")
+    expect(headers.get_by_text("Questionable" if lang == "en" else "存疑", exact=True)).to_be_visible()
+    expect(headers.get_by_text(questionable, exact=True)).to_be_hidden()
+    assert table_overflow(desktop) <= 0
+
+
 def test_household_file_opens_a_photo_preview(open_page, shoot, screenshot):
     page = open_page("town1", "phone", "/coverage/households?state=verified")
     first = page.get_by_test_id("household-link").first
