@@ -23,6 +23,11 @@
       body.appendChild(tr);
     });
     table.hidden = body.children.length === 0;
+    if (!table.hidden) {
+      // on a phone the list starts below the fold: bring the message and the list up, and read them out
+      status.scrollIntoView({block: "start"});
+      table.focus({preventScroll: true});
+    }
   }
 
   form.addEventListener("submit", function (event) {

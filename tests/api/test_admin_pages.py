@@ -64,6 +64,19 @@ def test_the_errors_come_in_english_on_an_english_page(admin_client):
     assert "survey 表第 3 行" not in errors
 
 
+def before(html, first, then):
+    """Whether the element with data-testid `first` comes before the one with `then` in the page."""
+    return html.index(f'data-testid="{first}"') < html.index(f'data-testid="{then}"')
+
+
+def test_the_outcome_of_an_upload_comes_before_the_upload_form(admin_client):
+    """On a phone the form fills the screen: the errors (or the result) come first, where the reloaded page opens."""
+    refused = upload(admin_client, broken_xlsform(), "broken.xlsx").get_data(as_text=True)
+    assert before(refused, "form-errors", "publish-form")
+    published = upload(admin_client, xlsform(version="2026112602")).get_data(as_text=True)
+    assert before(published, "publish-result", "publish-form")
+
+
 def test_a_good_xlsform_is_published_with_its_version_and_warnings(admin_client):
     response = upload(admin_client, xlsform(version="2026112601", media_image="logo.png"))
     assert response.status_code == 200
@@ -208,6 +221,7 @@ def test_an_area_file_with_errors_shows_each_row(admin_client, sample_district):
     rows = re.findall(r'data-testid="error-row-number">([^<]+)<', errors)
     assert rows == ["3", "4"] and "应为数字" in errors and "999" in errors
     assert "新镇" not in block(response.get_data(as_text=True), "area-tree")
+    assert before(response.get_data(as_text=True), "area-errors", "area-import-form")
 
 
 def test_an_area_file_is_imported(admin_client, sample_district):

@@ -3,6 +3,7 @@ household file with a photo preview, the map, resolving a conflict, publishing a
 scoping (another area's household is 404 on every page)."""
 import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.browser
 DEVICES = ("phone", "desktop")
 VILLAGE_1, VILLAGE_2 = "210504001001", "210504001002"   # 高峪一村, 高峪二村 (town 1, 高峪街道)
 TOWN_2 = "210504002"                                      # 牛心台街道
+SAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "sync" / "samples" / "roster.csv"
 
 
 def most(rows, attribute: str):
@@ -197,6 +199,47 @@ def test_publishing_a_broken_xlsform_shows_the_errors_in_place(open_page, screen
         assert errors.get_by_test_id("error-row").count() >= 1
         expect(page.get_by_test_id("form-row")).to_have_count(3)  # nothing was published
         screenshot(page, "admin-form-error", device)
+
+
+def within_first_screen(page, locator) -> None:
+    """The element starts on the screen the page shows (no scrolling needed to see that it is there)."""
+    box = locator.bounding_box()
+    assert box is not None and 0 <= box["y"] < page.viewport_size["height"], \
+        f"{box} is not on the first {page.viewport_size['height']} px screen"
+
+
+@pytest.mark.parametrize("lang, message", [("zh", "XLSForm 有错误，未发布"), ("en", "The XLSForm has errors")])
+def test_a_broken_xlsforms_errors_are_the_first_thing_a_phone_shows(open_page, screenshot, fits_phone, tmp_path,
+                                                                   lang, message):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(broken_xlsform())
+    page = open_page("admin", "phone", f"/admin/?lang={lang}")
+    page.get_by_test_id("xlsform-input").set_input_files(str(broken))
+    page.get_by_test_id("publish-submit").click()
+    errors = page.get_by_test_id("form-errors")
+    expect(errors).to_contain_text(message)
+    expect(errors.get_by_test_id("error-row").first).to_be_visible()
+    within_first_screen(page, errors)
+    within_first_screen(page, errors.get_by_test_id("error-row").first)
+    fits_phone(page)
+    screenshot(page, f"admin-form-error-first-{lang}", "phone", full_page=False)
+
+
+def test_a_bad_rosters_errors_are_brought_onto_a_phones_screen(open_page, screenshot, tmp_path):
+    bad = tmp_path / "roster-bad.csv"
+    header = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()[0]
+    rows = [f"21050400100199{n:02d},210504001001,高峪一村,错号码{n},210504194707180870,户主,男,1947-07-18,非在校生,是,"
+            f"健康,无劳动力,未脱贫,缺劳力,41.29,123.80,cadre001" for n in range(3)]
+    bad.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    page = open_page("admin", "phone", "/admin/roster")
+    page.locator("input[type=file]").set_input_files(str(bad))
+    page.get_by_role("button", name="上传并导入").click()
+    errors = page.locator("#roster-errors")
+    expect(errors).to_be_visible(timeout=20_000)
+    expect(errors).to_be_focused()
+    within_first_screen(page, page.locator("#roster-status"))
+    within_first_screen(page, errors.locator("tbody tr").first)
+    screenshot(page, "roster-errors-first", "phone", full_page=False)
 
 
 @pytest.mark.parametrize("path", ["/admin/users", "/admin/areas"])
