@@ -1,7 +1,8 @@
 """Content-addressed blob storage behind one small interface, fed by streaming uploads.
 
 An upload is written to a temporary file on local disk while its SHA-256 is computed on the fly
-(`SpooledUpload`), so a 50 MB photo never sits in memory and is never read twice. A `Store` then makes it
+(`SpooledUpload`; a small one stays in memory until a store needs its file), so a 50 MB photo never sits in
+memory and is never read twice. A `Store` then makes it
 durable under its content address in one atomic step: `LocalStore` by fsync and rename, `S3Store`
 (media/s3.py) by a single PUT or a completed multipart upload. A reader never sees a partial blob under a
 final name, and the same content uploaded twice is stored once.
@@ -37,23 +38,53 @@ def check_digest(sha256: str) -> str:
 
 
 class SpooledUpload:
-    """A writable temporary file that knows the SHA-256, MD5 and size of what was written to it."""
+    """A writable temporary file that knows the SHA-256 and size of what was written to it.
+
+    The first `memory_limit` bytes stay in memory: a submission's XML part (a few KB) then never costs a file
+    created, written and unlinked. Past the limit everything moves to a temporary file on disk, so a 50 MB
+    photo is never held in memory. A store's `commit` asks for `path`, which spills a small upload to disk.
+    """
+
+    memory_limit = 64 * 1024
 
     def __init__(self, tmp_dir: Path):
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
-        #: the temporary file; None once the store has moved it under its final name
-        self.path: Path | None = Path(name)
-        self._file = os.fdopen(fd, "w+b")
+        self._tmp_dir = tmp_dir
+        self._file: io.BufferedRandom | io.BytesIO = io.BytesIO()
+        self._path: Path | None = None
         self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5()
         self.size = 0
+
+    @property
+    def path(self) -> Path | None:
+        """The temporary file (spilled to disk on first use); None once the store has moved it or it was
+        discarded."""
+        self._on_disk()
+        return self._path
+
+    @path.setter
+    def path(self, value: Path | None) -> None:
+        self._path = value
+
+    def _on_disk(self) -> None:
+        if isinstance(self._file, io.BytesIO) and not self._file.closed:
+            self._spill()
+
+    def _spill(self) -> None:
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+        spilled = os.fdopen(fd, "w+b")
+        position = self._file.tell()
+        spilled.write(self._file.getbuffer())
+        spilled.seek(position)
+        self._file = spilled
+        self._path = Path(name)
 
     # the subset of the file protocol Werkzeug's form parser and FileStorage use
     def write(self, data: bytes) -> int:
         self._sha256.update(data)
-        self._md5.update(data)
         self.size += len(data)
+        if isinstance(self._file, io.BytesIO) and self.size > self.memory_limit:
+            self._spill()
         return self._file.write(data)
 
     def read(self, size: int = -1) -> bytes:
@@ -81,24 +112,22 @@ class SpooledUpload:
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
-    @property
-    def md5(self) -> str:
-        return self._md5.hexdigest()
-
     def sync(self) -> None:
+        self._on_disk()
         self._file.flush()
         os.fsync(self._file.fileno())
 
     def close(self) -> None:
         if not self._file.closed:
+            self._on_disk()  # what was written stays readable through `path` after closing
             self._file.close()
 
     def discard(self) -> None:
         """Remove the temporary file unless the store took it; safe to call any number of times."""
-        self.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.path = None
+        self._file.close()
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
 
 
 class Blob(io.BufferedReader):

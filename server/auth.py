@@ -5,11 +5,13 @@ credentials are 401 with a Basic challenge, which is what Collect and Enketo ans
 """
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
+import functools
 import hashlib
 
 from flask import g, request, session
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from server.csrf import check_csrf_header
 from server.db import utcnow
@@ -21,11 +23,21 @@ from server.scope import AreaScope, scope_for
 REALM = "Zoufang"
 
 
-@dataclasses.dataclass
+#: how stale a device's "last used" may get: a phone sending a batch does not rewrite its row for every form
+DEVICE_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+
 class Principal:
-    user: User
-    scope: AreaScope
-    device: Device | None = None
+    """The caller: a user, and the device token they came through if any."""
+
+    def __init__(self, user: User, device: Device | None = None):
+        self.user = user
+        self.device = device
+
+    @functools.cached_property
+    def scope(self) -> AreaScope:
+        """The areas the caller may see, read on first use: a submission never needs it."""
+        return scope_for(db(), self.user)
 
 
 def token_sha256(token: str) -> str:
@@ -38,17 +50,24 @@ def _challenge() -> Problem:
                    headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
 
-def _principal(user: User, device: Device | None = None) -> Principal:
-    return Principal(user=user, scope=scope_for(db(), user), device=device)
-
-
 def device_principal(token: str) -> Principal:
-    device = db().scalar(select(Device).where(Device.token_sha256 == token_sha256(token)))
-    if device is None or device.revoked_at is not None or not device.user.active:
+    """Reads only (see `record_device_use`), so that it can run in a `reading()` transaction."""
+    row = db().execute(select(Device, User).join(User, Device.user_id == User.id)
+                       .where(Device.token_sha256 == token_sha256(token))).first()
+    if row is None or row.Device.revoked_at is not None or not row.User.active:
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
-    device.last_used_at = utcnow()
-    return _principal(device.user, device)
+    return Principal(row.User, row.Device)
+
+
+def record_device_use(session: Session, device: Device) -> None:
+    """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION."""
+    now = utcnow()
+    devices = Device.__table__
+    session.connection().execute(
+        update(devices).values(last_used_at=now)
+        .where(devices.c.id == device.id,
+               or_(devices.c.last_used_at.is_(None), devices.c.last_used_at < now - DEVICE_USE_RESOLUTION)))
 
 
 def basic_principal() -> Principal | None:
@@ -61,7 +80,7 @@ def basic_principal() -> Principal | None:
             user.username, auth.password or "", user.password_hash):
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",
                       headers=_challenge().headers)
-    return _principal(user)
+    return Principal(user)
 
 
 def session_principal() -> Principal | None:
@@ -72,7 +91,7 @@ def session_principal() -> Principal | None:
     if user is None or not user.active or session.get("pw") != password_marker(user):
         session.clear()
         return None
-    return _principal(user)
+    return Principal(user)
 
 
 def password_marker(user: User) -> str:

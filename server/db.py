@@ -6,6 +6,7 @@ one writer at a time without "database is locked" errors.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from contextlib import contextmanager
 from typing import Iterator
@@ -63,15 +64,33 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+_reading = contextvars.ContextVar("zoufang_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Transactions begun inside only read. On SQLite they begin DEFERRED and so never wait for (or hold up)
+    the one writer: WAL gives them a snapshot. Writing in such a transaction may fail with SQLITE_BUSY, so end
+    it (commit) before writing."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
+
+
+def _sqlite_begin(conn) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
+    # wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent
+    # writers from several gunicorn workers queue on busy_timeout instead; WAL readers are not blocked by it.
+    conn.exec_driver_sql("BEGIN" if _reading.get() else "BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
-        # process wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes
-        # concurrent writers from several gunicorn workers queue on busy_timeout instead; WAL readers of
-        # other connections are not blocked by it.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

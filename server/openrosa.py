@@ -10,13 +10,14 @@ from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from forms.models import Form, FormAttachment, FormVersion
-from server.auth import require_device_or_basic
+from server.auth import record_device_use, require_device_or_basic
 from server.errors import Problem, openrosa_message
 from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
+from server.db import reading
 from server.runtime import db, runtime
 from server.scope import single_area
 from sync.entity_list import households_csv
-from sync.submissions import IncomingFile, Sender, accept_submission
+from sync.submissions import IncomingFile, Sender, plan_submission, record_submission, store_files
 
 bp = Blueprint("openrosa", __name__)
 XML = "text/xml; charset=utf-8"
@@ -145,18 +146,25 @@ def submission_post():
         raise Problem(413, "submission.too_large",
                       f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
                       f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.")
-    principal = require_device_or_basic()
+    # Only the last step writes to the database. On SQLite the reads before it take no lock, and no lock is
+    # held while the body streams in over a weak signal or while files are written to disk.
+    with reading():
+        principal = require_device_or_basic()
+        fallback_area_id = single_area(db(), principal.user)
+        db().commit()
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")
-    sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
-                    client_device_id=_clean(request.args.get("deviceID"), 255),
-                    fallback_area_id=single_area(db(), principal.user))
-    # end the authentication's transaction before the body streams in: on SQLite it holds the write lock, and a
-    # photo arriving over a weak signal must not keep every other device and the worker waiting
-    db().commit()
     xml, files = _read_multipart()
-    accepted = accept_submission(db(), runtime().store, xml, files, sender)
+    with reading():
+        plan = plan_submission(db(), xml)
+        db().commit()
+    stored = store_files(runtime().store, plan, files)
+    sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
+                    client_device_id=_clean(request.args.get("deviceID"), 255), fallback_area_id=fallback_area_id)
+    accepted = record_submission(db(), plan, stored, sender)
+    if principal.device is not None:
+        record_device_use(db(), principal.device)
     db().commit()
     runtime().wake_worker()
     missing = accepted.missing

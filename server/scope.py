@@ -45,7 +45,8 @@ def scope_for(session: Session, user: User) -> AreaScope:
 
 def single_area(session: Session, user: User) -> int | None:
     """The user's area when they have exactly one: where their unattributed submissions belong."""
-    ids = session.scalars(select(UserArea.area_id).where(UserArea.user_id == user.id)).all()
+    ids = session.connection().scalars(select(UserArea.__table__.c.area_id).where(
+        UserArea.__table__.c.user_id == user.id).limit(2)).all()
     return ids[0] if len(ids) == 1 else None
 
 

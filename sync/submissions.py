@@ -1,20 +1,29 @@
 """Accepting a submission: the decisions ODK Collect and Enketo rely on, in the order they are taken.
 
-1. The XML must parse and name a form, a version and an instanceID (400).
-2. The form must exist (404), accept submissions (409 when closed) and have that version (404).
-3. A known instanceID with byte-identical XML is a continuation of a split upload: add the files that are
-   still missing (201). With different XML it is a conflict (409).
-4. An edit (meta/deprecatedID) must name the current version of a known submission (404, 409).
-5. A new submission is stored with every file its XML names: received, or recorded as expected-missing.
-Files are made durable in the media store before the database row that points at them is flushed, and a
-reconcile job is queued in the same transaction, so an acknowledged submission is never lost.
+Three steps, so that no database write lock is held while files reach the disk:
+
+1. `plan_submission` reads only. The XML must parse and name a form, a version and an instanceID (400); the
+   form must exist (404), accept submissions (409 when closed) and have that version (404). A known instanceID
+   with different XML is a conflict (409); with byte-identical XML it is the continuation of a split upload,
+   which still wants the files that have not arrived.
+2. `store_files` makes the wanted files durable in the media store. The store is content-addressed, so a file
+   stored for a request that then fails is harmless and is not stored twice when the request is repeated.
+3. `record_submission` is one short write transaction. A new submission is inserted with every file its XML
+   names — received, or recorded as expected-missing — and its reconcile and image jobs, so an acknowledged
+   submission is never lost. A continuation gets the files it lacked. An edit (meta/deprecatedID) must name the
+   current version of a known submission (404, 409).
+
+`accept_submission` runs the three in one transaction (the demo, tests); the HTTP handler ends the reading
+transaction before storing files and writing.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import Integer, and_, func, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +35,25 @@ from server.errors import Problem
 from sync.instance import ParsedInstance, parse_instance, referenced_files
 from sync.models import Household, Job, Submission, SubmissionAttachment
 
+# the new-submission path is the server's busiest: it speaks to the tables directly, without the ORM's
+# unit of work
+SUBMISSIONS = Submission.__table__
+ATTACHMENTS = SubmissionAttachment.__table__
+JOBS = Job.__table__
+
 
 @dataclasses.dataclass
 class IncomingFile:
     filename: str
     content_type: str | None
     upload: SpooledUpload
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+    content_type: str | None
 
 
 @dataclasses.dataclass
@@ -43,63 +65,168 @@ class Sender:
     fallback_area_id: int | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What `plan_submission` found out, for the two steps that follow."""
+
+    parsed: ParsedInstance
+    xml: bytes
+    xml_sha256: str
+    form_id: int
+    version_id: int
+    #: the files the XML names, in document order
+    referenced: tuple[str, ...]
+    #: the stored submission with this instanceID (a split upload continues), or None
+    existing_id: int | None
+    #: the files still to receive: all referenced ones for a new submission, the missing ones for an existing one
+    wanted: frozenset[str]
+
+
 @dataclasses.dataclass
 class Accepted:
-    submission: Submission
+    submission_id: int
     created: bool
     #: file names received in this request
     added: list[str]
-
-    @property
-    def missing(self) -> list[str]:
-        return [a.filename for a in self.submission.attachments if a.sha256 is None]
+    #: file names the XML names that have not arrived yet
+    missing: list[str]
 
 
 def accept_submission(session: Session, store: Store, xml: bytes, files: dict[str, IncomingFile],
                       sender: Sender) -> Accepted:
-    parsed = parse_instance(xml)
-    form, version = _form_version(session, parsed)
-    xml_sha256 = hashlib.sha256(xml).hexdigest()
+    plan = plan_submission(session, xml)
+    return record_submission(session, plan, store_files(store, plan, files), sender)
 
-    existing = _find(session, form.id, parsed.instance_id)
+
+def plan_submission(session: Session, xml: bytes) -> Plan:
+    parsed = parse_instance(xml)
+    form_id, version_id, binary_paths = _form_version(session, parsed)
+    xml_sha256 = hashlib.sha256(xml).hexdigest()
+    referenced = tuple(referenced_files(parsed.root, binary_paths))
+    conn = session.connection()
+    existing = conn.execute(select(SUBMISSIONS.c.id, SUBMISSIONS.c.xml_sha256).where(
+        SUBMISSIONS.c.form_id == form_id, SUBMISSIONS.c.instance_id == parsed.instance_id)).first()
     if existing is None:
-        try:
-            with session.begin_nested():
-                submission = _create(session, store, form, version, parsed, xml, xml_sha256, files, sender)
-            return Accepted(submission, True, [a.filename for a in submission.attachments if a.sha256])
-        except IntegrityError:
-            # a retry of the same upload raced us and won: treat this request as its continuation
-            existing = _find(session, form.id, parsed.instance_id)
-            if existing is None:
-                raise
-    if existing.xml_sha256 != xml_sha256:
-        raise Problem(409, "submission.xml_conflict",
-                      "已有一份相同 ID（instanceID）的提交，但内容不同。请勿修改已发送的表单后重发。",
-                      "A submission already exists with this ID, but with different XML.")
-    added = _attach(store, existing, files)
+        wanted = frozenset(referenced)
+    else:
+        _same_xml(existing.xml_sha256, xml_sha256)
+        wanted = frozenset(conn.scalars(select(ATTACHMENTS.c.filename).where(
+            ATTACHMENTS.c.submission_id == existing.id, ATTACHMENTS.c.sha256.is_(None))))
+    return Plan(parsed=parsed, xml=xml, xml_sha256=xml_sha256, form_id=form_id, version_id=version_id,
+                referenced=referenced, existing_id=existing.id if existing else None, wanted=wanted)
+
+
+def store_files(store: Store, plan: Plan, files: dict[str, IncomingFile]) -> dict[str, StoredFile]:
+    """Make the files the plan wants durable; files the XML does not name are ignored, as Central does."""
+    stored = {}
+    for name in sorted(plan.wanted & files.keys()):
+        incoming = files[name]
+        size = incoming.upload.size
+        stored[name] = StoredFile(sha256=store.commit(incoming.upload), size=size,
+                                  content_type=(incoming.content_type or "")[:100] or None)
+    return stored
+
+
+def record_submission(session: Session, plan: Plan, stored: dict[str, StoredFile], sender: Sender) -> Accepted:
+    now = utcnow()
+    if plan.existing_id is None and plan.parsed.deprecated_id is None:
+        submission_id = _insert_new(session, plan, sender, now)
+        if submission_id is not None:
+            _insert_attachments(session, submission_id, plan.referenced, stored, now)
+            _insert_jobs(session, submission_id, stored)
+            return Accepted(submission_id, True, sorted(stored), [n for n in plan.referenced if n not in stored])
+        # a retry of the same upload raced us and won: this request continues it
+    existing = _find(session, plan.form_id, plan.parsed.instance_id)
+    if existing is None:
+        return _create_edit(session, plan, stored, sender, now)
+    return _continue(session, existing, plan, stored, now)
+
+
+def _continue(session: Session, existing: Submission, plan: Plan, stored: dict[str, StoredFile],
+              now: dt.datetime) -> Accepted:
+    """The same instanceID again: with the same XML, add the files that were still expected."""
+    _same_xml(existing.xml_sha256, plan.xml_sha256)
+    added = _attach(existing, stored, now)
     if added:
         _queue_reconcile(session, existing)
         _queue_images(session, existing, added)
     session.flush()
-    return Accepted(existing, False, added)
+    return Accepted(existing.id, False, added, _missing(existing))
 
 
-def _form_version(session: Session, parsed: ParsedInstance) -> tuple[Form, FormVersion]:
-    form = session.scalar(select(Form).where(Form.xml_form_id == parsed.xml_form_id))
-    if form is None:
+def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
+    if stored_sha256 != xml_sha256:
+        raise Problem(409, "submission.xml_conflict",
+                      "已有一份相同 ID（instanceID）的提交，但内容不同。请勿修改已发送的表单后重发。",
+                      "A submission already exists with this ID, but with different XML.")
+
+
+def _form_version(session: Session, parsed: ParsedInstance) -> tuple[int, int, list[str]]:
+    forms, versions = Form.__table__, FormVersion.__table__
+    row = session.connection().execute(
+        select(forms.c.id, forms.c.state, versions.c.id.label("version_id"), versions.c.binary_paths)
+        .outerjoin(versions, and_(versions.c.form_id == forms.c.id, versions.c.version == parsed.version))
+        .where(forms.c.xml_form_id == parsed.xml_form_id)).first()
+    if row is None:
         raise Problem(404, "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
                       f"There is no form '{parsed.xml_form_id}' on this server.")
-    if form.state == "closed":
+    if row.state == "closed":
         raise Problem(409, "form.closed", f"表单“{parsed.xml_form_id}”已关闭，不再接收提交。",
                       f"The form '{parsed.xml_form_id}' is closed and does not accept submissions.")
-    version = session.scalar(select(FormVersion).where(FormVersion.form_id == form.id,
-                                                       FormVersion.version == parsed.version))
-    if version is None:
+    if row.version_id is None:
         raise Problem(404, "form.version_not_found",
                       f"表单“{parsed.xml_form_id}”没有版本“{parsed.version}”。请在 Collect 中更新表单。",
                       f"The form '{parsed.xml_form_id}' has no version '{parsed.version}'. "
                       "Update the form on the device.")
-    return form, version
+    return row.id, row.version_id, row.binary_paths
+
+
+def _area(parsed: ParsedInstance, sender: Sender):
+    """The submission's area for scoping, as SQL: its household's, else the sender's fallback."""
+    fallback = literal(sender.fallback_area_id, Integer())
+    if not parsed.household_number:
+        return fallback
+    households_area = select(Household.area_id).where(Household.number == parsed.household_number).scalar_subquery()
+    return func.coalesce(households_area, fallback)
+
+
+def _insert_new(session: Session, plan: Plan, sender: Sender, now: dt.datetime) -> int | None:
+    """The new submission's id, or None when one with this instanceID exists already."""
+    parsed = plan.parsed
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(SUBMISSIONS).values(
+        form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
+        deprecated_id=None, current=True, xml=plan.xml, xml_sha256=plan.xml_sha256,
+        instance_name=parsed.instance_name, household_number=parsed.household_number,
+        area_id=_area(parsed, sender), submitter_id=sender.user_id, device_id=sender.device_id,
+        client_device_id=sender.client_device_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
+        .returning(SUBMISSIONS.c.id))
+    return session.connection().execute(statement).scalar()
+
+
+def _insert_attachments(session: Session, submission_id: int, referenced: tuple[str, ...],
+                        stored: dict[str, StoredFile], now: dt.datetime) -> None:
+    if not referenced:
+        return
+    rows = []
+    for name in referenced:
+        received = stored.get(name)
+        rows.append({"submission_id": submission_id, "filename": name,
+                     "sha256": received.sha256 if received else None,
+                     "size": received.size if received else None,
+                     "content_type": received.content_type if received else None,
+                     "received_at": now if received else None})
+    session.connection().execute(insert(ATTACHMENTS), rows)
+
+
+def _insert_jobs(session: Session, submission_id: int, stored: dict[str, StoredFile]) -> None:
+    """A reconcile job, and an image job per photo: photos are checked and get thumbnails in the worker, never
+    in the upload request."""
+    jobs = [{"kind": "reconcile", "submission_id": submission_id, "payload": {}}]
+    jobs += [{"kind": "image", "submission_id": submission_id, "payload": {"filename": name}}
+             for name, received in stored.items() if looks_like_image(name, received.content_type)]
+    session.connection().execute(insert(JOBS), jobs)
 
 
 def _find(session: Session, form_id: int, instance_id: str) -> Submission | None:
@@ -107,39 +234,46 @@ def _find(session: Session, form_id: int, instance_id: str) -> Submission | None
                                                    Submission.instance_id == instance_id))
 
 
-def _create(session: Session, store: Store, form: Form, version: FormVersion, parsed: ParsedInstance,
-            xml: bytes, xml_sha256: str, files: dict[str, IncomingFile], sender: Sender) -> Submission:
-    replaced = _replaced_by_edit(session, form, parsed)
-    household_area = None
-    if parsed.household_number:
-        household_area = session.scalar(select(Household.area_id).where(Household.number == parsed.household_number))
-    submission = Submission(
-        form_id=form.id, form_version_id=version.id, instance_id=parsed.instance_id,
-        deprecated_id=parsed.deprecated_id, current=True, xml=xml, xml_sha256=xml_sha256,
-        instance_name=parsed.instance_name, household_number=parsed.household_number,
-        area_id=household_area or sender.fallback_area_id, submitter_id=sender.user_id,
-        device_id=sender.device_id, client_device_id=sender.client_device_id, received_at=utcnow(),
-    )
-    previous = {a.filename: a for a in replaced.attachments} if replaced else {}
-    for name in referenced_files(parsed.root, version.binary_paths):
-        attachment = SubmissionAttachment(filename=name)
-        if name not in files and name in previous and previous[name].sha256:
-            attachment.copy_content_from(previous[name])
-        submission.attachments.append(attachment)
-    added = _attach(store, submission, files)
-    if replaced is not None:
-        replaced.current = False
-    session.add(submission)
-    session.flush()
-    _queue_reconcile(session, submission)
-    _queue_images(session, submission, added)
-    return submission
+def _missing(submission: Submission) -> list[str]:
+    return [a.filename for a in submission.attachments if a.sha256 is None]
 
 
-def _replaced_by_edit(session: Session, form: Form, parsed: ParsedInstance) -> Submission | None:
-    if not parsed.deprecated_id:
-        return None
-    replaced = _find(session, form.id, parsed.deprecated_id)
+def _create_edit(session: Session, plan: Plan, stored: dict[str, StoredFile], sender: Sender,
+                 now: dt.datetime) -> Accepted:
+    parsed = plan.parsed
+    try:
+        with session.begin_nested():
+            replaced = _replaced_by_edit(session, plan.form_id, parsed)
+            submission = Submission(
+                form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
+                deprecated_id=parsed.deprecated_id, current=True, xml=plan.xml, xml_sha256=plan.xml_sha256,
+                instance_name=parsed.instance_name, household_number=parsed.household_number,
+                area_id=session.scalar(select(_area(parsed, sender))), submitter_id=sender.user_id,
+                device_id=sender.device_id, client_device_id=sender.client_device_id, received_at=now,
+            )
+            previous = {a.filename: a for a in replaced.attachments}
+            for name in plan.referenced:
+                attachment = SubmissionAttachment(filename=name)
+                if name not in stored and name in previous and previous[name].sha256:
+                    attachment.copy_content_from(previous[name])
+                submission.attachments.append(attachment)
+            added = _attach(submission, stored, now)
+            replaced.current = False
+            session.add(submission)
+            session.flush()
+            _queue_reconcile(session, submission)
+            _queue_images(session, submission, added)
+        return Accepted(submission.id, True, added, _missing(submission))
+    except IntegrityError:
+        # the same edit sent twice at once: the other request stored it, this one continues it
+        existing = _find(session, plan.form_id, parsed.instance_id)
+        if existing is None:
+            raise
+    return _continue(session, existing, plan, stored, now)
+
+
+def _replaced_by_edit(session: Session, form_id: int, parsed: ParsedInstance) -> Submission:
+    replaced = _find(session, form_id, parsed.deprecated_id)
     if replaced is None:
         raise Problem(404, "submission.edit_unknown",
                       f"要修改的提交“{parsed.deprecated_id}”不存在。",
@@ -152,24 +286,22 @@ def _replaced_by_edit(session: Session, form: Form, parsed: ParsedInstance) -> S
     return replaced
 
 
-def _attach(store: Store, submission: Submission, files: dict[str, IncomingFile]) -> list[str]:
-    """Store the files this submission still expects; files it does not name are ignored, as Central does."""
+def _attach(submission: Submission, stored: dict[str, StoredFile], now: dt.datetime) -> list[str]:
+    """Point the attachments still expected at the files that arrived."""
     added = []
     for attachment in submission.attachments:
-        incoming = files.get(attachment.filename)
-        if attachment.sha256 is not None or incoming is None:
+        received = stored.get(attachment.filename)
+        if attachment.sha256 is not None or received is None:
             continue
-        size = incoming.upload.size
-        attachment.sha256 = store.commit(incoming.upload)
-        attachment.size = size
-        attachment.content_type = (incoming.content_type or "")[:100] or None
-        attachment.received_at = utcnow()
+        attachment.sha256 = received.sha256
+        attachment.size = received.size
+        attachment.content_type = received.content_type
+        attachment.received_at = now
         added.append(attachment.filename)
     return added
 
 
 def _queue_images(session: Session, submission: Submission, added: list[str]) -> None:
-    """Photos are checked and get thumbnails in the worker, never in the upload request."""
     for attachment in submission.attachments:
         if attachment.filename in added and looks_like_image(attachment.filename, attachment.content_type):
             session.add(Job(kind="image", submission_id=submission.id, payload={"filename": attachment.filename}))

@@ -19,7 +19,7 @@ def test_upload_is_hashed_while_written_and_committed_under_its_sha256(tmp_path)
     for chunk in (b"abc", b"def" * 1000):
         upload.write(chunk)
     data = b"abc" + b"def" * 1000
-    assert upload.sha256 == hashlib.sha256(data).hexdigest() and upload.md5 == hashlib.md5(data).hexdigest()
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
     sha = store.commit(upload)
     assert store.read_bytes(sha) == data
     assert store.path(sha).parent.parent.name == sha[:2]
@@ -150,3 +150,27 @@ def test_a_50_mb_upload_streams_through_the_form_parser_into_the_store_in_consta
     with local_store.open(sha) as blob:
         blob.seek(size - 10)
         assert blob.read() == block[(size - 10) % MB:(size - 10) % MB + 10]
+
+
+def test_a_small_upload_stays_in_memory_until_the_store_needs_its_file(tmp_path):
+    store = LocalStore(tmp_path / "media", tmp_path / "tmp")
+    upload = store.new_upload()
+    upload.write(b"<data/>")
+    assert list((tmp_path / "tmp").iterdir()) == []
+    upload.seek(0)
+    assert upload.read() == b"<data/>"
+    sha = store.commit(upload)
+    assert store.read_bytes(sha) == b"<data/>" and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_large_upload_spills_to_disk_once_past_the_memory_limit(tmp_path):
+    store = LocalStore(tmp_path / "media", tmp_path / "tmp")
+    upload = store.new_upload()
+    data = os.urandom(upload.memory_limit + 1)
+    upload.write(data[:1000])
+    assert list((tmp_path / "tmp").iterdir()) == []
+    upload.write(data[1000:])
+    assert [p.stat().st_size for p in (tmp_path / "tmp").iterdir()] == [len(data)]
+    assert upload.sha256 == hashlib.sha256(data).hexdigest()
+    sha = store.commit(upload)
+    assert store.read_bytes(sha) == data and list((tmp_path / "tmp").iterdir()) == []

@@ -1,0 +1,54 @@
+"""SQLite transactions: writers take the write lock at BEGIN, `reading()` transactions take none."""
+import sqlite3
+
+import pytest
+from sqlalchemy import text
+
+from server.db import make_engine, reading
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    yield engine
+    engine.dispose()
+
+
+def _other_writer(tmp_path):
+    other = sqlite3.connect(tmp_path / "db.sqlite3", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (2)")
+    return other
+
+
+def test_a_reading_transaction_neither_waits_for_nor_blocks_the_writer(engine, tmp_path):
+    other = _other_writer(tmp_path)
+    try:
+        with reading(), engine.connect() as conn:
+            with conn.begin():
+                assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1  # the committed snapshot
+                other.execute("INSERT INTO t VALUES (3)")  # the writer goes on meanwhile
+    finally:
+        other.execute("COMMIT")
+        other.close()
+
+
+def test_an_ordinary_transaction_takes_the_write_lock_at_begin(engine, tmp_path):
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.execute(text("SELECT count(*) FROM t")).scalar()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                _other_writer(tmp_path)
+
+
+def test_reading_ends_with_its_block(engine, tmp_path):
+    with reading():
+        pass
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.execute(text("SELECT 1"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                _other_writer(tmp_path)
