@@ -28,6 +28,10 @@ def resolve_conflict(session: Session, conflict: Conflict, value: Any, note: str
     return session.scalar(select(Conflict).where(Conflict.key == key))
 
 
+#: the roles that may confirm where a house is (the API and the household page ask the same)
+LOCATION_CONFIRMERS = ("admin", "supervisor")
+
+
 def confirm_location(session: Session, household: Household, latitude: float, longitude: float,
                      options: ReconcileOptions) -> None:
     household.latitude, household.longitude = latitude, longitude

@@ -12,7 +12,7 @@ from server.auth import Principal, require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
 from server.scope import scoped_household
-from sync.conflicts import confirm_location, resolve_conflict
+from sync.conflicts import LOCATION_CONFIRMERS, confirm_location, resolve_conflict
 from sync.review import quality_report
 from sync.models import Area, Household
 from sync.records import Conflict, Finding, HouseholdRecord
@@ -89,7 +89,7 @@ def household_events(number: str):
 @bp.put("/households/<number>/location")
 def set_location(number: str):
     """A supervisor confirms where the house is (often the proposed location from a well-accurate visit)."""
-    principal = require_api_user("admin", "supervisor")
+    principal = require_api_user(*LOCATION_CONFIRMERS)
     body = load(LocationSchema(), request.get_json(silent=True) or {})
     household, _area, _record = _household(principal, number)
     confirm_location(db(), household, body["latitude"], body["longitude"], runtime().queue.options())

@@ -14,12 +14,13 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, or_, select
 
 from forms.models import Form, FormVersion
 from server.api.mapdata import COLORS, STATES, household_conditions, metres, month_state, resolve_area
+from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
@@ -27,6 +28,7 @@ from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, di
                                  month_arg, page, this_month)
 from server.scope import scoped_household
 from server.runtime import db, runtime
+from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.evidence import BAD_IMAGE
 from sync.idcard import mask
 from sync.instance import local, parse_instance
@@ -75,6 +77,12 @@ EVENT_TITLES = {"household_visit": lazy_gettext("入户走访"), "housing_assess
                 "income_below_line": lazy_gettext("收入低于标准线"), "conflict_resolved": lazy_gettext("冲突已裁定")}
 META_LABELS = {"start": lazy_gettext("开始时间"), "end": lazy_gettext("结束时间"), "today": lazy_gettext("填表日期"),
                "deviceid": lazy_gettext("设备号"), "username": lazy_gettext("用户名")}
+
+
+@bp.before_request
+def _csrf():
+    if request.method == "POST":
+        check_csrf()
 
 
 # ---- small value helpers ------------------------------------------------------------------------------------
@@ -395,9 +403,31 @@ def file_page(number: str):
         "members": _members(number, record.members if record else roster_members, labels["household_visit"]),
         "timeline": _timeline(number, household, record, attachments, labels),
         "proposed_location": _proposed(number, fields_.get("proposed_location")),
+        "can_confirm_location": current_principal().user.role in LOCATION_CONFIRMERS,
     }
     db().commit()
     return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS)
+
+
+@bp.post("/<number>/location")
+@page(*LOCATION_CONFIRMERS)
+def confirm_location_page(number: str):
+    """A supervisor confirms the proposed location the file shows, as PUT /api/v1/households/<number>/location
+    would; the file then shows it as the house's location."""
+    household, _area, record = _household(number)
+    proposal = _proposed(number, record.fields.get("proposed_location") if record else None)
+    back = redirect(url_for("households.file_page", number=number))
+    # the form carries the point the supervisor saw (as the page printed it): if it was confirmed meanwhile or a
+    # newer visit proposes another point, they should look again rather than confirm what they did not see
+    shown = (request.form.get("latitude"), request.form.get("longitude"))
+    if proposal is None or shown != (str(proposal["latitude"]), str(proposal["longitude"])):
+        db().rollback()
+        flash(gettext("建议位置已经变化，请查看后再确认。"), "error")
+        return back
+    confirm_location(db(), household, proposal["latitude"], proposal["longitude"], runtime().queue.options())
+    db().commit()
+    flash(gettext("已确认该户位置。"), "ok")
+    return back
 
 
 def _entry_url(number: str, instance_id: str | None, record: HouseholdRecord | None) -> str | None:

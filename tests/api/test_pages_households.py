@@ -8,6 +8,7 @@ from sqlalchemy import select
 from server.db import session_scope
 from support import login, Collect, assessment_xml, income_xml, make_jpeg, visit_xml
 from sync.models import Household
+from sync.records import HouseholdRecord
 
 HH = "2105040010010001"        # 郝福 (ID 210504194707180878) and 宋建, village 1, 监测户, cadre001
 HH7 = "2105040010010007"       # 阎晓玉, village 1
@@ -254,3 +255,75 @@ def test_a_proposed_location_waits_for_a_supervisor(client, device, sample_distr
     html = text(client.get(f"/households/{HH}"))
     assert "未确认" in html and "建议位置" in html and "41.3, 123.8" in html
     assert "该户没有确认的位置，无法核对距离" in html  # the visit's reason
+
+
+# ---- confirming the proposed location ----------------------------------------------------------------------------
+
+@pytest.fixture
+def proposal(device, sample_district, sessions, work):
+    """HH without a known location, and an accurate visit at 41.3, 123.8 that proposes one."""
+    with session_scope(sessions) as session:
+        household = session.scalar(select(Household).where(Household.number == HH))
+        household.latitude = household.longitude = None
+    submit(device, visit_xml(HH, instance_id="uuid:here", gps="41.3 123.8 100 8"), {"family.jpg": make_jpeg()})
+    work()
+    return sample_district
+
+
+def confirm_form(html):
+    """The fields of the file's confirm form (the CSRF token and the point shown), or None without the form."""
+    form = re.search(r'data-testid="confirm-location-form">(.*?)</form>', html, re.S)
+    return form and dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(1)))
+
+
+def any_csrf(client):
+    return re.search(r'name="csrf_token" value="([^"]+)"', text(client.get("/households/"))).group(1)
+
+
+def location_of(sessions, number=HH):
+    with session_scope(sessions) as session:
+        household = session.scalar(select(Household).where(Household.number == number))
+        record = session.scalar(select(HouseholdRecord).where(HouseholdRecord.household_id == household.id))
+        return (household.latitude, household.longitude), "proposed_location" in record.fields
+
+
+def test_a_supervisor_confirms_the_proposed_location_on_the_file(client, proposal, sessions):
+    login(client, "town1")
+    form = confirm_form(text(client.get(f"/households/{HH}")))
+    assert form["latitude"] == "41.3" and form["longitude"] == "123.8"
+    response = client.post(f"/households/{HH}/location", data=form)
+    assert response.status_code == 302 and response.location.endswith(f"/households/{HH}")
+    assert location_of(sessions) == ((41.3, 123.8), False)  # set, and the proposal is gone
+    html = text(client.get(f"/households/{HH}"))
+    assert "已确认该户位置。" in html
+    assert re.search(r'data-testid="household-location">41.300000, 123.800000', html)
+    assert confirm_form(html) is None and 'data-testid="proposed-location"' not in html
+    assert "该户没有确认的位置，无法核对距离" not in html  # the visit is judged again against the house
+    english = text(client.get(f"/households/{HH}?lang=en"))
+    assert 'data-testid="household-location">41.300000, 123.800000' in english
+
+
+def test_a_cadre_sees_the_proposal_without_a_button_and_cannot_confirm_it(client, proposal, sessions):
+    login(client, "cadre001")
+    html = text(client.get(f"/households/{HH}"))
+    assert 'data-testid="proposed-location"' in html and "待督导确认" in html and confirm_form(html) is None
+    response = client.post(f"/households/{HH}/location",
+                           data={"csrf_token": any_csrf(client), "latitude": "41.3", "longitude": "123.8"})
+    assert response.status_code == 403
+    assert location_of(sessions) == ((None, None), True)
+
+
+def test_another_areas_supervisor_gets_404_and_a_changed_proposal_is_not_confirmed(client, proposal, sessions,
+                                                                                    make_user):
+    make_user("town2", "supervisor", (proposal["codes"]["210504002"],))
+    login(client, "town2")
+    response = client.post(f"/households/{HH}/location",
+                           data={"csrf_token": any_csrf(client), "latitude": "41.3", "longitude": "123.8"})
+    assert response.status_code == 404
+    login(client, "town1")
+    form = confirm_form(text(client.get(f"/households/{HH}")))
+    assert client.post(f"/households/{HH}/location", data={**form, "csrf_token": ""}).status_code == 400
+    stale = client.post(f"/households/{HH}/location", data={**form, "latitude": "41.2"})
+    assert stale.status_code == 302
+    assert "建议位置已经变化，请查看后再确认。" in text(client.get(f"/households/{HH}"))
+    assert location_of(sessions) == ((None, None), True)

@@ -12,8 +12,9 @@ device scale 2) or desktop size (1280×800), already logged in (each user logs i
 `log_in` helper; the session cookie is then reused). `shoot(name, path)` opens a page at both sizes, checks that
 the phone page does not scroll sideways (`fits_phone`) and saves full-page screenshots under
 test-artifacts/screenshots/ (the repository root; ignored by git); `screenshot(page, name, device)` saves one.
-`demo_db` reads the server's database to pick the households a test looks at. When a test fails, the end of the
-server's log is attached to its report.
+`demo_db` reads the server's database to pick the households a test looks at; `unlocated_household` clears one
+household's location for a test and puts it back. When a test fails, the end of the server's log is attached to
+its report.
 """
 from __future__ import annotations
 
@@ -140,6 +141,42 @@ def demo_db(demo_server):
                                  check_same_thread=False)
     yield connection
     connection.close()
+
+
+# clears a household's location and recomputes its record in the demo data dir, as a roster without the house's
+# coordinates would leave it: the file then proposes the first accurate visit's GPS point
+_UNLOCATE = """
+import sys
+from sqlalchemy import select
+from server import create_app
+from server.db import session_scope
+from sync.models import Household
+from sync.reconcile import reconcile_households
+
+runtime = create_app().extensions["zoufang"]
+with session_scope(runtime.sessions) as session:
+    household = session.scalar(select(Household).where(Household.number == sys.argv[1]))
+    household.latitude = household.longitude = None
+    session.flush()
+    reconcile_households(session, [household.number], runtime.queue.options())
+"""
+
+
+@pytest.fixture
+def unlocated_household(demo_server, demo_db) -> str:
+    """A household of village 1 (town1's, cadre001's) with a verified visit, its location cleared for the test
+    so that its file proposes one; the demo's location is put back afterwards (through the API, as an admin)."""
+    number, latitude, longitude = demo_db.execute(
+        "SELECT h.number, h.latitude, h.longitude FROM households h JOIN areas a ON a.id = h.area_id "
+        "JOIN visits v ON v.household_id = h.id WHERE a.code = '210504001001' AND v.verdict = 'verified' "
+        "ORDER BY h.number DESC LIMIT 1").fetchone()
+    env = {**_env(demo_server.data_dir), "ZOUFANG_WORKER": "off", "ZOUFANG_MIGRATE_ON_START": "0"}
+    subprocess.run([sys.executable, "-c", _UNLOCATE, number], cwd=REPO_ROOT, env=env, check=True, timeout=60,
+                   stdin=subprocess.DEVNULL, capture_output=True)
+    yield number
+    restored = requests.put(f"{demo_server.base_url}/api/v1/households/{number}/location", auth=ADMIN, timeout=30,
+                            json={"latitude": latitude, "longitude": longitude})
+    assert restored.status_code == 200, restored.text
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,33 @@ def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_d
     expect(page.get_by_test_id("household-number")).to_have_text(number)
 
 
+def test_a_supervisor_confirms_the_proposed_location_of_a_house(open_page, unlocated_household, screenshot,
+                                                                 fits_phone):
+    number = unlocated_household
+    cadre = open_page("cadre001", "desktop", f"/households/{number}")
+    expect(cadre.get_by_test_id("proposed-location")).to_contain_text("待督导确认")
+    expect(cadre.get_by_test_id("confirm-location")).to_have_count(0)  # only supervisors and admins confirm
+    english = open_page("town1", "desktop", f"/households/{number}?lang=en")
+    expect(english.get_by_role("button", name="Confirm as the house's location")).to_be_visible()
+    screenshot(english, "household-proposed-location-en", "desktop")
+
+    page = open_page("town1", "phone", f"/households/{number}")
+    expect(page.get_by_test_id("household-location")).to_have_text("未确认")
+    proposed = page.get_by_test_id("proposed-location")
+    latitude, longitude = (float(x) for x in re.match(r"\s*([\d.]+), ([\d.]+)", proposed.inner_text()).groups())
+    button = page.get_by_test_id("confirm-location")
+    expect(button).to_be_visible()
+    fits_phone(page)
+    screenshot(page, "household-proposed-location", "phone")
+    button.click()
+    expect(page.get_by_test_id("flash-ok")).to_have_text("已确认该户位置。")
+    expect(page.get_by_test_id("household-location")).to_contain_text(f"{latitude:.6f}, {longitude:.6f}")
+    expect(page.get_by_test_id("household-map-link")).to_be_visible()
+    expect(page.get_by_test_id("proposed-location")).to_have_count(0)
+    fits_phone(page)
+    screenshot(page, "household-location-confirmed", "phone")
+
+
 def test_a_supervisor_resolves_a_conflict(open_page, screenshot):
     page = open_page("county", "phone", "/review/conflicts")
     screenshot(page, "review-conflicts", "phone")
