@@ -61,6 +61,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
                             max_attempts=settings.job_max_attempts,
                             image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)))
     app.extensions["zoufang"] = rt
+    app.wsgi_app = rt.activity.wrap(app.wsgi_app)
 
     from server import bootstrap, cli
     from server.api import bp as api_bp
@@ -122,7 +123,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     if settings.migrate_on_start:
         bootstrap.prepare(app)
     if settings.worker == "thread":
-        rt.worker = Worker(rt.sessions, rt.queue, rt.store)
+        rt.worker = Worker(rt.sessions, rt.queue, rt.store, quiet=rt.activity.quiet)
         rt.worker.start()
     return app
 

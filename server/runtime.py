@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from media.store import Store
+from server.activity import RequestActivity
 from server.config import Settings
 from server.passwords import CredentialCache
 from server.ratelimit import LoginLimiter
@@ -29,6 +30,8 @@ class Runtime:
     credentials: CredentialCache
     queue: QueueSettings
     login_limiter: LoginLimiter = dataclasses.field(default_factory=LoginLimiter)
+    #: requests in flight, for the worker to give way to
+    activity: RequestActivity = dataclasses.field(default_factory=RequestActivity)
     #: the in-process reconcile worker, when this process runs one
     worker: Worker | None = None
 

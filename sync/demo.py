@@ -42,7 +42,7 @@ from media.store import Store
 from server.db import session_scope, utcnow
 from server.errors import Problem
 from sync.areas import import_areas
-from sync.jobs import QueueSettings, run_image_job, run_until_idle
+from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
 from sync.models import Area, Household, Submission, SubmissionAttachment
 from sync.roster import import_roster
 from sync.submissions import IncomingFile, Sender, accept_submission
@@ -674,7 +674,7 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
     jobs = 0
     # photos first, then every reconcile job in large batches (run_until_idle alone would reconcile after each
     # photo); the result is the same, it is just quicker
-    while run_image_job(sessions, store, queue):
+    while run_image_jobs(sessions, store, queue):
         jobs += 1
     jobs += run_until_idle(sessions, queue, store)
     with session_scope(sessions) as session:

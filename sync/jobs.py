@@ -12,20 +12,25 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 import traceback
 from typing import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
+from sync.coverage import clear_cache as clear_coverage_cache
 from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
 from sync.rules import RulesConfig
 
 log = logging.getLogger("zoufang.worker")
+
+#: how often a worker that gives way to requests looks again
+GIVE_WAY_POLL_SECONDS = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +43,9 @@ class QueueSettings:
     image_limits: ImageLimits = ImageLimits()
     #: how long an image job may run before another worker may take it over
     lease: dt.timedelta = dt.timedelta(minutes=5)
+    #: photos claimed at once, and how long a round may spend on them before handing the rest back
+    image_batch: int = 8
+    image_budget: dt.timedelta = dt.timedelta(milliseconds=250)
 
     def options(self, now: dt.datetime | None = None) -> ReconcileOptions:
         return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow())
@@ -120,42 +128,78 @@ def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings, store:
     """Everything due, reconcile and (given a store) image jobs, until nothing is left: for tests and `--once`."""
     done = 0
     while True:
-        batch = run_pending(sessions, queue) or (run_image_job(sessions, store, queue) if store else [])
+        batch = run_pending(sessions, queue) or (run_image_jobs(sessions, store, queue) if store else [])
         if not batch:
             return done
         done += len(batch)
 
 
-def run_image_job(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
-    """Check one photo and make its thumbnails, outside any transaction; then have its visit judged again."""
+def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
+    """Check a few photos and make their thumbnails, outside any transaction; then have their visits judged
+    again. Two short transactions for the lot: one claims them with a lease, one records what was found.
+    Photos not reached within `queue.image_budget` are handed back for the next round."""
     now = utcnow()
     with session_scope(sessions) as session:
-        job = session.scalar(select(Job).where(
+        jobs = session.execute(select(Job.id, Job.submission_id, Job.payload).where(
             Job.kind == "image", Job.run_after <= now,
             (Job.state == "queued") | (Job.state == "running"))  # a running job whose lease ran out
-            .order_by(Job.id).limit(1).with_for_update(skip_locked=True))
-        if job is None:
+            .order_by(Job.id).limit(queue.image_batch).with_for_update(skip_locked=True)).all()
+        if not jobs:
             return []
-        job.state, job.run_after = "running", now + queue.lease
-        job_id, submission_id, filename = job.id, job.submission_id, job.payload.get("filename")
-        attachment = session.scalar(select(SubmissionAttachment).where(
-            SubmissionAttachment.submission_id == submission_id, SubmissionAttachment.filename == filename))
-        source = None if attachment is None else (attachment.sha256, attachment.filename, attachment.content_type)
-    try:
-        report = process_image(store, source[0], source[1], source[2], queue.image_limits) if source else None
-    except Exception:
-        _record_failure(sessions, [job_id], queue)
-        return []
+        session.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
+                        .values(state="running", run_after=now + queue.lease))
+        sources = _image_sources(session, jobs)
+    started, reports, failed = time.monotonic(), {}, []
+    for job in jobs:
+        if reports and time.monotonic() - started > queue.image_budget.total_seconds():
+            break
+        source = sources.get(job.id)
+        try:
+            reports[job.id] = process_image(store, *source, queue.image_limits) if source else None
+        except Exception:
+            _record_failure(sessions, [job.id], queue)
+            failed.append(job.id)
     with session_scope(sessions) as session:
-        if report is not None:
-            session.execute(update(SubmissionAttachment).where(
-                SubmissionAttachment.submission_id == submission_id, SubmissionAttachment.filename == filename)
-                .values(image_check=report.check.reason or "ok", image_info=report.check.as_dict(),
-                        thumb_sha256=report.derivatives.get("thumb"),
-                        preview_sha256=report.derivatives.get("preview")))
-            session.add(Job(kind="reconcile", submission_id=submission_id, payload={"image": filename}))
-        session.execute(delete(Job).where(Job.id == job_id))
-    return [job_id]
+        _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+    return list(reports)
+
+
+_ATTACHMENTS = SubmissionAttachment.__table__
+_RECORD_IMAGE_CHECK = (
+    update(_ATTACHMENTS)
+    .where(_ATTACHMENTS.c.submission_id == bindparam("job_submission_id"),
+           _ATTACHMENTS.c.filename == bindparam("job_filename"))
+    .values(image_check=bindparam("image_check"), image_info=bindparam("image_info"),
+            thumb_sha256=bindparam("thumb_sha256"), preview_sha256=bindparam("preview_sha256")))
+
+
+def _record_image_reports(session: Session, jobs, reports: dict, now: dt.datetime) -> None:
+    """What the checks found, a reconcile job per checked photo's submission; jobs not reached go back."""
+    checked = [(job, reports[job.id]) for job in jobs if job.id in reports and reports[job.id] is not None]
+    if checked:
+        conn = session.connection()
+        conn.execute(_RECORD_IMAGE_CHECK, [
+            {"job_submission_id": job.submission_id, "job_filename": job.payload.get("filename"),
+             "image_check": report.check.reason or "ok", "image_info": report.check.as_dict(),
+             "thumb_sha256": report.derivatives.get("thumb"), "preview_sha256": report.derivatives.get("preview")}
+            for job, report in checked])
+        conn.execute(insert(Job.__table__), [
+            {"kind": "reconcile", "submission_id": job.submission_id, "payload": {"image": job.payload.get("filename")}}
+            for job, _report in checked])
+    session.execute(delete(Job).where(Job.id.in_([job.id for job in jobs if job.id in reports])))
+    session.execute(update(Job).where(Job.id.in_([job.id for job in jobs if job.id not in reports]))
+                    .values(state="queued", run_after=now))
+
+
+def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | None]]:
+    """Job id → (sha256, file name, content type) of the attachment it is about, when it has arrived."""
+    wanted = {(j.submission_id, j.payload.get("filename")): j.id for j in jobs}
+    rows = session.execute(select(SubmissionAttachment.submission_id, SubmissionAttachment.filename,
+                                  SubmissionAttachment.sha256, SubmissionAttachment.content_type)
+                           .where(SubmissionAttachment.submission_id.in_({j.submission_id for j in jobs}),
+                                  SubmissionAttachment.sha256.is_not(None)))
+    return {wanted[(r.submission_id, r.filename)]: (r.sha256, r.filename, r.content_type)
+            for r in rows if (r.submission_id, r.filename) in wanted}
 
 
 def retry_failed(sessions: sessionmaker[Session]) -> int:
@@ -183,20 +227,29 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
     with session_scope(sessions) as session:
         # everything due is now reflected; rechecks of held submissions stay queued for their time
         session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
+        # everything derived is derived again, the coverage counts included
+        clear_coverage_cache(session)
     return len(numbers)
 
 
 class Worker(threading.Thread):
-    """The in-process worker: wakes when a submission is accepted, otherwise polls; processes within a second.
-    Reconciling comes first; photos are checked one at a time in between."""
+    """The in-process worker: wakes when a submission is accepted, otherwise polls; reconciling comes first,
+    photos are checked a few at a time in between.
+
+    Requests come first: before each unit of work the worker waits until `quiet()` says the process is serving
+    no request, but never longer than `patience` seconds, so that under a steady stream of uploads it still
+    takes its share and falls behind by a bounded amount. While it waits, jobs accumulate and are then done
+    in one batch, which costs far less than one at a time."""
 
     def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
-                 poll_seconds: float = 0.5):
+                 poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5):
         super().__init__(name="zoufang-reconcile", daemon=True)
         self.sessions = sessions
         self.queue = queue
         self.store = store
         self.poll_seconds = poll_seconds
+        self.quiet = quiet or (lambda: True)
+        self.patience = patience
         self._wake = threading.Event()
         self._stopping = threading.Event()
 
@@ -209,11 +262,17 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            self._give_way()
             try:
-                busy = run_pending(self.sessions, self.queue) or run_image_job(self.sessions, self.store, self.queue)
+                busy = run_pending(self.sessions, self.queue) or run_image_jobs(self.sessions, self.store, self.queue)
             except Exception:  # the database may be restarting: keep the thread alive
                 log.exception("worker loop failed")
                 busy = []
             if not busy:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+    def _give_way(self) -> None:
+        deadline = time.monotonic() + self.patience
+        while not self.quiet() and time.monotonic() < deadline and not self._stopping.is_set():
+            self._stopping.wait(GIVE_WAY_POLL_SECONDS)

@@ -107,3 +107,27 @@ def test_location_is_proposed_then_confirmed_by_a_supervisor(device, client, sam
     assert confirmed.get_json()["location"] == {"latitude": 41.3, "longitude": 123.8}
     assert "proposed_location" not in confirmed.get_json()["fields"]
     assert verdicts(sessions)[0] == ("verified", [])
+
+
+def test_photos_not_reached_within_the_time_budget_go_back_to_the_queue(device, app, sample_district, sessions):
+    import dataclasses
+    import datetime as dt
+
+    from sync.jobs import run_image_jobs, run_until_idle
+    rt = app.extensions["zoufang"]
+    for number in range(3):
+        xml = visit_xml(HH, instance_id=f"uuid:budget-{number}", photo="family.jpg")
+        assert device.submit(xml, {"family.jpg": make_jpeg((640, 480))}).status_code == 201
+    hurried = dataclasses.replace(rt.queue, image_budget=dt.timedelta(0))
+    assert len(run_image_jobs(rt.sessions, rt.store, hurried)) == 1  # at least one photo per round
+    with session_scope(sessions) as session:
+        left = session.execute(select(Job.state, Job.run_after).where(Job.kind == "image")).all()
+    assert [state for state, _ in left] == ["queued", "queued"]  # handed back, not leased for minutes
+    run_until_idle(rt.sessions, hurried, rt.store)
+    checked = [attachment.image_check for attachment in _attachments(sessions)]
+    assert checked == ["ok", "ok", "ok"]
+
+
+def _attachments(sessions):
+    with session_scope(sessions) as session:
+        return list(session.scalars(select(SubmissionAttachment).order_by(SubmissionAttachment.id)))

@@ -1,0 +1,71 @@
+"""The request counter the background worker gives way to."""
+import threading
+import time
+
+from server.activity import RequestActivity
+from sync.jobs import Worker
+
+
+def _app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return iter([b"a", b"b"])
+
+
+def test_a_request_counts_until_its_response_is_closed():
+    activity = RequestActivity(quiet_seconds=0)
+    assert activity.quiet()
+    response = activity.wrap(_app)({}, lambda *_: None)
+    assert not activity.quiet()
+    assert b"".join(response) == b"ab"
+    assert not activity.quiet()  # sent, but the server has not closed it yet
+    response.close()
+    assert activity.quiet()
+
+
+def test_quiet_only_some_time_after_the_last_request():
+    activity = RequestActivity(quiet_seconds=0.05)
+    activity.wrap(_app)({}, lambda *_: None).close()
+    assert not activity.quiet()
+    time.sleep(0.06)
+    assert activity.quiet()
+
+
+def test_a_failing_request_does_not_stay_counted():
+    activity = RequestActivity(quiet_seconds=0)
+
+    def broken(environ, start_response):
+        raise RuntimeError("boom")
+
+    try:
+        activity.wrap(broken)({}, lambda *_: None)
+    except RuntimeError:
+        pass
+    assert activity.quiet()
+
+
+def _worker(quiet, patience):
+    return Worker(sessions=None, queue=None, store=None, quiet=quiet, patience=patience)
+
+
+def test_the_worker_waits_while_requests_run_but_no_longer_than_its_patience():
+    worker = _worker(lambda: False, patience=0.2)
+    began = time.monotonic()
+    worker._give_way()
+    assert 0.2 <= time.monotonic() - began < 1.0
+
+
+def test_the_worker_starts_at_once_when_the_process_is_quiet():
+    worker = _worker(lambda: True, patience=5)
+    began = time.monotonic()
+    worker._give_way()
+    assert time.monotonic() - began < 0.1
+
+
+def test_the_worker_starts_as_soon_as_the_requests_end():
+    busy = threading.Event()
+    busy.set()
+    worker = _worker(lambda: not busy.is_set(), patience=5)
+    threading.Timer(0.1, busy.clear).start()
+    began = time.monotonic()
+    worker._give_way()
+    assert 0.09 <= time.monotonic() - began < 1.0
