@@ -16,6 +16,14 @@ months reads "how the same households were covered then".
 Everything is counted in SQL (GROUP BY area and month, or cadre and month); Python only adds up the few hundred
 per-area rows into towns or counties. Every function takes the caller's area ids (None: everything) and answers 404
 for an area outside them, exactly as if it did not exist.
+
+The per-area, per-month counts behind the area rows, totals and trends are cached (CoverageMonth, zeros included):
+a city's six months are 740,000 visits to count, and a month's counts change only where a household's state in it
+changes. The reconciler marks such an (area, month) stale in the transaction that rewrites the visits
+(`mark_stale`; insert-only, so reconcilers never wait on each other or on a fill); the next request counts the stale
+and missing pairs again, one fill at a time, and commits them. So a reconciled visit shows on the next request, and
+an answer is never older than a change committed before the request began. `reconcile rebuild` empties the cache.
+Cadre rows and household lists are counted live: they are a village's or a town's, or one month's.
 """
 from __future__ import annotations
 
@@ -23,13 +31,14 @@ import dataclasses
 import datetime as dt
 from typing import Iterable, Optional
 
-from sqlalchemy import Integer, String, case, column, func, or_, select, table
+from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, column, delete, exists, func, insert, or_,
+                        select, table)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from server.errors import Problem
 from sync.models import Area, Household
-from sync.records import Visit
+from sync.records import CoverageMonth, CoverageStale, Visit
 
 VERIFIED = "verified"
 STATES = ("verified", "questionable", "not_visited")
@@ -334,24 +343,17 @@ def _average(assigned: int, verified: list[int]) -> Optional[float]:
 def _assigned_by_area(session: Session, view: _View) -> dict[int, int]:
     if not view.filter_ids:
         return {}
-    statement = (select(Household.area_id, func.count()).where(Household.area_id.in_(view.filter_ids))
+    statement = (select(Household.area_id, func.count()).where(_among(session, Household.area_id, view.filter_ids))
                  .group_by(Household.area_id))
     return {area_id: n for area_id, n in session.execute(statement) if area_id in view.row_of}
 
 
 def _visits_by_area(session: Session, view: _View, first: str, last: str) -> dict[tuple[int, str], tuple[int, int]]:
-    """(area id, month) → (households visited, households with a verified visit), for the months first..last.
-
-    Both counts are DISTINCT over the same column, so that PostgreSQL 16+ can feed them from an index ordered by
-    (area_id, month, household_id) without sorting each group."""
+    """(area id, month) → (households visited, households with a verified visit), for the months first..last."""
     if not view.filter_ids:
         return {}
-    statement = (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
-                        func.count(Visit.household_id.distinct()).filter(Visit.verdict == VERIFIED))
-                 .where(Visit.month >= first, Visit.month <= last, Visit.area_id.in_(view.filter_ids))
-                 .group_by(Visit.area_id, Visit.month))
-    return {(area_id, m): (visited, verified) for area_id, m, visited, verified in session.execute(statement)
-            if area_id in view.row_of}
+    months = [month_name(n) for n in range(parse_month(first), parse_month(last) + 1)]
+    return visit_counts(session, view.filter_ids, months)
 
 
 def _area_rows(view: _View, assigned: dict[int, int], visits: dict[tuple[int, str], tuple[int, int]], month: str,
@@ -417,6 +419,141 @@ def _cadre_names(session: Session, usernames: list[str]) -> dict[str, str]:
         return {}
     statement = select(_users.c.username, _users.c.display_name).where(_users.c.username.in_(usernames))
     return {username: display or username for username, display in session.execute(statement)}
+
+
+# ---- the cache of per-area, per-month counts --------------------------------------------------------------------
+
+#: PostgreSQL advisory lock held by the transaction that fills the cache (any constant no other code uses)
+_FILL_LOCK = 0x5A4F_5546_434F_5645
+
+
+def visit_counts(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    """(area id, month) → (households visited, households with a verified visit) for every area and month given,
+    from the cache. When a pair is missing or stale, the missing and stale pairs are counted again in a transaction
+    of their own: the session's transaction is COMMITTED before and after (the callers are read-only requests)."""
+    if not area_ids or not months:
+        return {}
+    # the stale marks before the counts: a fill committing in between can only make the counts read newer
+    stale = session.execute(select(CoverageStale.id).where(*_pairs(session, CoverageStale, area_ids, months))
+                            .limit(1))
+    if stale.first() is None:
+        cached = _cached(session, area_ids, months)
+        if len(cached) == len(area_ids) * len(months):
+            return cached
+    return _fill(session, area_ids, months)
+
+
+def visit_count_statement(area_ids: list[int], first: str, last: str):
+    """The count behind the cache, straight from `visits`: one GROUP BY area and month over the months first..last
+    (pairs with a visit only). A range, not a list of months: with a range both columns bound each area's index
+    scan, a list PostgreSQL only filters on. Both counts are DISTINCT over the same column, so that PostgreSQL 16+
+    can feed them from the index ordered by (area_id, month, household_id) without sorting each group."""
+    return (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
+                   func.count(Visit.household_id.distinct()).filter(Visit.verdict == VERIFIED))
+            .where(Visit.area_id.in_(area_ids), Visit.month >= first, Visit.month <= last)
+            .group_by(Visit.area_id, Visit.month))
+
+
+def mark_stale(session: Session, before: Iterable[tuple], after: Iterable[tuple]) -> None:
+    """For the reconciler, in the transaction that rewrites a batch of households' visits: given their visits
+    before and after as (area id, month, household id, verdict), mark stale the (area, month) pairs whose counts
+    may change. Only a household whose state in a month changes counts: a second visit in a month, or a re-judged
+    visit that keeps the household's best verdict, marks nothing."""
+    changed = {(area_id, month) for (area_id, month, _household), _verified in _states(before) ^ _states(after)
+               if month is not None}
+    if changed:
+        session.execute(insert(CoverageStale), [{"area_id": a, "month": m} for a, m in sorted(changed)])
+
+
+def clear_cache(session: Session) -> None:
+    """Forget every cached count (after `reconcile rebuild`, which derives everything again): the next requests
+    count from `visits`."""
+    _lock_fills(session)
+    session.execute(delete(CoverageStale).execution_options(synchronize_session=False))
+    session.execute(delete(CoverageMonth).execution_options(synchronize_session=False))
+
+
+def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
+    """((area id, month, household id), has a verified visit) for every household-month with a visit."""
+    best: dict[tuple[int, str, int], bool] = {}
+    for area_id, month, household_id, verdict in visits:
+        key = (area_id, month, household_id)
+        best[key] = best.get(key, False) or verdict == VERIFIED
+    return set(best.items())
+
+
+def _among(session: Session, column, ids: list[int]) -> ColumnElement:
+    """column IN ids; on PostgreSQL as one array parameter, because binding a city's thousand area ids one by one
+    costs more than reading its cached counts."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def _pairs(session: Session, model, area_ids: list[int], months: list[str]) -> tuple[ColumnElement, ...]:
+    return _among(session, model.area_id, area_ids), model.month.in_(months)
+
+
+def _cached(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    statement = (select(CoverageMonth.area_id, CoverageMonth.month, CoverageMonth.visited, CoverageMonth.verified)
+                 .where(*_pairs(session, CoverageMonth, area_ids, months)))
+    return {(a, m): (visited, verified) for a, m, visited, verified in session.execute(statement)}
+
+
+def _fill(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    """Count the missing and stale pairs again and keep them. Fills run one at a time and take the stale marks away
+    BEFORE counting, so every mark taken was committed with its visits before the count that replaces it read them;
+    a mark committed later stays for the next request."""
+    # a new transaction whose first statement writes: on SQLite a transaction begun for reading (DEFERRED) cannot
+    # always start writing later, but one that writes first waits for the write lock like any writer
+    session.commit()
+    _lock_fills(session)
+    taken = session.execute(delete(CoverageStale).where(*_pairs(session, CoverageStale, area_ids, months))
+                            .returning(CoverageStale.area_id, CoverageStale.month)
+                            .execution_options(synchronize_session=False)).all()
+    stale = {(a, m) for a, m in taken}
+    # marks of pairs nobody has counted yet mean nothing: taking them keeps the table small
+    session.execute(delete(CoverageStale).where(~exists().where(CoverageMonth.area_id == CoverageStale.area_id,
+                                                                CoverageMonth.month == CoverageStale.month))
+                    .execution_options(synchronize_session=False))
+    cached = {pair: c for pair, c in _cached(session, area_ids, months).items() if pair not in stale}
+    missing = [(a, m) for a in area_ids for m in months if (a, m) not in cached]
+    if not missing:  # the fill before this one, which we waited for, counted them
+        session.commit()
+        return cached
+    # one count for the smallest block of areas × a range of months holding every missing pair (typically: the
+    # stale villages' current month, or everything when cold)
+    block_areas = sorted({a for a, _m in missing})
+    block_months = [month_name(n) for n in range(parse_month(min(m for _a, m in missing)),
+                                                 parse_month(max(m for _a, m in missing)) + 1)]
+    session.execute(delete(CoverageMonth).where(*_pairs(session, CoverageMonth, block_areas, block_months))
+                    .execution_options(synchronize_session=False))
+    block = _insert_counts(session, block_areas, block_months)
+    return {**cached, **block}
+
+
+def _insert_counts(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
+    """Count the areas' months into the cache, in the database (a city's thousands of rows never travel), zeros for
+    the pairs without a visit; commit."""
+    columns = ("area_id", "month", "visited", "verified")
+    table = CoverageMonth.__table__
+    counted = session.execute(table.insert().from_select(columns, visit_count_statement(area_ids, months[0],
+                                                                                        months[-1]))
+                              .returning(*(table.c[c] for c in columns))).all()
+    block = {(a, m): (visited, verified) for a, m, visited, verified in counted}
+    zeros = [{"area_id": a, "month": m, "visited": 0, "verified": 0}
+             for a in area_ids for m in months if (a, m) not in block]
+    if zeros:
+        session.execute(table.insert(), zeros)
+    session.commit()
+    return {**block, **{(z["area_id"], z["month"]): (0, 0) for z in zeros}}
+
+
+def _lock_fills(session: Session) -> None:
+    """One fill at a time, so that an older count never overwrites a newer one. Reconcilers never take this lock.
+    (SQLite needs nothing: a transaction holds the one write lock from its first write on, and fills write first.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_FILL_LOCK)))
 
 
 # ---- the households behind a number -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Iterable
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from sync.coverage import mark_stale
 from sync.entity_list import bump_revision
 from sync.facts import Fact, read_fact
 from sync.fold import Baseline, Record, Resolution, fold
@@ -214,7 +215,10 @@ def _load_resolutions(session: Session, household_ids: list[int]) -> dict[int, l
 def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
            submitters: dict[str, tuple[int, int | None]], now: dt.datetime) -> None:
     ids = list(records)
-    for table in (Visit, Conflict, Finding, RecordMember):
+    # the visits as they were, so that only the coverage months whose counts change are marked stale
+    before = session.execute(delete(Visit).where(Visit.household_id.in_(ids))
+                             .returning(Visit.area_id, Visit.month, Visit.household_id, Visit.verdict)).all()
+    for table in (Conflict, Finding, RecordMember):
         session.execute(delete(table).where(table.household_id.in_(ids)))
     session.execute(delete(HouseholdRecord).where(HouseholdRecord.household_id.in_(ids)))
     record_rows, visit_rows, conflict_rows, finding_rows, member_rows = [], [], [], [], []
@@ -253,6 +257,7 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
                         (Finding, finding_rows), (RecordMember, member_rows)):
         if rows:
             session.execute(insert(model), rows)
+    mark_stale(session, before, [(v["area_id"], v["month"], v["household_id"], v["verdict"]) for v in visit_rows])
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -67,6 +67,32 @@ class Visit(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+class CoverageMonth(Base):
+    """Coverage cache (sync/coverage.py): of an area's households, how many were visited in a month and how many with
+    verified evidence, as counted from `visits`. Filled on demand, zeros included; a row is out of date while a
+    CoverageStale row names its area and month. Derived: dropping every row only makes the next request slower."""
+
+    __tablename__ = "coverage_months"
+
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    visited: Mapped[int] = mapped_column(Integer)
+    verified: Mapped[int] = mapped_column(Integer)
+
+
+class CoverageStale(Base):
+    """An area's month whose coverage the reconciler changed, written with the visits that changed it. Only ever
+    inserted by the reconcilers (no key to collide on, so workers never wait on each other); taken away by the
+    request that counts the month again."""
+
+    __tablename__ = "coverage_stale"
+    __table_args__ = (Index("ix_coverage_stale_area_month", "area_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    month: Mapped[str] = mapped_column(String(7))
+
+
 class Conflict(Base):
     """Submissions from the same entity version that disagree on a field. Derived: its key is stable, so a
     resolution (kept in `resolutions`) finds it again after a rebuild."""

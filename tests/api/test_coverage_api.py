@@ -9,8 +9,12 @@ cadre001, 1.5 km from the house) and 龙立长 (cadre001's, by cadre001, neither
 import re
 
 import pytest
+from sqlalchemy import func, select, update
 
+from server.db import session_scope
 from support import login, Collect, make_jpeg, visit_xml
+from sync.coverage import clear_cache
+from sync.records import CoverageMonth
 
 HAO_FU, LONG, HUANG = "2105040010010001", "2105040010010019", "2105040010010037"
 YAN, KONG = "2105040010010007", "2105040010010013"
@@ -225,3 +229,89 @@ def test_a_bad_month_on_a_page_is_a_400(client, november):
     login(client, "town1")
     assert client.get("/coverage/?month=2026-13").status_code == 400
     assert client.get("/coverage/households?state=visited").status_code == 400
+
+
+# ---- the cache of per-area, per-month counts --------------------------------------------------------------------
+
+COVERAGE_VIEWS = [("admin", {}), ("admin", {"by": "cadre"}), ("town1", {}), ("town1", {"area": VILLAGE}),
+                  ("cadre1", {"area": VILLAGE})]
+
+
+def every_view(client, district, admin):
+    """The coverage of November, October and September as each kind of user sees it."""
+    headers = {"admin": admin, "town1": district["town1"], "cadre1": district["cadre1"]}
+    return [get(client, "/api/v1/coverage", headers[user], month=month, **query)
+            for user, query in COVERAGE_VIEWS for month in (MONTH, "2026-10", "2026-09")]
+
+
+def cached_months(sessions) -> int:
+    with session_scope(sessions) as session:
+        return session.scalar(select(func.count()).select_from(CoverageMonth))
+
+
+def clear(sessions) -> None:
+    with session_scope(sessions) as session:
+        clear_cache(session)
+
+
+def village_month(client, headers, month):
+    data = get(client, "/api/v1/coverage", headers, month=month, area=TOWN)
+    return numbers(next(r for r in data["rows"] if r["key"] == VILLAGE))
+
+
+def test_the_numbers_are_identical_with_and_without_the_cache(client, november, admin, sessions):
+    clear(sessions)
+    cold = every_view(client, november, admin)
+    assert cached_months(sessions) > 0
+    assert every_view(client, november, admin) == cold     # warm
+    clear(sessions)
+    assert every_view(client, november, admin) == cold
+
+
+def test_a_visit_reconciled_into_last_month_shows_on_the_next_request(client, november, sessions, work):
+    town = november["town1"]
+    assert village_month(client, town, "2026-10") == (19, 1, 0, 18)                 # 黄亮 in October: cached now
+    before = get(client, "/api/v1/coverage", town, month=MONTH, area=VILLAGE)
+    assert cached_months(sessions) > 0
+    late = visit_xml(HAO_FU, instance_id="uuid:hao-october", end="2026-10-21T10:00:00+08:00",
+                     gps="41.296222 123.80102 100 5")
+    assert Collect(client, november["cadre1"]).submit(
+        late, {"family.jpg": make_jpeg(taken="2026:10:21 10:01:00")}).status_code == 201
+    work()
+    assert village_month(client, town, "2026-10") == (19, 2, 0, 17)
+    after = get(client, "/api/v1/coverage", town, month=MONTH, area=VILLAGE)
+    assert [p["verified"] for p in after["trend"]][-2] == [p["verified"] for p in before["trend"]][-2] + 1
+    assert after["total"]["previous_pct"] == 10.5 and before["total"]["previous_pct"] == 5.3
+
+
+def test_a_visit_reconciled_into_this_month_shows_on_the_next_request(client, november, work):
+    town = november["town1"]
+    assert village_month(client, town, MONTH) == (19, 2, 2, 15)
+    assert Collect(client, november["cadre1"]).submit(
+        visit_xml("2105040010010025", instance_id="uuid:late", gps="")).status_code == 201
+    work()
+    assert village_month(client, town, MONTH) == (19, 2, 3, 14)
+
+
+def test_an_edit_moving_a_visit_to_another_month_moves_it_in_the_coverage(client, november, work):
+    town = november["town1"]
+    assert (village_month(client, town, "2026-10"), village_month(client, town, "2026-09")) == \
+        ((19, 1, 0, 18), (19, 0, 0, 19))
+    edit = visit_xml(HUANG, instance_id="uuid:huang-2", deprecated_id="uuid:huang",
+                     end="2026-09-20T10:00:00+08:00", gps="")
+    assert Collect(client, november["cadre1"]).submit(edit).status_code == 201
+    work()
+    assert (village_month(client, town, "2026-10"), village_month(client, town, "2026-09")) == \
+        ((19, 0, 0, 19), (19, 0, 1, 18))
+
+
+def test_a_rebuild_leaves_a_correct_cache(client, november, admin, sessions, runner):
+    before = every_view(client, november, admin)
+    with session_scope(sessions) as session:   # whatever the cache held, a rebuild derives it again
+        session.execute(update(CoverageMonth).values(visited=5, verified=5))
+    assert every_view(client, november, admin) != before
+    result = runner.invoke(args=["reconcile", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert every_view(client, november, admin) == before
+    clear(sessions)
+    assert every_view(client, november, admin) == before
