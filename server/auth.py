@@ -10,7 +10,7 @@ import functools
 import hashlib
 
 from flask import g, request, session
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.csrf import check_csrf_header
@@ -50,10 +50,17 @@ def _challenge() -> Problem:
                    headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
 
+_DEVICE_BY_TOKEN = select(Device, User).join(User, Device.user_id == User.id).where(
+    Device.token_sha256 == bindparam("token_sha256"))
+_DEVICES = Device.__table__
+_RECORD_USE = update(_DEVICES).values(last_used_at=bindparam("now")).where(
+    _DEVICES.c.id == bindparam("device_id"),
+    or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before")))
+
+
 def device_principal(token: str) -> Principal:
     """Reads only (see `record_device_use`), so that it can run in a `reading()` transaction."""
-    row = db().execute(select(Device, User).join(User, Device.user_id == User.id)
-                       .where(Device.token_sha256 == token_sha256(token))).first()
+    row = db().execute(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)}).first()
     if row is None or row.Device.revoked_at is not None or not row.User.active:
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
@@ -63,11 +70,8 @@ def device_principal(token: str) -> Principal:
 def record_device_use(session: Session, device: Device) -> None:
     """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION."""
     now = utcnow()
-    devices = Device.__table__
-    session.connection().execute(
-        update(devices).values(last_used_at=now)
-        .where(devices.c.id == device.id,
-               or_(devices.c.last_used_at.is_(None), devices.c.last_used_at < now - DEVICE_USE_RESOLUTION)))
+    session.connection().execute(_RECORD_USE, {"now": now, "device_id": device.id,
+                                               "stale_before": now - DEVICE_USE_RESOLUTION})
 
 
 def basic_principal() -> Principal | None:

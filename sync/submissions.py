@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 
-from sqlalchemy import Integer, and_, func, insert, literal, select
+from sqlalchemy import Integer, and_, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -35,11 +36,26 @@ from server.errors import Problem
 from sync.instance import ParsedInstance, parse_instance, referenced_files
 from sync.models import Household, Job, Submission, SubmissionAttachment
 
-# the new-submission path is the server's busiest: it speaks to the tables directly, without the ORM's
-# unit of work
+# The new-submission path is the server's busiest. It speaks to the tables directly, without the ORM's unit of
+# work, with statements built once (bound parameters) so that each request only executes them.
 SUBMISSIONS = Submission.__table__
 ATTACHMENTS = SubmissionAttachment.__table__
 JOBS = Job.__table__
+_FORMS, _VERSIONS = Form.__table__, FormVersion.__table__
+_FORM_VERSION = (
+    select(_FORMS.c.id, _FORMS.c.state, _VERSIONS.c.id.label("version_id"), _VERSIONS.c.binary_paths)
+    .outerjoin(_VERSIONS, and_(_VERSIONS.c.form_id == _FORMS.c.id, _VERSIONS.c.version == bindparam("version")))
+    .where(_FORMS.c.xml_form_id == bindparam("xml_form_id")))
+_EXISTING = select(SUBMISSIONS.c.id, SUBMISSIONS.c.xml_sha256).where(
+    SUBMISSIONS.c.form_id == bindparam("form_id"), SUBMISSIONS.c.instance_id == bindparam("instance_id"))
+_STILL_EXPECTED = select(ATTACHMENTS.c.filename).where(
+    ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None))
+#: the submission's area for scoping: its household's, else the sender's fallback
+_AREA = func.coalesce(
+    select(Household.area_id).where(Household.number == bindparam("household_number")).scalar_subquery(),
+    bindparam("fallback_area_id", type_=Integer()))
+_INSERT_ATTACHMENTS = insert(ATTACHMENTS)
+_INSERT_JOBS = insert(JOBS)
 
 
 @dataclasses.dataclass
@@ -104,14 +120,12 @@ def plan_submission(session: Session, xml: bytes) -> Plan:
     xml_sha256 = hashlib.sha256(xml).hexdigest()
     referenced = tuple(referenced_files(parsed.root, binary_paths))
     conn = session.connection()
-    existing = conn.execute(select(SUBMISSIONS.c.id, SUBMISSIONS.c.xml_sha256).where(
-        SUBMISSIONS.c.form_id == form_id, SUBMISSIONS.c.instance_id == parsed.instance_id)).first()
+    existing = conn.execute(_EXISTING, {"form_id": form_id, "instance_id": parsed.instance_id}).first()
     if existing is None:
         wanted = frozenset(referenced)
     else:
         _same_xml(existing.xml_sha256, xml_sha256)
-        wanted = frozenset(conn.scalars(select(ATTACHMENTS.c.filename).where(
-            ATTACHMENTS.c.submission_id == existing.id, ATTACHMENTS.c.sha256.is_(None))))
+        wanted = frozenset(conn.scalars(_STILL_EXPECTED, {"submission_id": existing.id}))
     return Plan(parsed=parsed, xml=xml, xml_sha256=xml_sha256, form_id=form_id, version_id=version_id,
                 referenced=referenced, existing_id=existing.id if existing else None, wanted=wanted)
 
@@ -162,11 +176,8 @@ def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
 
 
 def _form_version(session: Session, parsed: ParsedInstance) -> tuple[int, int, list[str]]:
-    forms, versions = Form.__table__, FormVersion.__table__
     row = session.connection().execute(
-        select(forms.c.id, forms.c.state, versions.c.id.label("version_id"), versions.c.binary_paths)
-        .outerjoin(versions, and_(versions.c.form_id == forms.c.id, versions.c.version == parsed.version))
-        .where(forms.c.xml_form_id == parsed.xml_form_id)).first()
+        _FORM_VERSION, {"xml_form_id": parsed.xml_form_id, "version": parsed.version}).first()
     if row is None:
         raise Problem(404, "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
                       f"There is no form '{parsed.xml_form_id}' on this server.")
@@ -181,28 +192,31 @@ def _form_version(session: Session, parsed: ParsedInstance) -> tuple[int, int, l
     return row.id, row.version_id, row.binary_paths
 
 
-def _area(parsed: ParsedInstance, sender: Sender):
-    """The submission's area for scoping, as SQL: its household's, else the sender's fallback."""
-    fallback = literal(sender.fallback_area_id, Integer())
-    if not parsed.household_number:
-        return fallback
-    households_area = select(Household.area_id).where(Household.number == parsed.household_number).scalar_subquery()
-    return func.coalesce(households_area, fallback)
+def _area_params(parsed: ParsedInstance, sender: Sender) -> dict:
+    return {"household_number": parsed.household_number, "fallback_area_id": sender.fallback_area_id}
+
+
+@functools.cache
+def _insert_new_statement(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    columns = ("form_id", "form_version_id", "instance_id", "xml", "xml_sha256", "instance_name",
+               "household_number", "submitter_id", "device_id", "client_device_id", "received_at")
+    return (dialect.insert(SUBMISSIONS)
+            .values({**{name: bindparam(name) for name in columns}, "deprecated_id": None, "current": True,
+                     "area_id": _AREA})
+            .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
+            .returning(SUBMISSIONS.c.id))
 
 
 def _insert_new(session: Session, plan: Plan, sender: Sender, now: dt.datetime) -> int | None:
     """The new submission's id, or None when one with this instanceID exists already."""
     parsed = plan.parsed
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(SUBMISSIONS).values(
-        form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
-        deprecated_id=None, current=True, xml=plan.xml, xml_sha256=plan.xml_sha256,
-        instance_name=parsed.instance_name, household_number=parsed.household_number,
-        area_id=_area(parsed, sender), submitter_id=sender.user_id, device_id=sender.device_id,
-        client_device_id=sender.client_device_id, received_at=now)
-        .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
-        .returning(SUBMISSIONS.c.id))
-    return session.connection().execute(statement).scalar()
+    statement = _insert_new_statement(session.get_bind().dialect.name)
+    return session.connection().execute(statement, {
+        "form_id": plan.form_id, "form_version_id": plan.version_id, "instance_id": parsed.instance_id,
+        "xml": plan.xml, "xml_sha256": plan.xml_sha256, "instance_name": parsed.instance_name,
+        "submitter_id": sender.user_id, "device_id": sender.device_id, "client_device_id": sender.client_device_id,
+        "received_at": now, **_area_params(parsed, sender)}).scalar()
 
 
 def _insert_attachments(session: Session, submission_id: int, referenced: tuple[str, ...],
@@ -217,7 +231,7 @@ def _insert_attachments(session: Session, submission_id: int, referenced: tuple[
                      "size": received.size if received else None,
                      "content_type": received.content_type if received else None,
                      "received_at": now if received else None})
-    session.connection().execute(insert(ATTACHMENTS), rows)
+    session.connection().execute(_INSERT_ATTACHMENTS, rows)
 
 
 def _insert_jobs(session: Session, submission_id: int, stored: dict[str, StoredFile]) -> None:
@@ -226,7 +240,7 @@ def _insert_jobs(session: Session, submission_id: int, stored: dict[str, StoredF
     jobs = [{"kind": "reconcile", "submission_id": submission_id, "payload": {}}]
     jobs += [{"kind": "image", "submission_id": submission_id, "payload": {"filename": name}}
              for name, received in stored.items() if looks_like_image(name, received.content_type)]
-    session.connection().execute(insert(JOBS), jobs)
+    session.connection().execute(_INSERT_JOBS, jobs)
 
 
 def _find(session: Session, form_id: int, instance_id: str) -> Submission | None:
@@ -248,7 +262,7 @@ def _create_edit(session: Session, plan: Plan, stored: dict[str, StoredFile], se
                 form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
                 deprecated_id=parsed.deprecated_id, current=True, xml=plan.xml, xml_sha256=plan.xml_sha256,
                 instance_name=parsed.instance_name, household_number=parsed.household_number,
-                area_id=session.scalar(select(_area(parsed, sender))), submitter_id=sender.user_id,
+                area_id=session.scalar(select(_AREA), _area_params(parsed, sender)), submitter_id=sender.user_id,
                 device_id=sender.device_id, client_device_id=sender.client_device_id, received_at=now,
             )
             previous = {a.filename: a for a in replaced.attachments}
