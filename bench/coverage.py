@@ -14,6 +14,11 @@
    never touched. Times `GET /api/v1/coverage` city-wide as the admin, and for a county, a town and a village.
    Target: city-wide < 300 ms p95.
 
+Visits are loaded straight into `visits`, so the coverage cache starts empty. Every case is timed three ways:
+with a warm cache (the warm-up requests fill it; what nearly every request meets, and what the targets apply to),
+with this month stale in some villages before each request (20 of 120, 100 of 860: a stream of visits reconciled
+between two requests), and with the cache emptied before each request (once after a rebuild or the upgrade).
+
 It prints p50/p95 per request kind and the ratio to the target, and exits 2 when a target is missed.
 Generated data: each cadre has a diligence (most visit nearly all their households every month, some about half,
 a few rarely) and an honesty (most visits are verified, some cadres' mostly questionable: paper visits), so rows
@@ -291,13 +296,18 @@ def logged_in(app, username: str):
     return client
 
 
-def time_requests(client, url: str, rounds: int, warm: int = 3) -> list[float]:
+def time_requests(client, url: str, rounds: int, warm: int = 3, before=None) -> list[float]:
+    """`before`, when given, runs (untimed) ahead of every request, the warm-up ones included."""
     for _ in range(warm):
+        if before:
+            before()
         response = client.get(url)
         if response.status_code != 200:
             raise SystemExit(f"{url}: {response.status_code} {response.get_data(as_text=True)[:500]}")
     took = []
     for _ in range(rounds):
+        if before:
+            before()
         began = time.perf_counter()
         response = client.get(url)
         response.get_data()
@@ -339,47 +349,58 @@ def describe(data: Data, spec: Spec, seconds: float) -> None:
           f"in {seconds:.1f} s ({mix})", flush=True)
 
 
-#: the index this benchmark proposes (see bench/README.md): the visits' (area_id, month) index made covering
-PROPOSED_INDEX = ("ix_visits_area_month_household", ("area_id", "month", "household_id", "verdict"))
-
-
-def has_proposed_index(engine) -> bool:
-    from sqlalchemy import inspect
-    wanted = list(PROPOSED_INDEX[1])
-    return any(index["column_names"][:len(wanted)] == wanted for index in inspect(engine).get_indexes("visits"))
-
-
-def add_proposed_index(engine) -> float:
-    began = time.perf_counter()
-    name, columns = PROPOSED_INDEX
-    with engine.begin() as connection:
-        connection.execute(text(f"CREATE INDEX {name} ON visits ({', '.join(columns)})"))
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE visits"))
-    return time.perf_counter() - began
-
-
-def run_cases(app, cases: list[tuple[str, str, str, bool]], rounds: int) -> bool:
+def run_cases(app, cases: list[tuple[str, str, str, bool]], rounds: int, before=None) -> bool:
     """(label, user name, URL, has a target) → timed; False when a target was missed."""
     clients: dict[str, object] = {}
     ok = True
     for label, username, url, targeted in cases:
         client = clients.setdefault(username, logged_in(app, username))
-        ok &= report(label, time_requests(client, url, rounds), TARGET_MS if targeted else None)
+        ok &= report(label, time_requests(client, url, rounds, before=before), TARGET_MS if targeted else None)
     return ok
 
 
-def with_proposed_index(app, cases, rounds: int) -> bool:
-    engine = app.extensions["zoufang"].engine
-    if has_proposed_index(engine):
-        print("  (the migrations already create an index like the proposed one: nothing to compare)", flush=True)
-        return True
-    seconds = add_proposed_index(engine)
-    name, columns = PROPOSED_INDEX
-    print(f"  with the proposed index {name} ON visits ({', '.join(columns)}), built in {seconds:.2f} s "
-          f"({load_average()}):", flush=True)
-    return run_cases(app, cases, rounds)
+def clear_cache(app):
+    """Before each request: an empty coverage cache, as after `reconcile rebuild` or the upgrade that adds it."""
+    from server.db import session_scope
+    from sync.coverage import clear_cache as clear
+    sessions = app.extensions["zoufang"].sessions
+
+    def run():
+        with session_scope(sessions) as session:
+            clear(session)
+    return run
+
+
+def mark_villages_stale(app, villages: int, month: str, rng: random.Random):
+    """Before each request: `villages` villages' month marked stale, as a stream of visits reconciled between two
+    requests leaves them (the next request counts those villages' month again)."""
+    from sqlalchemy import insert, select
+
+    from server.db import session_scope
+    from sync.models import Area
+    from sync.records import CoverageStale
+    sessions = app.extensions["zoufang"].sessions
+    with session_scope(sessions) as session:
+        ids = list(session.scalars(select(Area.id).where(Area.level == "village")))
+
+    def run():
+        with session_scope(sessions) as session:
+            session.execute(insert(CoverageStale), [{"area_id": a, "month": month}
+                                                    for a in rng.sample(ids, min(villages, len(ids)))])
+    return run
+
+
+def run_cache_states(app, cases, more, rounds: int, stale_villages: int, today: dt.date) -> bool:
+    """The cases with a warm cache (what nearly every request meets; the targets apply), then the main ones with
+    this month's counts stale in `stale_villages` villages, and with an empty cache (once after a rebuild)."""
+    print(f"  warm cache ({load_average()}):", flush=True)
+    ok = run_cases(app, cases + more, rounds)
+    print(f"  {stale_villages} villages' {today:%Y-%m} stale before each request ({load_average()}):", flush=True)
+    run_cases(app, [(label, user, url, False) for label, user, url, _ in cases], rounds,
+              before=mark_villages_stale(app, stale_villages, f"{today:%Y-%m}", random.Random(7)))
+    print(f"  cold cache: emptied before each request ({load_average()}):", flush=True)
+    run_cases(app, [(label, user, url, False) for label, user, url, _ in cases], rounds, before=clear_cache(app))
+    return ok
 
 
 def run_county(workdir: Path, rounds: int, today: dt.date) -> bool:
@@ -404,9 +425,7 @@ def run_county(workdir: Path, rounds: int, today: dt.date) -> bool:
             (f"GET /coverage/not-visited?area={s['town']} (town)", s["town_user"],
              f"/coverage/not-visited?area={s['town']}", False),
             ("GET /coverage/not-visited (whole county, first 500)", s["county_user"], "/coverage/not-visited", False)]
-    print(f"  as migrated ({load_average()}):", flush=True)
-    ok = run_cases(app, main + more, rounds)
-    with_proposed_index(app, main, rounds)
+    ok = run_cache_states(app, main, more, rounds, 20, today)
     app.extensions["zoufang"].engine.dispose()
     return ok
 
@@ -442,11 +461,7 @@ def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, expl
                  f"/api/v1/coverage?area={s['village']}", False),
                 (f"GET /api/v1/coverage/not-visited?area={s['town']} (a town)", "bench",
                  f"/api/v1/coverage/not-visited?area={s['town']}", False)]
-        print(f"  as migrated ({load_average()}):", flush=True)
-        ok = run_cases(app, main + more, rounds)
-        with_proposed_index(app, main, rounds)
-        if explain:
-            explain_main_query(app, today)
+        ok = run_cache_states(app, main, more, rounds, 100, today)
         return ok
     finally:
         if app is not None:
@@ -456,20 +471,16 @@ def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, expl
 
 
 def explain_main_query(app, today: dt.date) -> None:
-    """EXPLAIN ANALYZE of the per-area, per-month count the city-wide coverage runs (long lines cut)."""
-    from sqlalchemy import case, func, select
+    """EXPLAIN ANALYZE of the per-area, per-month count a cold cache runs for the whole city (long lines cut)."""
+    from sqlalchemy import select
 
-    from sync.coverage import VERIFIED, shift_month
+    from sync.coverage import shift_month, visit_count_statement
     from sync.models import Area
-    from sync.records import Visit
     month = f"{today:%Y-%m}"
     engine = app.extensions["zoufang"].engine
     with engine.connect() as connection:
         ids = sorted(connection.execute(select(Area.id)).scalars())
-        statement = (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
-                            func.count(case((Visit.verdict == VERIFIED, Visit.household_id)).distinct()))
-                     .where(Visit.month >= shift_month(month, -5), Visit.month <= month, Visit.area_id.in_(ids))
-                     .group_by(Visit.area_id, Visit.month))
+        statement = visit_count_statement(ids, shift_month(month, -5), month)
         compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
         plan = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
     print("  " + "\n  ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
