@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import sqlite3
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -79,16 +81,75 @@ def reading() -> Iterator[None]:
         _reading.reset(token)
 
 
+#: how long a thread waits for its process's turn to write before leaving it to SQLite's busy_timeout
+WRITER_TURN_SECONDS = 30.0
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A pysqlite connection whose writers take turns within the process before asking SQLite for its lock.
+
+    SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5, 10 … 100 ms), so with several
+    threads writing, the lock is often free while they sleep. Threads of one process instead queue on a
+    Python lock, which hands over the moment the holder commits; only one thread per process then ever
+    meets SQLite's busy handler, against the other processes.
+    """
+
+    _turns: dict[str, threading.Lock] = {}
+    _turns_guard = threading.Lock()
+
+    def take_turn(self, database: str) -> None:
+        with self._turns_guard:
+            turn = self._turns.setdefault(database, threading.Lock())
+        # a thread that already holds a turn through another connection must not wait for itself forever
+        self._turn = turn if turn.acquire(timeout=WRITER_TURN_SECONDS) else None
+
+    def _end_turn(self) -> None:
+        turn, self._turn = getattr(self, "_turn", None), None
+        if turn is not None:
+            turn.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._end_turn()
+
+
 def _sqlite_begin(conn) -> None:
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
     # wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent
-    # writers from several gunicorn workers queue on busy_timeout instead; WAL readers are not blocked by it.
-    conn.exec_driver_sql("BEGIN" if _reading.get() else "BEGIN IMMEDIATE")
+    # writers from several gunicorn workers queue instead; WAL readers are not blocked by it.
+    if _reading.get():
+        conn.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if not isinstance(dbapi_connection, _QueuedWriterConnection):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    dbapi_connection.take_turn(conn.engine.url.database or "")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.rollback()  # no transaction began: only hands the turn on
+        raise
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
+                                                  "factory": _QueuedWriterConnection})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

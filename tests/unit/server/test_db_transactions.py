@@ -52,3 +52,51 @@ def test_reading_ends_with_its_block(engine, tmp_path):
             conn.execute(text("SELECT 1"))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 _other_writer(tmp_path)
+
+
+def test_writers_of_one_process_take_turns_and_all_get_through(engine):
+    import threading
+
+    errors = []
+
+    def write(worker):
+        try:
+            for i in range(40):
+                with engine.begin() as conn:
+                    conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": worker * 1000 + i})
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1 + 8 * 40
+
+
+def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
+    import threading
+
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.execute(text("INSERT INTO t VALUES (5)"))
+            raise_in = conn.begin_nested()
+            raise_in.rollback()
+        # committed: the turn is free again
+    with pytest.raises(Exception):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO nowhere VALUES (1)"))
+    done = threading.Event()
+
+    def other():
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (6)"))
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert done.wait(5), "the next writer waited: a turn was not handed on"
+    thread.join()
