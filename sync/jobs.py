@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import threading
 import time
 import traceback
@@ -31,6 +32,8 @@ log = logging.getLogger("zoufang.worker")
 
 #: how often a worker that gives way to requests looks again
 GIVE_WAY_POLL_SECONDS = 0.01
+#: the worker thread's nice value (0 normal, 19 lowest)
+WORKER_NICE = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +235,15 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
     return len(numbers)
 
 
+def _lower_priority() -> None:
+    """Nice this thread (Linux: a thread has a nice value of its own), so that on a machine busy with uploads
+    served by another process the scheduler runs those first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the worker still gives way to requests
+        pass
+
+
 class Worker(threading.Thread):
     """The in-process worker: wakes when a submission is accepted, otherwise polls; reconciling comes first,
     photos are checked a few at a time in between.
@@ -261,6 +273,7 @@ class Worker(threading.Thread):
         self._wake.set()
 
     def run(self) -> None:
+        _lower_priority()
         while not self._stopping.is_set():
             self._give_way()
             try:

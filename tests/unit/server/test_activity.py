@@ -69,3 +69,22 @@ def test_the_worker_starts_as_soon_as_the_requests_end():
     began = time.monotonic()
     worker._give_way()
     assert 0.09 <= time.monotonic() - began < 1.0
+
+
+def test_the_worker_thread_runs_at_a_lower_priority_than_requests():
+    import os
+
+    from sync.jobs import WORKER_NICE, _lower_priority
+
+    seen = {}
+
+    def probe():
+        before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        _lower_priority()
+        seen["before"], seen["after"] = before, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert seen["after"] == max(seen["before"], WORKER_NICE)  # lowered, never raised
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == seen["before"]  # this thread unchanged
