@@ -14,7 +14,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml.ElementTree import fromstring
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, or_, select
 
@@ -260,6 +260,21 @@ def photo(form: str, instance_id: str, filename: str, role: str,
             "original": attachment_url(form, instance_id, filename)}
 
 
+def _person(username: str | None) -> str | None:
+    """Who set a value or made a visit, by display name: the names `file_page` looked up for its record."""
+    return g.get("people", {}).get(username, username)
+
+
+def _people_in(record: HouseholdRecord | None, conflicts) -> set[str]:
+    """The user names a household's file mentions."""
+    if record is None:
+        return set()
+    named = [entry.get("by") for entry in record.fields.values() if isinstance(entry, dict)]
+    named += [event.get("by") for event in record.events]
+    named += [entry.get("by") for conflict in conflicts for entry in conflict.entries]
+    return {name for name in named if name}
+
+
 def source(number: str, entry: dict[str, Any] | None) -> dict[str, Any] | None:
     """Where a value came from (数出有源): the submission, the roster or a supervisor's resolution."""
     if not entry:
@@ -268,10 +283,10 @@ def source(number: str, entry: dict[str, Any] | None) -> dict[str, Any] | None:
     if kind == "submission":
         form = entry.get("form")
         title = FORM_TITLES.get(form, form)
-        text = " · ".join(str(p) for p in (title, entry.get("by"), local_time(entry.get("at"))) if p)
+        text = " · ".join(str(p) for p in (title, _person(entry.get("by")), local_time(entry.get("at"))) if p)
         return {"kind": kind, "text": text, "url": submission_url(number, form, entry.get("instance_id"))}
     if kind == "resolution":
-        text = " · ".join(p for p in (gettext("督导裁定"), entry.get("by"), local_time(entry.get("at"))) if p)
+        text = " · ".join(p for p in (gettext("督导裁定"), _person(entry.get("by")), local_time(entry.get("at"))) if p)
         return {"kind": kind, "text": text, "url": None}
     return {"kind": kind or "roster", "text": gettext("建档立卡名单"), "url": None}
 
@@ -371,6 +386,7 @@ def file_page(number: str):
                                                               Visit.month == month)).all()
     attachments = _photos(number)
     labels = current_labels()
+    g.people = display_names(_people_in(record, conflicts))
     roster_members = [] if record else [
         {"name": m.name, "id_number": m.id_number, "relation": m.relation, "sex": m.sex,
          "birth_date": m.birth_date.isoformat(), "schooling": m.schooling, "insured": m.insured, "health": m.health,
@@ -396,7 +412,7 @@ def file_page(number: str):
                       "message": f.message_en if lang == "en" else f.message_zh} for f in findings
                      if f.kind == "quality"],
         "conflicts": [{"field": FIELD_LABELS.get(c.field, c.field), "current": c.current,
-                       "entries": [{"value": _display(e.get("value")), "by": e.get("by"),
+                       "entries": [{"value": _display(e.get("value")), "by": _person(e.get("by")),
                                     "at": local_time(e.get("at")),
                                     "url": _entry_url(number, e.get("instance_id"), record)}
                                    for e in c.entries]} for c in conflicts],
@@ -545,7 +561,7 @@ def _timeline(number: str, household: Household, record: HouseholdRecord | None,
         else:
             form = None if kind == "conflict_resolved" else kind
         item = {"id": f"ev-{index}", "kind": kind, "title": EVENT_TITLES.get(kind, kind),
-                "at": local_time(event.get("at")), "by": event.get("by"), "details": [], "photos": [],
+                "at": local_time(event.get("at")), "by": _person(event.get("by")), "details": [], "photos": [],
                 "url": submission_url(number, form, instance_id), "verdict": None, "reasons": []}
         if kind == "household_visit":
             visit = visits.get(instance_id, {})

@@ -327,3 +327,16 @@ def test_another_areas_supervisor_gets_404_and_a_changed_proposal_is_not_confirm
     assert stale.status_code == 302
     assert "建议位置已经变化，请查看后再确认。" in text(client.get(f"/households/{HH}"))
     assert location_of(sessions) == ((None, None), True)
+
+
+def test_the_file_names_people_by_their_display_name(client, sample_district, history, sessions):
+    from server.models import User
+
+    with session_scope(sessions) as session:
+        session.scalar(select(User).where(User.username == "cadre001")).display_name = "李干部"
+    login(client, "cadre001")
+    html = text(client.get(f"/households/{HH}"))
+    water = re.search(r'data-testid="glance-water_safe" data-tone="(\w+)">(.*?)</li>', html, re.S).group(2)
+    assert "李干部" in water and "cadre001" not in water  # the value's source
+    visit = html.split('data-kind="household_visit"')[1].split('data-testid="timeline-item"')[0]
+    assert "李干部" in visit and "cadre001" not in visit
