@@ -418,6 +418,8 @@ def run_county(workdir: Path, rounds: int, today: dt.date) -> bool:
              f"/coverage/?month={last_month}", True),
             ("GET /api/v1/coverage (county supervisor)", s["county_user"], "/api/v1/coverage", False)]
     more = [("GET /coverage/?by=cadre (county, all 625 cadres)", s["county_user"], "/coverage/?by=cadre", False),
+            ("GET /api/v1/coverage?by=cadre (county, all 625 cadres)", s["county_user"], "/api/v1/coverage?by=cadre",
+             False),
             (f"GET /coverage/?area={s['town']} (town supervisor: villages)", s["town_user"],
              f"/coverage/?area={s['town']}", False),
             (f"GET /coverage/?area={s['village']} (a village: cadres)", s["town_user"],
