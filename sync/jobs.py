@@ -189,9 +189,12 @@ def _record_image_reports(session: Session, jobs, reports: dict, now: dt.datetim
         conn.execute(insert(Job.__table__), [
             {"kind": "reconcile", "submission_id": job.submission_id, "payload": {"image": job.payload.get("filename")}}
             for job, _report in checked])
-    session.execute(delete(Job).where(Job.id.in_([job.id for job in jobs if job.id in reports])))
-    session.execute(update(Job).where(Job.id.in_([job.id for job in jobs if job.id not in reports]))
-                    .values(state="queued", run_after=now))
+    done = [job.id for job in jobs if job.id in reports]
+    handed_back = [job.id for job in jobs if job.id not in reports]
+    if done:
+        session.execute(delete(Job).where(Job.id.in_(done)))
+    if handed_back:
+        session.execute(update(Job).where(Job.id.in_(handed_back)).values(state="queued", run_after=now))
 
 
 def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | None]]:

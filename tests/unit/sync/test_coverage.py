@@ -57,15 +57,6 @@ def visit(sessions, district):
     return add
 
 
-@pytest.fixture
-def read(sessions):
-    """Call a service in a session of its own: read(coverage_for_month, None, MONTH, area_code=…)."""
-    def call(service, *args, **kwargs):
-        with session_scope(sessions) as session:
-            return service(session, *args, **kwargs)
-    return call
-
-
 def ids(district, *codes: str) -> frozenset[int]:
     return frozenset(district["codes"][c] for c in codes)
 

@@ -70,14 +70,6 @@ def rewrite(sessions, sample_district):
     return call
 
 
-@pytest.fixture
-def read(sessions):
-    def call(service, *args, **kwargs):
-        with session_scope(sessions) as session:
-            return service(session, *args, **kwargs)
-    return call
-
-
 def all_area_ids(sessions) -> list[int]:
     with session_scope(sessions) as session:
         return sorted(session.scalars(select(Area.id)))
