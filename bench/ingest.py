@@ -328,8 +328,9 @@ def main() -> int:
         print(f"  device tokens: {how}; client i uses token i (one phone each)")
         token_urls = [f"{server.url}/key/{t}/submission" for t in tokens]
         measure("warm-up token", server, token_urls, bodies.make(16), top_c)
-        results[("token, worker off", top_c)] = measure("token, worker off", server, token_urls,
-                                                        bodies.make(args.n), top_c)
+        for concurrency in concurrencies:
+            results[("token, worker off", concurrency)] = measure("token, worker off", server, token_urls,
+                                                                  bodies.make(args.n), concurrency)
         server.stop()
         queue = JobQueue(database_url)
         QUEUES.append(queue)

@@ -70,8 +70,11 @@ class SpooledUpload:
             self._spill()
 
     def _spill(self) -> None:
-        self._tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+        try:
+            fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+        except FileNotFoundError:  # the folder was removed since the store made it
+            self._tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
         spilled = os.fdopen(fd, "w+b")
         position = self._file.tell()
         spilled.write(self._file.getbuffer())
@@ -228,21 +231,32 @@ class LocalStore(Store):
             return sha256
         upload.sync()
         upload.close()
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.replace(upload.path, final)
+            self._move(upload.path, final)
+        except FileNotFoundError:
+            # the first blob under this prefix: its folders are new, and each must be made durable in its parent
+            made = [folder for folder in (final.parent.parent, final.parent) if not folder.exists()]
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._move(upload.path, final)
+            for folder in made:
+                _fsync_dir(folder.parent)
+        upload.path = None
+        _fsync_dir(final.parent)
+        return sha256
+
+    @staticmethod
+    def _move(source: Path, final: Path) -> None:
+        try:
+            os.replace(source, final)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             # temporary folder on another file system: copy next to the target, then rename there
             staging = final.with_name(final.name + ".part")
-            shutil.copyfile(upload.path, staging)
+            shutil.copyfile(source, staging)
             _fsync_file(staging)
             os.replace(staging, final)
-            upload.path.unlink()
-        upload.path = None
-        _fsync_dir(final.parent)
-        return sha256
+            source.unlink()
 
 
 def store_from_url(media_url: str, tmp_dir: Path, env: Mapping[str, str] | None = None) -> Store:

@@ -17,7 +17,7 @@ from server.errors import Problem
 from server.i18n import current_lang, init_i18n
 from server.passwords import CredentialCache
 from server.render import render_problem
-from server.runtime import Runtime, close_db, runtime
+from server.runtime import Runtime, close_db, new_request_upload
 
 log = logging.getLogger("zoufang")
 
@@ -26,9 +26,7 @@ class UploadRequest(Request):
     """Uploaded files stream into the media store's temporary folder, hashed as they are written."""
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        upload = runtime().store.new_upload()
-        g.setdefault("uploads", []).append(upload)
-        return upload
+        return new_request_upload()
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -59,8 +60,10 @@ def _sqlite_pragmas(dbapi_connection, _record):
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: a commit is on disk before the device is told 201 (NORMAL may lose the last commits on power loss)
-    cursor.execute("PRAGMA synchronous=FULL")
+    # NORMAL: SQLite does not fsync the WAL at commit, so the write lock is not held through a disk flush.
+    # `_QueuedWriterConnection.commit` fsyncs the WAL itself once the lock is released, before the commit
+    # returns: a commit is still on disk before a device is told 201, and concurrent writers share flushes.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
@@ -86,16 +89,25 @@ WRITER_TURN_SECONDS = 30.0
 
 
 class _QueuedWriterConnection(sqlite3.Connection):
-    """A pysqlite connection whose writers take turns within the process before asking SQLite for its lock.
+    """A pysqlite connection whose writers take turns within the process before asking SQLite for its lock,
+    and whose write commits reach the disk after the lock is released.
 
     SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5, 10 … 100 ms), so with several
     threads writing, the lock is often free while they sleep. Threads of one process instead queue on a
     Python lock, which hands over the moment the holder commits; only one thread per process then ever
     meets SQLite's busy handler, against the other processes.
+
+    With synchronous=FULL the holder would keep the lock through an fsync of the WAL at every commit. Under
+    synchronous=NORMAL SQLite leaves the WAL unsynced at commit (and stays consistent after a crash); this
+    connection fsyncs the WAL itself after COMMIT, outside the lock, so the next writer works meanwhile and
+    one flush covers every commit written before it. A WAL that is gone has been checkpointed into the
+    database file, which SQLite syncs before it removes or restarts the WAL.
     """
 
     _turns: dict[str, threading.Lock] = {}
     _turns_guard = threading.Lock()
+    _wrote: str | None = None
+    _changes_before = 0
 
     def take_turn(self, database: str) -> None:
         with self._turns_guard:
@@ -103,18 +115,27 @@ class _QueuedWriterConnection(sqlite3.Connection):
         # a thread that already holds a turn through another connection must not wait for itself forever
         self._turn = turn if turn.acquire(timeout=WRITER_TURN_SECONDS) else None
 
+    def writing(self, database: str) -> None:
+        """A write transaction began on `database`: its commit syncs the WAL if it changed anything."""
+        self._wrote = database
+        self._changes_before = self.total_changes
+
     def _end_turn(self) -> None:
         turn, self._turn = getattr(self, "_turn", None), None
         if turn is not None:
             turn.release()
 
     def commit(self) -> None:
+        database, self._wrote = self._wrote, None
         try:
             super().commit()
         finally:
             self._end_turn()
+        if database and self.total_changes != self._changes_before:
+            _sync_wal(database)
 
     def rollback(self) -> None:
+        self._wrote = None
         try:
             super().rollback()
         finally:
@@ -135,15 +156,26 @@ def _sqlite_begin(conn) -> None:
         conn.exec_driver_sql("BEGIN")
         return
     dbapi_connection = conn.connection.dbapi_connection
-    if not isinstance(dbapi_connection, _QueuedWriterConnection):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    dbapi_connection.take_turn(conn.engine.url.database or "")
+    database = conn.engine.url.database or ""
+    dbapi_connection.take_turn(database)
     try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         dbapi_connection.rollback()  # no transaction began: only hands the turn on
         raise
+    if database and database != ":memory:":
+        dbapi_connection.writing(database)
+
+
+def _sync_wal(database: str) -> None:
+    try:
+        fd = os.open(database + "-wal", os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def make_engine(url: str) -> Engine:

@@ -5,17 +5,17 @@ Every response carries X-OpenRosa-Version and Date; errors are OpenRosa XML with
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.exceptions import ClientDisconnected
 
 from forms.models import Form, FormAttachment, FormVersion
+from server import multipart
 from server.auth import record_device_use, require_device_or_basic
 from server.errors import Problem, openrosa_message
 from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
 from server.db import reading
-from server.runtime import db, runtime
-from server.scope import single_area
+from server.runtime import db, new_request_upload, runtime
 from sync.entity_list import households_csv
 from sync.submissions import IncomingFile, Sender, plan_submission, record_submission, store_files
 
@@ -150,7 +150,6 @@ def submission_post():
     # held while the body streams in over a weak signal or while files are written to disk.
     with reading():
         principal = require_device_or_basic()
-        fallback_area_id = single_area(db(), principal.user)
         db().commit()
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
@@ -161,7 +160,7 @@ def submission_post():
         db().commit()
     stored = store_files(runtime().store, plan, files)
     sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
-                    client_device_id=_clean(request.args.get("deviceID"), 255), fallback_area_id=fallback_area_id)
+                    client_device_id=_clean(request.args.get("deviceID"), 255))
     accepted = record_submission(db(), plan, stored, sender)
     if principal.device is not None:
         record_device_use(db(), principal.device)
@@ -178,29 +177,36 @@ def submission_post():
 
 def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
     try:
-        uploads = request.files
-        fields = request.form
-    except (ValueError, EOFError, ClientDisconnected) as exc:
+        boundary = multipart.boundary_of(request.mimetype_params)
+        body = multipart.parse(request.stream, boundary, new_request_upload,
+                               limit=runtime().settings.max_submission_bytes,
+                               max_field_bytes=current_app.config["MAX_FORM_MEMORY_SIZE"])
+    except multipart.TooLarge as exc:
+        raise Problem(413, "submission.too_large", f"提交太大：{exc}", f"The submission is too large: {exc}") from None
+    except (multipart.MultipartError, ClientDisconnected, OSError) as exc:
         raise Problem(400, "submission.multipart_invalid", f"无法读取上传的内容（可能不完整）：{exc}",
                       f"The upload could not be read (it may be truncated): {exc}") from None
-    except HTTPException as exc:
-        raise Problem(exc.code or 400, "submission.multipart_invalid", f"无法读取上传的内容：{exc.description}",
-                      f"The upload could not be read: {exc.description}") from None
-    xml_part = uploads.get("xml_submission_file")
+    xml_part = next((part for part in body.files if part.name == "xml_submission_file"), None)
     if xml_part is not None:
-        xml = xml_part.stream.read()
-    elif fields.get("xml_submission_file"):
-        xml = fields["xml_submission_file"].encode("utf-8")
+        xml_part.upload.seek(0)
+        xml = xml_part.upload.read()
+    elif body.fields.get("xml_submission_file"):
+        xml = body.fields["xml_submission_file"]
     else:
         raise Problem(400, "submission.xml_missing", "提交中没有 xml_submission_file 部分。",
                       "The submission has no xml_submission_file part.")
     files = {}
-    for field, storage in uploads.items(multi=True):
-        if field == "xml_submission_file":
+    for part in body.files:
+        if part is xml_part:
             continue
-        name = storage.filename or field
-        files[name] = IncomingFile(filename=name, content_type=_clean(storage.mimetype, 100), upload=storage.stream)
+        name = part.filename or part.name
+        files[name] = IncomingFile(filename=name, content_type=_clean(_mimetype(part.content_type), 100),
+                                   upload=part.upload)
     return xml, files
+
+
+def _mimetype(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()
 
 
 def _clean(value: str | None, length: int) -> str | None:

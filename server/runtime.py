@@ -11,7 +11,7 @@ from flask import current_app, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from media.store import Store
+from media.store import SpooledUpload, Store
 from server.activity import RequestActivity
 from server.config import Settings
 from server.passwords import CredentialCache
@@ -49,6 +49,14 @@ def db() -> Session:
     if "db" not in g:
         g.db = runtime().sessions()
     return g.db
+
+
+def new_request_upload() -> SpooledUpload:
+    """A temporary upload in the media store's folder, discarded at the end of the request unless a store
+    took its file."""
+    upload = runtime().store.new_upload()
+    g.setdefault("uploads", []).append(upload)
+    return upload
 
 
 def close_db(_exc=None) -> None:

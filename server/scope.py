@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -41,15 +41,6 @@ def scope_for(session: Session, user: User) -> AreaScope:
         return AreaScope(frozenset())
     ids = session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))).all()
     return AreaScope(frozenset(ids))
-
-
-_USER_AREAS = select(UserArea.__table__.c.area_id).where(UserArea.__table__.c.user_id == bindparam("user_id")).limit(2)
-
-
-def single_area(session: Session, user: User) -> int | None:
-    """The user's area when they have exactly one: where their unattributed submissions belong."""
-    ids = session.connection().scalars(_USER_AREAS, {"user_id": user.id}).all()
-    return ids[0] if len(ids) == 1 else None
 
 
 def scoped_household(session: Session, scope: AreaScope, number: str):

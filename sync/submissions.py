@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import hashlib
 
-from sqlalchemy import Integer, and_, bindparam, func, insert, select
+from sqlalchemy import Integer, and_, bindparam, case, column, func, insert, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,18 +42,23 @@ SUBMISSIONS = Submission.__table__
 ATTACHMENTS = SubmissionAttachment.__table__
 JOBS = Job.__table__
 _FORMS, _VERSIONS = Form.__table__, FormVersion.__table__
-_FORM_VERSION = (
-    select(_FORMS.c.id, _FORMS.c.state, _VERSIONS.c.id.label("version_id"), _VERSIONS.c.binary_paths)
+#: server.models.UserArea's table, named here because the domain packages do not import the server's models
+_USER_AREAS = table("user_areas", column("user_id"), column("area_id"))
+#: the form, the version the XML names and the submission with its instanceID, in one round trip
+_FORM_VERSION_EXISTING = (
+    select(_FORMS.c.id, _FORMS.c.state, _VERSIONS.c.id.label("version_id"), _VERSIONS.c.binary_paths,
+           SUBMISSIONS.c.id.label("existing_id"), SUBMISSIONS.c.xml_sha256.label("existing_sha256"))
     .outerjoin(_VERSIONS, and_(_VERSIONS.c.form_id == _FORMS.c.id, _VERSIONS.c.version == bindparam("version")))
+    .outerjoin(SUBMISSIONS, and_(SUBMISSIONS.c.form_id == _FORMS.c.id,
+                                 SUBMISSIONS.c.instance_id == bindparam("instance_id")))
     .where(_FORMS.c.xml_form_id == bindparam("xml_form_id")))
-_EXISTING = select(SUBMISSIONS.c.id, SUBMISSIONS.c.xml_sha256).where(
-    SUBMISSIONS.c.form_id == bindparam("form_id"), SUBMISSIONS.c.instance_id == bindparam("instance_id"))
 _STILL_EXPECTED = select(ATTACHMENTS.c.filename).where(
     ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None))
-#: the submission's area for scoping: its household's, else the sender's fallback
+#: the submission's area for scoping: its household's, else the sender's area when they have exactly one
 _AREA = func.coalesce(
     select(Household.area_id).where(Household.number == bindparam("household_number")).scalar_subquery(),
-    bindparam("fallback_area_id", type_=Integer()))
+    select(case((func.count() == 1, func.min(_USER_AREAS.c.area_id))))
+    .where(_USER_AREAS.c.user_id == bindparam("submitter_id", type_=Integer())).scalar_subquery())
 _INSERT_ATTACHMENTS = insert(ATTACHMENTS)
 _INSERT_JOBS = insert(JOBS)
 
@@ -77,8 +82,6 @@ class Sender:
     user_id: int | None
     device_id: int | None = None
     client_device_id: str | None = None
-    #: the area a submission falls back to when it names no known household (the sender's only area)
-    fallback_area_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,18 +119,16 @@ def accept_submission(session: Session, store: Store, xml: bytes, files: dict[st
 
 def plan_submission(session: Session, xml: bytes) -> Plan:
     parsed = parse_instance(xml)
-    form_id, version_id, binary_paths = _form_version(session, parsed)
+    found = _form_version(session, parsed)
     xml_sha256 = hashlib.sha256(xml).hexdigest()
-    referenced = tuple(referenced_files(parsed.root, binary_paths))
-    conn = session.connection()
-    existing = conn.execute(_EXISTING, {"form_id": form_id, "instance_id": parsed.instance_id}).first()
-    if existing is None:
+    referenced = tuple(referenced_files(parsed.root, found.binary_paths))
+    if found.existing_id is None:
         wanted = frozenset(referenced)
     else:
-        _same_xml(existing.xml_sha256, xml_sha256)
-        wanted = frozenset(conn.scalars(_STILL_EXPECTED, {"submission_id": existing.id}))
-    return Plan(parsed=parsed, xml=xml, xml_sha256=xml_sha256, form_id=form_id, version_id=version_id,
-                referenced=referenced, existing_id=existing.id if existing else None, wanted=wanted)
+        _same_xml(found.existing_sha256, xml_sha256)
+        wanted = frozenset(session.connection().scalars(_STILL_EXPECTED, {"submission_id": found.existing_id}))
+    return Plan(parsed=parsed, xml=xml, xml_sha256=xml_sha256, form_id=found.id, version_id=found.version_id,
+                referenced=referenced, existing_id=found.existing_id, wanted=wanted)
 
 
 def store_files(store: Store, plan: Plan, files: dict[str, IncomingFile]) -> dict[str, StoredFile]:
@@ -175,9 +176,11 @@ def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
                       "A submission already exists with this ID, but with different XML.")
 
 
-def _form_version(session: Session, parsed: ParsedInstance) -> tuple[int, int, list[str]]:
-    row = session.connection().execute(
-        _FORM_VERSION, {"xml_form_id": parsed.xml_form_id, "version": parsed.version}).first()
+def _form_version(session: Session, parsed: ParsedInstance):
+    """The form's id and state, the version's id and binary paths, and the existing submission's id and XML
+    digest (None when new)."""
+    row = session.connection().execute(_FORM_VERSION_EXISTING, {
+        "xml_form_id": parsed.xml_form_id, "version": parsed.version, "instance_id": parsed.instance_id}).first()
     if row is None:
         raise Problem(404, "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
                       f"There is no form '{parsed.xml_form_id}' on this server.")
@@ -189,21 +192,21 @@ def _form_version(session: Session, parsed: ParsedInstance) -> tuple[int, int, l
                       f"表单“{parsed.xml_form_id}”没有版本“{parsed.version}”。请在 Collect 中更新表单。",
                       f"The form '{parsed.xml_form_id}' has no version '{parsed.version}'. "
                       "Update the form on the device.")
-    return row.id, row.version_id, row.binary_paths
+    return row
 
 
 def _area_params(parsed: ParsedInstance, sender: Sender) -> dict:
-    return {"household_number": parsed.household_number, "fallback_area_id": sender.fallback_area_id}
+    return {"household_number": parsed.household_number, "submitter_id": sender.user_id}
 
 
 @functools.cache
 def _insert_new_statement(dialect_name: str):
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     columns = ("form_id", "form_version_id", "instance_id", "xml", "xml_sha256", "instance_name",
-               "household_number", "submitter_id", "device_id", "client_device_id", "received_at")
+               "household_number", "device_id", "client_device_id", "received_at")
     return (dialect.insert(SUBMISSIONS)
             .values({**{name: bindparam(name) for name in columns}, "deprecated_id": None, "current": True,
-                     "area_id": _AREA})
+                     "submitter_id": bindparam("submitter_id", type_=Integer()), "area_id": _AREA})
             .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
             .returning(SUBMISSIONS.c.id))
 
@@ -215,7 +218,7 @@ def _insert_new(session: Session, plan: Plan, sender: Sender, now: dt.datetime) 
     return session.connection().execute(statement, {
         "form_id": plan.form_id, "form_version_id": plan.version_id, "instance_id": parsed.instance_id,
         "xml": plan.xml, "xml_sha256": plan.xml_sha256, "instance_name": parsed.instance_name,
-        "submitter_id": sender.user_id, "device_id": sender.device_id, "client_device_id": sender.client_device_id,
+        "device_id": sender.device_id, "client_device_id": sender.client_device_id,
         "received_at": now, **_area_params(parsed, sender)}).scalar()
 
 

@@ -2,6 +2,7 @@
 its client, and factories that build areas, users, forms and submissions for each test."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -135,11 +136,18 @@ def areas(sessions):
         return {k: v.id for k, v in made.items()}
 
 
+@functools.cache
+def _argon2_hash(password: str) -> str:
+    """A real argon2id hash, computed once per password for the whole run: hashing costs ~0.15 s, and most tests
+    make users. Logging in still verifies it in full."""
+    return hash_password(password)
+
+
 @pytest.fixture
 def make_user(sessions):
     def make(username: str, role: str = "cadre", area_ids: tuple[int, ...] = (), password: str = "secret-pass"):
         with session_scope(sessions) as session:
-            user = User(username=username, role=role, display_name=username, password_hash=hash_password(password))
+            user = User(username=username, role=role, display_name=username, password_hash=_argon2_hash(password))
             user.areas = [UserArea(area_id=a) for a in area_ids]
             session.add(user)
         return basic(username, password)

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.db import session_scope
-from support import jpeg, new_instance_id, submission_xml
+from support import Collect, jpeg, new_instance_id, submission_xml
 from sync.models import Job, Submission, SubmissionAttachment
 
 
@@ -180,6 +180,24 @@ def test_oversized_submission_is_413_from_headers_alone(client, admin, settings_
     assert response.headers["X-OpenRosa-Accept-Content-Length"] == "1000"
 
 
+@pytest.mark.parametrize("settings_overrides", [{"max_submission_bytes": 100_000}])
+def test_a_chunked_upload_past_the_limit_is_413_and_stores_nothing(client, collect, sessions, app,
+                                                                   settings_overrides):
+    """Without a Content-Length (chunked transfer) the limit is enforced while the body streams in."""
+    boundary = "xyz"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
+            f"filename=\"submission.xml\"\r\n\r\n").encode() + submission_xml(photo_family="a.jpg") + (
+        f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"a.jpg\"; filename=\"a.jpg\"\r\n"
+        f"Content-Type: image/jpeg\r\n\r\n").encode() + jpeg(150_000) + f"\r\n--{boundary}--\r\n".encode()
+    response = client.post("/submission", headers=collect.headers, environ_overrides={
+        "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True, "CONTENT_LENGTH": "",
+        "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 413
+    assert "larger than 100000 bytes" in message(response)
+    assert count(sessions, Submission) == 0
+    assert list(app.extensions["zoufang"].settings.tmp_dir.iterdir()) == []
+
+
 def test_edit_replaces_current_version(collect, sessions):
     original = new_instance_id()
     photo = jpeg()
@@ -215,6 +233,18 @@ def test_submission_takes_the_households_area(collect, client, areas, make_house
     instance_id = new_instance_id()
     collect.submit(submission_xml(instance_id=instance_id, household="2105040010010001"))
     assert submission(sessions, instance_id).area_id == areas["village11"]
+
+
+def test_a_submission_without_a_known_household_falls_to_the_senders_only_area(
+        client, areas, make_user, publish, sessions):
+    publish()
+    one = Collect(client, make_user("one-village", "cadre", (areas["village12"],)))
+    two = Collect(client, make_user("two-villages", "cadre", (areas["village11"], areas["village12"])))
+    first, second = new_instance_id(), new_instance_id()
+    assert one.submit(submission_xml(instance_id=first, household="9999")).status_code == 201
+    assert two.submit(submission_xml(instance_id=second)).status_code == 201
+    assert submission(sessions, first).area_id == areas["village12"]
+    assert submission(sessions, second).area_id is None  # two areas: nobody can tell which
 
 
 def test_same_photo_in_two_submissions_is_stored_once(collect, sessions, store):

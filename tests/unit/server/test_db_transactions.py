@@ -100,3 +100,51 @@ def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
     thread.start()
     assert done.wait(5), "the next writer waited: a turn was not handed on"
     thread.join()
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """The files os.fsync was called on, by name."""
+    import os
+
+    names = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return names
+
+
+def test_sqlite_leaves_the_commit_unsynced_and_the_connection_syncs_the_wal(engine):
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL: SQLite syncs only checkpoints
+
+
+def test_a_write_commit_syncs_the_wal_after_releasing_the_lock(engine, tmp_path, synced):
+    wal = str(tmp_path / "db.sqlite3-wal")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (7)"))
+        assert synced == []
+    assert synced == [wal]
+    # the lock was already free when the WAL was synced: another process could write at once
+    other = _other_writer(tmp_path)
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_transactions_that_change_nothing_do_not_sync(engine, synced):
+    with engine.begin() as conn:
+        conn.execute(text("SELECT count(*) FROM t")).scalar()
+    with reading(), engine.connect() as conn:
+        with conn.begin():
+            conn.execute(text("SELECT count(*) FROM t")).scalar()
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (8)"))
+            raise RuntimeError("rolled back")
+    assert synced == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t WHERE x = 8")).scalar() == 0
