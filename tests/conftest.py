@@ -2,6 +2,7 @@
 its client, and factories that build areas, users, forms and submissions for each test."""
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
@@ -134,6 +135,19 @@ def areas(sessions):
                 village.path = f"{town.path}{village.id}/"
                 made[f"village{t}{v}"] = village
         return {k: v.id for k, v in made.items()}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _each_xlsform_compiled_once():
+    """pyxform compiles each distinct XLSForm once per run (the bundled three take ~0.1 s, and a hundred tests
+    publish them); every caller gets its own copy of the result. Tests of compiling call forms.compile directly."""
+    import forms.service
+
+    real = forms.service.compile_xlsform
+    cached = functools.lru_cache(maxsize=64)(real)
+    forms.service.compile_xlsform = lambda content, filename="form.xlsx": copy.deepcopy(cached(content, filename))
+    yield
+    forms.service.compile_xlsform = real
 
 
 @functools.cache
