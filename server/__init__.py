@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from media.images import ImageLimits
 from media.store import store_from_url
+from server.activity import RequestActivity, SharedClock
 from server.config import Settings, load_settings
 from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
@@ -57,7 +58,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         queue=QueueSettings(rules=load_rules(settings.rules_file),
                             hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
                             max_attempts=settings.job_max_attempts,
-                            image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)))
+                            image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)),
+        # every process serving this data dir shares the clock its background workers give way to
+        activity=RequestActivity(shared=SharedClock(settings.data_dir / "activity")))
     app.extensions["zoufang"] = rt
     app.wsgi_app = rt.activity.wrap(app.wsgi_app)
 

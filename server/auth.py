@@ -28,11 +28,20 @@ DEVICE_USE_RESOLUTION = dt.timedelta(minutes=1)
 
 
 class Principal:
-    """The caller: a user, and the device token they came through if any."""
+    """The caller: a user, and the device token they came through if any.
 
-    def __init__(self, user: User, device: Device | None = None):
-        self.user = user
-        self.device = device
+    A device's user is loaded only when something asks for it: accepting a submission needs only the ids.
+    """
+
+    def __init__(self, user: User | None = None, device_id: int | None = None, user_id: int | None = None):
+        if user is not None:
+            self.__dict__["user"] = user
+        self.user_id = user.id if user is not None else user_id
+        self.device_id = device_id
+
+    @functools.cached_property
+    def user(self) -> User:
+        return db().get(User, self.user_id)
 
     @functools.cached_property
     def scope(self) -> AreaScope:
@@ -50,9 +59,11 @@ def _challenge() -> Problem:
                    headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
 
-_DEVICE_BY_TOKEN = select(Device, User).join(User, Device.user_id == User.id).where(
-    Device.token_sha256 == bindparam("token_sha256"))
-_DEVICES = Device.__table__
+_DEVICES, _USERS = Device.__table__, User.__table__
+_DEVICE_BY_TOKEN = (select(_DEVICES.c.id, _DEVICES.c.user_id)
+                    .join(_USERS, _DEVICES.c.user_id == _USERS.c.id)
+                    .where(_DEVICES.c.token_sha256 == bindparam("token_sha256"), _DEVICES.c.revoked_at.is_(None),
+                           _USERS.c.active.is_(True)))
 _RECORD_USE = update(_DEVICES).values(last_used_at=bindparam("now")).where(
     _DEVICES.c.id == bindparam("device_id"),
     or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before")))
@@ -60,17 +71,17 @@ _RECORD_USE = update(_DEVICES).values(last_used_at=bindparam("now")).where(
 
 def device_principal(token: str) -> Principal:
     """Reads only (see `record_device_use`), so that it can run in a `reading()` transaction."""
-    row = db().execute(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)}).first()
-    if row is None or row.Device.revoked_at is not None or not row.User.active:
+    row = db().connection().execute(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)}).first()
+    if row is None:  # unknown, revoked, or its user deactivated
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
-    return Principal(row.User, row.Device)
+    return Principal(device_id=row.id, user_id=row.user_id)
 
 
-def record_device_use(session: Session, device: Device) -> None:
+def record_device_use(session: Session, device_id: int) -> None:
     """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION."""
     now = utcnow()
-    session.connection().execute(_RECORD_USE, {"now": now, "device_id": device.id,
+    session.connection().execute(_RECORD_USE, {"now": now, "device_id": device_id,
                                                "stale_before": now - DEVICE_USE_RESOLUTION})
 
 

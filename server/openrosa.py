@@ -159,11 +159,11 @@ def submission_post():
         plan = plan_submission(db(), xml)
         db().commit()
     stored = store_files(runtime().store, plan, files)
-    sender = Sender(user_id=principal.user.id, device_id=principal.device.id if principal.device else None,
+    sender = Sender(user_id=principal.user_id, device_id=principal.device_id,
                     client_device_id=_clean(request.args.get("deviceID"), 255))
     accepted = record_submission(db(), plan, stored, sender)
-    if principal.device is not None:
-        record_device_use(db(), principal.device)
+    if principal.device_id is not None:
+        record_device_use(db(), principal.device_id)
     db().commit()
     runtime().wake_worker()
     missing = accepted.missing

@@ -88,3 +88,28 @@ def test_the_worker_thread_runs_at_a_lower_priority_than_requests():
     thread.join()
     assert seen["after"] == max(seen["before"], WORKER_NICE)  # lowered, never raised
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == seen["before"]  # this thread unchanged
+
+
+def test_a_request_in_another_process_of_the_server_makes_this_one_wait(tmp_path):
+    # two RequestActivity objects on one shared clock file stand for two gunicorn workers
+    from server.activity import SharedClock
+
+    here = RequestActivity(quiet_seconds=0.05, shared=SharedClock(tmp_path / "activity"))
+    there = RequestActivity(quiet_seconds=0.05, shared=SharedClock(tmp_path / "activity"))
+    time.sleep(0.06)
+    assert here.quiet() and there.quiet()
+    there.wrap(_app)({}, lambda *_: None).close()
+    assert not here.quiet()
+    time.sleep(0.06)
+    assert here.quiet()
+
+
+def test_a_stamp_from_before_the_machine_started_is_ignored(tmp_path):
+    import struct
+
+    from server.activity import SharedClock
+
+    clock = SharedClock(tmp_path / "activity")
+    (tmp_path / "activity").write_bytes(struct.pack("<q", (time.monotonic_ns() + 10 ** 12)))  # in the future
+    assert clock.last() == float("-inf")
+    assert RequestActivity(quiet_seconds=0.05, shared=clock).quiet()
