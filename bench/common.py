@@ -232,6 +232,20 @@ class LoadResult:
         total = self.seconds + self.drain_seconds
         return self.count / total if total else 0.0
 
+    @classmethod
+    def combined(cls, parts: list["LoadResult"]) -> "LoadResult":
+        """Several runs as one: counts, times and latencies added up, CPU figures weighted by count."""
+        count = sum(p.count for p in parts)
+
+        def weighted(attribute: str) -> dict[str, float]:
+            keys = {k for p in parts for k in getattr(p, attribute)}
+            return {k: sum(getattr(p, attribute).get(k, 0.0) * p.count for p in parts) / count for k in keys}
+
+        return cls(count=count, seconds=sum(p.seconds for p in parts),
+                   latencies_ms=[x for p in parts for x in p.latencies_ms],
+                   failures=[f for p in parts for f in p.failures], cpu=weighted("cpu"),
+                   cpu_all_in=weighted("cpu_all_in"))
+
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile of the latencies of all requests, failed ones included."""
         ordered = sorted(self.latencies_ms)

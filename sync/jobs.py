@@ -49,6 +49,15 @@ class QueueSettings:
     #: photos claimed at once, and how long a round may spend on them before handing the rest back
     image_batch: int = 8
     image_budget: dt.timedelta = dt.timedelta(milliseconds=250)
+    #: a round taken while requests are being served (the worker ran out of patience) is this small, so that it
+    #: holds up uploads for tens of milliseconds, not the second a full batch of reconciles takes
+    busy_batch: int = 16
+    busy_image_batch: int = 2
+    busy_image_budget: dt.timedelta = dt.timedelta(milliseconds=40)
+
+    def busy_round(self) -> "QueueSettings":
+        return dataclasses.replace(self, batch=self.busy_batch, image_batch=self.busy_image_batch,
+                                   image_budget=self.busy_image_budget)
 
     def options(self, now: dt.datetime | None = None) -> ReconcileOptions:
         return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow())
@@ -251,10 +260,11 @@ class Worker(threading.Thread):
     """The in-process worker: wakes when a submission is accepted, otherwise polls; reconciling comes first,
     photos are checked a few at a time in between.
 
-    Requests come first: before each unit of work the worker waits until `quiet()` says the process is serving
+    Requests come first: before each unit of work the worker waits until `quiet()` says the server is serving
     no request, but never longer than `patience` seconds, so that under a steady stream of uploads it still
-    takes its share and falls behind by a bounded amount. While it waits, jobs accumulate and are then done
-    in one batch, which costs far less than one at a time."""
+    takes its share and falls behind by a bounded amount. While it waits, jobs accumulate; when the server is
+    quiet they are done in full batches, which cost far less than one at a time, and when the patience ran out
+    in small ones (`QueueSettings.busy_round`), so that uploads arriving meanwhile wait milliseconds."""
 
     def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
                  poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5):
@@ -278,17 +288,21 @@ class Worker(threading.Thread):
     def run(self) -> None:
         _lower_priority()
         while not self._stopping.is_set():
-            self._give_way()
+            queue = self.queue if self._give_way() else self.queue.busy_round()
             try:
-                busy = run_pending(self.sessions, self.queue) or run_image_jobs(self.sessions, self.store, self.queue)
+                done = run_pending(self.sessions, queue) or run_image_jobs(self.sessions, self.store, queue)
             except Exception:  # the database may be restarting: keep the thread alive
                 log.exception("worker loop failed")
-                busy = []
-            if not busy:
+                done = []
+            if not done:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 
-    def _give_way(self) -> None:
+    def _give_way(self) -> bool:
+        """Wait for the server to be quiet, at most `patience` seconds; True when it is."""
         deadline = time.monotonic() + self.patience
-        while not self.quiet() and time.monotonic() < deadline and not self._stopping.is_set():
+        while not self.quiet():
+            if time.monotonic() >= deadline or self._stopping.is_set():
+                return False
             self._stopping.wait(GIVE_WAY_POLL_SECONDS)
+        return True

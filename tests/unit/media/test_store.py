@@ -22,8 +22,12 @@ def test_upload_is_hashed_while_written_and_committed_under_its_sha256(tmp_path)
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
     sha = store.commit(upload)
     assert store.read_bytes(sha) == data
-    assert store.path(sha).parent.parent.name == sha[:2]
+    assert store.path(sha) == tmp_path / "media" / sha[:2] / sha
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def _blobs(root):
+    return [p for p in root.glob("??/*") if p.is_file()]
 
 
 def test_same_content_is_stored_once(tmp_path):
@@ -31,7 +35,7 @@ def test_same_content_is_stored_once(tmp_path):
     first = store.put_bytes(b"same")
     second = store.put_bytes(b"same")
     assert first == second
-    assert len([p for p in (tmp_path / "media").rglob("*") if p.is_file()]) == 1
+    assert len(_blobs(tmp_path / "media")) == 1
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
@@ -42,7 +46,7 @@ def test_discarded_upload_leaves_nothing(tmp_path):
     upload.discard()
     upload.discard()
     assert list((tmp_path / "tmp").iterdir()) == []
-    assert not any(p.is_file() for p in (tmp_path / "media").rglob("*"))
+    assert _blobs(tmp_path / "media") == []
 
 
 def test_path_refuses_anything_but_a_digest(tmp_path):
@@ -174,3 +178,31 @@ def test_a_large_upload_spills_to_disk_once_past_the_memory_limit(tmp_path):
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
     sha = store.commit(upload)
     assert store.read_bytes(sha) == data and list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_new_store_lays_out_its_256_folders_once(tmp_path):
+    LocalStore(tmp_path / "media", tmp_path / "tmp")
+    folders = sorted(p.name for p in (tmp_path / "media").iterdir() if p.is_dir())
+    assert folders == [f"{n:02x}" for n in range(256)]
+    assert (tmp_path / "media" / ".layout").read_text() == LocalStore.LAYOUT
+
+
+def test_blobs_of_the_two_level_layout_move_into_their_folder(tmp_path):
+    data = b"stored by an earlier version"
+    sha = hashlib.sha256(data).hexdigest()
+    legacy = tmp_path / "media" / sha[:2] / sha[2:4]
+    legacy.mkdir(parents=True)
+    (legacy / sha).write_bytes(data)
+    store = LocalStore(tmp_path / "media", tmp_path / "tmp")
+    assert store.read_bytes(sha) == data
+    assert not legacy.exists()
+
+
+def test_a_removed_folder_is_made_again_when_a_blob_needs_it(tmp_path):
+    import shutil
+
+    store = LocalStore(tmp_path / "media", tmp_path / "tmp")
+    sha = hashlib.sha256(b"x").hexdigest()
+    shutil.rmtree(tmp_path / "media" / sha[:2])
+    assert store.put_bytes(b"x") == sha
+    assert store.read_bytes(sha) == b"x"

@@ -113,3 +113,28 @@ def test_a_stamp_from_before_the_machine_started_is_ignored(tmp_path):
     (tmp_path / "activity").write_bytes(struct.pack("<q", (time.monotonic_ns() + 10 ** 12)))  # in the future
     assert clock.last() == float("-inf")
     assert RequestActivity(quiet_seconds=0.05, shared=clock).quiet()
+
+
+def test_a_round_taken_while_requests_run_is_a_small_one(monkeypatch):
+    import datetime as dt
+
+    import sync.jobs
+    from sync.jobs import QueueSettings
+
+    queue = QueueSettings(rules=None, hold=dt.timedelta(0))
+    rounds = []
+
+    def run_pending(_sessions, given):
+        rounds.append(given)
+        worker.stop()
+        return [1]
+
+    monkeypatch.setattr(sync.jobs, "run_pending", run_pending)
+    monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)  # run() runs in the test's own thread here
+    for quiet, expected in ((False, queue.busy_batch), (True, queue.batch)):
+        worker = Worker(sessions=None, queue=queue, store=None, quiet=lambda q=quiet: q, patience=0.05)
+        worker.run()
+        assert rounds[-1].batch == expected
+    busy = rounds[0]
+    assert (busy.image_batch, busy.image_budget) == (queue.busy_image_batch, queue.busy_image_budget)
+    assert busy.busy_batch < queue.batch and busy.image_budget < queue.image_budget
