@@ -38,6 +38,8 @@ class Principal:
             self.__dict__["user"] = user
         self.user_id = user.id if user is not None else user_id
         self.device_id = device_id
+        #: when the device was last recorded as used, as read with its token
+        self.device_last_used_at: dt.datetime | None = None
 
     @functools.cached_property
     def user(self) -> User:
@@ -60,7 +62,7 @@ def _challenge() -> Problem:
 
 
 _DEVICES, _USERS = Device.__table__, User.__table__
-_DEVICE_BY_TOKEN = (select(_DEVICES.c.id, _DEVICES.c.user_id)
+_DEVICE_BY_TOKEN = (select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.last_used_at)
                     .join(_USERS, _DEVICES.c.user_id == _USERS.c.id)
                     .where(_DEVICES.c.token_sha256 == bindparam("token_sha256"), _DEVICES.c.revoked_at.is_(None),
                            _USERS.c.active.is_(True)))
@@ -69,19 +71,29 @@ _RECORD_USE = update(_DEVICES).values(last_used_at=bindparam("now")).where(
     or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before")))
 
 
+_USER_BY_NAME = select(_USERS.c.id, _USERS.c.active, _USERS.c.password_hash).where(
+    _USERS.c.username == bindparam("username"))
+
+
 def device_principal(token: str) -> Principal:
     """Reads only (see `record_device_use`), so that it can run in a `reading()` transaction."""
     row = db().connection().execute(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)}).first()
     if row is None:  # unknown, revoked, or its user deactivated
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
-    return Principal(device_id=row.id, user_id=row.user_id)
+    principal = Principal(device_id=row.id, user_id=row.user_id)
+    principal.device_last_used_at = row.last_used_at
+    return principal
 
 
-def record_device_use(session: Session, device_id: int) -> None:
-    """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION."""
+def record_device_use(session: Session, principal: Principal) -> None:
+    """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION (the
+    statement is not even sent when the time read with the token is recent enough)."""
     now = utcnow()
-    session.connection().execute(_RECORD_USE, {"now": now, "device_id": device_id,
+    last = principal.device_last_used_at
+    if last is not None and now - last < DEVICE_USE_RESOLUTION:
+        return
+    session.connection().execute(_RECORD_USE, {"now": now, "device_id": principal.device_id,
                                                "stale_before": now - DEVICE_USE_RESOLUTION})
 
 
@@ -90,12 +102,12 @@ def basic_principal() -> Principal | None:
     if auth is None or auth.type != "basic":
         return None
     username = auth.username or ""
-    user = None if "\x00" in username else db().scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not runtime().credentials.verify(
-            user.username, auth.password or "", user.password_hash):
+    row = None if "\x00" in username else db().connection().execute(_USER_BY_NAME, {"username": username}).first()
+    if row is None or not row.active or not runtime().credentials.verify(
+            username, auth.password or "", row.password_hash):
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",
                       headers=_challenge().headers)
-    return Principal(user)
+    return Principal(user_id=row.id)
 
 
 def session_principal() -> Principal | None:

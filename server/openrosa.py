@@ -163,7 +163,7 @@ def submission_post():
                     client_device_id=_clean(request.args.get("deviceID"), 255))
     accepted = record_submission(db(), plan, stored, sender)
     if principal.device_id is not None:
-        record_device_use(db(), principal.device_id)
+        record_device_use(db(), principal)
     db().commit()
     runtime().wake_worker()
     missing = accepted.missing

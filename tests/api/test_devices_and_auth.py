@@ -42,6 +42,32 @@ def test_qr_page_creates_a_device_whose_token_works(client, admin, collect):
     assert Collect(client, {}, prefix).submit(submission_xml()).status_code == 201
 
 
+def test_a_devices_last_use_is_written_at_most_once_a_minute(client, admin, collect, sessions):
+    import datetime as dt
+
+    from server.db import session_scope
+    from server.models import Device
+    from support import Collect
+
+    def last_used():
+        with session_scope(sessions) as session:
+            return session.get(Device, 1).last_used_at
+
+    login(client)
+    _, prefix = new_device(client)
+    phone = Collect(client, {}, prefix)
+    assert last_used() is None
+    assert phone.submit(submission_xml()).status_code == 201
+    first = last_used()
+    assert first is not None
+    assert phone.submit(submission_xml()).status_code == 201
+    assert last_used() == first  # within the minute: not written again
+    with session_scope(sessions) as session:
+        session.get(Device, 1).last_used_at = first - dt.timedelta(minutes=2)
+    assert phone.submit(submission_xml()).status_code == 201
+    assert last_used() > first
+
+
 def test_revoked_or_unknown_token_is_403_not_401(client, admin, collect):
     login(client)
     _, prefix = new_device(client)

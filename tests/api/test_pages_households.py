@@ -146,8 +146,8 @@ def test_the_timeline_is_newest_first_with_every_kind_of_event(client, sample_di
 def test_photos_are_thumbnails_once_the_worker_ran(client, sample_district, history):
     login(client, "cadre001")
     html = text(client.get(f"/households/{HH}"))
-    thumb = f"/api/v1/submissions/household_visit/uuid:visit-1/attachments/family.jpg/thumb"
-    preview = f"/api/v1/submissions/household_visit/uuid:visit-1/attachments/family.jpg/preview"
+    thumb = "/api/v1/submissions/household_visit/uuid:visit-1/attachments/family.jpg/thumb"
+    preview = "/api/v1/submissions/household_visit/uuid:visit-1/attachments/family.jpg/preview"
     assert f'src="{thumb}"' in html and f'src="{preview}"' in html
     assert len(count_testid(html, "photo-thumb")) == 3  # visit 1's family photo, the assessment's house and sign
     placeholders = re.findall(r'data-testid="photo-placeholder" data-state="(\w+)"', html)

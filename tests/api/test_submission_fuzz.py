@@ -26,7 +26,6 @@ from sqlalchemy import select
 
 from forms.models import Form, FormVersion
 from server.db import session_scope
-from server.errors import Problem
 from support import jpeg, new_instance_id, submission_xml
 from sync.instance import parse_instance, referenced_files
 from sync.models import Job, Submission, SubmissionAttachment
