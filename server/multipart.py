@@ -82,7 +82,10 @@ class _Parser:
 
     def _more(self) -> bool:
         """Append the next chunk to the buffer; False at the end of the body."""
-        chunk = self.stream.read(CHUNK)
+        try:
+            chunk = self.stream.read(CHUNK)
+        except OSError as exc:  # the connection reset or timed out: the client's side, not our disk's
+            raise MultipartError(f"the connection broke off ({exc})") from None
         if not chunk:
             return False
         self.received += len(chunk)

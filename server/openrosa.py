@@ -5,6 +5,9 @@ Every response carries X-OpenRosa-Version and Date; errors are OpenRosa XML with
 """
 from __future__ import annotations
 
+import errno
+from contextlib import contextmanager
+
 from flask import Blueprint, Response, current_app, g, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import ClientDisconnected
@@ -154,11 +157,13 @@ def submission_post():
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")
-    xml, files = _read_multipart()
+    with _storage_errors():
+        xml, files = _read_multipart()
     with reading():
         plan = plan_submission(db(), xml)
         db().commit()
-    stored = store_files(runtime().store, plan, files)
+    with _storage_errors():
+        stored = store_files(runtime().store, plan, files)
     sender = Sender(user_id=principal.user_id, device_id=principal.device_id,
                     client_device_id=_clean(request.args.get("deviceID"), 255))
     accepted = record_submission(db(), plan, stored, sender)
@@ -183,7 +188,7 @@ def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
                                max_field_bytes=current_app.config["MAX_FORM_MEMORY_SIZE"])
     except multipart.TooLarge as exc:
         raise Problem(413, "submission.too_large", f"提交太大：{exc}", f"The submission is too large: {exc}") from None
-    except (multipart.MultipartError, ClientDisconnected, OSError) as exc:
+    except (multipart.MultipartError, ClientDisconnected) as exc:
         raise Problem(400, "submission.multipart_invalid", f"无法读取上传的内容（可能不完整）：{exc}",
                       f"The upload could not be read (it may be truncated): {exc}") from None
     xml_part = next((part for part in body.files if part.name == "xml_submission_file"), None)
@@ -203,6 +208,18 @@ def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
         files[name] = IncomingFile(filename=name, content_type=_clean(_mimetype(part.content_type), 100),
                                    upload=part.upload)
     return xml, files
+
+
+@contextmanager
+def _storage_errors():
+    """A full disk is the server's trouble, not the upload's: 507, and the device sends it again later."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise Problem(507, "server.storage_full", "服务器存储空间已满，暂时无法接收提交，请稍后重新发送。",
+                      "The server's storage is full; it cannot take submissions now. Send again later.") from None
 
 
 def _mimetype(content_type: str | None) -> str:

@@ -198,6 +198,23 @@ def test_a_chunked_upload_past_the_limit_is_413_and_stores_nothing(client, colle
     assert list(app.extensions["zoufang"].settings.tmp_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("where", ["spooling", "storing"])
+def test_a_full_disk_is_507_and_records_nothing(collect, sessions, monkeypatch, where):
+    import errno
+
+    from media.store import SpooledUpload
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SpooledUpload, "_spill" if where == "spooling" else "sync", full)
+    response = collect.submit(submission_xml(photo_family="a.jpg"), {"a.jpg": jpeg(100_000)})
+    assert response.status_code == 507
+    assert "storage is full" in message(response)
+    assert response.headers["X-OpenRosa-Version"] == "1.0"
+    assert count(sessions, Submission) == 0
+
+
 def test_edit_replaces_current_version(collect, sessions):
     original = new_instance_id()
     photo = jpeg()

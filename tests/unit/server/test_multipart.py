@@ -138,3 +138,15 @@ def test_any_content_round_trips(contents, chunk):
                   for i, content in enumerate(contents)])
     form = parse(data, chunk)
     assert [f.upload.getvalue() for f in form.files] == contents
+
+
+def test_a_broken_connection_is_a_multipart_error_not_a_server_error():
+    class Reset(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    with pytest.raises(multipart.MultipartError, match="connection broke off"):
+        multipart.parse(Reset(), BOUNDARY, Sink, limit=10 ** 9, max_field_bytes=10 ** 6)
