@@ -263,6 +263,31 @@ def test_submission_over_the_limit_is_413_from_the_headers_alone(start_server):
         collect.close()
 
 
+def test_a_chunked_upload_without_content_length_is_taken_whole(server, collect):
+    """Some HTTP stacks stream a body in chunks without announcing its length: the parser reads it as it comes."""
+    publish_test_form(server, png())
+    instance_id = new_instance_id()
+    xml = submission_xml(instance_id=instance_id, photo_family="a.jpg")
+    photo = jpeg(300_000)
+    boundary = "zoufang-chunked-e2e"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="xml_submission_file"; '
+            f'filename="submission.xml"\r\nContent-Type: text/xml\r\n\r\n').encode() + xml + (
+        f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="a.jpg"; filename="a.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+
+    def chunks(size=7_919):  # odd-sized pieces, so that boundaries fall across them
+        for start in range(0, len(body), size):
+            yield body[start:start + size]
+
+    response = collect.request("POST", "/submission", data=chunks(),
+                               headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert response.status_code == 201, response.text
+    got = requests.get(f"{server.base_url}/api/v1/submissions/test_visit/{instance_id}/attachments/a.jpg",
+                       auth=server.admin, timeout=30)
+    assert got.content == photo
+
+
 def _downloads(server, collect) -> dict[str, requests.Response]:
     """Every GET/HEAD Collect makes before submitting, by name."""
     publish_test_form(server, png())
