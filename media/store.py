@@ -82,7 +82,7 @@ class SpooledUpload:
         self._file = spilled
         self._path = Path(name)
 
-    # the subset of the file protocol Werkzeug's form parser and FileStorage use
+    # the subset of the file protocol the multipart parsers (server/multipart.py, Werkzeug's) and FileStorage use
     def write(self, data: bytes) -> int:
         self._sha256.update(data)
         self.size += len(data)

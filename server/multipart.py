@@ -1,7 +1,7 @@
 """multipart/form-data as ODK Collect and Enketo send a submission, parsed while it streams in.
 
 Why not Werkzeug's parser: it compiles two regular expressions for every boundary, and every request has a
-new random boundary, so on the busiest endpoint a third of the parsing time went to `re.compile`. Here the
+new random boundary, so on the busiest endpoint much of the parsing time went to `re.compile`. Here the
 body is read in large chunks and the boundary is found with `bytes.find`; a file part is written straight
 into an upload (`media.store.SpooledUpload`, hashed as it is written) without ever being held whole.
 
