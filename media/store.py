@@ -212,16 +212,28 @@ class LocalStore(Store):
 
     def _lay_out(self, marker: Path) -> None:
         """Make the 256 folders, moving blobs of the earlier <aa>/<bb>/ layout up into theirs; then write the
-        marker that says this is done. Safe to repeat when interrupted."""
+        marker that says this is done. Safe to repeat when interrupted, and when several processes start at
+        once (what another one moved or removed first is skipped)."""
         for prefix in (f"{n:02x}" for n in range(256)):
             folder = self.root / prefix
             folder.mkdir(exist_ok=True)
             for legacy in [p for p in folder.iterdir() if p.is_dir() and len(p.name) == 2]:
-                for blob in legacy.iterdir():
-                    os.replace(blob, folder / blob.name)
+                try:
+                    blobs = list(legacy.iterdir())
+                except FileNotFoundError:
+                    continue
+                for blob in blobs:
+                    try:
+                        os.replace(blob, folder / blob.name)
+                    except FileNotFoundError:
+                        pass
                 _fsync_dir(folder)
-                legacy.rmdir()
-            _fsync_dir(folder)
+                try:
+                    legacy.rmdir()
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+                        raise
+        # the new folders' entries are in the root: one fsync of it makes them all durable
         _fsync_dir(self.root)
         marker.write_text(self.LAYOUT)
         _fsync_file(marker)

@@ -206,3 +206,31 @@ def test_a_removed_folder_is_made_again_when_a_blob_needs_it(tmp_path):
     shutil.rmtree(tmp_path / "media" / sha[:2])
     assert store.put_bytes(b"x") == sha
     assert store.read_bytes(sha) == b"x"
+
+
+def test_processes_starting_together_move_the_old_layout_once_without_tripping(tmp_path):
+    import threading
+
+    contents = [f"blob {i}".encode() for i in range(600)]
+    for data in contents:
+        sha = hashlib.sha256(data).hexdigest()
+        legacy = tmp_path / "media" / sha[:2] / sha[2:4]
+        legacy.mkdir(parents=True, exist_ok=True)
+        (legacy / sha).write_bytes(data)
+    errors = []
+
+    def start():
+        try:
+            LocalStore(tmp_path / "media", tmp_path / "tmp")
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    store = LocalStore(tmp_path / "media", tmp_path / "tmp")
+    assert all(store.read_bytes(hashlib.sha256(d).hexdigest()) == d for d in contents)
+    assert not [p for p in (tmp_path / "media").glob("??/??") if p.is_dir()]
