@@ -33,13 +33,14 @@ class Principal:
     A device's user is loaded only when something asks for it: accepting a submission needs only the ids.
     """
 
-    def __init__(self, user: User | None = None, device_id: int | None = None, user_id: int | None = None):
+    def __init__(self, user: User | None = None, device_id: int | None = None, user_id: int | None = None,
+                 device_last_used_at: dt.datetime | None = None):
         if user is not None:
-            self.__dict__["user"] = user
+            self.__dict__["user"] = user  # already loaded: the cached property below need not load it again
         self.user_id = user.id if user is not None else user_id
         self.device_id = device_id
         #: when the device was last recorded as used, as read with its token
-        self.device_last_used_at: dt.datetime | None = None
+        self.device_last_used_at = device_last_used_at
 
     @functools.cached_property
     def user(self) -> User:
@@ -81,9 +82,7 @@ def device_principal(token: str) -> Principal:
     if row is None:  # unknown, revoked, or its user deactivated
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
-    principal = Principal(device_id=row.id, user_id=row.user_id)
-    principal.device_last_used_at = row.last_used_at
-    return principal
+    return Principal(device_id=row.id, user_id=row.user_id, device_last_used_at=row.last_used_at)
 
 
 def record_device_use(session: Session, principal: Principal) -> None:

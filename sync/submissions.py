@@ -119,7 +119,7 @@ def accept_submission(session: Session, store: Store, xml: bytes, files: dict[st
 
 def plan_submission(session: Session, xml: bytes) -> Plan:
     parsed = parse_instance(xml)
-    found = _form_version(session, parsed)
+    found = _form_version_existing(session, parsed)
     xml_sha256 = hashlib.sha256(xml).hexdigest()
     referenced = tuple(referenced_files(parsed.root, found.binary_paths))
     if found.existing_id is None:
@@ -176,7 +176,7 @@ def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
                       "A submission already exists with this ID, but with different XML.")
 
 
-def _form_version(session: Session, parsed: ParsedInstance):
+def _form_version_existing(session: Session, parsed: ParsedInstance):
     """The form's id and state, the version's id and binary paths, and the existing submission's id and XML
     digest (None when new)."""
     row = session.connection().execute(_FORM_VERSION_EXISTING, {

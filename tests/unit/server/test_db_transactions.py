@@ -123,16 +123,29 @@ def test_sqlite_leaves_the_commit_unsynced_and_the_connection_syncs_the_wal(engi
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL: SQLite syncs only checkpoints
 
 
-def test_a_write_commit_syncs_the_wal_after_releasing_the_lock(engine, tmp_path, synced):
+def test_a_write_commit_syncs_the_wal_after_releasing_the_lock(engine, tmp_path, monkeypatch):
+    import os
+
     wal = str(tmp_path / "db.sqlite3-wal")
+    seen = []  # (file synced, could another process take the write lock at that moment)
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        try:
+            other = _other_writer(tmp_path)
+            other.execute("ROLLBACK")
+            other.close()
+            free = True
+        except sqlite3.OperationalError:
+            free = False
+        seen.append((os.readlink(f"/proc/self/fd/{fd}"), free))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (7)"))
-        assert synced == []
-    assert synced == [wal]
-    # the lock was already free when the WAL was synced: another process could write at once
-    other = _other_writer(tmp_path)
-    other.execute("ROLLBACK")
-    other.close()
+        assert seen == []
+    assert seen == [(wal, True)]
 
 
 def test_transactions_that_change_nothing_do_not_sync(engine, synced):
