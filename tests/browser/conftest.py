@@ -287,7 +287,9 @@ def accounts() -> dict[str, tuple[str, str]]:
 
 def sideways_overflow(page) -> int:
     """How many CSS pixels the page is wider than the screen (a phone page should never scroll sideways; a wide
-    table may scroll inside its own box)."""
+    table may scroll inside its own box). Waits for the load event first: after a click that navigates, the
+    stylesheet may still be on its way, and without it the QR code's SVG is wider than a phone."""
+    page.wait_for_load_state("load")
     # the phone's own width, not innerWidth: a mobile browser zooms out to show a page that is too wide
     return page.evaluate("document.documentElement.scrollWidth") - page.viewport_size["width"]
 
