@@ -11,12 +11,12 @@ import hashlib
 
 from flask import g, request, session
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.orm import Session
 
 from server.csrf import check_csrf_header
 from server.db import utcnow
 from server.errors import Problem
 from server.models import Device, User
+from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.runtime import db, runtime
 from server.scope import AreaScope, scope_for
 
@@ -63,37 +63,46 @@ def _challenge() -> Problem:
 
 
 _DEVICES, _USERS = Device.__table__, User.__table__
-_DEVICE_BY_TOKEN = (select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.last_used_at)
-                    .join(_USERS, _DEVICES.c.user_id == _USERS.c.id)
-                    .where(_DEVICES.c.token_sha256 == bindparam("token_sha256"), _DEVICES.c.revoked_at.is_(None),
-                           _USERS.c.active.is_(True)))
-_RECORD_USE = update(_DEVICES).values(last_used_at=bindparam("now")).where(
+# Devices send credentials with every request: these run on a pooled connection of their own
+# (server/db/prepared.py)
+_DEVICE_BY_TOKEN = Prepared(
+    select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.last_used_at)
+    .join(_USERS, _DEVICES.c.user_id == _USERS.c.id)
+    .where(_DEVICES.c.token_sha256 == bindparam("token_sha256"), _DEVICES.c.revoked_at.is_(None),
+           _USERS.c.active.is_(True)))
+_RECORD_USE = Prepared(update(_DEVICES).values(last_used_at=bindparam("now")).where(
     _DEVICES.c.id == bindparam("device_id"),
-    or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before")))
+    or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before"))))
 
 
-_USER_BY_NAME = select(_USERS.c.id, _USERS.c.active, _USERS.c.password_hash).where(
-    _USERS.c.username == bindparam("username"))
+_USER_BY_NAME = Prepared(select(_USERS.c.id, _USERS.c.active, _USERS.c.password_hash).where(
+    _USERS.c.username == bindparam("username")))
+
+
+def _read_one(statement: Prepared, values: dict):
+    with direct_connection(runtime().engine) as connection, connection.transaction(write=False):
+        return connection.first(statement, values)
 
 
 def device_principal(token: str) -> Principal:
-    """Reads only (see `record_device_use`), so that it can run in a `reading()` transaction."""
-    row = db().connection().execute(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)}).first()
+    """Reads only (see `record_device_use`)."""
+    row = _read_one(_DEVICE_BY_TOKEN, {"token_sha256": token_sha256(token)})
     if row is None:  # unknown, revoked, or its user deactivated
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
     return Principal(device_id=row.id, user_id=row.user_id, device_last_used_at=row.last_used_at)
 
 
-def record_device_use(session: Session, principal: Principal) -> None:
+def record_device_use(connection: DirectConnection, principal: Principal) -> None:
     """Note that the device was used, for the devices page; at most once per DEVICE_USE_RESOLUTION (the
-    statement is not even sent when the time read with the token is recent enough)."""
+    statement is not even sent when the time read with the token is recent enough). Call it in a writing
+    transaction."""
     now = utcnow()
     last = principal.device_last_used_at
-    if last is not None and now - last < DEVICE_USE_RESOLUTION:
+    if principal.device_id is None or (last is not None and now - last < DEVICE_USE_RESOLUTION):
         return
-    session.connection().execute(_RECORD_USE, {"now": now, "device_id": principal.device_id,
-                                               "stale_before": now - DEVICE_USE_RESOLUTION})
+    connection.execute(_RECORD_USE, {"now": now, "device_id": principal.device_id,
+                                     "stale_before": now - DEVICE_USE_RESOLUTION})
 
 
 def basic_principal() -> Principal | None:
@@ -101,7 +110,7 @@ def basic_principal() -> Principal | None:
     if auth is None or auth.type != "basic":
         return None
     username = auth.username or ""
-    row = None if "\x00" in username else db().connection().execute(_USER_BY_NAME, {"username": username}).first()
+    row = None if "\x00" in username else _read_one(_USER_BY_NAME, {"username": username})
     if row is None or not row.active or not runtime().credentials.verify(
             username, auth.password or "", row.password_hash):
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",

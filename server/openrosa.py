@@ -17,10 +17,10 @@ from server import multipart
 from server.auth import record_device_use, require_device_or_basic
 from server.errors import Problem, openrosa_message
 from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
-from server.db import reading
+from server.db.prepared import DirectConnection, direct_connection
 from server.runtime import db, new_request_upload, runtime
 from sync.entity_list import households_csv
-from sync.submissions import IncomingFile, Sender, plan_submission, record_submission, store_files
+from sync.submissions import IncomingFile, Sender, plan_submission, record_new, record_submission, store_files
 
 bp = Blueprint("openrosa", __name__)
 XML = "text/xml; charset=utf-8"
@@ -149,27 +149,31 @@ def submission_post():
         raise Problem(413, "submission.too_large",
                       f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
                       f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.")
-    # Only the last step writes to the database. On SQLite the reads before it take no lock, and no lock is
-    # held while the body streams in over a weak signal or while files are written to disk.
-    with reading():
-        principal = require_device_or_basic()
-        db().commit()
+    principal = require_device_or_basic()
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")
     with _storage_errors():
         xml, files = _read_multipart()
-    with reading():
-        plan = plan_submission(db(), xml)
-        db().commit()
-    with _storage_errors():
-        stored = store_files(runtime().store, plan, files)
     sender = Sender(user_id=principal.user_id, device_id=principal.device_id,
                     client_device_id=_clean(request.args.get("deviceID"), 255))
-    accepted = record_submission(db(), plan, stored, sender)
-    if principal.device_id is not None:
-        record_device_use(db(), principal)
-    db().commit()
+    # A database connection only once the body is in, and two short transactions: on SQLite the reading one
+    # takes no lock, and no lock is held while files are written to disk.
+    with direct_connection(runtime().engine) as connection:
+        with connection.transaction(write=False):
+            plan = plan_submission(connection, xml)
+        with _storage_errors():
+            stored = store_files(runtime().store, plan, files)
+        accepted = None
+        if plan.is_new:
+            with connection.transaction(write=True):
+                accepted = record_new(connection, plan, stored, sender)
+                if accepted is not None:
+                    record_device_use(connection, principal)
+    if accepted is None:  # a split upload's continuation or an edit: the ORM's unit of work
+        accepted = record_submission(db(), plan, stored, sender)
+        record_device_use(DirectConnection.of_session(db()), principal)
+        db().commit()
     runtime().wake_worker()
     missing = accepted.missing
     if missing:

@@ -13,14 +13,15 @@ Three steps, so that no database write lock is held while files reach the disk:
    submission is never lost. A continuation gets the files it lacked. An edit (meta/deprecatedID) must name the
    current version of a known submission (404, 409).
 
-`accept_submission` runs the three in one transaction (the demo, tests); the HTTP handler ends the reading
-transaction before storing files and writing.
+`accept_submission` runs the three in one ORM session's transaction (the demo, tests). The HTTP handler runs
+the first step, and the last one for a new submission (`record_new`), on a `DirectConnection`
+(server/db/prepared.py) in two short transactions, and leaves the rarer cases (a split upload's continuation,
+an edit) to `record_submission` on the ORM session.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 
 from sqlalchemy import Integer, and_, bindparam, case, column, func, insert, select, table
@@ -33,11 +34,12 @@ from media.images import looks_like_image
 from media.store import SpooledUpload, Store
 from server.db import utcnow
 from server.errors import Problem
+from server.db.prepared import DirectConnection, Prepared
 from sync.instance import ParsedInstance, parse_instance, referenced_files
 from sync.models import Household, Job, Submission, SubmissionAttachment
 
-# The new-submission path is the server's busiest. It speaks to the tables directly, without the ORM's unit of
-# work, with statements built once (bound parameters) so that each request only executes them.
+# The new-submission path is the server's busiest. It speaks to the tables with prepared statements on the
+# driver's connection (server/db/prepared.py), without the ORM's unit of work or Core's per-execution set-up.
 SUBMISSIONS = Submission.__table__
 ATTACHMENTS = SubmissionAttachment.__table__
 JOBS = Job.__table__
@@ -45,22 +47,25 @@ _FORMS, _VERSIONS = Form.__table__, FormVersion.__table__
 #: server.models.UserArea's table, named here because the domain packages do not import the server's models
 _USER_AREAS = table("user_areas", column("user_id"), column("area_id"))
 #: the form, the version the XML names and the submission with its instanceID, in one round trip
-_FORM_VERSION_EXISTING = (
+_FORM_VERSION_EXISTING = Prepared(
     select(_FORMS.c.id, _FORMS.c.state, _VERSIONS.c.id.label("version_id"), _VERSIONS.c.binary_paths,
            SUBMISSIONS.c.id.label("existing_id"), SUBMISSIONS.c.xml_sha256.label("existing_sha256"))
     .outerjoin(_VERSIONS, and_(_VERSIONS.c.form_id == _FORMS.c.id, _VERSIONS.c.version == bindparam("version")))
     .outerjoin(SUBMISSIONS, and_(SUBMISSIONS.c.form_id == _FORMS.c.id,
                                  SUBMISSIONS.c.instance_id == bindparam("instance_id")))
     .where(_FORMS.c.xml_form_id == bindparam("xml_form_id")))
-_STILL_EXPECTED = select(ATTACHMENTS.c.filename).where(
-    ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None))
+_STILL_EXPECTED = Prepared(select(ATTACHMENTS.c.filename).where(
+    ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None)))
 #: the submission's area for scoping: its household's, else the sender's area when they have exactly one
 _AREA = func.coalesce(
     select(Household.area_id).where(Household.number == bindparam("household_number")).scalar_subquery(),
     select(case((func.count() == 1, func.min(_USER_AREAS.c.area_id))))
     .where(_USER_AREAS.c.user_id == bindparam("submitter_id", type_=Integer())).scalar_subquery())
-_INSERT_ATTACHMENTS = insert(ATTACHMENTS)
-_INSERT_JOBS = insert(JOBS)
+_INSERT_ATTACHMENTS = Prepared(insert(ATTACHMENTS).values(
+    {name: bindparam(name) for name in ("submission_id", "filename", "sha256", "size", "content_type",
+                                        "received_at")}))
+_INSERT_JOBS = Prepared(insert(JOBS).values(
+    {name: bindparam(name) for name in ("kind", "submission_id", "payload")}))
 
 
 @dataclasses.dataclass
@@ -100,6 +105,11 @@ class Plan:
     #: the files still to receive: all referenced ones for a new submission, the missing ones for an existing one
     wanted: frozenset[str]
 
+    @property
+    def is_new(self) -> bool:
+        """A new submission, not the continuation of a stored one nor an edit."""
+        return self.existing_id is None and self.parsed.deprecated_id is None
+
 
 @dataclasses.dataclass
 class Accepted:
@@ -113,20 +123,22 @@ class Accepted:
 
 def accept_submission(session: Session, store: Store, xml: bytes, files: dict[str, IncomingFile],
                       sender: Sender) -> Accepted:
-    plan = plan_submission(session, xml)
+    plan = plan_submission(DirectConnection.of_session(session), xml)
     return record_submission(session, plan, store_files(store, plan, files), sender)
 
 
-def plan_submission(session: Session, xml: bytes) -> Plan:
+def plan_submission(connection: DirectConnection, xml: bytes) -> Plan:
+    """Reads only."""
     parsed = parse_instance(xml)
-    found = _form_version_existing(session, parsed)
+    found = _form_version_existing(connection, parsed)
     xml_sha256 = hashlib.sha256(xml).hexdigest()
     referenced = tuple(referenced_files(parsed.root, found.binary_paths))
     if found.existing_id is None:
         wanted = frozenset(referenced)
     else:
         _same_xml(found.existing_sha256, xml_sha256)
-        wanted = frozenset(session.connection().scalars(_STILL_EXPECTED, {"submission_id": found.existing_id}))
+        wanted = frozenset(row.filename for row in connection.rows(_STILL_EXPECTED,
+                                                                   {"submission_id": found.existing_id}))
     return Plan(parsed=parsed, xml=xml, xml_sha256=xml_sha256, form_id=found.id, version_id=found.version_id,
                 referenced=referenced, existing_id=found.existing_id, wanted=wanted)
 
@@ -142,15 +154,26 @@ def store_files(store: Store, plan: Plan, files: dict[str, IncomingFile]) -> dic
     return stored
 
 
-def record_submission(session: Session, plan: Plan, stored: dict[str, StoredFile], sender: Sender) -> Accepted:
+def record_new(connection: DirectConnection, plan: Plan, stored: dict[str, StoredFile],
+               sender: Sender) -> Accepted | None:
+    """The common case: a new submission, not an edit. None when it is not one, or when a retry of the same
+    upload raced this request and stored it first; `record_submission` then continues it."""
+    if not plan.is_new:
+        return None
     now = utcnow()
-    if plan.existing_id is None and plan.parsed.deprecated_id is None:
-        submission_id = _insert_new(session, plan, sender, now)
-        if submission_id is not None:
-            _insert_attachments(session, submission_id, plan.referenced, stored, now)
-            _insert_jobs(session, submission_id, stored)
-            return Accepted(submission_id, True, sorted(stored), [n for n in plan.referenced if n not in stored])
-        # a retry of the same upload raced us and won: this request continues it
+    submission_id = _insert_new(connection, plan, sender, now)
+    if submission_id is None:
+        return None
+    _insert_attachments(connection, submission_id, plan.referenced, stored, now)
+    _insert_jobs(connection, submission_id, stored)
+    return Accepted(submission_id, True, sorted(stored), [n for n in plan.referenced if n not in stored])
+
+
+def record_submission(session: Session, plan: Plan, stored: dict[str, StoredFile], sender: Sender) -> Accepted:
+    accepted = record_new(DirectConnection.of_session(session), plan, stored, sender)
+    if accepted is not None:
+        return accepted
+    now = utcnow()
     existing = _find(session, plan.form_id, plan.parsed.instance_id)
     if existing is None:
         return _create_edit(session, plan, stored, sender, now)
@@ -176,11 +199,11 @@ def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
                       "A submission already exists with this ID, but with different XML.")
 
 
-def _form_version_existing(session: Session, parsed: ParsedInstance):
+def _form_version_existing(connection: DirectConnection, parsed: ParsedInstance):
     """The form's id and state, the version's id and binary paths, and the existing submission's id and XML
     digest (None when new)."""
-    row = session.connection().execute(_FORM_VERSION_EXISTING, {
-        "xml_form_id": parsed.xml_form_id, "version": parsed.version, "instance_id": parsed.instance_id}).first()
+    row = connection.first(_FORM_VERSION_EXISTING, {
+        "xml_form_id": parsed.xml_form_id, "version": parsed.version, "instance_id": parsed.instance_id})
     if row is None:
         raise Problem(404, "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
                       f"There is no form '{parsed.xml_form_id}' on this server.")
@@ -199,30 +222,31 @@ def _area_params(parsed: ParsedInstance, sender: Sender) -> dict:
     return {"household_number": parsed.household_number, "submitter_id": sender.user_id}
 
 
-@functools.cache
-def _insert_new_statement(dialect_name: str):
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
+def _insert_new_statement(dialect) -> Prepared:
     columns = ("form_id", "form_version_id", "instance_id", "xml", "xml_sha256", "instance_name",
                "household_number", "device_id", "client_device_id", "received_at")
-    return (dialect.insert(SUBMISSIONS)
-            .values({**{name: bindparam(name) for name in columns}, "deprecated_id": None, "current": True,
-                     "submitter_id": bindparam("submitter_id", type_=Integer()), "area_id": _AREA})
-            .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
-            .returning(SUBMISSIONS.c.id))
+    return Prepared(dialect.insert(SUBMISSIONS)
+                    .values({**{name: bindparam(name) for name in columns}, "deprecated_id": None, "current": True,
+                             "submitter_id": bindparam("submitter_id", type_=Integer()), "area_id": _AREA})
+                    .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
+                    .returning(SUBMISSIONS.c.id))
 
 
-def _insert_new(session: Session, plan: Plan, sender: Sender, now: dt.datetime) -> int | None:
+#: INSERT … ON CONFLICT DO NOTHING is written in each dialect's own construct
+_INSERT_NEW = {"sqlite": _insert_new_statement(sqlite), "postgresql": _insert_new_statement(postgresql)}
+
+
+def _insert_new(connection: DirectConnection, plan: Plan, sender: Sender, now: dt.datetime) -> int | None:
     """The new submission's id, or None when one with this instanceID exists already."""
     parsed = plan.parsed
-    statement = _insert_new_statement(session.get_bind().dialect.name)
-    return session.connection().execute(statement, {
+    return connection.scalar(_INSERT_NEW[connection.dialect.name], {
         "form_id": plan.form_id, "form_version_id": plan.version_id, "instance_id": parsed.instance_id,
         "xml": plan.xml, "xml_sha256": plan.xml_sha256, "instance_name": parsed.instance_name,
         "device_id": sender.device_id, "client_device_id": sender.client_device_id,
-        "received_at": now, **_area_params(parsed, sender)}).scalar()
+        "received_at": now, **_area_params(parsed, sender)})
 
 
-def _insert_attachments(session: Session, submission_id: int, referenced: tuple[str, ...],
+def _insert_attachments(connection: DirectConnection, submission_id: int, referenced: tuple[str, ...],
                         stored: dict[str, StoredFile], now: dt.datetime) -> None:
     if not referenced:
         return
@@ -234,16 +258,16 @@ def _insert_attachments(session: Session, submission_id: int, referenced: tuple[
                      "size": received.size if received else None,
                      "content_type": received.content_type if received else None,
                      "received_at": now if received else None})
-    session.connection().execute(_INSERT_ATTACHMENTS, rows)
+    connection.execute(_INSERT_ATTACHMENTS, rows)
 
 
-def _insert_jobs(session: Session, submission_id: int, stored: dict[str, StoredFile]) -> None:
+def _insert_jobs(connection: DirectConnection, submission_id: int, stored: dict[str, StoredFile]) -> None:
     """A reconcile job, and an image job per photo: photos are checked and get thumbnails in the worker, never
     in the upload request."""
     jobs = [{"kind": "reconcile", "submission_id": submission_id, "payload": {}}]
     jobs += [{"kind": "image", "submission_id": submission_id, "payload": {"filename": name}}
              for name, received in stored.items() if looks_like_image(name, received.content_type)]
-    session.connection().execute(_INSERT_JOBS, jobs)
+    connection.execute(_INSERT_JOBS, jobs)
 
 
 def _find(session: Session, form_id: int, instance_id: str) -> Submission | None:

@@ -1,10 +1,11 @@
-"""SQLite transactions: writers take the write lock at BEGIN, `reading()` transactions take none."""
+"""SQLite transactions: writers take the write lock at BEGIN, a DirectConnection's reading transactions take none."""
 import sqlite3
 
 import pytest
 from sqlalchemy import text
 
-from server.db import make_engine, reading
+from server.db import make_engine
+from server.db.prepared import direct_connection
 
 
 @pytest.fixture
@@ -27,10 +28,9 @@ def _other_writer(tmp_path):
 def test_a_reading_transaction_neither_waits_for_nor_blocks_the_writer(engine, tmp_path):
     other = _other_writer(tmp_path)
     try:
-        with reading(), engine.connect() as conn:
-            with conn.begin():
-                assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1  # the committed snapshot
-                other.execute("INSERT INTO t VALUES (3)")  # the writer goes on meanwhile
+        with direct_connection(engine) as conn, conn.transaction(write=False):
+            assert conn.dbapi_connection.execute("SELECT count(*) FROM t").fetchone()[0] == 1  # committed snapshot
+            other.execute("INSERT INTO t VALUES (3)")  # the writer goes on meanwhile
     finally:
         other.execute("COMMIT")
         other.close()
@@ -40,16 +40,6 @@ def test_an_ordinary_transaction_takes_the_write_lock_at_begin(engine, tmp_path)
     with engine.connect() as conn:
         with conn.begin():
             conn.execute(text("SELECT count(*) FROM t")).scalar()
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                _other_writer(tmp_path)
-
-
-def test_reading_ends_with_its_block(engine, tmp_path):
-    with reading():
-        pass
-    with engine.connect() as conn:
-        with conn.begin():
-            conn.execute(text("SELECT 1"))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 _other_writer(tmp_path)
 
@@ -151,9 +141,10 @@ def test_a_write_commit_syncs_the_wal_after_releasing_the_lock(engine, tmp_path,
 def test_transactions_that_change_nothing_do_not_sync(engine, synced):
     with engine.begin() as conn:
         conn.execute(text("SELECT count(*) FROM t")).scalar()
-    with reading(), engine.connect() as conn:
-        with conn.begin():
-            conn.execute(text("SELECT count(*) FROM t")).scalar()
+    with direct_connection(engine) as conn, conn.transaction(write=False):
+        conn.dbapi_connection.execute("SELECT count(*) FROM t").fetchone()
+    with direct_connection(engine) as conn, conn.transaction(write=True):
+        conn.dbapi_connection.execute("SELECT count(*) FROM t").fetchone()
     with pytest.raises(RuntimeError):
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO t VALUES (8)"))

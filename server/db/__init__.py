@@ -6,7 +6,6 @@ one writer at a time without "database is locked" errors.
 """
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import os
 import sqlite3
@@ -67,21 +66,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-_reading = contextvars.ContextVar("zoufang_reading", default=False)
-
-
-@contextmanager
-def reading() -> Iterator[None]:
-    """Transactions begun inside only read. On SQLite they begin DEFERRED and so never wait for (or hold up)
-    the one writer: WAL gives them a snapshot. Writing in such a transaction may fail with SQLITE_BUSY, so end
-    it (commit) before writing."""
-    token = _reading.set(True)
-    try:
-        yield
-    finally:
-        _reading.reset(token)
 
 
 #: how long a thread waits for its process's turn to write before leaving it to SQLite's busy_timeout
@@ -149,17 +133,22 @@ class _QueuedWriterConnection(sqlite3.Connection):
 
 
 def _sqlite_begin(conn) -> None:
-    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
-    # wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent
-    # writers from several gunicorn workers queue instead; WAL readers are not blocked by it.
-    if _reading.get():
-        conn.exec_driver_sql("BEGIN")
+    begin_sqlite(conn.connection.dbapi_connection, conn.engine.url.database or "", write=True)
+
+
+def begin_sqlite(dbapi_connection: _QueuedWriterConnection, database: str, write: bool) -> None:
+    """Begin a transaction on one of the engine's SQLite connections.
+
+    A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
+    wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent writers
+    from several gunicorn workers queue instead; WAL readers are not blocked by it.
+    """
+    if not write:
+        dbapi_connection.execute("BEGIN")
         return
-    dbapi_connection = conn.connection.dbapi_connection
-    database = conn.engine.url.database or ""
     dbapi_connection.take_turn(database)
     try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection.execute("BEGIN IMMEDIATE")
     except BaseException:
         dbapi_connection.rollback()  # no transaction began: only hands the turn on
         raise
