@@ -267,7 +267,10 @@ class LocalStore(Store):
         sha256 = upload.sha256
         final = self.path(sha256)
         if final.exists():
+            # stored before, perhaps by a request that has renamed it but not yet synced its folder: a blob this
+            # caller goes on to record must not lose its name in a crash
             upload.discard()
+            _fsync_dir(final.parent)
             return sha256
         upload.sync()
         upload.close()
