@@ -133,19 +133,16 @@ class _QueuedWriterConnection(sqlite3.Connection):
 
 
 def _sqlite_begin(conn) -> None:
-    begin_sqlite(conn.connection.dbapi_connection, conn.engine.url.database or "", write=True)
+    begin_sqlite_write(conn.connection.dbapi_connection, conn.engine.url.database or "")
 
 
-def begin_sqlite(dbapi_connection: _QueuedWriterConnection, database: str, write: bool) -> None:
-    """Begin a transaction on one of the engine's SQLite connections.
+def begin_sqlite_write(dbapi_connection: _QueuedWriterConnection, database: str) -> None:
+    """Begin a transaction on one of the engine's SQLite connections, taking the write lock.
 
     A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
     wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent writers
     from several gunicorn workers queue instead; WAL readers are not blocked by it.
     """
-    if not write:
-        dbapi_connection.execute("BEGIN")
-        return
     dbapi_connection.take_turn(database)
     try:
         dbapi_connection.execute("BEGIN IMMEDIATE")

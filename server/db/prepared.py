@@ -10,8 +10,8 @@ implementation), and column defaults held in Python are filled in as Core fills 
 exactly the row Core would write, and the ORM reads it back the same way.
 
 A `DirectConnection` runs prepared statements either inside an ORM session's transaction (`of_session`) or on
-a connection of its own from the engine's pool (`direct_connection`), with transactions that begin as the
-engine's do (on SQLite: the writer's turn, BEGIN IMMEDIATE and the WAL sync of `server.db`).
+a connection of its own from the engine's pool (`direct_connection`), with writing transactions that begin as
+the engine's do (on SQLite: the writer's turn, BEGIN IMMEDIATE and the WAL sync of `server.db`).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
-from server.db import begin_sqlite
+from server.db import begin_sqlite_write
 
 #: a value to bind: the caller's, the statement's own literal, or a column default computed per execution
 _Bind = tuple[str, Callable[[Any], Any] | None, str, Any]
@@ -147,10 +147,11 @@ class DirectConnection:
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[DirectConnection]:
-        """Commit at the end, roll back on an error. On SQLite a reading transaction takes no lock and a
-        writing one queues for the write lock at BEGIN, as the engine's own transactions do."""
-        if self.dialect.name == "sqlite":
-            begin_sqlite(self.dbapi_connection, self.database or "", write)
+        """Commit at the end, roll back on an error. On SQLite a writing transaction queues for the write lock
+        at BEGIN, as the engine's own transactions do; a reading one is no transaction at all: each statement
+        reads its own snapshot (autocommit) and takes no lock, which is all a lookup by key needs."""
+        if write and self.dialect.name == "sqlite":
+            begin_sqlite_write(self.dbapi_connection, self.database or "")
         try:
             yield self
         except BaseException:
