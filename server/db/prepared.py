@@ -45,7 +45,8 @@ class _Compiled:
         names = compiled.positiontup if self.positional else list(compiled.binds)
         self.binds: list[_Bind] = [self._bind(name, compiled.binds[name], prefetch.get(name), dialect)
                                    for name in names]
-        # a SELECT's columns, or an INSERT's RETURNING columns
+        # a SELECT's columns, or an INSERT's RETURNING columns; their processors are chosen without the driver's
+        # type code (None), on which only types like Numeric depend
         columns = list(getattr(statement, "exported_columns", ()))
         self.result_processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                                   for column in columns]
