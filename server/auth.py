@@ -14,9 +14,9 @@ from sqlalchemy import bindparam, or_, select, update
 
 from server.csrf import check_csrf_header
 from server.db import utcnow
+from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.errors import Problem
 from server.models import Device, User
-from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.runtime import db, runtime
 from server.scope import AreaScope, scope_for
 

@@ -33,8 +33,8 @@ from forms.models import Form, FormVersion
 from media.images import looks_like_image
 from media.store import SpooledUpload, Store
 from server.db import utcnow
-from server.errors import Problem
 from server.db.prepared import DirectConnection, Prepared
+from server.errors import Problem
 from sync.instance import ParsedInstance, parse_instance, referenced_files
 from sync.models import Household, Job, Submission, SubmissionAttachment
 

@@ -72,6 +72,20 @@ def database_url(tmp_path, database_template) -> str:
 
 
 @pytest.fixture
+def synced(monkeypatch) -> list[str]:
+    """The files os.fsync is called on from now on, by name, in order."""
+    names = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return names
+
+
+@pytest.fixture
 def settings_overrides() -> dict:
     """Tests override this to change settings (e.g. the size limit)."""
     return {}

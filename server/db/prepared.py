@@ -115,7 +115,7 @@ class DirectConnection:
     def of_session(cls, session: Session) -> DirectConnection:
         """The session's connection, inside the session's transaction (begun now if it has none)."""
         connection = session.connection()
-        return cls(connection.connection.dbapi_connection, connection.dialect)
+        return cls(connection.connection.dbapi_connection, connection.dialect, connection.engine.url.database)
 
     def execute(self, statement: Prepared, values: dict[str, Any] | list[dict[str, Any]]) -> None:
         compiled = statement.compiled(self.dialect)

@@ -39,21 +39,9 @@ def test_same_content_is_stored_once(tmp_path):
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-def _synced_paths(monkeypatch):
-    synced = []
-    real_fsync = os.fsync
-
-    def fsync(fd):
-        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return synced
-
-
-def test_a_commit_syncs_the_content_before_its_name_and_the_name_before_it_returns(tmp_path, monkeypatch):
+def test_a_commit_syncs_the_content_before_its_name_and_the_name_before_it_returns(tmp_path, synced):
     store = LocalStore(tmp_path / "media", tmp_path / "tmp")
-    synced = _synced_paths(monkeypatch)
+    synced.clear()  # laying out the store's folders syncs them too
     upload = store.new_upload()
     upload.write(os.urandom(100_000))
     sha = store.commit(upload)
@@ -61,12 +49,12 @@ def test_a_commit_syncs_the_content_before_its_name_and_the_name_before_it_retur
     assert temporary.startswith(str(tmp_path / "tmp")) and folder == str(tmp_path / "media" / sha[:2])
 
 
-def test_content_stored_before_still_gets_its_name_synced(tmp_path, monkeypatch):
+def test_content_stored_before_still_gets_its_name_synced(tmp_path, synced):
     # another request may have renamed the blob and not yet synced its folder: a caller that records the blob
     # must not be told it is durable before its name is
     store = LocalStore(tmp_path / "media", tmp_path / "tmp")
     sha = store.put_bytes(b"the same photo")
-    synced = _synced_paths(monkeypatch)
+    synced.clear()
     assert store.put_bytes(b"the same photo") == sha
     assert synced == [str(tmp_path / "media" / sha[:2])]
 

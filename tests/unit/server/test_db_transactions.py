@@ -92,22 +92,6 @@ def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
     thread.join()
 
 
-@pytest.fixture
-def synced(monkeypatch):
-    """The files os.fsync was called on, by name."""
-    import os
-
-    names = []
-    real_fsync = os.fsync
-
-    def fsync(fd):
-        names.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return names
-
-
 def test_sqlite_leaves_the_commit_unsynced_and_the_connection_syncs_the_wal(engine):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL: SQLite syncs only checkpoints
