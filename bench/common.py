@@ -234,17 +234,20 @@ class LoadResult:
 
     @classmethod
     def combined(cls, parts: list["LoadResult"]) -> "LoadResult":
-        """Several runs as one: counts, times and latencies added up, CPU figures weighted by count."""
+        """Several runs as one: counts, times, latencies and drain times added up, CPU figures weighted by
+        count, the jobs left after the last one."""
         count = sum(p.count for p in parts)
 
         def weighted(attribute: str) -> dict[str, float]:
             keys = {k for p in parts for k in getattr(p, attribute)}
             return {k: sum(getattr(p, attribute).get(k, 0.0) * p.count for p in parts) / count for k in keys}
 
+        left = [p.jobs_left for p in parts if p.jobs_left is not None]
         return cls(count=count, seconds=sum(p.seconds for p in parts),
                    latencies_ms=[x for p in parts for x in p.latencies_ms],
                    failures=[f for p in parts for f in p.failures], cpu=weighted("cpu"),
-                   cpu_all_in=weighted("cpu_all_in"))
+                   cpu_all_in=weighted("cpu_all_in"), drain_seconds=sum(p.drain_seconds for p in parts),
+                   jobs_left=left[-1] if left else None)
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile of the latencies of all requests, failed ones included."""

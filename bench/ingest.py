@@ -192,34 +192,40 @@ class JobQueue:
 
 
 def measure(label: str, server: Server, url: str | list[str], bodies, concurrency: int, headers=None,
-            queue: JobQueue | None = None, drain_timeout: float = 120.0) -> LoadResult:
-    """One row: post the bodies, then wait for the background work they caused (when there is a queue)."""
+            queue: JobQueue | None = None, drain_timeout: float = 120.0, show: bool = True) -> LoadResult:
+    """One run: post the bodies, then wait for the background work they caused (when there is a queue)."""
     postgres = server.env.get("ZOUFANG_DATABASE_URL", "").startswith("postgresql")
     pids = [server.proc.pid, *server.worker_pids()]
     with CpuMeter(pids, postgres) as all_in:
         with CpuMeter(pids, postgres) as cpu:
             result = run_load(url, bodies, concurrency, headers)
         result.drain_seconds, result.jobs_left = queue.drain(drain_timeout) if queue else (0.0, None)
+
     def per_sub(used: dict) -> dict:
         return {k: v / result.count * 1000 for k, v in used.items() if k not in ("busy", "total")}
 
     result.cpu = per_sub(cpu.used)
     result.cpu["machine_busy_pct"] = 100 * cpu.used["busy"] / cpu.used["total"] if cpu.used["total"] else 0.0
     result.cpu_all_in = per_sub(all_in.used)
+    if show:
+        show_result(label, concurrency, result, queue is not None)
+    return result
+
+
+def show_result(label: str, concurrency: int, result: LoadResult, background: bool) -> None:
     status = "ok" if not result.failures else f"{len(result.failures)} FAILED"
     print(f"  {label:<24} c={concurrency}  {result.rate:7.1f}/s  p50 {result.percentile(50):7.1f} ms  "
           f"p95 {result.percentile(95):7.1f} ms  ({result.count} in {result.seconds:.1f}s, {status}; "
           f"CPU ms/sub: server {result.cpu['server']:.1f}, client {result.cpu['client']:.1f}, "
           f"postgres {result.cpu['postgres']:.1f}, other processes {result.cpu['other']:.1f}; "
           f"machine {result.cpu['machine_busy_pct']:.0f}% busy)", flush=True)
-    if queue:
+    if background:
         left = "" if not result.jobs_left else f", {result.jobs_left} job(s) STILL PENDING"
         print(f"  {'':<24}      background jobs drained {result.drain_seconds:.1f}s after the last answer{left}; "
               f"all-in server CPU {result.cpu_all_in['server']:.1f} ms/sub, "
               f"sustained {result.sustained:.1f}/s", flush=True)
     for failure in result.failures[:10]:
         print(f"    ! {failure}")
-    return result
 
 
 def memory_check(env: dict, workers: WorkerSettings, tmp: Path, bodies: Bodies, big_mb: int, url_path: str,
@@ -274,6 +280,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per worker (default 4)")
     parser.add_argument("--concurrency", default="1,8", help="client counts to measure (default 1,8)")
     parser.add_argument("--big-mb", type=int, default=50, help="size of the memory-check upload (default 50)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="blocks each row is measured in, alternating with the ceiling (default 5)")
     parser.add_argument("--skip-nocache", action="store_true", help="leave out the credential-cache-off row")
     parser.add_argument("--skip-memory", action="store_true", help="leave out the big-upload memory check")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, media, database)")
@@ -319,17 +327,27 @@ def main() -> int:
         (tmp / "ceiling").mkdir()
         ceiling_server = start_server({"BENCH_CEILING_DIR": str(tmp / "ceiling")}, workers, tmp, "ceiling",
                                       app="bench.ceiling_app:app")
-        ceiling_bodies = Bodies().make(max(args.n // 2, 16))  # the same kind of multipart bodies as the real rows
+        # the same kind of multipart bodies as the real rows (the ceiling keeps nothing, so they can be posted again)
+        ceiling_bodies = Bodies().make(2 * max(args.n // args.rounds, max(concurrencies), 16))
         ceiling_url = ceiling_server.url + "/submission"
         measure("warm-up ceiling", ceiling_server, ceiling_url, ceiling_bodies[:16], max(concurrencies))
         ceilings: dict[tuple[str, int], LoadResult] = {}
 
-        def bracketed(key: tuple[str, int], run) -> LoadResult:
-            before = measure("ceiling before", ceiling_server, ceiling_url, ceiling_bodies, key[1])
-            results[key] = run()
-            after = measure("ceiling after", ceiling_server, ceiling_url, ceiling_bodies, key[1])
-            ceilings[key] = LoadResult.combined([before, after])
-            return results[key]
+        def alternating(key: tuple[str, int], run_block, background: bool = False) -> None:
+            """The row and the ceiling in turns, in short blocks: ceiling, ours, ceiling, …, ours, ceiling. Both
+            then see the same machine, whose speed drifts by ±30 % within minutes."""
+            label, concurrency = key
+            size = max(args.n // args.rounds, concurrency)
+            ours, ceiling = [], []
+            for round_ in range(args.rounds + 1):
+                start = (round_ % 2) * size
+                ceiling.append(measure("ceiling", ceiling_server, ceiling_url,
+                                       ceiling_bodies[start:start + size], concurrency, show=False))
+                if round_ < args.rounds:
+                    ours.append(run_block(size))
+            results[key], ceilings[key] = LoadResult.combined(ours), LoadResult.combined(ceiling)
+            show_result(f"ceiling ({args.rounds + 1} blocks)", concurrency, ceilings[key], False)
+            show_result(f"{label} ({args.rounds} blocks)", concurrency, results[key], background)
 
         env = {"ZOUFANG_DATA_DIR": str(tmp / "data"), "ZOUFANG_DATABASE_URL": database_url,
                "ZOUFANG_ADMIN_USER": ADMIN_USER, "ZOUFANG_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -347,8 +365,8 @@ def main() -> int:
         token_urls = [f"{server.url}/key/{t}/submission" for t in tokens]
         measure("warm-up token", server, token_urls, bodies.make(16), top_c)
         for concurrency in concurrencies:
-            bracketed(("token, worker off", concurrency), lambda: measure(
-                "token, worker off", server, token_urls, bodies.make(args.n), concurrency))
+            alternating(("token, worker off", concurrency), lambda size: measure(
+                "token, worker off", server, token_urls, bodies.make(size), concurrency, show=False))
         server.stop()
         queue = JobQueue(database_url)
         QUEUES.append(queue)
@@ -369,8 +387,9 @@ def main() -> int:
             measure(f"warm-up {auth}", server, urls, bodies.make(16), top_c, headers, queue)
         for auth, (urls, headers) in routes.items():
             for concurrency in concurrencies:
-                bracketed((auth, concurrency), lambda: measure(auth, server, urls, bodies.make(args.n), concurrency,
-                                                               headers, queue))
+                alternating((auth, concurrency), lambda size: measure(auth, server, urls, bodies.make(size),
+                                                                      concurrency, headers, queue, show=False),
+                            background=True)
         peaks["credential cache on"] = worker_peaks(server)
         server.stop()
 
