@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
+from media.durable import fsync_dir, fsync_file
+from media.slots import UploadSlots
+
 HEX = frozenset("0123456789abcdef")
 
 
@@ -43,16 +46,22 @@ class SpooledUpload:
     The first `memory_limit` bytes stay in memory: a submission's XML part (a few KB) then never costs a file
     created, written and unlinked. Past the limit everything moves to a temporary file on disk, so a 50 MB
     photo is never held in memory. A store's `commit` asks for `path`, which spills a small upload to disk.
+
+    Given `slots` (media/slots.py), it spills into an upload slot, whose name is already durable, instead of a
+    new temporary file.
     """
 
     memory_limit = 64 * 1024
 
-    def __init__(self, tmp_dir: Path):
+    def __init__(self, tmp_dir: Path, slots: UploadSlots | None = None):
         self._tmp_dir = tmp_dir
+        self._slots = slots
         self._file: io.BufferedRandom | io.BytesIO = io.BytesIO()
         self._path: Path | None = None
         self._sha256 = hashlib.sha256()
         self.size = 0
+        #: spilled into an upload slot: once synced, the content is on disk under a name that survives a crash
+        self.in_slot = False
 
     @property
     def path(self) -> Path | None:
@@ -70,11 +79,15 @@ class SpooledUpload:
             self._spill()
 
     def _spill(self) -> None:
-        try:
-            fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
-        except FileNotFoundError:  # the folder was removed since the store made it
-            self._tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+        if self._slots is not None:
+            fd, name = self._slots.take()
+            self.in_slot = True
+        else:
+            try:
+                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+            except FileNotFoundError:  # the folder was removed since the store made it
+                self._tmp_dir.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
         spilled = os.fdopen(fd, "w+b")
         position = self._file.tell()
         spilled.write(self._file.getbuffer())
@@ -193,6 +206,10 @@ class Store(abc.ABC):
 class LocalStore(Store):
     """Blobs at <root>/<aa>/<sha256>, aa being the digest's first two hex digits.
 
+    Uploads spill into upload slots (media/slots.py) under <tmp_dir>/slots: a blob is then durable after one
+    fsync of its file, and its folder is not synced after the rename. Opening the store reclaims the slots of
+    processes that have ended, which files under its content address any upload whose rename a crash undid.
+
     The 256 folders are made, durably, when the store is first opened, so that storing a blob never creates a
     folder: a rename into an existing folder and one fsync of it. (A two-level <aa>/<bb>/ layout made a new
     folder, and two more fsyncs, for most blobs of the first hundred thousand.) A million photos are ~4,000
@@ -209,6 +226,25 @@ class LocalStore(Store):
         marker = self.root / ".layout"
         if not marker.exists():
             self._lay_out(marker)
+        self._slots = UploadSlots(self.tmp_dir / "slots")
+        self._slots.reclaim(self._file_reclaimed)
+
+    def new_upload(self) -> SpooledUpload:
+        return SpooledUpload(self.tmp_dir, self._slots)
+
+    def _file_reclaimed(self, slot: Path) -> None:
+        """Store a reclaimed slot's content under its content address (already flushed by the reclaim)."""
+        digest = hashlib.sha256()
+        with open(slot, "rb") as content:
+            for chunk in iter(lambda: content.read(1024 * 1024), b""):
+                digest.update(chunk)
+        final = self.path(digest.hexdigest())
+        if final.exists():
+            slot.unlink()
+            return
+        final.parent.mkdir(exist_ok=True)
+        self._move(slot, final)
+        fsync_dir(final.parent)
 
     def _lay_out(self, marker: Path) -> None:
         """Make the 256 folders, moving blobs of the earlier <aa>/<bb>/ layout up into theirs; then write the
@@ -227,17 +263,17 @@ class LocalStore(Store):
                         os.replace(blob, folder / blob.name)
                     except FileNotFoundError:
                         pass
-                _fsync_dir(folder)
+                fsync_dir(folder)
                 try:
                     legacy.rmdir()
                 except OSError as exc:
                     if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
                         raise
         # the new folders' entries are in the root: one fsync of it makes them all durable
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         marker.write_text(self.LAYOUT)
-        _fsync_file(marker)
-        _fsync_dir(self.root)
+        fsync_file(marker)
+        fsync_dir(self.root)
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -267,36 +303,38 @@ class LocalStore(Store):
         sha256 = upload.sha256
         final = self.path(sha256)
         if final.exists():
-            # stored before, perhaps by a request that has renamed it but not yet synced its folder: a blob this
-            # caller goes on to record must not lose its name in a crash
+            # stored before: its name is durable, or it was renamed from a slot that a crash would give back
             upload.discard()
-            _fsync_dir(final.parent)
             return sha256
         upload.sync()
         upload.close()
         try:
-            self._move(upload.path, final)
+            renamed = self._move(upload.path, final)
         except FileNotFoundError:  # its folder was removed since the store laid them out
             final.parent.mkdir(exist_ok=True)
-            _fsync_dir(self.root)
-            self._move(upload.path, final)
-        upload.path = None
-        _fsync_dir(final.parent)
+            fsync_dir(self.root)
+            renamed = self._move(upload.path, final)
+        in_slot, upload.path = upload.in_slot, None
+        if not (renamed and in_slot):  # a slot keeps the content under a durable name until the rename is
+            fsync_dir(final.parent)
         return sha256
 
     @staticmethod
-    def _move(source: Path, final: Path) -> None:
+    def _move(source: Path, final: Path) -> bool:
+        """Move a file to its final name: True when renamed, False when copied (the source is removed)."""
         try:
             os.replace(source, final)
+            return True
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             # temporary folder on another file system: copy next to the target, then rename there
             staging = final.with_name(final.name + ".part")
             shutil.copyfile(source, staging)
-            _fsync_file(staging)
+            fsync_file(staging)
             os.replace(staging, final)
             source.unlink()
+            return False
 
 
 def store_from_url(media_url: str, tmp_dir: Path, env: Mapping[str, str] | None = None) -> Store:
@@ -316,16 +354,3 @@ def store_from_url(media_url: str, tmp_dir: Path, env: Mapping[str, str] | None 
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise ValueError(f"unsupported media URL scheme {parsed.scheme!r} in {media_url!r}")
     return LocalStore(Path(media_url), Path(tmp_dir))
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -249,3 +249,10 @@ def login(client, username: str, password: str = "secret-pass") -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def uploads_left(tmp_dir) -> list:
+    """What uploads left in a store's temporary folder: any file outside its upload slots, and any slot that still
+    holds content (an empty slot is made ahead for the next upload; the slots' lock file is empty too)."""
+    slots = tmp_dir / "slots"
+    return [p for p in tmp_dir.rglob("*") if p.is_file() and (slots not in p.parents or p.stat().st_size > 0)]

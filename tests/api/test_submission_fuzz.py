@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from forms.models import Form, FormVersion
 from server.db import session_scope
-from support import jpeg, new_instance_id, submission_xml
+from support import jpeg, new_instance_id, submission_xml, uploads_left
 from sync.instance import parse_instance, referenced_files
 from sync.models import Job, Submission, SubmissionAttachment
 
@@ -78,7 +78,7 @@ class Harness:
         return status
 
     def check_consistent(self) -> None:
-        leftovers = list(self.rt.settings.tmp_dir.iterdir()) if self.rt.settings.tmp_dir.exists() else []
+        leftovers = uploads_left(self.rt.settings.tmp_dir) if self.rt.settings.tmp_dir.exists() else []
         assert leftovers == [], "temporary uploads left behind"
         with session_scope(self.sessions) as session:
             reconciled = set(session.scalars(select(Job.submission_id).where(Job.kind == "reconcile")))
