@@ -20,6 +20,7 @@ The root must be on the same file system as the store (a rename, not a copy) and
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import secrets
 import shutil
@@ -31,9 +32,13 @@ from typing import Callable, Iterator
 
 from media.durable import fsync_dir
 
+log = logging.getLogger(__name__)
+
 LOCK = "lock"
 #: slots made per batch: one folder fsync for this many uploads
 BATCH = 32
+#: fewer free slots than this, and a thread makes the next batch: a request rarely waits for one
+LOW_WATER = BATCH // 2
 #: a dot-folder this old is left over from a process that died while setting it up
 ABANDONED_SECONDS = 3600
 
@@ -47,6 +52,7 @@ class UploadSlots:
         self._pid: int | None = None
         self._folder: Path | None = None
         self._free: list[Path] = []
+        self._refilling = False
         self._closer: weakref.finalize | None = None
 
     def take(self) -> tuple[int, Path]:
@@ -55,9 +61,26 @@ class UploadSlots:
             if self._pid != os.getpid():
                 self._open_folder()
             if not self._free:
-                self._fill()
+                self._free = _make_batch(self._folder)
             path = self._free.pop()
+            refill = len(self._free) < LOW_WATER and not self._refilling
+            self._refilling = self._refilling or refill
+        if refill:
+            # making files waits on the file system's journal (~0.1 ms each here): not in the request's time
+            threading.Thread(target=self._refill, args=(self._folder,), name="upload-slots", daemon=True).start()
         return os.open(path, os.O_RDWR), path
+
+    def _refill(self, folder: Path) -> None:
+        batch = []
+        try:
+            batch = _make_batch(folder)
+        except OSError as exc:  # a full disk: the next take() that finds no slot left meets it and reports it
+            log.warning("could not make upload slots in %s: %s", folder, exc)
+        finally:
+            with self._guard:
+                if folder == self._folder:  # not a folder the parent had before this process forked
+                    self._free.extend(batch)
+                self._refilling = False
 
     def _open_folder(self) -> None:
         if self._closer is not None:  # the parent's lock, inherited by fork: the parent still holds it
@@ -72,14 +95,7 @@ class UploadSlots:
         folder = self.root / name
         os.rename(staging, folder)
         fsync_dir(self.root)
-        self._pid, self._folder, self._free = os.getpid(), folder, []
-
-    def _fill(self) -> None:
-        for _ in range(BATCH):
-            path = self._folder / secrets.token_hex(8)
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-            self._free.append(path)
-        fsync_dir(self._folder)
+        self._pid, self._folder, self._free, self._refilling = os.getpid(), folder, [], False
 
     def reclaim(self, keep: Callable[[Path], None]) -> int:
         """Reclaim the folders of processes that have ended: `keep` each slot that holds content (it must move or
@@ -125,6 +141,17 @@ class UploadSlots:
                 os.close(lock)
                 continue
             yield folder, lock
+
+
+def _make_batch(folder: Path) -> list[Path]:
+    """BATCH new empty slots in `folder`, their names durable."""
+    batch = []
+    for _ in range(BATCH):
+        path = folder / secrets.token_hex(8)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        batch.append(path)
+    fsync_dir(folder)
+    return batch
 
 
 def _remove_if_abandoned(folder: Path) -> None:

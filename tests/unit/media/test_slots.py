@@ -6,7 +6,7 @@ import sys
 import textwrap
 import time
 
-from media.slots import LOCK, UploadSlots
+from media.slots import BATCH, LOCK, LOW_WATER, UploadSlots
 from media.store import LocalStore
 from support import uploads_left
 
@@ -120,3 +120,17 @@ def test_a_folder_a_process_left_half_made_is_removed_after_an_hour(tmp_path):
     os.utime(old, (an_hour_ago, an_hour_ago))
     slots.reclaim(lambda path: None)
     assert not old.exists() and fresh.exists()
+
+
+def test_slots_are_made_in_the_background_before_they_run_out(tmp_path):
+    slots = UploadSlots(tmp_path / "slots")
+    taken = [slots.take() for _ in range(BATCH - LOW_WATER + 1)]  # one past the low-water mark
+    folder = taken[0][1].parent
+    deadline = time.monotonic() + 10
+    while len([p for p in folder.iterdir() if p.name != LOCK]) < 2 * BATCH and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len([p for p in folder.iterdir() if p.name != LOCK]) == 2 * BATCH  # the next batch is there
+    more = [slots.take() for _ in range(LOW_WATER)]
+    assert {path for _fd, path in taken}.isdisjoint(path for _fd, path in more)
+    for fd, _path in taken + more:
+        os.close(fd)
