@@ -9,8 +9,8 @@ restart, and `reclaim` hands it to the store, which files it under its content a
 
 Each process takes slots from a folder of its own, <root>/<pid>-<random>/, and holds an exclusive flock on the
 folder's lock file for as long as it lives (the kernel drops the lock when the process ends, however it ends). A
-folder whose lock can be taken belongs to a process that has ended, and is reclaimed: everything on disk is
-flushed first (so that the renames that process made are durable), then slots that hold content are handed over
+folder whose lock can be taken belongs to a process that has ended, and is reclaimed: the store first makes the
+renames that process made durable (it syncs its blob folders), then slots that hold content are handed over
 (an upload that a crash cut short becomes a blob nobody records, as a stored file of a failed request does), and
 the folder is removed. A folder is made under a dot-name, locked, then renamed into place, so it is never seen
 unlocked while its process is setting it up.
@@ -97,15 +97,16 @@ class UploadSlots:
         fsync_dir(self.root)
         self._pid, self._folder, self._free, self._refilling = os.getpid(), folder, [], False
 
-    def reclaim(self, keep: Callable[[Path], None]) -> int:
-        """Reclaim the folders of processes that have ended: `keep` each slot that holds content (it must move or
-        remove the file), then remove the folder. Returns how many slots were kept."""
+    def reclaim(self, keep: Callable[[Path], None], settle: Callable[[], None]) -> int:
+        """Reclaim the folders of processes that have ended: `settle` once first (it must make durable the renames
+        out of slots into the store), `keep` each slot that holds content (it must move or remove the file), then
+        remove the folder. Returns how many slots were kept."""
         kept = 0
         flushed = False
         for folder, lock in self._ended_folders():
             try:
                 if not flushed:
-                    os.sync()  # the renames the ended process made must be durable before its slots are gone
+                    settle()
                     flushed = True
                 for slot in folder.iterdir():
                     if slot.name != LOCK and slot.stat().st_size > 0:

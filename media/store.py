@@ -227,17 +227,18 @@ class LocalStore(Store):
         if not marker.exists():
             self._lay_out(marker)
         self._slots = UploadSlots(self.tmp_dir / "slots")
-        self._slots.reclaim(self._file_reclaimed)
+        self._slots.reclaim(self._file_reclaimed, self._settle_renames)
 
     def new_upload(self) -> SpooledUpload:
         return SpooledUpload(self.tmp_dir, self._slots)
 
     def _file_reclaimed(self, slot: Path) -> None:
-        """Store a reclaimed slot's content under its content address (already flushed by the reclaim)."""
+        """Store a reclaimed slot's content under its content address."""
         digest = hashlib.sha256()
         with open(slot, "rb") as content:
             for chunk in iter(lambda: content.read(1024 * 1024), b""):
                 digest.update(chunk)
+            os.fsync(content.fileno())  # its process may have ended before syncing it
         final = self.path(digest.hexdigest())
         if final.exists():
             slot.unlink()
@@ -245,6 +246,14 @@ class LocalStore(Store):
         final.parent.mkdir(exist_ok=True)
         self._move(slot, final)
         fsync_dir(final.parent)
+
+    def _settle_renames(self) -> None:
+        """Make durable the renames into the blob folders, which uploads from slots do not sync."""
+        for prefix in (f"{n:02x}" for n in range(256)):
+            try:
+                fsync_dir(self.root / prefix)
+            except FileNotFoundError:  # removed: the next blob for it makes it again
+                pass
 
     def _lay_out(self, marker: Path) -> None:
         """Make the 256 folders, moving blobs of the earlier <aa>/<bb>/ layout up into theirs; then write the

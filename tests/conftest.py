@@ -1,5 +1,10 @@
 """Fixtures: an app on a fresh database (SQLite by default, PostgreSQL when ZOUFANG_TEST_DATABASE_URL is set),
-its client, and factories that build areas, users, forms and submissions for each test."""
+its client, and factories that build areas, users, forms and submissions for each test.
+
+The suite runs in two processes (pytest-xdist, `-n 2` in pyproject.toml). On PostgreSQL each of them gets a
+database of its own, made here on first use: the tests empty the tables after each test, so two processes on
+one database would wipe each other's data.
+"""
 from __future__ import annotations
 
 import copy
@@ -9,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from server import create_app
 from server.bootstrap import migrate
@@ -23,6 +28,28 @@ from sync.entity_list import bump_revision
 from sync.models import Area, Household
 from support import Collect, basic, submission_xml, xlsform
 
+
+
+def _database_of_this_worker() -> None:
+    """Point ZOUFANG_TEST_DATABASE_URL, which the other conftests and test modules read after this one, at a
+    database of this xdist worker's own (<database>_gw0, …), made if it does not exist."""
+    url, worker = os.environ.get("ZOUFANG_TEST_DATABASE_URL"), os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return
+    shared = make_url(url)
+    own = shared.set(database=f"{shared.database}_{worker}")
+    engine = create_engine(shared, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": own.database}) is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        engine.dispose()
+    os.environ["ZOUFANG_TEST_DATABASE_URL"] = own.render_as_string(hide_password=False)
+
+
+_database_of_this_worker()
 PG_URL = os.environ.get("ZOUFANG_TEST_DATABASE_URL")
 
 

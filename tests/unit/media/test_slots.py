@@ -41,17 +41,17 @@ def test_content_whose_rename_a_crash_undid_is_filed_when_the_store_next_opens(t
     """)
     [folder] = _slot_folders(tmp_path)
     assert any(p.stat().st_size == len(photo) for p in folder.iterdir())
-    flushes = []
-    real_sync = os.sync
-    monkeypatch.setattr(os, "sync", lambda: (flushes.append(folder.exists()), real_sync()))
-
+    settled = []
+    real_settle = LocalStore._settle_renames
+    monkeypatch.setattr(LocalStore, "_settle_renames", lambda store: (settled.append(folder.exists()),
+                                                                      real_settle(store)))
     store = LocalStore(tmp_path / "media", tmp_path / "tmp")
     assert store.read_bytes(hashlib.sha256(photo).hexdigest()) == photo
-    assert flushes == [True]  # everything flushed once, before the ended process's folder went
+    assert settled == [True]  # the blob folders were synced once, before the ended process's folder went
     assert not folder.exists() and uploads_left(tmp_path / "tmp") == []
 
 
-def test_an_ended_process_s_spare_slots_go_and_its_stored_blobs_stay(tmp_path):
+def test_an_ended_process_s_spare_slots_go_and_its_stored_blobs_stay_with_their_names_synced(tmp_path, synced):
     sha = _in_another_process(tmp_path, """
         import os
         print(store.put_bytes(os.urandom(100_000)))
@@ -61,6 +61,8 @@ def test_an_ended_process_s_spare_slots_go_and_its_stored_blobs_stay(tmp_path):
     store = LocalStore(tmp_path / "media", tmp_path / "tmp")
     assert not folder.exists()
     assert store.size(sha) == 100_000
+    # it renamed the blob out of its slot without syncing the folder: that is done before its slots go
+    assert str(tmp_path / "media" / sha[:2]) in synced
 
 
 def test_a_reclaimed_slot_whose_content_is_stored_already_is_just_removed(tmp_path):
@@ -106,7 +108,7 @@ def test_a_forked_child_takes_its_slots_from_a_folder_of_its_own(tmp_path):
     os.waitpid(pid, 0)
     assert child_folder and child_folder != str(parent_slot.parent)
     # the child has ended: its folder is reclaimed, the parent's (alive) is not
-    assert slots.reclaim(lambda path: None) == 0
+    assert slots.reclaim(lambda path: None, lambda: None) == 0
     assert [p.name for p in (tmp_path / "slots").iterdir()] == [parent_slot.parent.name]
 
 
@@ -118,7 +120,7 @@ def test_a_folder_a_process_left_half_made_is_removed_after_an_hour(tmp_path):
         (folder / LOCK).touch()
     an_hour_ago = time.time() - 3700
     os.utime(old, (an_hour_ago, an_hour_ago))
-    slots.reclaim(lambda path: None)
+    slots.reclaim(lambda path: None, lambda: None)
     assert not old.exists() and fresh.exists()
 
 
