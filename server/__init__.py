@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 
 from flask import Flask, Request, g, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -23,6 +24,16 @@ from server.runtime import Runtime, close_db, new_request_upload
 log = logging.getLogger("zoufang")
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie signer for a request that carries no session
+    cookie: devices never do, and on the submission endpoint that set-up was 3 % of the request's CPU."""
+
+    def open_session(self, app: Flask, request: Request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 class UploadRequest(Request):
     """Uploaded files stream into the media store's temporary folder, hashed as they are written."""
 
@@ -38,6 +49,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     app = Flask(__name__)
     app.request_class = UploadRequest
+    app.session_interface = CookieSessions()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

@@ -48,6 +48,7 @@ def test_new_submission_is_201_with_openrosa_response(collect, sessions, store):
     assert attachment.filename == "a.jpg" and attachment.size == len(photo)
     assert store.read_bytes(attachment.sha256) == photo
     assert count(sessions, Job, Job.submission_id == stored.id, Job.kind == "reconcile") == 1
+    assert "Set-Cookie" not in response.headers  # a device gets no browser session
 
 
 def test_named_files_that_did_not_arrive_are_recorded_as_missing(collect, sessions):
