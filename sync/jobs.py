@@ -264,10 +264,15 @@ class Worker(threading.Thread):
     no request, but never longer than `patience` seconds, so that under a steady stream of uploads it still
     takes its share and falls behind by a bounded amount. While it waits, jobs accumulate; when the server is
     quiet they are done in full batches, which cost far less than one at a time, and when the patience ran out
-    in small ones (`QueueSettings.busy_round`), so that uploads arriving meanwhile wait milliseconds."""
+    in small ones (`QueueSettings.busy_round`), so that uploads arriving meanwhile wait milliseconds.
+
+    Photos wait longer than reconciles: a round taken while requests run checks photos only once every
+    `photo_patience` seconds. A record must follow its submission within a second; a thumbnail can wait for
+    the end of an upload burst, and checking photos is most of the background work (~15 ms of CPU each)."""
 
     def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
-                 poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5):
+                 poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5,
+                 photo_patience: float = 5.0):
         super().__init__(name="zoufang-reconcile", daemon=True)
         self.sessions = sessions
         self.queue = queue
@@ -275,6 +280,8 @@ class Worker(threading.Thread):
         self.poll_seconds = poll_seconds
         self.quiet = quiet or (lambda: True)
         self.patience = patience
+        self.photo_patience = photo_patience
+        self._photos_checked = time.monotonic()
         self._wake = threading.Event()
         self._stopping = threading.Event()
 
@@ -288,9 +295,13 @@ class Worker(threading.Thread):
     def run(self) -> None:
         _lower_priority()
         while not self._stopping.is_set():
-            queue = self.queue if self._give_way() else self.queue.busy_round()
+            quiet = self._give_way()
+            queue = self.queue if quiet else self.queue.busy_round()
             try:
-                done = run_pending(self.sessions, queue) or run_image_jobs(self.sessions, self.store, queue)
+                done = run_pending(self.sessions, queue)
+                if not done and (quiet or time.monotonic() - self._photos_checked >= self.photo_patience):
+                    self._photos_checked = time.monotonic()
+                    done = run_image_jobs(self.sessions, self.store, queue)
             except Exception:  # the database may be restarting: keep the thread alive
                 log.exception("worker loop failed")
                 done = []

@@ -138,3 +138,33 @@ def test_a_round_taken_while_requests_run_is_a_small_one(monkeypatch):
     busy = rounds[0]
     assert (busy.image_batch, busy.image_budget) == (queue.busy_image_batch, queue.busy_image_budget)
     assert busy.busy_batch < queue.batch and busy.image_budget < queue.image_budget
+
+
+def test_photos_wait_for_a_quiet_server_longer_than_reconciles(monkeypatch):
+    import datetime as dt
+
+    import sync.jobs
+    from sync.jobs import QueueSettings
+
+    queue = QueueSettings(rules=None, hold=dt.timedelta(0))
+    photo_rounds = []
+    monkeypatch.setattr(sync.jobs, "run_pending", lambda _sessions, _queue: [])  # no reconcile due
+    monkeypatch.setattr(sync.jobs, "run_image_jobs", lambda _s, _store, given: photo_rounds.append(given) or [])
+    monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)
+    busy = Worker(sessions=None, queue=queue, store=None, quiet=lambda: False, patience=0.01, photo_patience=0.3,
+                  poll_seconds=0.01)
+    threading.Timer(0.2, busy.stop).start()
+    busy.run()
+    assert photo_rounds == []  # requests kept running: no photo round within its photo patience
+    busy = Worker(sessions=None, queue=queue, store=None, quiet=lambda: False, patience=0.01, photo_patience=0.05,
+                  poll_seconds=0.01)
+    threading.Timer(0.2, busy.stop).start()
+    began = time.monotonic()
+    busy.run()
+    at_most = (time.monotonic() - began) / 0.05  # one round per photo patience, where a poll would allow ~20
+    assert 1 <= len(photo_rounds) <= at_most and all(r.image_batch == queue.busy_image_batch for r in photo_rounds)
+    photo_rounds.clear()
+    quiet = Worker(sessions=None, queue=queue, store=None, quiet=lambda: True, photo_patience=60, poll_seconds=0.01)
+    threading.Timer(0.05, quiet.stop).start()
+    quiet.run()
+    assert photo_rounds and photo_rounds[0].image_batch == queue.image_batch  # a quiet server: at once, in full
