@@ -20,6 +20,7 @@ from server.i18n import current_lang, init_i18n
 from server.passwords import CredentialCache
 from server.render import render_problem
 from server.runtime import Runtime, close_db, new_request_upload
+from server.static_versions import init_static_versions
 
 log = logging.getLogger("zoufang")
 
@@ -90,6 +91,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     cli.register(app)
 
     init_i18n(app, settings.data_dir)
+    init_static_versions(app)
     from server.pages.common import nav_items, url_with
     app.jinja_env.globals.update(csrf_token=csrf_token, nav_items=nav_items, url_with=url_with)
     app.context_processor(lambda: {"lang": current_lang()})
