@@ -174,7 +174,7 @@ def test_the_coverage_page_shows_the_towns_villages_with_links_and_a_chart(clien
     assert html.count('data-testid="trend-bar"') == 6 and 'data-testid="trend-chart"' in html
     assert 'data-month="2026-11" data-verified-pct="5.3"' in html
     assert 'data-testid="month-prev"' in html and "month=2026-10" in html
-    assert 'href="/static/coverage.css"' in html
+    assert 'href="/static/coverage.css?v=' in html
     assert "<script" not in html.split("<main>")[1]     # the chart is drawn without a script
 
 
