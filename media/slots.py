@@ -62,12 +62,12 @@ class UploadSlots:
                 self._open_folder()
             if not self._free:
                 self._free = _make_batch(self._folder)
-            path = self._free.pop()
+            path, folder = self._free.pop(), self._folder
             refill = len(self._free) < LOW_WATER and not self._refilling
             self._refilling = self._refilling or refill
         if refill:
             # making files waits on the file system's journal (~0.1 ms each here): not in the request's time
-            threading.Thread(target=self._refill, args=(self._folder,), name="upload-slots", daemon=True).start()
+            threading.Thread(target=self._refill, args=(folder,), name="upload-slots", daemon=True).start()
         return os.open(path, os.O_RDWR), path
 
     def _refill(self, folder: Path) -> None:

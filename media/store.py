@@ -27,6 +27,8 @@ from media.durable import fsync_dir, fsync_file
 from media.slots import UploadSlots
 
 HEX = frozenset("0123456789abcdef")
+#: a LocalStore's blob folders, by the first two hex digits of the digest
+PREFIXES = tuple(f"{n:02x}" for n in range(256))
 
 
 class BlobNotFound(FileNotFoundError):
@@ -60,8 +62,6 @@ class SpooledUpload:
         self._path: Path | None = None
         self._sha256 = hashlib.sha256()
         self.size = 0
-        #: spilled into an upload slot: once synced, the content is on disk under a name that survives a crash
-        self.in_slot = False
 
     @property
     def path(self) -> Path | None:
@@ -74,6 +74,11 @@ class SpooledUpload:
     def path(self, value: Path | None) -> None:
         self._path = value
 
+    @property
+    def in_slot(self) -> bool:
+        """On disk in an upload slot: once synced, the content is under a name that survives a crash."""
+        return self._slots is not None and not isinstance(self._file, io.BytesIO)
+
     def _on_disk(self) -> None:
         if isinstance(self._file, io.BytesIO) and not self._file.closed:
             self._spill()
@@ -81,7 +86,6 @@ class SpooledUpload:
     def _spill(self) -> None:
         if self._slots is not None:
             fd, name = self._slots.take()
-            self.in_slot = True
         else:
             try:
                 fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
@@ -249,7 +253,7 @@ class LocalStore(Store):
 
     def _settle_renames(self) -> None:
         """Make durable the renames into the blob folders, which uploads from slots do not sync."""
-        for prefix in (f"{n:02x}" for n in range(256)):
+        for prefix in PREFIXES:
             try:
                 fsync_dir(self.root / prefix)
             except FileNotFoundError:  # removed: the next blob for it makes it again
@@ -259,7 +263,7 @@ class LocalStore(Store):
         """Make the 256 folders, moving blobs of the earlier <aa>/<bb>/ layout up into theirs; then write the
         marker that says this is done. Safe to repeat when interrupted, and when several processes start at
         once (what another one moved or removed first is skipped)."""
-        for prefix in (f"{n:02x}" for n in range(256)):
+        for prefix in PREFIXES:
             folder = self.root / prefix
             folder.mkdir(exist_ok=True)
             for legacy in [p for p in folder.iterdir() if p.is_dir() and len(p.name) == 2]:
