@@ -119,6 +119,23 @@ def test_a_rejected_one_stays_stored_out_of_the_record_and_listed_as_rejected(
         assert session.scalar(select(AreaDecision.decided_by_name)) == "town2"
 
 
+def test_a_supervisor_who_sent_one_outside_their_areas_reads_it_but_may_neither_review_nor_accept_it(
+        client, district):
+    instance_id, response = submit(client, district, "town2", HH)
+    assert response.status_code == 201
+    url = f"/api/v1/submissions/household_visit/{instance_id}"
+    assert client.get(url, headers=district["town2"]).status_code == 200
+    assert client.post(f"{url}/review", json={"state": "approved"}, headers=district["town2"]).status_code == 404
+    assert decide(client, district, "town2", instance_id, "accepted").status_code == 404
+    assert decide(client, district, "town1", instance_id, "accepted").status_code == 200
+
+
+def test_the_out_of_area_endpoints_are_described_in_openapi(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "get" in paths["/out-of-area"]
+    assert "post" in paths["/submissions/{form_id}/{instance_id}/area-decision"]
+
+
 def test_cadres_may_not_decide_and_a_submission_in_its_area_has_nothing_to_decide(client, district, held):
     assert decide(client, district, "cadre1", held, "accepted").status_code == 403
     assert client.get("/api/v1/out-of-area", headers=district["cadre1"]).status_code == 403
