@@ -6,10 +6,12 @@ Every response carries X-OpenRosa-Version and Date; errors are OpenRosa XML with
 from __future__ import annotations
 
 import errno
+import sqlite3
 from contextlib import contextmanager
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import ClientDisconnected
 
 from forms.models import Form, FormAttachment, FormVersion
@@ -159,21 +161,21 @@ def submission_post():
                     client_device_id=_clean(request.args.get("deviceID"), 255))
     # A database connection only once the body is in, and two short transactions: on SQLite the reading one
     # takes no lock, and no lock is held while files are written to disk.
-    with direct_connection(runtime().engine) as connection:
-        with connection.transaction(write=False):
-            plan = plan_submission(connection, xml)
-        with _storage_errors():
+    with _storage_errors():
+        with direct_connection(runtime().engine) as connection:
+            with connection.transaction(write=False):
+                plan = plan_submission(connection, xml)
             stored = store_files(runtime().store, plan, files)
-        accepted = None
-        if plan.is_new:
-            with connection.transaction(write=True):
-                accepted = record_new(connection, plan, stored, sender)
-                if accepted is not None:
-                    record_device_use(connection, principal)
-    if accepted is None:  # a split upload's continuation or an edit: the ORM's unit of work
-        accepted = record_submission(db(), plan, stored, sender)
-        record_device_use(DirectConnection.of_session(db()), principal)
-        db().commit()
+            accepted = None
+            if plan.is_new:
+                with connection.transaction(write=True):
+                    accepted = record_new(connection, plan, stored, sender)
+                    if accepted is not None:
+                        record_device_use(connection, principal)
+        if accepted is None:  # a split upload's continuation or an edit: the ORM's unit of work
+            accepted = record_submission(db(), plan, stored, sender)
+            record_device_use(DirectConnection.of_session(db()), principal)
+            db().commit()
     runtime().wake_worker()
     missing = accepted.missing
     if missing:
@@ -216,14 +218,25 @@ def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
 
 @contextmanager
 def _storage_errors():
-    """A full disk is the server's trouble, not the upload's: 507, and the device sends it again later."""
+    """A full disk is the server's trouble, not the upload's: 507, and the device sends it again later. The
+    database's transaction was rolled back, so nothing of the submission is recorded."""
     try:
         yield
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+    except Exception as exc:
+        if not _disk_full(exc):
             raise
         raise Problem(507, "server.storage_full", "服务器存储空间已满，暂时无法接收提交，请稍后重新发送。",
                       "The server's storage is full; it cannot take submissions now. Send again later.") from None
+
+
+def _disk_full(exc: Exception) -> bool:
+    """No space for a file (ENOSPC, or over quota), or for the database: SQLite's SQLITE_FULL ("database or disk is
+    full"), PostgreSQL's disk_full (SQLSTATE 53100); from the driver itself or wrapped by SQLAlchemy."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    driver_error = exc.orig if isinstance(exc, DBAPIError) else exc
+    return (getattr(driver_error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(driver_error, "sqlstate", None) == "53100")
 
 
 def _mimetype(content_type: str | None) -> str:

@@ -26,10 +26,20 @@ class AreaScope:
     def allows(self, area_id: int | None) -> bool:
         return self.area_ids is None or (area_id is not None and area_id in self.area_ids)
 
+    #: the caller's account
+    user_id: int | None = None
+
     def filter(self, statement: Select, column: ColumnElement) -> Select:
         if self.area_ids is None:
             return statement
         return statement.where(column.in_(sorted(self.area_ids)))
+
+    def filter_own(self, statement: Select, column: ColumnElement, owner: ColumnElement) -> Select:
+        """As `filter`, and also the caller's own records: a submission they sent about a household outside their
+        areas is filed under the household's area and stays readable to them."""
+        if self.area_ids is None:
+            return statement
+        return statement.where(or_(column.in_(sorted(self.area_ids)), owner == self.user_id))
 
 
 def scope_for(session: Session, user: User) -> AreaScope:
@@ -38,9 +48,9 @@ def scope_for(session: Session, user: User) -> AreaScope:
     paths = session.scalars(select(Area.path).join(UserArea, UserArea.area_id == Area.id)
                             .where(UserArea.user_id == user.id)).all()
     if not paths:
-        return AreaScope(frozenset())
+        return AreaScope(frozenset(), user.id)
     ids = session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))).all()
-    return AreaScope(frozenset(ids))
+    return AreaScope(frozenset(ids), user.id)
 
 
 def scoped_household(session: Session, scope: AreaScope, number: str):

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -111,6 +111,10 @@ class EntityList(Base):
     revision: Mapped[str] = mapped_column(String(32))
 
 
+def _own_instance_id(context) -> str:
+    return context.get_current_parameters()["instance_id"]
+
+
 class Submission(Base):
     """One received instance of a form, kept byte-exact: the source of truth (数出有源)."""
 
@@ -119,6 +123,10 @@ class Submission(Base):
         UniqueConstraint("form_id", "instance_id", name="form_instance"),
         CheckConstraint("review_state IN ('received','has_issues','approved','rejected')", name="review_state_known"),
         Index("ix_submissions_area_received", "area_id", "received_at"),
+        # One current version per chain of edits, kept by the database: of concurrent edits of one version only
+        # one can become current, whatever the requests did or did not see.
+        Index("uq_submissions_current_root", "form_id", "root_instance_id", unique=True,
+              sqlite_where=text("current"), postgresql_where=text("current")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +140,8 @@ class Submission(Base):
     deprecated_id: Mapped[Optional[str]] = mapped_column(String(255))
     #: false once an edit has replaced this submission
     current: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the instanceID of the chain's first version: its own for a new submission, the edited one's for an edit
+    root_instance_id: Mapped[str] = mapped_column(String(255), default=_own_instance_id)
     #: the raw XML as received
     xml: Mapped[bytes] = mapped_column()
     #: sha256 of xml, to recognise an identical resend cheaply
@@ -144,6 +154,9 @@ class Submission(Base):
     area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("areas.id"))
     #: account that sent it
     submitter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    #: the sender's areas did not cover the household it is about (超出辖区): it stays out of the household's
+    #: record unless a supervisor of the household's area accepts it (sync.review_models.AreaDecision)
+    out_of_area: Mapped[bool] = mapped_column(Boolean, default=False)
     #: device token it came through, if any
     device_id: Mapped[Optional[int]] = mapped_column(ForeignKey("devices.id"))
     #: ?deviceID= the client reported (Collect's install id)
@@ -154,7 +167,7 @@ class Submission(Base):
     #: what the XML says, read once by the reconciler (sync.facts.Fact as JSON)
     facts: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     #: how the reconciler last treated it: pending, applied, held (waits for an earlier offline edit),
-    #: unknown_household, no_household, superseded (an edit replaced it)
+    #: unknown_household, no_household, superseded (an edit replaced it), out_of_area (held for a supervisor)
     reconcile_state: Mapped[str] = mapped_column(String(20), default="pending")
     reconciled_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 

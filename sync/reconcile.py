@@ -20,6 +20,7 @@ from sync.fold import Baseline, Record, Resolution, fold
 from sync.evidence import judge_visit, proposed_location
 from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Resolution as ResolutionRow, Visit
+from sync.review_models import HELD_OUT_OF_AREA
 from sync.rules import RulesConfig
 
 
@@ -106,7 +107,7 @@ def _member_dict(member) -> dict:
 def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions, reparse: bool):
     rows = session.execute(select(Submission.id, Submission.household_number, Submission.current,
                                   Submission.facts, Submission.received_at, Submission.submitter_id,
-                                  Submission.reconcile_state)
+                                  Submission.reconcile_state, HELD_OUT_OF_AREA.label("out_of_area"))
                            .where(Submission.household_number.in_(numbers))).all()
     missing = [r.id for r in rows if reparse or r.facts is None]
     parsed: dict[int, Fact] = {}
@@ -120,6 +121,9 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
     counts: dict[str, int] = defaultdict(int)
     states: dict[int, str] = {}
     for row in rows:
+        if row.current and row.out_of_area:
+            states[row.id] = "out_of_area"  # sent from outside the household's areas: waits for a supervisor
+            continue
         fact = parsed.get(row.id) or Fact.from_json(row.facts)
         if fact.entity_update:
             counts[row.household_number] += 1  # every update the household received, edits included
@@ -139,7 +143,7 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
             states[sid] = "held" if sid in held else "applied"
             submitters[fact.instance_id] = (sid, user)
     previous = {row.id: row.reconcile_state for row in rows}
-    for state in ("superseded", "held", "applied"):
+    for state in ("superseded", "held", "applied", "out_of_area"):
         # reconciled_at records when a submission reached its state, so only changes are written
         ids = [sid for sid, s in states.items() if s == state and previous[sid] != state]
         if ids:

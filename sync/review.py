@@ -1,5 +1,6 @@
 """Reviewing: supervisors' decisions on submissions, and the lists they work through (submissions by review state,
-open conflicts, data-quality findings, questionable visits), each limited to the caller's areas.
+open conflicts, data-quality findings, questionable visits, submissions sent from outside their household's areas),
+each limited to the caller's areas.
 
 The caller's area scope comes in as any object with `filter(statement, column)` (server.scope.AreaScope), so that
 this module stays free of the server shell. Services flush; the request commits.
@@ -10,7 +11,7 @@ import dataclasses
 from typing import Any, Protocol
 
 from defusedxml.ElementTree import fromstring
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -20,7 +21,7 @@ from sync.idcard import mask
 from sync.instance import local
 from sync.models import Area, Household, Job, Submission
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit
-from sync.review_models import REVIEW_STATES, ReviewComment
+from sync.review_models import AREA_DECISIONS, REVIEW_STATES, AreaDecision, ReviewComment
 
 MAX_COMMENT = 2000
 QUESTIONABLE = ("questionable", "no_evidence")
@@ -68,6 +69,31 @@ def set_review(session: Session, submission: Submission, state: str | None, comm
     session.add(step)
     session.flush()
     return step
+
+
+def decide_out_of_area(session: Session, submission: Submission, decision: str, reason: str | None,
+                       user: Author) -> AreaDecision:
+    """Accept a submission sent from outside its household's areas into the household's record, or reject it (it
+    stays stored). Decided once; the reconciler folds an accepted one in on its next run (a job queued here)."""
+    body = (reason or "").strip()
+    if decision not in AREA_DECISIONS:
+        raise Problem(400, "area_decision.unknown", f"决定“{decision}”无效。",
+                      f"'{decision}' is not a decision ({', '.join(AREA_DECISIONS)}).")
+    if len(body) > MAX_COMMENT:
+        raise Problem(400, "area_decision.reason_too_long", f"理由最多 {MAX_COMMENT} 个字。",
+                      f"A reason may have at most {MAX_COMMENT} characters.")
+    if not submission.out_of_area:
+        raise Problem(409, "area_decision.not_held", "这份提交不是超出辖区的提交，无需决定。",
+                      "This submission was not sent from outside its household's areas; there is nothing to decide.")
+    if session.scalar(select(AreaDecision.id).where(AreaDecision.submission_id == submission.id)) is not None:
+        raise Problem(409, "area_decision.decided", "这份超出辖区的提交已经处理过了。",
+                      "This out-of-area submission has already been decided.")
+    made = AreaDecision(submission_id=submission.id, decision=decision, decided_by=user.id,
+                        decided_by_name=(user.display_name or user.username)[:100], reason=body)
+    session.add(made)
+    session.add(Job(kind="reconcile", submission_id=submission.id, payload={}))
+    session.flush()
+    return made
 
 
 def comments_for(session: Session, submission_id: int) -> list[ReviewComment]:
@@ -139,6 +165,25 @@ def list_submissions(session: Session, scope: Scope, *, state: str | None = None
     total = _count(session, statement)
     rows = session.execute(statement.order_by(Submission.received_at.desc(), Submission.id.desc())
                            .limit(limit).offset(offset)).all()
+    return Page(total, [tuple(r) for r in rows])
+
+
+def out_of_area_submissions(session: Session, scope: Scope, *, area: Area | None = None, limit: int = 50,
+                            offset: int = 0) -> Page:
+    """Current submissions sent from outside their household's areas that are not accepted: those waiting for a
+    decision first, then the rejected ones, newest first. Listed for the household's area, not the sender's:
+    (Submission, form id, head of household, village name, AreaDecision or None)."""
+    statement = (select(Submission, Form.xml_form_id, Household.head_name, Area.name, AreaDecision)
+                 .join(Form, Submission.form_id == Form.id)
+                 .join(Household, Household.number == Submission.household_number)
+                 .join(Area, Household.area_id == Area.id)
+                 .outerjoin(AreaDecision, AreaDecision.submission_id == Submission.id)
+                 .where(Submission.out_of_area.is_(True), Submission.current.is_(True),
+                        or_(AreaDecision.id.is_(None), AreaDecision.decision == "rejected")))
+    statement = _in_area(scope.filter(statement, Household.area_id), Household.area_id, area)
+    total = _count(session, statement)
+    rows = session.execute(statement.order_by(AreaDecision.id.is_not(None), Submission.received_at.desc(),
+                                              Submission.id.desc()).limit(limit).offset(offset)).all()
     return Page(total, [tuple(r) for r in rows])
 
 

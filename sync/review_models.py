@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, and_, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
+from sync.models import Submission
 
 REVIEW_STATES = ("received", "has_issues", "approved", "rejected")
+AREA_DECISIONS = ("accepted", "rejected")
 
 
 class ReviewComment(Base):
@@ -36,3 +38,31 @@ class ReviewComment(Base):
     #: the review state set with this comment; null when it is a comment only
     review_state: Mapped[Optional[str]] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AreaDecision(Base):
+    """A supervisor's decision on a submission sent from outside its household's areas (超出辖区): accepted into
+    the household's record, or rejected (it stays stored, listed as rejected). A fact of its own, never changed
+    later and never written into the submission."""
+
+    __tablename__ = "area_decisions"
+    __table_args__ = (CheckConstraint("decision IN ('accepted','rejected')", name="decision_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the submission decided on; one decision each
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
+    #: accepted or rejected
+    decision: Mapped[str] = mapped_column(String(10))
+    #: the deciding supervisor's (or admin's) account
+    decided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: their name as shown when they decided (display name, else user name)
+    decided_by_name: Mapped[str] = mapped_column(String(100))
+    #: why, in their words; may be empty
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: a submission the reconciler leaves out of its household's record: sent from outside the household's areas and
+#: not accepted by a supervisor (yet)
+HELD_OUT_OF_AREA = and_(Submission.out_of_area, ~exists().where(AreaDecision.submission_id == Submission.id,
+                                                                AreaDecision.decision == "accepted"))

@@ -13,6 +13,13 @@ Three steps, so that no database write lock is held while files reach the disk:
    submission is never lost. A continuation gets the files it lacked. An edit (meta/deprecatedID) must name the
    current version of a known submission (404, 409).
 
+Who may write what: a continuation only from the account that sent the submission, an edit also from a supervisor
+or admin whose areas cover the edited submission's household (403 otherwise, nothing changed). A submission (or an
+edit) about a household outside the sender's areas is stored all the same, filed under the household's area, and
+marked out of area (超出辖区): the reconciler leaves it out of the record until a supervisor of that area accepts
+it (sync.review). Admins are never out of area. Of concurrent edits of one version only one becomes current: the
+database keeps one current version per chain (uq_submissions_current_root), the others answer 409.
+
 `accept_submission` runs the three in one ORM session's transaction (the demo, tests). The HTTP handler runs
 the first step, and the last one for a new submission (`record_new`), on a `DirectConnection`
 (server/db/prepared.py) in two short transactions, and leaves the rarer cases (a split upload's continuation,
@@ -24,7 +31,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 
-from sqlalchemy import Integer, and_, bindparam, case, column, func, insert, select, table
+from sqlalchemy import Integer, and_, bindparam, case, column, exists, func, insert, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,7 +43,7 @@ from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared
 from server.errors import Problem
 from sync.instance import ParsedInstance, parse_instance, referenced_files
-from sync.models import Household, Job, Submission, SubmissionAttachment
+from sync.models import Area, Household, Job, Submission, SubmissionAttachment
 
 # The new-submission path is the server's busiest. It speaks to the tables with prepared statements on the
 # driver's connection (server/db/prepared.py), without the ORM's unit of work or Core's per-execution set-up.
@@ -56,6 +63,29 @@ _FORM_VERSION_EXISTING = Prepared(
     .where(_FORMS.c.xml_form_id == bindparam("xml_form_id")))
 _STILL_EXPECTED = Prepared(select(ATTACHMENTS.c.filename).where(
     ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None)))
+#: server.models.User's table, for the sender's role
+_USERS = table("users", column("id"), column("role"))
+_SENDER = bindparam("submitter_id", type_=Integer())
+_SENDER_AREAS = Area.__table__.alias("sender_areas")
+_HOUSEHOLD_AREAS = Area.__table__.alias("household_areas")
+
+
+def _sender_covers(path) -> exists:
+    """The sender is an admin, or one of their areas is this area path or above it."""
+    return or_(exists().where(_USERS.c.id == _SENDER, _USERS.c.role == "admin"),
+               exists().select_from(_USER_AREAS.join(_SENDER_AREAS, _SENDER_AREAS.c.id == _USER_AREAS.c.area_id))
+               .where(_USER_AREAS.c.user_id == _SENDER, path.startswith(_SENDER_AREAS.c.path)))
+
+
+#: the submission names a known household that the sender's areas do not cover (one scalar subquery, inside the
+#: insert: no round trip of its own on the busiest path)
+_OUT_OF_AREA = exists().select_from(Household.__table__.join(_HOUSEHOLD_AREAS,
+                                                             _HOUSEHOLD_AREAS.c.id == Household.area_id)).where(
+    Household.number == bindparam("household_number"), ~_sender_covers(_HOUSEHOLD_AREAS.c.path))
+#: the sender is a supervisor or admin whose areas cover the area :area_id
+_REVIEWER_COVERS = exists().where(_USERS.c.id == _SENDER, _USERS.c.role.in_(("supervisor", "admin")),
+                                  _sender_covers(select(Area.path).where(Area.id == bindparam("area_id"))
+                                                 .scalar_subquery()))
 #: the submission's area for scoping: its household's, else the sender's area when they have exactly one
 _AREA = func.coalesce(
     select(Household.area_id).where(Household.number == bindparam("household_number")).scalar_subquery(),
@@ -177,13 +207,17 @@ def record_submission(session: Session, plan: Plan, stored: dict[str, StoredFile
     existing = _find(session, plan.form_id, plan.parsed.instance_id)
     if existing is None:
         return _create_edit(session, plan, stored, sender, now)
-    return _continue(session, existing, plan, stored, now)
+    return _continue(session, existing, plan, stored, sender, now)
 
 
-def _continue(session: Session, existing: Submission, plan: Plan, stored: dict[str, StoredFile],
+def _continue(session: Session, existing: Submission, plan: Plan, stored: dict[str, StoredFile], sender: Sender,
               now: dt.datetime) -> Accepted:
     """The same instanceID again: with the same XML, add the files that were still expected."""
     _same_xml(existing.xml_sha256, plan.xml_sha256)
+    if existing.submitter_id != sender.user_id:
+        raise Problem(403, "submission.not_sender",
+                      "这份提交是另一个账号发送的，只有原发送人可以补传它的文件。",
+                      "This submission was sent by another account; only its sender may send its files.")
     added = _attach(existing, stored, now)
     if added:
         _queue_reconcile(session, existing)
@@ -218,7 +252,7 @@ def _form_version_existing(connection: DirectConnection, parsed: ParsedInstance)
     return row
 
 
-def _area_params(parsed: ParsedInstance, sender: Sender) -> dict:
+def _sender_params(parsed: ParsedInstance, sender: Sender) -> dict:
     return {"household_number": parsed.household_number, "submitter_id": sender.user_id}
 
 
@@ -227,7 +261,8 @@ def _insert_new_statement(dialect) -> Prepared:
                "household_number", "device_id", "client_device_id", "received_at")
     return Prepared(dialect.insert(SUBMISSIONS)
                     .values({**{name: bindparam(name) for name in columns}, "deprecated_id": None, "current": True,
-                             "submitter_id": bindparam("submitter_id", type_=Integer()), "area_id": _AREA})
+                             "submitter_id": _SENDER, "area_id": _AREA, "out_of_area": _OUT_OF_AREA,
+                             "root_instance_id": bindparam("instance_id")})
                     .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
                     .returning(SUBMISSIONS.c.id))
 
@@ -243,7 +278,7 @@ def _insert_new(connection: DirectConnection, plan: Plan, sender: Sender, now: d
         "form_id": plan.form_id, "form_version_id": plan.version_id, "instance_id": parsed.instance_id,
         "xml": plan.xml, "xml_sha256": plan.xml_sha256, "instance_name": parsed.instance_name,
         "device_id": sender.device_id, "client_device_id": sender.client_device_id,
-        "received_at": now, **_area_params(parsed, sender)})
+        "received_at": now, **_sender_params(parsed, sender)})
 
 
 def _insert_attachments(connection: DirectConnection, submission_id: int, referenced: tuple[str, ...],
@@ -282,35 +317,59 @@ def _missing(submission: Submission) -> list[str]:
 def _create_edit(session: Session, plan: Plan, stored: dict[str, StoredFile], sender: Sender,
                  now: dt.datetime) -> Accepted:
     parsed = plan.parsed
+    replaced = _replaced_by_edit(session, plan.form_id, parsed)
+    if replaced.submitter_id != sender.user_id and not session.scalar(
+            select(_REVIEWER_COVERS), {"submitter_id": sender.user_id, "area_id": replaced.area_id}):
+        raise Problem(403, "submission.edit_forbidden",
+                      "只有原发送人，或负责该户所在区域的督导员、管理员，才能修改这份提交。",
+                      "Only the sender of this submission, or a supervisor or admin over its household's area, "
+                      "may edit it.")
     try:
         with session.begin_nested():
-            replaced = _replaced_by_edit(session, plan.form_id, parsed)
-            submission = Submission(
-                form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
-                deprecated_id=parsed.deprecated_id, current=True, xml=plan.xml, xml_sha256=plan.xml_sha256,
-                instance_name=parsed.instance_name, household_number=parsed.household_number,
-                area_id=session.scalar(select(_AREA), _area_params(parsed, sender)), submitter_id=sender.user_id,
-                device_id=sender.device_id, client_device_id=sender.client_device_id, received_at=now,
-            )
-            previous = {a.filename: a for a in replaced.attachments}
-            for name in plan.referenced:
-                attachment = SubmissionAttachment(filename=name)
-                if name not in stored and name in previous and previous[name].sha256:
-                    attachment.copy_content_from(previous[name])
-                submission.attachments.append(attachment)
-            added = _attach(submission, stored, now)
-            replaced.current = False
-            session.add(submission)
-            session.flush()
-            _queue_reconcile(session, submission)
-            _queue_images(session, submission, added)
-        return Accepted(submission.id, True, added, _missing(submission))
+            if _retire(session, replaced):
+                return _insert_edit(session, plan, replaced, stored, sender, now)
     except IntegrityError:
-        # the same edit sent twice at once: the other request stored it, this one continues it
-        existing = _find(session, plan.form_id, parsed.instance_id)
-        if existing is None:
-            raise
-    return _continue(session, existing, plan, stored, now)
+        pass  # the unique instanceID or the one current version per chain: another request got there first
+    # The version was replaced after it was read: by this same edit sent twice at once, which then continues, or by
+    # another edit, and this one is outdated.
+    existing = _find(session, plan.form_id, parsed.instance_id)
+    if existing is None:
+        raise _outdated()
+    return _continue(session, existing, plan, stored, sender, now)
+
+
+def _retire(session: Session, replaced: Submission) -> bool:
+    """Mark the edited version replaced, unless another request did first. On PostgreSQL the row lock makes a
+    concurrent edit wait here, and it then finds the version no longer current."""
+    result = session.execute(update(Submission).where(Submission.id == replaced.id, Submission.current.is_(True))
+                             .values(current=False))
+    return result.rowcount == 1
+
+
+def _insert_edit(session: Session, plan: Plan, replaced: Submission, stored: dict[str, StoredFile], sender: Sender,
+                 now: dt.datetime) -> Accepted:
+    parsed = plan.parsed
+    params = _sender_params(parsed, sender)
+    submission = Submission(
+        form_id=plan.form_id, form_version_id=plan.version_id, instance_id=parsed.instance_id,
+        deprecated_id=parsed.deprecated_id, root_instance_id=replaced.root_instance_id, current=True, xml=plan.xml,
+        xml_sha256=plan.xml_sha256, instance_name=parsed.instance_name, household_number=parsed.household_number,
+        area_id=session.scalar(select(_AREA), params), out_of_area=session.scalar(select(_OUT_OF_AREA), params),
+        submitter_id=sender.user_id, device_id=sender.device_id, client_device_id=sender.client_device_id,
+        received_at=now,
+    )
+    previous = {a.filename: a for a in replaced.attachments}
+    for name in plan.referenced:
+        attachment = SubmissionAttachment(filename=name)
+        if name not in stored and name in previous and previous[name].sha256:
+            attachment.copy_content_from(previous[name])
+        submission.attachments.append(attachment)
+    added = _attach(submission, stored, now)
+    session.add(submission)
+    session.flush()
+    _queue_reconcile(session, submission)
+    _queue_images(session, submission, added)
+    return Accepted(submission.id, True, added, _missing(submission))
 
 
 def _replaced_by_edit(session: Session, form_id: int, parsed: ParsedInstance) -> Submission:
@@ -320,11 +379,13 @@ def _replaced_by_edit(session: Session, form_id: int, parsed: ParsedInstance) ->
                       f"要修改的提交“{parsed.deprecated_id}”不存在。",
                       f"The submission being edited ('{parsed.deprecated_id}') does not exist.")
     if not replaced.current:
-        raise Problem(409, "submission.edit_outdated",
-                      "要修改的提交已被另一次修改替代，请基于最新版本修改。",
-                      "The submission being edited has already been replaced by another edit; "
-                      "edit the latest version.")
+        raise _outdated()
     return replaced
+
+
+def _outdated() -> Problem:
+    return Problem(409, "submission.edit_outdated", "要修改的提交已被另一次修改替代，请基于最新版本修改。",
+                   "The submission being edited has already been replaced by another edit; edit the latest version.")
 
 
 def _attach(submission: Submission, stored: dict[str, StoredFile], now: dt.datetime) -> list[str]:

@@ -1,4 +1,5 @@
-"""Review of submissions: the review history (comments) of a submission, and setting its review state."""
+"""Review of submissions: the review history (comments) of a submission, setting its review state, and the
+decisions on submissions sent from outside their household's areas (超出辖区)."""
 from __future__ import annotations
 
 from flask import jsonify, request
@@ -7,12 +8,13 @@ from marshmallow import Schema, fields, validate
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import SPEC, _op
-from server.api.schemas import SubmissionSchema
+from server.api.schemas import PageQuerySchema, SubmissionSchema
 from server.api.submissions import _one
 from server.auth import require_api_user
-from server.runtime import db
-from sync.review import MAX_COMMENT, comments_for, set_review
-from sync.review_models import REVIEW_STATES
+from server.runtime import db, runtime
+from sync.review import (MAX_COMMENT, area_by_code, comments_for, decide_out_of_area, find_submission,
+                         out_of_area_submissions, set_review)
+from sync.review_models import AREA_DECISIONS, REVIEW_STATES
 
 
 class ReviewSchema(Schema):
@@ -27,6 +29,31 @@ class ReviewCommentSchema(Schema):
     #: the review state set with the comment; null for a comment only
     review_state = fields.String(allow_none=True)
     created_at = fields.DateTime()
+
+
+class AreaDecisionBodySchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(AREA_DECISIONS))
+    reason = fields.String(validate=validate.Length(max=MAX_COMMENT))
+
+
+class AreaDecisionSchema(Schema):
+    decision = fields.String()
+    decided_by = fields.String(attribute="decided_by_name")
+    decided_by_id = fields.Integer(attribute="decided_by")
+    reason = fields.String()
+    decided_at = fields.DateTime()
+
+
+class OutOfAreaSchema(Schema):
+    form_id = fields.String()
+    instance_id = fields.String(attribute="submission.instance_id")
+    household = fields.String(attribute="submission.household_number")
+    head_name = fields.String()
+    village = fields.String()
+    submitter_id = fields.Integer(attribute="submission.submitter_id", allow_none=True)
+    received_at = fields.DateTime(attribute="submission.received_at")
+    #: null while it waits for a decision
+    decision = fields.Nested(AreaDecisionSchema, allow_none=True)
 
 
 def _with_comments(submission) -> dict:
@@ -46,13 +73,45 @@ def review_submission(xml_form_id: str, instance_id: str):
     """JSON {"state": received|has_issues|approved|rejected, "comment": "…"}: either or both."""
     principal = require_api_user("admin", "supervisor")
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
-    submission = _one(xml_form_id, instance_id)
+    submission = _one(xml_form_id, instance_id, own=False)
     set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)
     db().commit()
     return jsonify(_with_comments(submission))
 
 
+@bp.get("/out-of-area")
+def out_of_area_list():
+    """Submissions sent from outside their household's areas, in the caller's areas: waiting, then rejected."""
+    principal = require_api_user("admin", "supervisor")
+    args = load(PageQuerySchema(), request.args)
+    area = area_by_code(db(), args["area"]) if "area" in args else None
+    page = out_of_area_submissions(db(), principal.scope, area=area, limit=args["limit"], offset=args["offset"])
+    items = [{"submission": s, "form_id": f, "head_name": h, "village": v, "decision": d}
+             for s, f, h, v, d in page.items]
+    return jsonify({"total": page.total, "items": OutOfAreaSchema(many=True).dump(items)})
+
+
+@bp.post("/submissions/<xml_form_id>/<instance_id>/area-decision")
+def decide_area(xml_form_id: str, instance_id: str):
+    """JSON {"decision": accepted|rejected, "reason": "…"}, by a supervisor or admin of the household's area."""
+    principal = require_api_user("admin", "supervisor")
+    body = load(AreaDecisionBodySchema(), request.get_json(silent=True) or {})
+    submission = find_submission(db(), principal.scope, xml_form_id, instance_id)[0]
+    made = decide_out_of_area(db(), submission, body["decision"], body.get("reason"), principal.user)
+    db().commit()
+    runtime().wake_worker()
+    return jsonify(AreaDecisionSchema().dump(made))
+
+
 SPEC["paths"].update({
+    "/out-of-area": {
+        "get": _op("Submissions sent from outside their household's areas (超出辖区) that are not accepted, for the "
+                   "household's area: waiting ones first, then rejected ones; ?area=, limit, offset", "200",
+                   roles="admin, supervisor")},
+    "/submissions/{form_id}/{instance_id}/area-decision": {
+        "post": _op("Accept an out-of-area submission into its household's record or reject it (JSON "
+                    "{\"decision\": accepted|rejected, \"reason\": …}); decided once", "200",
+                    ["form_id", "instance_id"], roles="admin, supervisor of the household's area")},
     "/submissions/{form_id}/{instance_id}/comments": {
         "get": _op("The submission's review history: comments and review states set, oldest first", "200",
                    ["form_id", "instance_id"])},

@@ -61,6 +61,8 @@ class SubmissionSchema(Schema):
     instance_name = fields.String(allow_none=True)
     household_number = fields.String(allow_none=True)
     review_state = fields.String()
+    #: sent from outside the household's areas: kept out of its record unless a supervisor accepts it
+    out_of_area = fields.Boolean()
     received_at = fields.DateTime()
     attachments = fields.List(fields.Nested(SubmissionAttachmentSchema))
 

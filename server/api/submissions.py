@@ -29,10 +29,12 @@ def _query():
             .join(FormVersion, Submission.form_version_id == FormVersion.id))
 
 
-def _one(xml_form_id: str, instance_id: str) -> Submission:
+def _one(xml_form_id: str, instance_id: str, own: bool = True) -> Submission:
+    """The submission in the caller's areas, or one they sent (unless `own` is false: reviewing it, say)."""
     principal = require_api_user()
-    statement = principal.scope.filter(_query(), Submission.area_id).where(
-        Form.xml_form_id == xml_form_id, Submission.instance_id == instance_id)
+    scoped = (principal.scope.filter_own(_query(), Submission.area_id, Submission.submitter_id) if own
+              else principal.scope.filter(_query(), Submission.area_id))
+    statement = scoped.where(Form.xml_form_id == xml_form_id, Submission.instance_id == instance_id)
     rows = _annotate(db().execute(statement).all())
     if not rows:
         raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
@@ -43,7 +45,7 @@ def _one(xml_form_id: str, instance_id: str) -> Submission:
 def list_submissions():
     principal = require_api_user()
     args = load(SubmissionQuerySchema(), request.args)
-    statement = principal.scope.filter(_query(), Submission.area_id)
+    statement = principal.scope.filter_own(_query(), Submission.area_id, Submission.submitter_id)
     if "form_id" in args:
         statement = statement.where(Form.xml_form_id == args["form_id"])
     if "household" in args:

@@ -1,6 +1,6 @@
 """Review pages for supervisors and admins: submissions by review state (with a detail page to set the state and
-comment), the conflict queue with the disagreeing values side by side, the data-quality list, and this month's
-questionable visits. Everything is limited to the caller's areas; another area's record answers 404."""
+comment), the conflict queue with the disagreeing values side by side, the data-quality list, this month's
+questionable visits, and submissions sent from outside their household's areas (超出辖区) to accept or reject. Everything is limited to the caller's areas; another area's record answers 404."""
 from __future__ import annotations
 
 import json
@@ -21,9 +21,9 @@ from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, di
                                  month_arg, page)
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
-from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, find_conflict, find_submission,
-                         instance_values, list_submissions, open_conflicts, quality_report, questionable_visits,
-                         set_review, visit_reasons)
+from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, decide_out_of_area, find_conflict,
+                         find_submission, instance_values, list_submissions, open_conflicts, out_of_area_submissions,
+                         quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -297,3 +297,39 @@ def visits():
                            submitters=submitters, details=details, reason_labels=REASON_LABELS,
                            areas=area_choices(db(), principal.scope),
                            area=request.args.get("area", ""))
+
+
+# ---- submissions from outside their household's areas ------------------------------------------------------
+
+@bp.get("/out-of-area")
+@page(*REVIEWERS)
+def out_of_area():
+    principal = current_principal()
+    number = _page_number()
+    result = out_of_area_submissions(db(), principal.scope, area=_area_arg(), limit=PER_PAGE,
+                                     offset=(number - 1) * PER_PAGE)
+    submitters = _user_names(row[0].submitter_id for row in result.items)
+    return render_template("review/out_of_area.html", result=result, pages=_pages(result.total, number),
+                           submitters=submitters, areas=area_choices(db(), principal.scope),
+                           area=request.args.get("area", ""), max_comment=MAX_COMMENT)
+
+
+@bp.post("/out-of-area/<xml_form_id>/<instance_id>")
+@page(*REVIEWERS)
+def decide_out_of_area_page(xml_form_id: str, instance_id: str):
+    principal = current_principal()
+    found = find_submission(db(), principal.scope, xml_form_id, instance_id)[0]
+    back = redirect(url_for("review.out_of_area", area=request.form.get("area") or None))
+    decision = request.form.get("decision", "")
+    try:
+        decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user)
+    except Problem as problem:
+        if problem.status not in (400, 409):
+            raise
+        db().rollback()
+        flash(problem.message(current_lang()), "error")
+        return back
+    db().commit()
+    runtime().wake_worker()
+    flash(_("已接受，将并入该户档案。") if decision == "accepted" else _("已拒绝，提交仍保留。"), "ok")
+    return back

@@ -216,6 +216,65 @@ def test_a_full_disk_is_507_and_records_nothing(collect, sessions, monkeypatch, 
     assert count(sessions, Submission) == 0
 
 
+def _sqlite_full() -> Exception:
+    """The error SQLite raises when the database cannot grow: made by SQLite itself, on a database held to two
+    pages."""
+    import sqlite3
+
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("PRAGMA max_page_count = 2")
+        connection.execute("INSERT INTO t VALUES (zeroblob(100000))")
+    except sqlite3.OperationalError as exc:
+        assert "database or disk is full" in str(exc)
+        return exc
+    finally:
+        connection.close()
+    raise AssertionError("SQLite took 100 kB into two pages")
+
+
+def _postgresql_full() -> Exception:
+    from psycopg.errors import DiskFull
+
+    return DiskFull('could not extend file "base/16384/16385": No space left on device')
+
+
+@pytest.mark.parametrize("full", [_sqlite_full, _postgresql_full])
+@pytest.mark.parametrize("path", ["new", "edit"])
+def test_a_full_disk_during_the_database_write_is_507_and_records_nothing(app, collect, sessions, monkeypatch,
+                                                                          full, path):
+    """The new-submission path writes on the driver's connection (its errors arrive raw), an edit through the ORM
+    (they arrive wrapped by SQLAlchemy): both are the documented 507, and the transaction is rolled back."""
+    from sqlalchemy import event
+
+    from server.db.prepared import DirectConnection
+
+    original = new_instance_id()
+    assert collect.submit(submission_xml(instance_id=original)).status_code == 201
+    error = full()
+
+    def refuse(*_args, **_kwargs):
+        raise error
+
+    def refuse_inserts(_conn, _cursor, statement, *_args):
+        if statement.startswith("INSERT INTO submissions"):
+            raise error
+
+    if path == "new":
+        monkeypatch.setattr(DirectConnection, "execute", refuse)  # the row is in; its jobs are not
+        xml = submission_xml(photo_family="a.jpg")
+    else:
+        event.listen(app.extensions["zoufang"].engine, "before_cursor_execute", refuse_inserts)
+        xml = submission_xml(deprecated_id=original, photo_family="a.jpg")
+    response = collect.submit(xml, {"a.jpg": jpeg()})
+    assert response.status_code == 507, response.get_data(as_text=True)
+    assert "storage is full" in message(response)
+    assert count(sessions, Submission) == 1 and count(sessions, SubmissionAttachment) == 0
+    assert count(sessions, Job) == 1
+    assert submission(sessions, original).current is True
+
+
 def test_edit_replaces_current_version(collect, sessions):
     original = new_instance_id()
     photo = jpeg()
