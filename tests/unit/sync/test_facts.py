@@ -66,7 +66,8 @@ def test_a_gps_point_off_the_globe_is_left_out_with_a_finding(gps):
     assert finding["details"]["instance_id"] == "uuid:g" and finding["message_zh"] and finding["message_en"]
 
 
-@pytest.mark.parametrize("gps, altitude, accuracy", [("41.3 123.8 nan 5", None, 5.0), ("41.3 123.8 100 -5", 100.0, None),
+@pytest.mark.parametrize("gps, altitude, accuracy", [("41.3 123.8 nan 5", None, 5.0),
+                                                      ("41.3 123.8 100 -5", 100.0, None),
                                                       ("41.3 123.8 100 inf", 100.0, None)])
 def test_an_unreadable_altitude_or_accuracy_is_left_out_and_the_point_kept(gps, altitude, accuracy):
     fact = read_fact(visit_xml("111", gps=gps), RECEIVED)
