@@ -35,16 +35,19 @@ NOT_FUZZED = {"instanceID", "deprecatedID", "household"}
 
 def _survey_types(form_id: str) -> dict[str, str]:
     """Question name → the type the bundled XLSForm gives it (select_one yes_no → select_one)."""
-    sheet = load_workbook(XLSFORMS / f"{form_id}.xlsx", read_only=True)["survey"]
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows)
-    kind, name = header.index("type"), header.index("name")
-    types = {}
-    for row in rows:
-        if row[kind] and row[name]:
-            base = row[kind].split()[0]
-            types[row[name]] = {"start": "dateTime", "end": "dateTime", "today": "date"}.get(base, base)
-    return types
+    book = load_workbook(XLSFORMS / f"{form_id}.xlsx", read_only=True)
+    try:
+        rows = book["survey"].iter_rows(values_only=True)
+        header = next(rows)
+        kind, name = header.index("type"), header.index("name")
+        types = {}
+        for row in rows:
+            if row[kind] and row[name]:
+                base = row[kind].split()[0]
+                types[row[name]] = {"start": "dateTime", "end": "dateTime", "today": "date"}.get(base, base)
+        return types
+    finally:
+        book.close()  # a read-only workbook keeps its file open until closed
 
 
 BASE_XML = {
