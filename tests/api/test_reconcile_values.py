@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
+from server.config import load_settings
 from server.db import session_scope
 from support import Collect, income_xml, new_instance_id, visit_xml
 from sync.models import Job, Submission
@@ -170,6 +171,12 @@ def test_a_visit_dated_in_the_future_does_not_pin_its_values(device, client, sam
     [finding] = [f for f in record["findings"] if f["code"] == "observed_in_future"]
     assert finding["details"]["instance_id"] == future and finding["details"]["claimed"].startswith("2099-01-01")
     assert finding["message_zh"] and finding["message_en"]
+
+
+def test_the_clock_skew_comes_from_the_environment(tmp_path):
+    assert load_settings(env={"ZOUFANG_CLOCK_SKEW_SECONDS": "3600"}, data_dir=tmp_path,
+                         secret_key="k").clock_skew_seconds == 3600
+    assert load_settings(env={}, data_dir=tmp_path, secret_key="k").clock_skew_seconds == 600
 
 
 @pytest.mark.parametrize("settings_overrides", [{"clock_skew_seconds": 3600}])
