@@ -216,7 +216,7 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")
 
         started, cpu_started = time.perf_counter(), time.process_time()
-        rebuilt = rebuild(rt.sessions, rt.queue)
+        rebuilt = rebuild(rt.sessions, rt.queue).households
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         # the rebuild is one thread; on PostgreSQL the database server works on the other core meanwhile, so
         # the CPU time of this process is what one core of the reconciler achieves

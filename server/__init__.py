@@ -70,6 +70,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         credentials=CredentialCache(settings.credential_cache_seconds),
         queue=QueueSettings(rules=load_rules(settings.rules_file),
                             hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
+                            clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
                             max_attempts=settings.job_max_attempts,
                             image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)),
         # every process serving this data dir shares the clock its background workers give way to

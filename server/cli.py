@@ -111,8 +111,12 @@ def register(app: Flask) -> None:
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
-            count = rebuild(rt.sessions, rt.queue, progress)
-        click.echo(f"rebuilt {count} households")
+            rebuilt = rebuild(rt.sessions, rt.queue, progress)
+        click.echo(f"rebuilt {rebuilt.households} households")
+        if rebuilt.skipped:
+            click.echo(f"skipped {len(rebuilt.skipped)}:")
+            for item in rebuilt.skipped:
+                click.echo(f"  {item['household']} {item['instance_id'] or '-'}: {item['reason']}")
 
     @reconcile_group.command("retry-failed")
     def reconcile_retry():

@@ -44,6 +44,9 @@ class Settings:
     rules_file: Path | None = None
     #: how long a submission waits for the earlier offline edit it builds on (seconds; Central: 5 days)
     reconcile_hold_seconds: int = 5 * 86400
+    #: how far ahead of the server a phone's clock may be (seconds): a form counts as filled no later than it
+    #: arrived plus this, so that a wrong date cannot win over later visits
+    clock_skew_seconds: int = 600
     #: reconcile in a thread of each web process ("thread") or only in `reconcile run` processes ("off")
     worker: str = "thread"
     #: attempts before a failing reconcile job is listed as failed
@@ -100,6 +103,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         project_name=env.get("ZOUFANG_PROJECT_NAME") or "走访 Zoufang",
         rules_file=Path(env["ZOUFANG_RULES_FILE"]) if env.get("ZOUFANG_RULES_FILE") else None,
         reconcile_hold_seconds=int(env.get("ZOUFANG_RECONCILE_HOLD_SECONDS") or 5 * 86400),
+        clock_skew_seconds=int(env.get("ZOUFANG_CLOCK_SKEW_SECONDS") or 600),
         worker=env.get("ZOUFANG_WORKER") or "thread",
         job_max_attempts=int(env.get("ZOUFANG_JOB_MAX_ATTEMPTS") or 5),
         tile_url=env.get("ZOUFANG_TILE_URL") or "",

@@ -93,6 +93,7 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
                       "at": at.isoformat()}
         for name, value in fact.fields.items():
             fields[name] = {"value": value, **provenance}
+        findings.extend(fact.findings)
         events.append({"at": at.isoformat(), "kind": fact.form, "instance_id": fact.instance_id, "by": fact.by,
                        "summary": _summary(fact)})
         if fact.form == VISIT:
@@ -172,7 +173,12 @@ def _birth_date(change: dict[str, Any]) -> str | None:
     if change["type"] == "birth":
         return change["date"]
     number = change.get("id_number") or ""
-    return f"{number[6:10]}-{number[10:12]}-{number[12:14]}" if len(number) == 18 else None
+    if len(number) != 18:
+        return None
+    try:  # the ID number's birth date (digits 7-14), when it is a date: the rules compute ages from it
+        return dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14])).isoformat()
+    except ValueError:
+        return None
 
 
 def _find_member(members: list[dict[str, Any]], change: dict[str, Any]) -> dict[str, Any] | None:

@@ -40,6 +40,8 @@ WORKER_NICE = 10
 class QueueSettings:
     rules: RulesConfig
     hold: dt.timedelta
+    #: how far ahead of the server a phone's clock may be (ReconcileOptions.clock_skew)
+    clock_skew: dt.timedelta = dt.timedelta(minutes=10)
     max_attempts: int = 5
     batch: int = 200
     #: size limits for the image checks
@@ -60,7 +62,7 @@ class QueueSettings:
                                    image_budget=self.busy_image_budget)
 
     def options(self, now: dt.datetime | None = None) -> ReconcileOptions:
-        return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow())
+        return ReconcileOptions(rules=self.rules, hold=self.hold, now=now or utcnow(), clock_skew=self.clock_skew)
 
 
 def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | None = None):
@@ -78,10 +80,32 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
     numbers = households_for_submissions(session, submission_ids)
     for job in jobs:  # roster changes queue households directly
         numbers.update((job.payload or {}).get("households", []))
-    reconcile_households(session, numbers, queue.options(now))
-    deleted = session.execute(delete(Job).where(Job.id.in_([j.id for j in jobs]))).rowcount
-    if deleted != len(jobs):  # another worker had them: never commit work done twice
-        raise RuntimeError(f"claimed {len(jobs)} jobs but {deleted} were still there")
+    failed = reconcile_households(session, numbers, queue.options(now)).failed
+    # a household that could not be folded fails its own jobs at once (retrying the same data fails the same
+    # way; `reconcile retry-failed` after a fix), the other households' records are written all the same
+    stuck = _jobs_of(session, jobs, set(failed))
+    done = [j.id for j in jobs if j.id not in stuck]
+    touched = session.execute(delete(Job).where(Job.id.in_(done))).rowcount
+    for job_id, number in stuck.items():
+        touched += session.execute(update(Job).where(Job.id == job_id).values(
+            state="failed", attempts=Job.attempts + 1, last_error=failed[number][-4000:])).rowcount
+    if touched != len(jobs):  # another worker had them: never commit work done twice
+        raise RuntimeError(f"claimed {len(jobs)} jobs but {touched} were still there")
+
+
+def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
+    """Job id → the failed household it is about, for the jobs about one of `numbers`."""
+    if not numbers:
+        return {}
+    households = dict(session.execute(select(Submission.id, Submission.household_number).where(
+        Submission.id.in_([j.submission_id for j in jobs if j.submission_id is not None]))).all())
+    out = {}
+    for job in jobs:
+        about = [households.get(job.submission_id), *(job.payload or {}).get("households", [])]
+        number = next((n for n in about if n in numbers), None)
+        if number is not None:
+            out[job.id] = number
+    return out
 
 
 def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[int]:
@@ -224,10 +248,21 @@ def retry_failed(sessions: sessionmaker[Session]) -> int:
         return result.rowcount
 
 
+@dataclasses.dataclass
+class Rebuilt:
+    #: households whose record was rebuilt
+    households: int
+    #: what was left out: submissions not readable or with values ignored (household, instance_id, reason), and
+    #: households that could not be folded (household, reason), which keep their last record
+    skipped: list[dict[str, str]]
+
+
 def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
-            progress: Callable[[int, int], None] | None = None, batch: int = 500) -> int:
-    """Replay everything: re-read every submission's XML and recompute every household's record."""
+            progress: Callable[[int, int], None] | None = None, batch: int = 500) -> Rebuilt:
+    """Replay everything: re-read every submission's XML and recompute every household's record. Nothing a
+    submission says stops it: what it had to leave out is listed in the answer."""
     now = utcnow()
+    rebuilt, skipped = 0, []
     with session_scope(sessions) as session:
         numbers = list(session.scalars(select(Household.number).order_by(Household.number)))
         loose = list(session.scalars(select(Submission.id).where(
@@ -236,7 +271,11 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
     for start in range(0, len(numbers), batch):
         chunk = numbers[start:start + batch]
         with session_scope(sessions) as session:
-            reconcile_households(session, chunk, queue.options(now), reparse=True)
+            result = reconcile_households(session, chunk, queue.options(now), reparse=True)
+        rebuilt += len(result.households)
+        skipped += result.skipped
+        skipped += [{"household": number, "instance_id": "", "reason": error.strip().splitlines()[-1]}
+                    for number, error in result.failed.items()]
         if progress:
             progress(min(start + batch, len(numbers)), len(numbers))
     with session_scope(sessions) as session:
@@ -244,7 +283,7 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
         session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
         # everything derived is derived again, the coverage counts included
         clear_coverage_cache(session)
-    return len(numbers)
+    return Rebuilt(rebuilt, skipped)
 
 
 def _lower_priority() -> None:

@@ -2,26 +2,36 @@
 
 Works on batches (a handful for a worker's jobs, hundreds for a rebuild) with one query per table, so that a
 county's 60,000 submissions rebuild in seconds. Call it inside a transaction; it flushes, the caller commits.
+
+No submission may stop its household's record, let alone a batch: values are checked where the XML becomes a
+fact (sync/facts.py); a submission that still cannot be read is left out with a finding on the record; and a
+household whose fold fails all the same keeps its last record and is reported, while the rest are written.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import traceback
 from collections import defaultdict
 from typing import Iterable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import column, delete, insert, select, table, update
 from sqlalchemy.orm import Session, selectinload
 
 from sync.coverage import mark_stale
 from sync.entity_list import bump_revision
-from sync.facts import Fact, read_fact
+from sync.facts import Fact, as_received, cached_fact, read_fact, unreadable_finding
 from sync.fold import Baseline, Record, Resolution, fold
 from sync.evidence import judge_visit, proposed_location
 from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Resolution as ResolutionRow, Visit
 from sync.review_models import HELD_OUT_OF_AREA
 from sync.rules import RulesConfig
+
+log = logging.getLogger("zoufang.reconcile")
+# the accounts table, without importing the server shell (domain packages may not import server.models)
+_USERS = table("users", column("id"), column("username"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +41,18 @@ class ReconcileOptions:
     hold: dt.timedelta
     #: "now", given so that tests and rebuilds are deterministic
     now: dt.datetime
+    #: how far ahead of the server a phone's clock may be: a form is never counted as filled later than it
+    #: arrived plus this
+    clock_skew: dt.timedelta = dt.timedelta(minutes=10)
+
+
+@dataclasses.dataclass
+class Reconciled:
+    """What `reconcile_households` did: the households written, those it could not fold (with the error, their
+    last record kept) and the submissions it left out or whose values it ignored (household, instance id, why)."""
+    households: list[str]
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+    skipped: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 def households_for_submissions(session: Session, submission_ids: Iterable[int]) -> set[str]:
@@ -64,38 +86,52 @@ def mark_unattached(session: Session, submission_ids: Iterable[int], now: dt.dat
 
 
 def reconcile_households(session: Session, numbers: Iterable[str], options: ReconcileOptions,
-                         reparse: bool = False) -> list[str]:
-    """Recompute the records of these households; returns the numbers reconciled (known households only)."""
+                         reparse: bool = False) -> Reconciled:
+    """Recompute the records of these households (known households only)."""
     numbers = sorted(set(numbers))
     if not numbers:
-        return []
+        return Reconciled([])
     households = session.scalars(select(Household).where(Household.number.in_(numbers))
                                  .options(selectinload(Household.members)).order_by(Household.id)
                                  .with_for_update()).all()
     if not households:
-        return []
+        return Reconciled([])
     by_number = {h.number: h for h in households}
-    facts, counts, held_until, submitters = _load_facts(session, list(by_number), options, reparse)
+    facts, counts, held_until, submitters, unreadable = _load_facts(session, list(by_number), options, reparse)
     resolutions = _load_resolutions(session, [h.id for h in households])
+    photos = _load_photos(session, [sid for sid, _user in submitters.values()])
     today = options.now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
     records: dict[int, tuple[Household, Record, int]] = {}
+    result = Reconciled(list(by_number))
     for household in households:
         baseline = Baseline(number=household.number, status=household.status,
                             members=[_member_dict(m) for m in household.members])
         ids = resolutions.get(household.id, [])
-        record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)
+        try:
+            record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)
+            _judge_visits(household, record, photos, submitters, options)
+        except Exception:  # a bug met by one household's data must not stop the others' records
+            log.exception("household %s could not be reconciled", household.number)
+            result.failed[household.number] = traceback.format_exc(limit=5)
+            continue
+        record.findings.extend(unreadable.get(household.number, []))
         version = household.roster_version + counts.get(household.number, 0) + len(ids)
         records[household.id] = (household, record, version)
-    photos = _load_photos(session, [sid for sid, _user in submitters.values()])
-    for household, record, _version in records.values():
-        _judge_visits(household, record, photos, submitters, options)
+        result.skipped += [{"household": household.number, "instance_id": f["details"]["instance_id"],
+                            "reason": f["message_en"]} for f in record.findings
+                           if f["code"] in ("value_out_of_range", "submission_unreadable")]
+    if result.failed:
+        result.households = [n for n in result.households if n not in result.failed]
+        session.execute(update(Submission).where(Submission.household_number.in_(list(result.failed)),
+                                                 Submission.current.is_(True))
+                        .values(reconcile_state="failed", reconciled_at=options.now))
     _write(session, records, submitters, options.now)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
             _ensure_recheck(session, submission_id, until)
     bump_revision(session, "households")
     session.flush()
-    return list(by_number)
+    return result
 
 
 def _member_dict(member) -> dict:
@@ -107,24 +143,26 @@ def _member_dict(member) -> dict:
 def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions, reparse: bool):
     rows = session.execute(select(Submission.id, Submission.household_number, Submission.current,
                                   Submission.facts, Submission.received_at, Submission.submitter_id,
-                                  Submission.reconcile_state, HELD_OUT_OF_AREA.label("out_of_area"))
+                                  Submission.reconcile_state, Submission.instance_id,
+                                  HELD_OUT_OF_AREA.label("out_of_area"))
                            .where(Submission.household_number.in_(numbers))).all()
-    missing = [r.id for r in rows if reparse or r.facts is None]
-    parsed: dict[int, Fact] = {}
-    if missing:
-        for sid, xml, received in session.execute(select(Submission.id, Submission.xml, Submission.received_at)
-                                                  .where(Submission.id.in_(missing))):
-            parsed[sid] = read_fact(xml, received)
-        session.execute(update(Submission).execution_options(synchronize_session=False),
-                        [{"id": sid, "facts": fact.to_json()} for sid, fact in parsed.items()])
+    read, errors = _read_facts(session, rows, reparse)
+    accounts = _account_names(session, {row.submitter_id for row in rows})
     by_household: dict[str, list[tuple[Fact, dt.datetime, int, int | None]]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     states: dict[int, str] = {}
+    # household → findings on its submissions that could not be read (left out of the record)
+    unreadable: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row.current and row.out_of_area:
             states[row.id] = "out_of_area"  # sent from outside the household's areas: waits for a supervisor
             continue
-        fact = parsed.get(row.id) or Fact.from_json(row.facts)
+        if row.id in errors:
+            if row.current:
+                unreadable[row.household_number].append(unreadable_finding(row.instance_id, errors[row.id]))
+            states[row.id] = "unreadable" if row.current else "superseded"
+            continue
+        fact = as_received(read[row.id], accounts.get(row.submitter_id), row.received_at, options.clock_skew)
         if fact.entity_update:
             counts[row.household_number] += 1  # every update the household received, edits included
         if row.current:
@@ -143,13 +181,44 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
             states[sid] = "held" if sid in held else "applied"
             submitters[fact.instance_id] = (sid, user)
     previous = {row.id: row.reconcile_state for row in rows}
-    for state in ("superseded", "held", "applied", "out_of_area"):
+    for state in ("superseded", "held", "applied", "unreadable", "out_of_area"):
         # reconciled_at records when a submission reached its state, so only changes are written
         ids = [sid for sid, s in states.items() if s == state and previous[sid] != state]
         if ids:
             session.execute(update(Submission).where(Submission.id.in_(ids))
                             .values(reconcile_state=state, reconciled_at=options.now))
-    return facts, counts, held_until, submitters
+    return facts, counts, held_until, submitters, unreadable
+
+
+def _read_facts(session: Session, rows, reparse: bool) -> tuple[dict[int, Fact], dict[int, str]]:
+    """Submission id → its fact: the cached one, or read again from the XML (and cached) when there is none,
+    it was cached by an older reader, or `reparse`. A submission whose XML cannot be read is returned in the
+    second map with the error, so that its household is reconciled without it."""
+    facts = {} if reparse else {row.id: cached_fact(row.facts) for row in rows}
+    missing = [row.id for row in rows if facts.get(row.id) is None]
+    errors: dict[int, str] = {}
+    if missing:
+        parsed: dict[int, Fact] = {}
+        for sid, xml, received in session.execute(select(Submission.id, Submission.xml, Submission.received_at)
+                                                  .where(Submission.id.in_(missing))):
+            try:
+                parsed[sid] = read_fact(xml, received)
+            except Exception as error:  # whatever the reader trips over, the household goes on without it
+                log.warning("submission %s could not be read: %r", sid, error)
+                errors[sid] = f"{type(error).__name__}: {error}"[:200]
+        if parsed:
+            session.execute(update(Submission).execution_options(synchronize_session=False),
+                            [{"id": sid, "facts": fact.to_json()} for sid, fact in parsed.items()])
+        facts.update(parsed)
+    return facts, errors
+
+
+def _account_names(session: Session, user_ids: set[int | None]) -> dict[int, str]:
+    """Who sent a submission, as the household file names them: the authenticated account's user name."""
+    ids = [i for i in user_ids if i is not None]
+    if not ids:
+        return {}
+    return dict(session.execute(select(_USERS.c.id, _USERS.c.username).where(_USERS.c.id.in_(ids))).all())
 
 
 def _held(items, options: ReconcileOptions) -> dict[int, dt.datetime]:

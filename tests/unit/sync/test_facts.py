@@ -1,8 +1,11 @@
 """Reading the bundled forms' submissions into facts."""
 import datetime as dt
+import math
+
+import pytest
 
 from support import assessment_xml, income_xml, visit_xml
-from sync.facts import Fact, read_fact
+from sync.facts import MAX_TEXT, READER, Fact, as_received, cached_fact, read_fact
 
 RECEIVED = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
 
@@ -11,7 +14,9 @@ def test_visit_fact_has_fields_record_entity_and_time():
     fact = read_fact(visit_xml("111", instance_id="uuid:v", water="no", grade="C", house_safe="no", base_version=3,
                                trunk_version=3, branch_id="br", end="2026-11-20T10:00:00+08:00",
                                changes=[{"type": "birth", "name": "小明", "date": "2026-10-01"}]), RECEIVED)
-    assert (fact.form, fact.instance_id, fact.household, fact.by) == ("household_visit", "uuid:v", "111", "cadre001")
+    # the form's visitor stays in the record; who sent it is the account, which only the reconciler knows
+    assert (fact.form, fact.instance_id, fact.household, fact.by) == ("household_visit", "uuid:v", "111", None)
+    assert fact.record["visitor"] == "cadre001"
     assert fact.observed_at == dt.datetime(2026, 11, 20, 2, tzinfo=dt.timezone.utc)
     assert (fact.entity_update, fact.base_version, fact.trunk_version, fact.branch_id) == (True, 3, 3, "br")
     assert fact.fields["water_safe"] == "no" and fact.fields["housing_grade"] == "C"
@@ -43,3 +48,115 @@ def test_observation_time_falls_back_to_the_date_question_then_receipt():
     unknown = b'<data id="other_form"><meta><instanceID>u</instanceID></meta></data>'
     fact = read_fact(unknown, RECEIVED)
     assert fact.observed_at == RECEIVED and fact.fields == {} and fact.household is None
+
+
+# ---- values out of range: a finding on the submission, left out of the fact (DOMAIN.md "Data quality": errors
+# are found and listed for correction) -----------------------------------------------------------------------
+
+def findings_on(fact, field):
+    return [f for f in fact.findings if f["code"] == "value_out_of_range" and f["details"]["field"] == field]
+
+
+@pytest.mark.parametrize("gps", ["999 0 0 3", "0 999 0 3", "nan nan 0 0", "inf 0 0 0", "41.3 -inf 0 0", "1e400 0",
+                                 "a b c d", "41.3"])
+def test_a_gps_point_off_the_globe_is_left_out_with_a_finding(gps):
+    fact = read_fact(visit_xml("111", instance_id="uuid:g", gps=gps), RECEIVED)
+    assert fact.record["gps"] is None
+    [finding] = findings_on(fact, "gps")
+    assert finding["details"]["instance_id"] == "uuid:g" and finding["message_zh"] and finding["message_en"]
+
+
+@pytest.mark.parametrize("gps, altitude, accuracy", [("41.3 123.8 nan 5", None, 5.0),
+                                                      ("41.3 123.8 100 -5", 100.0, None),
+                                                      ("41.3 123.8 100 inf", 100.0, None)])
+def test_an_unreadable_altitude_or_accuracy_is_left_out_and_the_point_kept(gps, altitude, accuracy):
+    fact = read_fact(visit_xml("111", gps=gps), RECEIVED)
+    assert fact.record["gps"] == {"latitude": 41.3, "longitude": 123.8, "altitude": altitude, "accuracy": accuracy}
+    assert findings_on(fact, "gps")
+
+
+@pytest.mark.parametrize("end", ["9999-12-31T23:00-10:00", "0001-01-01+08:00", "0001-01-01T00:00:00+14:00",
+                                 "1899-12-31T10:00:00+08:00", "never"])
+def test_a_time_that_cannot_be_put_in_utc_falls_back_to_the_date_question(end):
+    xml = visit_xml("111", end=end, visit_date="2026-11-20")
+    fact = read_fact(xml, RECEIVED)
+    assert fact.observed_at == dt.datetime(2026, 11, 20, 4, tzinfo=dt.timezone.utc)
+    assert findings_on(fact, "end") and findings_on(fact, "start")
+    assert Fact.from_json(fact.to_json()) == fact
+
+
+@pytest.mark.parametrize("day", ["2099-01-01", "1899-12-31", "2026-02-30", "9999-99-99"])
+def test_a_date_that_is_no_date_of_the_programme_is_left_out(day):
+    fact = read_fact(visit_xml("111", visit_date=day), RECEIVED)
+    assert "last_visit" not in fact.fields and fact.record["date"] is None
+    assert findings_on(fact, "visit_date")
+
+
+@pytest.mark.parametrize("wage", ["inf", "nan", "-inf", "1e308", "-5", "1" + "0" * 400])
+def test_an_income_part_that_is_not_a_sum_of_money_is_left_out(wage):
+    fact = read_fact(income_xml("111", wage=0).replace(b"<wage_income>0</wage_income>",
+                                                       f"<wage_income>{wage}</wage_income>".encode()), RECEIVED)
+    assert fact.record["parts"]["wage_income"] == 0.0
+    assert findings_on(fact, "income/wage_income")
+    assert all(math.isfinite(v) for v in fact.record["parts"].values())
+
+
+@pytest.mark.parametrize("size", ["-1", "0", "101", "1e3", "9" * 5000, "nan"])
+def test_a_household_size_out_of_range_is_left_out(size):
+    fact = read_fact(income_xml("111").replace(b"<household_size>2</household_size>",
+                                               f"<household_size>{size}</household_size>".encode()), RECEIVED)
+    assert fact.record["household_size"] is None and findings_on(fact, "household_size")
+
+
+def test_a_choice_the_form_does_not_offer_is_not_a_household_field():
+    fact = read_fact(visit_xml("111", water="maybe", grade="Z", problems="none 食物"), RECEIVED)
+    assert "water_safe" not in fact.fields and "housing_grade" not in fact.fields
+    assert fact.record["problems"] == ["none"]
+    assert findings_on(fact, "water/water_safe") and findings_on(fact, "two_assurances/housing_grade")
+
+
+def test_long_text_is_cut_with_a_finding():
+    xml = visit_xml("111").replace(b"<remarks/>", b"<remarks>" + "长".encode() * 100_000 + b"</remarks>")
+    fact = read_fact(xml, RECEIVED)
+    assert len(fact.record["remarks"]) == MAX_TEXT and findings_on(fact, "remarks")
+
+
+def test_entity_versions_beyond_the_database_column_are_left_out():
+    fact = read_fact(visit_xml("111", base_version=2**40), RECEIVED)
+    assert fact.base_version is None and findings_on(fact, "meta/entity@baseVersion")
+
+
+def test_a_member_change_with_a_bad_date_keeps_the_change_without_the_date():
+    fact = read_fact(visit_xml("111", changes=[{"type": "birth", "name": "小明", "date": "0000-13-45"}]), RECEIVED)
+    assert fact.member_changes[0]["date"] is None and findings_on(fact, "member_change/change_date")
+
+
+# ---- the cache and the reconciler's view of a fact --------------------------------------------------------
+
+def test_a_fact_cached_by_the_older_reader_is_read_again():
+    fact = read_fact(visit_xml("111"), RECEIVED)
+    assert cached_fact(fact.to_json()) == fact
+    old = {k: v for k, v in fact.to_json().items() if k not in ("reader", "findings")}  # as cached before
+    assert cached_fact(old) is None and cached_fact(None) is None
+    assert cached_fact({"reader": READER, "form": "x"}) is None  # damaged
+
+
+def test_the_account_is_who_sent_it_whatever_the_form_says():
+    fact = read_fact(visit_xml("111", username="username not found"), RECEIVED)
+    received = as_received(fact, "cadre001", RECEIVED, dt.timedelta(minutes=10))
+    assert received.by == "cadre001" and received.record["visitor"] == "username not found"
+
+
+def test_a_form_filled_after_it_arrived_counts_as_filled_when_it_arrived():
+    """DESIGN.md: newer observations (by the time the form was filled) win, so a time in the future would pin
+    its values over every genuine visit until then."""
+    skew = dt.timedelta(minutes=10)
+    future = read_fact(visit_xml("111", instance_id="uuid:f", end="2099-01-01T10:00:00+08:00",
+                                 visit_date="2026-11-25"), RECEIVED)
+    clamped = as_received(future, "c", RECEIVED, skew)
+    assert clamped.observed_at == RECEIVED + skew
+    [finding] = [f for f in clamped.findings if f["code"] == "observed_in_future"]
+    assert finding["details"]["instance_id"] == "uuid:f" and finding["message_zh"] and finding["message_en"]
+    within = read_fact(visit_xml("111", end=(RECEIVED + skew).isoformat()), RECEIVED)
+    assert as_received(within, "c", RECEIVED, skew).observed_at == RECEIVED + skew
+    assert as_received(within, "c", RECEIVED, skew).findings == []

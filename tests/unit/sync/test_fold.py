@@ -1,6 +1,8 @@
 """The fold: order independence (property-based), newest-wins, conflicts, resolutions, member changes, holds."""
+import dataclasses
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +155,21 @@ def test_offline_chain_holds_until_its_predecessor_arrives_or_the_hold_passes():
     assert set(_held([first, third], options)) == {3}
     late = ReconcileOptions(rules=RULES, hold=dt.timedelta(days=5), now=T0 + dt.timedelta(days=6))
     assert _held([second, third], late) == {}
+
+
+def test_a_submissions_own_findings_are_in_the_record():
+    """DOMAIN.md "Data quality": errors are found and listed for correction — a value the reader left out too."""
+    finding = {"code": "value_out_of_range", "message_zh": "…", "message_en": "…",
+               "details": {"instance_id": "uuid:bad", "field": "gps"}}
+    bad = dataclasses.replace(fact("uuid:bad", 5, fields={"water_safe": "no"}), findings=[finding])
+    record = fold(BASELINE, [bad, fact("uuid:ok", 6)], [], RULES, TODAY)
+    assert finding in record.findings and record.value("water_safe") == "no"
+
+
+@pytest.mark.parametrize("id_number", ["210504XXXXXXXXXXXX", "210504199913450011", "210504000000000011"])
+def test_a_member_added_with_an_id_number_that_holds_no_birth_date_has_none(id_number):
+    """Ages come from birth dates (DOMAIN.md "Data quality": ages vs schooling); a made-up one used to stop the
+    household's record."""
+    moved_in = {"type": "moved_in", "name": "新人", "relation": "other", "date": "2026-01-03", "id_number": id_number}
+    record = fold(BASELINE, [fact("uuid:v", 5, changes=[moved_in])], [], RULES, TODAY)
+    assert record.members[-1]["name"] == "新人" and record.members[-1]["birth_date"] is None
