@@ -30,7 +30,7 @@ from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.evidence import BAD_IMAGE
-from sync.idcard import mask
+from sync.idcard import mask, mask_in_xml
 from sync.instance import local, parse_instance
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
@@ -669,7 +669,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
     submission, xml_form_id, version, title, username, display_name = row
     labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
     attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
-    parsed = parse_instance(submission.xml)
+    parsed = parse_instance(mask_in_xml(submission.xml))  # ID numbers masked, as in the household file
     rows = list(_instance_rows(parsed.root, labels))
     _name_people(rows)
     for item in rows:

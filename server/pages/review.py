@@ -21,6 +21,7 @@ from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, di
                                  month_arg, page)
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
+from sync.idcard import mask_in_xml
 from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, find_conflict, find_submission,
                          instance_values, list_submissions, open_conflicts, quality_report, questionable_visits,
                          set_review, visit_reasons)
@@ -176,9 +177,10 @@ def submission(xml_form_id: str, instance_id: str):
             flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
             return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
     submitter = _user_names([found.submitter_id]).get(found.submitter_id)
+    values = _readable(instance_values(mask_in_xml(found.xml)))  # ID numbers masked, as in the household file
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
                            version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           values=_readable(instance_values(found.xml)), states=REVIEW_STATES, error=error,
+                           values=values, states=REVIEW_STATES, error=error,
                            max_comment=MAX_COMMENT), 400 if error else 200
 
 
