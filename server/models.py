@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -58,3 +58,18 @@ class Device(Base):
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="devices")
+
+
+class RateLimitCounter(Base):
+    """A fixed-window count the login rate limits keep (server/ratelimit.py), shared by every process and host on
+    this database; Redis holds the same counts instead when ZOUFANG_RATELIMIT_STORAGE names one. Expired rows are
+    deleted as new failures are counted."""
+
+    __tablename__ = "rate_limit_counters"
+
+    #: what is counted, e.g. "pair:<digest of account and address>"; never a name or an address in clear
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    #: failures (or, for a known address, 1) in the current window
+    count: Mapped[int] = mapped_column(Integer)
+    #: Unix time (seconds) the window ends; a row past it counts as absent
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
