@@ -7,6 +7,7 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
+from server.audit import record
 from server.auth import authenticate, password_marker, session_principal, token_sha256
 from server.collect_qr import collect_settings, encode_settings, qr_svg
 from server.csrf import check_csrf
@@ -97,7 +98,10 @@ def devices(user_id: int):
     if request.method == "POST":
         token = secrets.token_urlsafe(32)
         name = (request.form.get("name") or "").strip()[:100] or f"{user.username} {utcnow():%Y-%m-%d}"
-        db().add(Device(user_id=user.id, token_sha256=token_sha256(token), name=name))
+        device = Device(user_id=user.id, token_sha256=token_sha256(token), name=name)
+        db().add(device)
+        db().flush()
+        record(db(), "device.create", f"device:{device.id}", {"user": user.username, "name": name})
         db().commit()
         server_url = url_for("web.home", _external=True).rstrip("/") + f"/key/{token}"
         qr = qr_svg(encode_settings(collect_settings(server_url, runtime().settings.project_name)))
@@ -113,6 +117,8 @@ def revoke_device(user_id: int, device_id: int):
     device = db().scalar(select(Device).where(Device.id == device_id, Device.user_id == user.id))
     if device is None:
         raise Problem(404, "device.not_found", "没有这个设备。", "No such device.")
-    device.revoked_at = device.revoked_at or utcnow()
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        record(db(), "device.revoke", f"device:{device.id}", {"user": user.username, "name": device.name})
     db().commit()
     return redirect(url_for("web.devices", user_id=user.id))

@@ -9,6 +9,7 @@ from server.api.common import load
 from server.api.openapi import SPEC, _op
 from server.api.schemas import SubmissionSchema
 from server.api.submissions import _one
+from server.audit import record_review
 from server.auth import require_api_user
 from server.runtime import db
 from sync.review import MAX_COMMENT, comments_for, set_review
@@ -47,7 +48,9 @@ def review_submission(xml_form_id: str, instance_id: str):
     principal = require_api_user("admin", "supervisor")
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
     submission = _one(xml_form_id, instance_id)
-    set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)
+    before = submission.review_state
+    step = set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)
+    record_review(db(), xml_form_id, instance_id, before, step)
     db().commit()
     return jsonify(_with_comments(submission))
 

@@ -19,6 +19,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, or_, select
 
 from forms.models import Form, FormVersion
+from server import audit
 from server.api.mapdata import COLORS, STATES, household_conditions, metres, month_state, resolve_area
 from server.csrf import check_csrf
 from server.errors import Problem
@@ -440,6 +441,8 @@ def confirm_location_page(number: str):
         db().rollback()
         flash(gettext("建议位置已经变化，请查看后再确认。"), "error")
         return back
+    audit.record(db(), "household.location", f"household:{number}", {
+        "from": [household.latitude, household.longitude], "to": [proposal["latitude"], proposal["longitude"]]})
     confirm_location(db(), household, proposal["latitude"], proposal["longitude"], runtime().queue.options())
     db().commit()
     flash(gettext("已确认该户位置。"), "ok")

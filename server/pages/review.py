@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from forms.models import Form
+from server.audit import record_resolution, record_review
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
@@ -165,6 +166,7 @@ def submission(xml_form_id: str, instance_id: str):
     error = None
     if request.method == "POST":
         state = request.form.get("state") or None
+        before = found.review_state
         try:
             step = set_review(db(), found, state, request.form.get("comment"), principal.user)
         except Problem as problem:
@@ -173,6 +175,7 @@ def submission(xml_form_id: str, instance_id: str):
             db().rollback()
             error = problem.message(current_lang())
         else:
+            record_review(db(), form_id, instance_id, before, step)
             db().commit()
             flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
             return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
@@ -257,14 +260,15 @@ def resolve(key: str):
         flash(_("请选择一个值。"), "error")
         return back
     try:
-        resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
-                         runtime().queue.options())
+        resolved = resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
+                                    runtime().queue.options())
     except Problem as problem:
         if problem.status != 409:
             raise
         db().rollback()
         flash(_("这个冲突已经处理过了。"), "error")
         return back
+    record_resolution(db(), resolved, value, note)
     db().commit()
     flash(_("已解决：%(field)s 定为“%(value)s”。", field=FIELD_LABELS.get(conflict.field, conflict.field),
             value=value_label(value)), "ok")
