@@ -3,6 +3,7 @@ what changed (never a password or a token); admins read it on /admin/audit and a
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -12,6 +13,7 @@ from server.models import AuditEntry, User
 from support import Collect, login, new_instance_id, visit_xml
 
 HH = "2105040010010001"        # village 1 (town 1), cadre001
+SAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "sync" / "samples" / "roster.csv"
 ELSEWHERE = {"REMOTE_ADDR": "203.0.113.5"}
 
 
@@ -95,8 +97,7 @@ def test_imports_reviews_resolutions_and_locations_are_recorded(client, sample_d
                        headers=town1).status_code == 200
     assert client.put(f"/api/v1/households/{HH}/location", json={"latitude": 41.3, "longitude": 123.8},
                       headers=town1).status_code == 200
-    from conftest import SAMPLES
-    assert client.post("/api/v1/roster", data={"file": (io.BytesIO((SAMPLES / "roster.csv").read_bytes()), "r.csv")},
+    assert client.post("/api/v1/roster", data={"file": (io.BytesIO(SAMPLE_ROSTER.read_bytes()), "r.csv")},
                        headers=admin, content_type="multipart/form-data").status_code == 200
     logged = {e["action"]: e for e in entries(sessions)}
     assert logged["submission.review"]["target"] == f"submission:household_visit/{a}"
