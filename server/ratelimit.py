@@ -72,8 +72,8 @@ class LoginLimiter:
         self._lock = threading.Lock()
 
     def suspect(self, username: str, address: str) -> bool:
-        """Whether a remembered password must still be checked against the store; memory only, and nothing at all
-        to compute while no limit is reached."""
+        """Whether a remembered password must still be checked against the store; memory only, and nothing to
+        compute until this process has seen a limit reached (then three short digests)."""
         if not self._suspects:
             return False
         now = time.time()
