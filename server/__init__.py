@@ -17,7 +17,9 @@ from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
 from server.errors import Problem
 from server.i18n import current_lang, init_i18n
+from server.counters import counters_for
 from server.passwords import CredentialCache
+from server.ratelimit import LoginLimiter
 from server.render import render_problem
 from server.runtime import Runtime, close_db, new_request_upload
 from server.static_versions import init_static_versions
@@ -68,6 +70,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         settings=settings, engine=engine, sessions=make_session_factory(engine),
         store=store_from_url(settings.media_url, settings.tmp_dir),
         credentials=CredentialCache(settings.credential_cache_seconds),
+        login_limiter=LoginLimiter(counters_for(settings.ratelimit_storage, settings.ratelimit_prefix, engine)),
         queue=QueueSettings(rules=load_rules(settings.rules_file),
                             hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
                             clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),

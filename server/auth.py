@@ -105,17 +105,40 @@ def record_device_use(connection: DirectConnection, principal: Principal) -> Non
                                      "stale_before": now - DEVICE_USE_RESOLUTION})
 
 
+def authenticate(username: str, password: str) -> int | None:
+    """The user's id when the password is theirs, or None; Basic auth and the login page alike.
+
+    A password the credential cache remembers is the whole check (devices send it with every request: no KDF,
+    no rate-limit read, no write) unless this process saw a limit reached for the account or address (see
+    server/ratelimit.py). Any other goes through the login rate limits first (429 when one is reached) and counts
+    as a failure when wrong. Reads on connections of its own; the limiter writes in transactions of its own,
+    which must outlast the request's rollback on a 401.
+    """
+    if "db" in g:  # nothing is written before authentication; on SQLite its transaction holds the write lock
+        g.db.rollback()
+    row = None if "\x00" in username else _read_one(_USER_BY_NAME, {"username": username})
+    credentials, limiter, address = runtime().credentials, runtime().login_limiter, request.remote_addr or ""
+    remembered = (row is not None and row.active and credentials.remembered(username, password, row.password_hash))
+    if remembered and not limiter.suspect(username, address):
+        return row.id
+    attempt = limiter.check(username, address)
+    if not remembered and (row is None or not row.active
+                           or not credentials.verify(username, password, row.password_hash)):
+        limiter.failed(attempt)
+        return None
+    limiter.succeeded(attempt)
+    return row.id
+
+
 def basic_principal() -> Principal | None:
     auth = request.authorization
     if auth is None or auth.type != "basic":
         return None
-    username = auth.username or ""
-    row = None if "\x00" in username else _read_one(_USER_BY_NAME, {"username": username})
-    if row is None or not row.active or not runtime().credentials.verify(
-            username, auth.password or "", row.password_hash):
+    user_id = authenticate(auth.username or "", auth.password or "")
+    if user_id is None:
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",
                       headers=_challenge().headers)
-    return Principal(user_id=row.id)
+    return Principal(user_id=user_id)
 
 
 def session_principal() -> Principal | None:

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from forms.service import publish_bundled_forms
+from server.audit import record
 from server.db import session_scope
 from server.models import User
 from server.passwords import hash_password
@@ -58,7 +59,11 @@ def prepare(app: Flask) -> None:
             if settings.admin_user and settings.admin_password and not session.scalar(select(func.count(User.id))):
                 session.add(User(username=settings.admin_user, role="admin", display_name=settings.admin_user,
                                  password_hash=hash_password(settings.admin_password)))
+                record(session, "user.create", f"user:{settings.admin_user}",
+                       {"role": "admin", "from": "ZOUFANG_ADMIN_USER"})
                 log.info("created admin %s", settings.admin_user)
             if settings.publish_bundled_forms:
                 for version in publish_bundled_forms(session, rt.store):
+                    record(session, "form.publish", f"form:{version.form.xml_form_id}",
+                           {"version": version.version, "from": "bundled"})
                     log.info("published %s version %s", version.form.xml_form_id, version.version)

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from forms.service import publish_form
+from server.audit import record
 from server.db import session_scope
 from server.demo_cli import register_demo
 from server.errors import Problem
@@ -58,6 +59,7 @@ def register(app: Flask) -> None:
         try:
             with session_scope(_rt(app).sessions) as session:
                 result = import_areas(session, file.read_bytes(), file.name)
+                record(session, "areas.import", f"file:{file.name}", dict(result))
         except Problem as problem:
             _fail(problem)
         click.echo(f"{result['rows']} rows: {result['created']} created, {result['updated']} updated")
@@ -77,6 +79,7 @@ def register(app: Flask) -> None:
                         bar.length = total
                         bar.update(done - bar.pos)
                     result = import_roster(session, file.read_bytes(), file.name, progress)
+                record(session, "roster.import", f"file:{file.name}", result.to_dict())
         except Problem as problem:
             _fail(problem)
         click.echo(f"{result.rows} rows, {result.households} households: {result.created} created, "
@@ -154,6 +157,8 @@ def register(app: Flask) -> None:
                         password_hash=hash_password(password))
             user.areas = [UserArea(area_id=found[code].id) for code in areas]
             session.add(user)
+            record(session, "user.create", f"user:{name}",
+                   {"role": role, "display_name": user.display_name, "areas": list(areas)})
         click.echo(f"created {role} {name}")
 
     @app.cli.group("forms")
@@ -171,6 +176,8 @@ def register(app: Flask) -> None:
             with session_scope(rt.sessions) as session:
                 version = publish_form(session, rt.store, file.read_bytes(), file.name,
                                        {m.name: m.read_bytes() for m in media})
+                record(session, "form.publish", f"form:{version.form.xml_form_id}",
+                       {"version": version.version, "file": file.name, "media": sorted(m.name for m in media)})
                 form_id, number, warnings = version.form.xml_form_id, version.version, list(version.warnings)
         except Problem as problem:
             _fail(problem)

@@ -56,6 +56,10 @@ class Settings:
     #: images larger than this (pixels, or pixels on a side) are refused as decompression bombs
     image_max_pixels: int = 80_000_000
     image_max_side: int = 20_000
+    #: where login failures are counted for the rate limits: empty for the database, or a redis:// URL
+    ratelimit_storage: str = ""
+    #: prefix of the rate-limit keys in Redis (several deployments may share one Redis)
+    ratelimit_prefix: str = "zoufang:login:"
 
     @property
     def tmp_dir(self) -> Path:
@@ -109,6 +113,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         tile_url=env.get("ZOUFANG_TILE_URL") or "",
         image_max_pixels=int(env.get("ZOUFANG_IMAGE_MAX_PIXELS") or 80_000_000),
         image_max_side=int(env.get("ZOUFANG_IMAGE_MAX_SIDE") or 20_000),
+        ratelimit_storage=env.get("ZOUFANG_RATELIMIT_STORAGE") or "",
+        ratelimit_prefix=env.get("ZOUFANG_RATELIMIT_PREFIX") or "zoufang:login:",
     )
     values.update(overrides)
     if "secret_key" not in values:

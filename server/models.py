@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -58,3 +58,42 @@ class Device(Base):
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="devices")
+
+
+class RateLimitCounter(Base):
+    """A fixed-window count the login rate limits keep (server/ratelimit.py), shared by every process and host on
+    this database; Redis holds the same counts instead when ZOUFANG_RATELIMIT_STORAGE names one. Expired rows are
+    deleted as new failures are counted."""
+
+    __tablename__ = "rate_limit_counters"
+
+    #: what is counted, e.g. "pair:<digest of account and address>"; never a name or an address in clear
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    #: failures (or, for a known address, 1) in the current window
+    count: Mapped[int] = mapped_column(Integer)
+    #: Unix time (seconds) the window ends; a row past it counts as absent
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class AuditEntry(Base):
+    """One privileged action, written in the same transaction as the action (server/audit.py). Append-only: the
+    code has no path that changes or deletes a row, and on PostgreSQL a trigger refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"), Index("ix_audit_log_actor_at", "actor", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: when it was done
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: the authenticated account's user name at the time, or "cli" for the command line
+    actor: Mapped[str] = mapped_column(String(64))
+    #: that account's id; null for the command line
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    #: the client's address as the server saw it (after ZOUFANG_BEHIND_PROXY); null for the command line
+    address: Mapped[Optional[str]] = mapped_column(String(64))
+    #: what was done, a stable code such as "user.create" (server/audit.py ACTIONS)
+    action: Mapped[str] = mapped_column(String(40))
+    #: what it was done to, e.g. "user:zhangsan", "form:household_visit", "household:2105040010010001"
+    target: Mapped[str] = mapped_column(String(300))
+    #: what changed, as JSON; never a password or a token
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -51,20 +51,25 @@ class CredentialCache:
         message = "\0".join((username, password, password_hash)).encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
+    def remembered(self, username: str, password: str, password_hash: str | None) -> bool:
+        """True when a fresh proof matches: this password was verified against this hash lately. Microseconds."""
+        if not password_hash or self.ttl <= 0:
+            return False
+        entry = self._proofs.get(username)
+        return bool(entry and entry[1] > time.monotonic()
+                    and hmac.compare_digest(entry[0], self._proof(username, password, password_hash)))
+
     def verify(self, username: str, password: str, password_hash: str | None) -> bool:
         """True when the password matches the stored hash; argon2 runs only when no fresh proof matches."""
         if not password_hash:
             return False
-        if self.ttl > 0:
-            proof = self._proof(username, password, password_hash)
-            entry = self._proofs.get(username)
-            if entry and entry[1] > time.monotonic() and hmac.compare_digest(entry[0], proof):
-                return True
+        if self.remembered(username, password, password_hash):
+            return True
         if not verify_password(password_hash, password):
             return False
         if self.ttl > 0:
             with self._lock:
                 if len(self._proofs) >= self.max_entries:
                     self._proofs.clear()
-                self._proofs[username] = (proof, time.monotonic() + self.ttl)
+                self._proofs[username] = (self._proof(username, password, password_hash), time.monotonic() + self.ttl)
         return True

@@ -1,4 +1,5 @@
-"""What one app instance holds: settings, database engine and sessions, media store, credential cache.
+"""What one app instance holds: settings, database engine and sessions, media store, credential cache,
+login rate limits.
 
 Kept in app.extensions so that tests can build several apps side by side.
 """
@@ -29,7 +30,8 @@ class Runtime:
     store: Store
     credentials: CredentialCache
     queue: QueueSettings
-    login_limiter: LoginLimiter = dataclasses.field(default_factory=LoginLimiter)
+    #: failed logins counted where every process sees them; None only in runtimes that serve no requests
+    login_limiter: LoginLimiter | None = None
     #: requests in flight, for the worker to give way to
     activity: RequestActivity = dataclasses.field(default_factory=RequestActivity)
     #: the in-process reconcile worker, when this process runs one

@@ -7,13 +7,13 @@ from flask import Blueprint, g, redirect, render_template, request, session, url
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
-from server.auth import password_marker, session_principal, token_sha256
+from server.audit import record
+from server.auth import authenticate, password_marker, session_principal, token_sha256
 from server.collect_qr import collect_settings, encode_settings, qr_svg
 from server.csrf import check_csrf
 from server.db import utcnow
 from server.errors import Problem
 from server.models import Device, User, UserArea
-from server.passwords import verify_password
 from server.runtime import db, runtime
 from sync.models import Area
 
@@ -38,23 +38,15 @@ def login_required():
 def login():
     error = False
     if request.method == "POST":
-        username = request.form.get("username", "")
-        address = request.remote_addr or ""
-        wait = runtime().login_limiter.retry_after(address, username)
-        if wait:
-            raise Problem(429, "auth.too_many_attempts", f"密码错误次数过多，请 {wait} 秒后再试。",
-                          f"Too many wrong passwords; try again in {wait} seconds.",
-                          headers={"Retry-After": str(wait)})
-        user = db().scalar(select(User).where(User.username == username))
-        if user is not None and user.active and verify_password(user.password_hash, request.form.get("password", "")):
-            runtime().login_limiter.succeeded(address, username)
+        user_id = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        if user_id is not None:
+            user = db().get(User, user_id)
             session.clear()
             session["user_id"] = user.id
             session["pw"] = password_marker(user)
             session.permanent = True
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
-        runtime().login_limiter.failed(address, username)
         error = True
     return render_template("login.html", error=error), 401 if error else 200
 
@@ -106,7 +98,10 @@ def devices(user_id: int):
     if request.method == "POST":
         token = secrets.token_urlsafe(32)
         name = (request.form.get("name") or "").strip()[:100] or f"{user.username} {utcnow():%Y-%m-%d}"
-        db().add(Device(user_id=user.id, token_sha256=token_sha256(token), name=name))
+        device = Device(user_id=user.id, token_sha256=token_sha256(token), name=name)
+        db().add(device)
+        db().flush()
+        record(db(), "device.create", f"device:{device.id}", {"user": user.username, "name": name})
         db().commit()
         server_url = url_for("web.home", _external=True).rstrip("/") + f"/key/{token}"
         qr = qr_svg(encode_settings(collect_settings(server_url, runtime().settings.project_name)))
@@ -122,6 +117,8 @@ def revoke_device(user_id: int, device_id: int):
     device = db().scalar(select(Device).where(Device.id == device_id, Device.user_id == user.id))
     if device is None:
         raise Problem(404, "device.not_found", "没有这个设备。", "No such device.")
-    device.revoked_at = device.revoked_at or utcnow()
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        record(db(), "device.revoke", f"device:{device.id}", {"user": user.username, "name": device.name})
     db().commit()
     return redirect(url_for("web.devices", user_id=user.id))

@@ -9,6 +9,7 @@ from forms.service import publish_form
 from server.api import bp
 from server.api.common import load
 from server.api.schemas import FormSchema, FormStateSchema, FormVersionSchema
+from server.audit import record
 from server.auth import require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
@@ -40,6 +41,8 @@ def upload_form():
                       "Upload the XLSForm file in the part named 'xlsform'.")
     media = {f.filename: f.read() for name, f in request.files.items(multi=True) if name != "xlsform" and f.filename}
     version = publish_form(db(), runtime().store, upload.read(), upload.filename, media, principal.user.id)
+    record(db(), "form.publish", f"form:{version.form.xml_form_id}",
+           {"version": version.version, "file": upload.filename, "media": sorted(media)})
     db().commit()
     body = FormSchema().dump(version.form)
     body["published_version"] = FormVersionSchema().dump(version)
@@ -57,6 +60,7 @@ def set_form_state(xml_form_id: str):
     require_api_user("admin")
     change = load(FormStateSchema(), request.get_json(silent=True) or {})
     form = _form(xml_form_id)
+    record(db(), "form.state", f"form:{xml_form_id}", {"from": form.state, "to": change["state"]})
     form.state = change["state"]
     db().commit()
     return jsonify(FormSchema().dump(form))

@@ -8,6 +8,7 @@ from server.api import bp
 from server.api.common import load
 from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDetailSchema, HouseholdListSchema,
                                 HouseholdQuerySchema, LocationSchema, PageQuerySchema, ResolveSchema)
+from server.audit import record, record_resolution
 from server.auth import Principal, require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
@@ -92,6 +93,8 @@ def set_location(number: str):
     principal = require_api_user(*LOCATION_CONFIRMERS)
     body = load(LocationSchema(), request.get_json(silent=True) or {})
     household, _area, _record = _household(principal, number)
+    record(db(), "household.location", f"household:{number}", {
+        "from": [household.latitude, household.longitude], "to": [body["latitude"], body["longitude"]]})
     confirm_location(db(), household, body["latitude"], body["longitude"], runtime().queue.options())
     db().commit()
     return get_household(number)
@@ -118,8 +121,9 @@ def resolve(key: str):
         raise Problem(404, "conflict.not_found", "没有这个冲突。", "There is no such conflict.")
     resolved = resolve_conflict(db(), conflict, body["value"], body.get("note"), principal.user.id,
                                 principal.user.username, runtime().queue.options())
-    db().commit()
     number = db().scalar(select(Household.number).where(Household.id == resolved.household_id))
+    record_resolution(db(), resolved, body["value"], body.get("note"))
+    db().commit()
     return jsonify(ConflictSchema().dump({"conflict": resolved, "household": number}))
 
 

@@ -50,7 +50,8 @@ SPEC = {
             (("form_id", "string"), ("household", "string"), ("limit", "integer"), ("offset", "integer"))]}},
         "/submissions/{form_id}/{instance_id}": {"get": _op("One submission", "200", ["form_id", "instance_id"])},
         "/submissions/{form_id}/{instance_id}/xml": {
-            "get": _op("The submission's XML as received", "200", ["form_id", "instance_id"])},
+            "get": _op("The submission's XML as received; ID numbers masked for all but admins", "200",
+                       ["form_id", "instance_id"])},
         "/submissions/{form_id}/{instance_id}/attachments/{filename}": {
             "get": _op("A received file of the submission", "200", ["form_id", "instance_id", "filename"])},
     },

@@ -10,6 +10,7 @@ from server.api.common import load
 from server.api.openapi import SPEC, _op
 from server.api.schemas import PageQuerySchema, SubmissionSchema
 from server.api.submissions import _one
+from server.audit import record_area_decision, record_review
 from server.auth import require_api_user
 from server.runtime import db, runtime
 from sync.review import (MAX_COMMENT, area_by_code, comments_for, decide_out_of_area, find_submission,
@@ -74,7 +75,9 @@ def review_submission(xml_form_id: str, instance_id: str):
     principal = require_api_user("admin", "supervisor")
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
     submission = _one(xml_form_id, instance_id, own=False)
-    set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)
+    before = submission.review_state
+    step = set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)
+    record_review(db(), xml_form_id, instance_id, before, step)
     db().commit()
     return jsonify(_with_comments(submission))
 
@@ -98,6 +101,7 @@ def decide_area(xml_form_id: str, instance_id: str):
     body = load(AreaDecisionBodySchema(), request.get_json(silent=True) or {})
     submission = find_submission(db(), principal.scope, xml_form_id, instance_id)[0]
     made = decide_out_of_area(db(), submission, body["decision"], body.get("reason"), principal.user)
+    record_area_decision(db(), xml_form_id, instance_id, made.decision, made.reason)
     db().commit()
     runtime().wake_worker()
     return jsonify(AreaDecisionSchema().dump(made))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from server.api import bp
+from server.audit import record
 from server.auth import require_api_user
 from server.errors import Problem
 from server.runtime import db, runtime
@@ -21,5 +22,6 @@ def upload_roster():
         raise Problem(400, "roster.file_missing", "请选择名单文件（字段名 file）。",
                       "Choose the roster file (part named 'file').")
     result = import_roster(db(), upload.read(), upload.filename)
+    record(db(), "roster.import", f"file:{upload.filename}", result.to_dict())
     db().commit()
     return jsonify(result.to_dict())

@@ -1,7 +1,7 @@
 """Submissions and their files, as the caller's areas allow; anything outside them is 404."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
@@ -12,6 +12,7 @@ from server.auth import require_api_user
 from server.errors import Problem
 from server.media_http import send_blob
 from server.runtime import db, runtime
+from sync.idcard import mask_in_xml
 from sync.models import Submission
 
 
@@ -55,9 +56,16 @@ def list_submissions():
     return jsonify(SubmissionSchema(many=True).dump(rows))
 
 
+#: who gets a submission's XML with full ID numbers: admins keep the roster (which they import with the full
+#: numbers) and correct it; supervisors and cadres work with the masked number, as every page shows it
+FULL_ID_NUMBER_ROLES = ("admin",)
+
+
 @bp.get("/submissions/<xml_form_id>/<instance_id>/xml")
 def submission_xml(xml_form_id: str, instance_id: str):
-    return Response(_one(xml_form_id, instance_id).xml, content_type="text/xml; charset=utf-8")
+    submission = _one(xml_form_id, instance_id)
+    xml = submission.xml if g.principal.user.role in FULL_ID_NUMBER_ROLES else mask_in_xml(submission.xml)
+    return Response(xml, content_type="text/xml; charset=utf-8")
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>")

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from forms.models import Form, FormVersion
 from forms.service import publish_form
+from server.audit import record
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
@@ -84,6 +85,8 @@ def publish():
     except Problem as problem:
         db().rollback()
         return _forms_page(problem.status, problem=problem, filename=upload.filename)
+    record(db(), "form.publish", f"form:{version.form.xml_form_id}",
+           {"version": version.version, "file": upload.filename, "media": sorted(media)})
     db().commit()
     published = {"form_id": version.form.xml_form_id, "version": version.version, "title": version.title,
                  "warnings": list(version.warnings or []),
@@ -100,6 +103,7 @@ def form_state(xml_form_id: str):
     state = request.form.get("state")
     if state not in FORM_STATES:
         raise Problem(400, "form.state_unknown", "表单状态无效。", "Unknown form state.")
+    record(db(), "form.state", f"form:{xml_form_id}", {"from": form.state, "to": state})
     form.state = state
     db().commit()
     flash(_("表单 %(form)s 现在是“%(state)s”。", form=xml_form_id, state=FORM_STATE_LABELS[state]), "ok")
@@ -173,6 +177,8 @@ def create_user():
                 password_hash=hash_password(password))
     user.areas = [UserArea(area_id=found[c].id) for c in area_codes] if role != "admin" else []
     db().add(user)
+    record(db(), "user.create", f"user:{username}",
+           {"role": role, "display_name": user.display_name, "areas": area_codes if role != "admin" else []})
     db().commit()
     flash(_("已创建用户 %(name)s。", name=username), "ok")
     return redirect(url_for("admin.users"))
@@ -194,6 +200,8 @@ def set_active(user_id: int):
     if user.id == current_principal().user.id and not active:
         flash(_("不能停用自己的账号。"), "error")
         return redirect(url_for("admin.users"))
+    if user.active != active:
+        record(db(), "user.activate" if active else "user.deactivate", f"user:{user.username}")
     user.active = active
     db().commit()
     flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "ok")
@@ -210,6 +218,7 @@ def reset_password(user_id: int):
         flash(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD), "error")
         return redirect(url_for("admin.users"))
     user.password_hash = hash_password(password)
+    record(db(), "user.password_reset", f"user:{user.username}")
     db().commit()
     flash(_("已为 %(name)s 设置新密码。", name=user.username), "ok")
     return redirect(url_for("admin.users"))
@@ -242,5 +251,6 @@ def import_area_file():
     except Problem as problem:
         db().rollback()
         return _areas_page(problem.status, problem=problem)
+    record(db(), "areas.import", f"file:{upload.filename}", dict(result))
     db().commit()
     return _areas_page(result=result)

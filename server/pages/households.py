@@ -19,6 +19,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, or_, select
 
 from forms.models import Form, FormVersion
+from server import audit
 from server.api.mapdata import COLORS, STATES, household_conditions, metres, month_state, resolve_area
 from server.csrf import check_csrf
 from server.errors import Problem
@@ -30,7 +31,7 @@ from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.evidence import BAD_IMAGE
-from sync.idcard import mask
+from sync.idcard import mask, mask_in_xml
 from sync.instance import local, parse_instance
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
@@ -440,6 +441,8 @@ def confirm_location_page(number: str):
         db().rollback()
         flash(gettext("建议位置已经变化，请查看后再确认。"), "error")
         return back
+    audit.record(db(), "household.location", f"household:{number}", {
+        "from": [household.latitude, household.longitude], "to": [proposal["latitude"], proposal["longitude"]]})
     confirm_location(db(), household, proposal["latitude"], proposal["longitude"], runtime().queue.options())
     db().commit()
     flash(gettext("已确认该户位置。"), "ok")
@@ -669,7 +672,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
     submission, xml_form_id, version, title, username, display_name = row
     labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
     attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
-    parsed = parse_instance(submission.xml)
+    parsed = parse_instance(mask_in_xml(submission.xml))  # ID numbers masked, as in the household file
     rows = list(_instance_rows(parsed.root, labels))
     _name_people(rows)
     for item in rows:

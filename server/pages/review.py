@@ -13,6 +13,7 @@ from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from forms.models import Form
+from server.audit import record_area_decision, record_resolution, record_review
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
@@ -21,6 +22,7 @@ from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, di
                                  month_arg, page)
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
+from sync.idcard import mask_in_xml
 from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, decide_out_of_area, find_conflict,
                          find_submission, instance_values, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
@@ -164,6 +166,7 @@ def submission(xml_form_id: str, instance_id: str):
     error = None
     if request.method == "POST":
         state = request.form.get("state") or None
+        before = found.review_state
         try:
             step = set_review(db(), found, state, request.form.get("comment"), principal.user)
         except Problem as problem:
@@ -172,13 +175,15 @@ def submission(xml_form_id: str, instance_id: str):
             db().rollback()
             error = problem.message(current_lang())
         else:
+            record_review(db(), form_id, instance_id, before, step)
             db().commit()
             flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
             return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
     submitter = _user_names([found.submitter_id]).get(found.submitter_id)
+    values = _readable(instance_values(mask_in_xml(found.xml)))  # ID numbers masked, as in the household file
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
                            version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           values=_readable(instance_values(found.xml)), states=REVIEW_STATES, error=error,
+                           values=values, states=REVIEW_STATES, error=error,
                            max_comment=MAX_COMMENT), 400 if error else 200
 
 
@@ -255,14 +260,15 @@ def resolve(key: str):
         flash(_("请选择一个值。"), "error")
         return back
     try:
-        resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
-                         runtime().queue.options())
+        resolved = resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
+                                    runtime().queue.options())
     except Problem as problem:
         if problem.status != 409:
             raise
         db().rollback()
         flash(_("这个冲突已经处理过了。"), "error")
         return back
+    record_resolution(db(), resolved, value, note)
     db().commit()
     flash(_("已解决：%(field)s 定为“%(value)s”。", field=FIELD_LABELS.get(conflict.field, conflict.field),
             value=value_label(value)), "ok")
@@ -322,13 +328,14 @@ def decide_out_of_area_page(xml_form_id: str, instance_id: str):
     back = redirect(url_for("review.out_of_area", area=request.form.get("area") or None))
     decision = request.form.get("decision", "")
     try:
-        decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user)
+        made = decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user)
     except Problem as problem:
         if problem.status not in (400, 409):
             raise
         db().rollback()
         flash(problem.message(current_lang()), "error")
         return back
+    record_area_decision(db(), xml_form_id, instance_id, made.decision, made.reason)
     db().commit()
     runtime().wake_worker()
     flash(_("已接受，将并入该户档案。") if decision == "accepted" else _("已拒绝，提交仍保留。"), "ok")

@@ -102,6 +102,10 @@ def test_a_supervisor_of_the_households_area_accepts_it_and_it_joins_the_record(
     assert grade(client, district) == "D"
     assert stored(sessions, held).reconcile_state == "applied"
     assert listed(client, district, "town2")["total"] == 0
+    from server.models import AuditEntry
+    with session_scope(sessions) as session:  # a privileged decision is in the audit log
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "submission.area_decision")).one()
+        assert (entry.actor, entry.details) == ("town2", {"decision": "accepted", "reason": "已电话核实"})
     again = decide(client, district, "town2", held, "rejected")
     assert again.status_code == 409 and again.get_json()["code"] == "area_decision.decided"
 

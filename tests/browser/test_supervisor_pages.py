@@ -269,9 +269,9 @@ def test_a_bad_rosters_errors_are_brought_onto_a_phones_screen(open_page, screen
     screenshot(page, "roster-errors-first", "phone", full_page=False)
 
 
-@pytest.mark.parametrize("path", ["/admin/users", "/admin/areas"])
+@pytest.mark.parametrize("path", ["/admin/users", "/admin/areas", "/admin/audit/"])
 def test_the_admin_pages_render(shoot, path):
-    pages = shoot("admin-" + path.rsplit("/", 1)[-1], path, user="admin", ready="[data-testid=admin-tabs]")
+    pages = shoot("admin-" + path.strip("/").rsplit("/", 1)[-1], path, user="admin", ready="[data-testid=admin-tabs]")
     for page in pages.values():
         expect(page.locator("main")).not_to_contain_text("出错了")
 
