@@ -55,7 +55,7 @@ class Fact:
 
 
 def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
-    parsed = parse_instance(xml)
+    parsed = parse_instance(xml, stored=True)
     root = parsed.root
     get = _getter(root)
     entity = _entity(root)

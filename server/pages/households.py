@@ -669,7 +669,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
     submission, xml_form_id, version, title, username, display_name = row
     labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
     attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
-    parsed = parse_instance(submission.xml)
+    parsed = parse_instance(submission.xml, stored=True)
     rows = list(_instance_rows(parsed.root, labels))
     _name_people(rows)
     for item in rows:

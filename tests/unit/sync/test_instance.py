@@ -24,7 +24,10 @@ def test_parse_falls_back_to_the_household_field_and_handles_namespaces():
 
 @pytest.mark.parametrize("xml, code", [
     (b"<data", "submission.xml_invalid"),
-    (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><data id="f">&a;</data>', "submission.xml_invalid"),
+    (b'<!DOCTYPE x [<!ENTITY a "aaaa">]><data id="f">&a;</data>', "submission.xml_doctype"),
+    (b'<!DOCTYPE d SYSTEM "file:///etc/passwd"><data id="f"><meta><instanceID>u</instanceID></meta></data>',
+     "submission.xml_doctype"),
+    (b'<!DOCTYPE data><data id="f"><meta><instanceID>u</instanceID></meta></data>', "submission.xml_doctype"),
     (b"<data><meta><instanceID>u</instanceID></meta></data>", "submission.form_id_missing"),
     (b'<data id="f"><meta><instanceID>  </instanceID></meta></data>', "submission.instance_id_missing"),
 ])
@@ -39,3 +42,8 @@ def test_referenced_files_follow_binary_paths_into_repeats():
            b'</changes><changes><pic/></changes><other>d.jpg</other><meta><instanceID>u</instanceID></meta></visit>')
     root = parse_instance(xml).root
     assert referenced_files(root, ["/visit/photo", "/visit/changes/pic"]) == ["a.jpg", "b.jpg", "c.jpg"]
+
+
+def test_xml_stored_before_doctypes_were_refused_stays_readable():
+    xml = b'<!DOCTYPE data><data id="f"><meta><instanceID>u</instanceID></meta></data>'
+    assert parse_instance(xml, stored=True).instance_id == "u"
