@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -448,8 +449,14 @@ def _gps_datetime(date: Any, time: Any) -> dt.datetime | None:
         return None
 
 
+#: a file object's repr, or a quoted absolute path, inside an exception's message
+_FILE_NAMES = re.compile(r"<[^<>]*\bname=[^<>]*>|'(?:/|[A-Za-z]:\\)[^']*'")
+
+
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    """The exception for the record, without the file it was reading: the check is shown to supervisors and in
+    the API, and a media store's path tells an attacker where the server keeps its files."""
+    return _FILE_NAMES.sub("the file", f"{type(exc).__name__}: {exc}")[:500]
 
 
 @contextlib.contextmanager
