@@ -17,7 +17,7 @@ from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import ROLES, Device, User, UserArea
-from server.pages.common import current_principal, page
+from server.pages.common import current_principal, page, page_number
 from server.passwords import hash_password
 from server.runtime import db, runtime
 from sync.areas import import_areas
@@ -109,10 +109,7 @@ def form_state(xml_form_id: str):
 # ---- users -------------------------------------------------------------------------------------------------
 
 def _users_page(status: int = 200, errors: list[str] | None = None, entered: dict[str, Any] | None = None):
-    try:
-        number = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        number = 1
+    number = page_number()
     total = db().scalar(select(func.count(User.id))) or 0
     users = db().scalars(select(User).order_by(User.username).limit(USERS_PER_PAGE)
                          .offset((number - 1) * USERS_PER_PAGE)).all()
