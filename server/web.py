@@ -14,6 +14,7 @@ from server.collect_qr import collect_settings, encode_settings, qr_svg
 from server.csrf import check_csrf
 from server.db import utcnow
 from server.errors import Problem
+from server.login_sessions import end_session, open_session
 from server.models import Device, User, UserArea
 from server.passwords import verify_password
 from server.runtime import db, runtime
@@ -51,9 +52,10 @@ def login():
         if user is not None and user.active and verify_password(user.password_hash, request.form.get("password", "")):
             runtime().login_limiter.succeeded(address, username)
             session.clear()
-            session["user_id"] = user.id
+            session["sid"] = open_session(db(), user)
             session["pw"] = password_marker(user)
             session.permanent = True
+            db().commit()
             return redirect(local_path(request.args.get("next", "")) or url_for("web.home"))
         runtime().login_limiter.failed(address, username)
         error = True
@@ -79,6 +81,9 @@ def local_path(target: str) -> str | None:
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if session.get("sid"):
+        end_session(db(), session["sid"])
+        db().commit()
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -16,6 +16,7 @@ from forms.service import publish_form
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
+from server.login_sessions import end_user_sessions
 from server.models import ROLES, Device, User, UserArea
 from server.pages.common import current_principal, page, page_number
 from server.passwords import hash_password
@@ -192,6 +193,8 @@ def set_active(user_id: int):
         flash(_("不能停用自己的账号。"), "error")
         return redirect(url_for("admin.users"))
     user.active = active
+    if not active:
+        end_user_sessions(db(), user.id)
     db().commit()
     flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "ok")
     return redirect(url_for("admin.users"))
@@ -207,6 +210,7 @@ def reset_password(user_id: int):
         flash(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD), "error")
         return redirect(url_for("admin.users"))
     user.password_hash = hash_password(password)
+    end_user_sessions(db(), user.id)
     db().commit()
     flash(_("已为 %(name)s 设置新密码。", name=user.username), "ok")
     return redirect(url_for("admin.users"))
