@@ -464,10 +464,14 @@ def _gps_datetime(date: Any, time: Any) -> dt.datetime | None:
 _FILE_NAMES = re.compile(r"<[^<>]*\bname=[^<>]*>|'(?:/|[A-Za-z]:\\)[^']*'")
 
 
+def without_paths(text: str | None) -> str | None:
+    """`text` without the files it names: a check's detail is shown to supervisors and in the API, and a media
+    store's path tells an attacker where the server keeps its files. Also for details recorded before."""
+    return None if text is None else _FILE_NAMES.sub("the file", text)
+
+
 def _describe(exc: BaseException) -> str:
-    """The exception for the record, without the file it was reading: the check is shown to supervisors and in
-    the API, and a media store's path tells an attacker where the server keeps its files."""
-    return _FILE_NAMES.sub("the file", f"{type(exc).__name__}: {exc}")[:500]
+    return without_paths(f"{type(exc).__name__}: {exc}")[:500]
 
 
 @contextlib.contextmanager
@@ -516,5 +520,5 @@ __all__ = [
     "ACCEPTED_FORMATS", "CORRUPT", "DEFAULT_LIMITS", "DERIVATIVE_SIZES", "ImageCheck", "ImageLimits",
     "ImageRejected", "ImageReport", "NOT_AN_IMAGE", "REASONS", "TOO_LARGE", "TOO_MANY_PIXELS", "TRUNCATED",
     "SERVED_TYPES", "TYPE_MISMATCH", "UNSUPPORTED_FORMAT", "inspect_image", "looks_like_image", "make_derivatives",
-    "make_thumbnail", "process_image", "served_type", "store_derivatives",
+    "make_thumbnail", "process_image", "served_type", "store_derivatives", "without_paths",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from media.images import without_paths
 from sync.idcard import mask
 
 #: the furthest a list may be paged: more rows than any deployment holds, and inside every database's integers
@@ -61,7 +62,9 @@ class SubmissionAttachmentSchema(Schema):
     sha256 = fields.String(allow_none=True)
     #: null until the worker has checked it; "ok" or a reason such as "truncated", "type_mismatch"
     image_check = fields.String(allow_none=True)
-    image_info = fields.Dict(allow_none=True)
+    #: what the check read; its detail names no server path, also in a check recorded before it stopped doing so
+    image_info = fields.Function(lambda a: a.image_info and {**a.image_info,
+                                                            "detail": without_paths(a.image_info.get("detail"))})
     has_thumbnail = fields.Function(lambda a: a.thumb_sha256 is not None)
 
 

@@ -5,8 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from server.db import session_scope
 from support import Collect, login, make_jpeg, make_png, visit_xml
+from sync.models import SubmissionAttachment
 
 HH = "2105040010010001"
 HTML = b"<html><body><script>fetch('/api/v1/users', {method: 'POST'})</script></body></html>"
@@ -132,3 +135,15 @@ def test_templates_have_no_inline_script_or_style():
         scripts = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", html)
         assert not scripts, (path.name, scripts)
         assert not re.search(r"\sstyle=|\son[a-z]+=|javascript:", html), path.name
+
+
+def test_a_check_recorded_with_a_server_path_is_shown_without_it(device, client, sample_district, work, sessions):
+    submit_as(device, "uuid:old", "f.jpg", HTML, "image/jpeg")
+    work()
+    with session_scope(sessions) as session:
+        attachment = session.scalar(select(SubmissionAttachment))
+        attachment.image_info = {**attachment.image_info, "detail": "UnidentifiedImageError: cannot identify image "
+                                 "file <_io.BufferedReader name='/srv/zoufang/media/ab/cd/abcd'>"}
+    info = client.get("/api/v1/submissions/household_visit/uuid:old", headers=sample_district["town1"]).get_json()
+    detail = info["attachments"][0]["image_info"]["detail"]
+    assert "/srv/zoufang" not in detail and "cannot identify image file the file" in detail
