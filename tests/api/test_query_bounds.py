@@ -1,6 +1,8 @@
 """Hostile query and body values are a 400 that says what is wrong, never a 500: offsets and page numbers past
 any integer, negative or not numbers, months out of range or malformed, conflict resolutions that are not a value
 of the field."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -106,3 +108,14 @@ def test_a_resolution_to_a_value_in_conflict_is_accepted(client, sample_district
     assert response.status_code == 200, response.get_data(as_text=True)
     household = client.get(f"/api/v1/households/{HH}", headers=headers).get_json()
     assert household["fields"]["housing_grade"]["value"] == "A"
+
+
+def test_the_conflict_page_says_why_a_typed_value_is_refused(client, sample_district, conflict):
+    login(client, "town1")
+    page = client.get("/review/conflicts").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post(f"/review/conflicts/{conflict}/resolve", follow_redirects=True,
+                           data={"csrf_token": token, "choice": "__other__", "other": "C" * 5000})
+    assert response.status_code == 200
+    assert "解决冲突的值应为冲突中的一个值" in response.get_data(as_text=True)
+    assert client.get(f"/households/{HH}").status_code == 200
