@@ -16,7 +16,8 @@ HUGE = "99999999999999999999"
 API_LISTS = ["/api/v1/submissions", "/api/v1/households", "/api/v1/conflicts", "/api/v1/quality",
              "/api/v1/coverage/not-visited", "/api/v1/coverage/households"]
 API_MONTHS = ["/api/v1/coverage", "/api/v1/coverage/not-visited", "/api/v1/coverage/households", "/api/v1/map"]
-PAGE_LISTS = {"page": ["/households/", "/review/", "/admin/users"],
+PAGE_LISTS = {"page": ["/households/", "/review/", "/review/conflicts", "/review/quality", "/review/visits",
+                      "/admin/users"],
               "offset": ["/coverage/not-visited", "/coverage/households"]}
 PAGE_MONTHS = ["/coverage/", "/coverage/not-visited", "/coverage/households", "/households/", "/map/"]
 BAD_NUMBERS = [HUGE, "-1", "-" + HUGE, "abc", "1.5", "1e3", " ", "0x10"]
