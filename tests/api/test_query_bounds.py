@@ -19,7 +19,8 @@ API_MONTHS = ["/api/v1/coverage", "/api/v1/coverage/not-visited", "/api/v1/cover
 PAGE_LISTS = {"page": ["/households/", "/review/", "/review/conflicts", "/review/quality", "/review/visits",
                       "/admin/users"],
               "offset": ["/coverage/not-visited", "/coverage/households"]}
-PAGE_MONTHS = ["/coverage/", "/coverage/not-visited", "/coverage/households", "/households/", "/map/"]
+PAGE_MONTHS = ["/coverage/", "/coverage/not-visited", "/coverage/households", "/households/", "/map/",
+               "/review/visits"]
 BAD_NUMBERS = [HUGE, "-1", "-" + HUGE, "abc", "1.5", "1e3", " ", "0x10"]
 BAD_MONTHS = ["9999-12", "2026-11\n", "0000-01", "0001-01", "2026-13", "2026-00", "26-11", "2026-1", "2026-11-01", "abc",
               "１２３４-01"]
