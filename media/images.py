@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -41,6 +42,8 @@ REASONS = (NOT_AN_IMAGE, UNSUPPORTED_FORMAT, TOO_MANY_PIXELS, TOO_LARGE, TRUNCAT
 
 #: formats Pillow may decode for us; other decoders are never run on uploads (smaller attack surface)
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+#: what an upload the check decoded as one of these formats is served as; anything else is only downloaded
+SERVED_TYPES: Mapping[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 #: derivative name → longest side in pixels
 DERIVATIVE_SIZES: Mapping[str, int] = {"thumb": 256, "preview": 1280}
 
@@ -147,6 +150,15 @@ class ImageReport:
 def looks_like_image(declared_name: str | None, declared_type: str | None) -> bool:
     """Whether the sender says this attachment is an image (by file name or content type)."""
     return bool(_declared_formats(declared_name, declared_type)) or (declared_type or "").startswith("image/")
+
+
+def served_type(image_check: str | None, image_info: Mapping[str, Any] | None) -> str | None:
+    """The image type a stored upload may be shown as: the format the check itself decoded, never the type the
+    sender declared (a cadre's phone, or anyone with a login, can send HTML named f.jpg as text/html). None:
+    not checked yet, not decodable, or not an image at all."""
+    if image_check not in ("ok", TYPE_MISMATCH) or not image_info:
+        return None
+    return SERVED_TYPES.get(image_info.get("format"))
 
 
 def inspect_image(source: Source, declared_name: str | None = None, declared_type: str | None = None,
@@ -448,8 +460,18 @@ def _gps_datetime(date: Any, time: Any) -> dt.datetime | None:
         return None
 
 
+#: a file object's repr, or a quoted absolute path, inside an exception's message
+_FILE_NAMES = re.compile(r"<[^<>]*\bname=[^<>]*>|'(?:/|[A-Za-z]:\\)[^']*'")
+
+
+def without_paths(text: str | None) -> str | None:
+    """`text` without the files it names: a check's detail is shown to supervisors and in the API, and a media
+    store's path tells an attacker where the server keeps its files. Also for details recorded before."""
+    return None if text is None else _FILE_NAMES.sub("the file", text)
+
+
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    return without_paths(f"{type(exc).__name__}: {exc}")[:500]
 
 
 @contextlib.contextmanager
@@ -497,6 +519,6 @@ def _local_copy(store: Store, sha256: str) -> Iterator[IO[bytes]]:
 __all__ = [
     "ACCEPTED_FORMATS", "CORRUPT", "DEFAULT_LIMITS", "DERIVATIVE_SIZES", "ImageCheck", "ImageLimits",
     "ImageRejected", "ImageReport", "NOT_AN_IMAGE", "REASONS", "TOO_LARGE", "TOO_MANY_PIXELS", "TRUNCATED",
-    "TYPE_MISMATCH", "UNSUPPORTED_FORMAT", "inspect_image", "looks_like_image", "make_derivatives",
-    "make_thumbnail", "process_image", "store_derivatives",
+    "SERVED_TYPES", "TYPE_MISMATCH", "UNSUPPORTED_FORMAT", "inspect_image", "looks_like_image", "make_derivatives",
+    "make_thumbnail", "process_image", "served_type", "store_derivatives", "without_paths",
 ]

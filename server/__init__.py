@@ -22,6 +22,7 @@ from server.passwords import CredentialCache
 from server.ratelimit import LoginLimiter
 from server.render import render_problem
 from server.runtime import Runtime, close_db, new_request_upload
+from server.security_headers import init_security_headers
 from server.static_versions import init_static_versions
 
 log = logging.getLogger("zoufang")
@@ -96,6 +97,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     init_i18n(app, settings.data_dir)
     init_static_versions(app)
+    init_security_headers(app)
     from server.pages.common import nav_items, url_with
     app.jinja_env.globals.update(csrf_token=csrf_token, nav_items=nav_items, url_with=url_with)
     app.context_processor(lambda: {"lang": current_lang()})

@@ -9,13 +9,14 @@ import datetime as dt
 import functools
 import hashlib
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from sqlalchemy import bindparam, or_, select, update
 
 from server.csrf import check_csrf_header
 from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.errors import Problem
+from server.login_sessions import live_session
 from server.models import Device, User
 from server.runtime import db, runtime
 from server.scope import AreaScope, scope_for
@@ -142,10 +143,13 @@ def basic_principal() -> Principal | None:
 
 
 def session_principal() -> Principal | None:
-    user_id = session.get("user_id")
-    if user_id is None:
+    """The logged-in user of a browser session that is still live on the server (server/login_sessions.py). A
+    request without a session cookie (a device) costs no query."""
+    session_id = session.get("sid")
+    if session_id is None:
         return None
-    user = db().get(User, user_id)
+    row = live_session(db(), session_id, current_app.permanent_session_lifetime)
+    user = db().get(User, row.user_id) if row is not None else None
     if user is None or not user.active or session.get("pw") != password_marker(user):
         session.clear()
         return None

@@ -25,6 +25,8 @@ class Settings:
     secret_key: str
     #: largest submission request accepted, advertised in X-OpenRosa-Accept-Content-Length
     max_submission_bytes: int = 100 * MB
+    #: largest submission XML part accepted: parsed, it takes several times its size in memory
+    max_xml_bytes: int = 10 * MB
     #: largest XLSForm upload accepted
     max_form_bytes: int = 20 * MB
     #: how long a verified Basic-auth password is remembered (seconds); 0 verifies every request
@@ -97,6 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         database_url=env.get("ZOUFANG_DATABASE_URL") or f"sqlite:///{data_dir / 'zoufang.sqlite3'}",
         media_url=env.get("ZOUFANG_MEDIA_URL") or str(data_dir / "media"),
         max_submission_bytes=int(env.get("ZOUFANG_MAX_SUBMISSION_BYTES") or 100 * MB),
+        max_xml_bytes=int(env.get("ZOUFANG_MAX_XML_BYTES") or 10 * MB),
         max_form_bytes=int(env.get("ZOUFANG_MAX_FORM_BYTES") or 20 * MB),
         credential_cache_seconds=int(env.get("ZOUFANG_CREDENTIAL_CACHE_SECONDS") or 300),
         admin_user=env.get("ZOUFANG_ADMIN_USER") or None,

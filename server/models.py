@@ -1,4 +1,5 @@
-"""Accounts: users with a role and the areas they may see, and the device tokens they set phones up with."""
+"""Accounts: users with a role and the areas they may see, the device tokens they set phones up with, and their
+browser sessions."""
 from __future__ import annotations
 
 import datetime as dt
@@ -97,3 +98,19 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(300))
     #: what changed, as JSON; never a password or a token
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class UserSession(Base):
+    """A browser's login. The signed cookie holds a random id whose hash is this row's key: the server can end a
+    session (logout, a new password, a deactivated account) although the cookie itself stays valid to its end."""
+
+    __tablename__ = "user_sessions"
+
+    #: sha256 of the random session id in the cookie; a copy of this table opens no session
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when a request last came with it, to the minute (not written on every page)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when it was ended (logout, password change, deactivation); null while it is live
+    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ Only what a submission needs: parts with a `name`, an optional `filename` (also 
 from __future__ import annotations
 
 import dataclasses
-from typing import BinaryIO, Callable, Protocol
+from typing import BinaryIO, Callable, Mapping, Protocol
 
 from werkzeug.http import parse_options_header
 
@@ -28,6 +28,14 @@ class MultipartError(ValueError):
 
 class TooLarge(MultipartError):
     """More arrived than the limit allows (an upload without Content-Length, or in-memory fields too big)."""
+
+
+class PartTooLarge(TooLarge):
+    """One named part is larger than its own cap (the submission's XML)."""
+
+    def __init__(self, name: str, cap: int):
+        super().__init__(f"the part {name} is larger than {cap} bytes")
+        self.name, self.cap = name, cap
 
 
 class Sink(Protocol):
@@ -61,20 +69,22 @@ def boundary_of(content_type_params: dict[str, str]) -> bytes:
 
 
 def parse(stream: BinaryIO, boundary: bytes, new_upload: Callable[[], Sink], *, limit: int,
-          max_field_bytes: int) -> Form:
+          max_field_bytes: int, part_caps: Mapping[str, int] | None = None) -> Form:
     """Read `stream` to the closing delimiter. Raise MultipartError when the body is malformed or truncated,
-    TooLarge when more than `limit` bytes arrive or the fields without a filename exceed `max_field_bytes`."""
-    return _Parser(stream, boundary, new_upload, limit, max_field_bytes).run()
+    TooLarge when more than `limit` bytes arrive or the fields without a filename exceed `max_field_bytes`,
+    PartTooLarge as soon as a part named in `part_caps` grows past its cap (file or field alike)."""
+    return _Parser(stream, boundary, new_upload, limit, max_field_bytes, part_caps or {}).run()
 
 
 class _Parser:
     def __init__(self, stream: BinaryIO, boundary: bytes, new_upload: Callable[[], Sink], limit: int,
-                 max_field_bytes: int):
+                 max_field_bytes: int, part_caps: Mapping[str, int]):
         self.stream = stream
         self.delimiter = b"\r\n--" + boundary
         self.new_upload = new_upload
         self.limit = limit
         self.max_field_bytes = max_field_bytes
+        self.part_caps = part_caps
         self.received = 0
         self.field_bytes = 0
         self.buffer = b""
@@ -109,8 +119,22 @@ class _Parser:
             else:
                 upload = self.new_upload()
                 self.form.files.append(FilePart(name, filename, content_type, upload))
-                self._content(upload.write)
+                self._content(self._capped(name, upload.write))
         return self.form
+
+    def _capped(self, name: str, write: Callable[[bytes], int]) -> Callable[[bytes], int]:
+        cap = self.part_caps.get(name)
+        if cap is None:
+            return write
+        written = 0
+
+        def capped(data: bytes) -> int:
+            nonlocal written
+            written += len(data)
+            if written > cap:
+                raise PartTooLarge(name, cap)
+            return write(data)
+        return capped
 
     def _skip_preamble(self) -> None:
         while True:
@@ -178,7 +202,7 @@ class _Parser:
             pieces.append(data)
             return len(data)
 
-        self._content(keep)
+        self._content(self._capped(name, keep))
         self.form.fields.setdefault(name, b"".join(pieces))
 
     def _content(self, write: Callable[[bytes], int]) -> None:

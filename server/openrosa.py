@@ -187,11 +187,15 @@ def submission_post():
 
 
 def _read_multipart() -> tuple[bytes, dict[str, IncomingFile]]:
+    settings = runtime().settings
     try:
         boundary = multipart.boundary_of(request.mimetype_params)
-        body = multipart.parse(request.stream, boundary, new_request_upload,
-                               limit=runtime().settings.max_submission_bytes,
-                               max_field_bytes=current_app.config["MAX_FORM_MEMORY_SIZE"])
+        body = multipart.parse(request.stream, boundary, new_request_upload, limit=settings.max_submission_bytes,
+                               max_field_bytes=current_app.config["MAX_FORM_MEMORY_SIZE"],
+                               part_caps={"xml_submission_file": settings.max_xml_bytes})
+    except multipart.PartTooLarge as exc:
+        raise Problem(413, "submission.xml_too_large", f"提交的 XML 超过 {exc.cap} 字节的上限，服务器不予接收。",
+                      f"The submission's XML is larger than the limit of {exc.cap} bytes; it is refused.") from None
     except multipart.TooLarge as exc:
         raise Problem(413, "submission.too_large", f"提交太大：{exc}", f"The submission is too large: {exc}") from None
     except (multipart.MultipartError, ClientDisconnected) as exc:

@@ -1,7 +1,9 @@
 """Pages for people: log in, home, and setting up a phone with ODK Collect by QR code."""
 from __future__ import annotations
 
+import re
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from server.collect_qr import collect_settings, encode_settings, qr_svg
 from server.csrf import check_csrf
 from server.db import utcnow
 from server.errors import Problem
+from server.login_sessions import end_session, open_session
 from server.models import Device, User, UserArea
 from server.runtime import db, runtime
 from sync.models import Area
@@ -42,17 +45,37 @@ def login():
         if user_id is not None:
             user = db().get(User, user_id)
             session.clear()
-            session["user_id"] = user.id
+            session["sid"] = open_session(db(), user)
             session["pw"] = password_marker(user)
             session.permanent = True
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.home"))
+            db().commit()
+            return redirect(local_path(request.args.get("next", "")) or url_for("web.home"))
         error = True
     return render_template("login.html", error=error), 401 if error else 200
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def local_path(target: str) -> str | None:
+    """`target` when it is a path on this server, else None.
+
+    Browsers drop tabs, newlines and other control characters from a URL, trim its spaces and read a backslash as
+    a slash, so "/<tab>/evil.example" and "/<backslash>evil.example" both lead to another host: judge the URL as
+    the browser will read it, and hand back that reading.
+    """
+    cleaned = _CONTROL.sub("", target).strip(" ").replace("\\", "/")
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc or not cleaned.startswith("/") or cleaned.startswith("//"):
+        return None
+    return cleaned
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if session.get("sid"):
+        end_session(db(), session["sid"])
+        db().commit()
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -124,7 +124,7 @@ def _finding(code: str, instance_id: str, zh: str, en: str, **details) -> dict[s
 
 
 def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
-    parsed = parse_instance(xml)
+    parsed = parse_instance(xml, stored=True)
     root = parsed.root
     # a day's grace for dates: a date is a day in China, and the phone's clock may be a little ahead
     latest_day = received_at.astimezone(CHINA).date() + dt.timedelta(days=1)

@@ -1,14 +1,14 @@
 """Reading a submission's XML: which form and version, which instance, which household, which files.
 
-Pure functions over bytes. DTDs and entities are refused (defusedxml) so a hostile submission cannot expand
-itself or reach the file system.
+Pure functions over bytes. Any DOCTYPE is refused (defusedxml, forbid_dtd), so a hostile submission can neither
+expand itself nor name a file or URL for a parser to reach; ODK clients never send one.
 """
 from __future__ import annotations
 
 import dataclasses
 from xml.etree.ElementTree import Element, ParseError
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import fromstring
 
 from server.errors import Problem
@@ -17,6 +17,12 @@ from server.errors import Problem
 MAX_ID = 255
 MAX_HOUSEHOLD_NUMBER = 32
 MAX_FILENAME = 255
+#: elements, and attributes, a submission may have. A parsed element or attribute costs ElementTree about 80-300
+#: bytes however few it takes in the XML, so a part of 10 MB of `<a/>` took 20 times its size; with this bound
+#: parsing takes at most a few times the XML's size (tests/unit/sync/test_instance.py measures it). A real
+#: submission has a few hundred. Counted as "<" and "=" in the bytes, an upper bound of each that costs a scan at
+#: memory speed, before anything is parsed.
+MAX_MARKUP = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +56,17 @@ def _text(element: Element | None) -> str | None:
     return value or None
 
 
-def parse_instance(xml: bytes) -> ParsedInstance:
+def parse_instance(xml: bytes, *, stored: bool = False) -> ParsedInstance:
+    """`stored`: XML already accepted, read again; it may predate the refusal of DOCTYPEs (entities never were
+    accepted) and the bound on its markup, and must stay readable."""
+    if not stored and (xml.count(b"<") > MAX_MARKUP or xml.count(b"=") > MAX_MARKUP):
+        raise Problem(413, "submission.xml_too_complex", f"提交的 XML 元素或属性过多（上限 {MAX_MARKUP} 个）。",
+                      f"The submitted XML has too many elements or attributes (the limit is {MAX_MARKUP}).")
     try:
-        root = fromstring(xml)
+        root = fromstring(xml, forbid_dtd=not stored)
+    except DTDForbidden:
+        raise Problem(400, "submission.xml_doctype", "提交的 XML 含有文档类型声明（DOCTYPE），不予接受。",
+                      "The submitted XML has a document type declaration (DOCTYPE); it is refused.") from None
     except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: unknown encoding
         raise Problem(400, "submission.xml_invalid", f"提交的 XML 无法解析：{exc}",
                       f"The submitted XML could not be parsed: {exc}") from None

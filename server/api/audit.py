@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
+from server.api.schemas import offset_field
 from server.api.openapi import SPEC, _op
 from server.audit import ACTIONS, day_bounds, entries
 from server.auth import require_api_user
@@ -15,7 +16,6 @@ from server.pages.common import CHINA
 from server.runtime import db
 
 MAX_LIMIT = 500
-MAX_OFFSET = 10_000_000
 
 
 class AuditQuerySchema(Schema):
@@ -26,7 +26,7 @@ class AuditQuerySchema(Schema):
     from_ = fields.Date(data_key="from", validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(9998, 12, 31)))
     to = fields.Date(validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(9998, 12, 31)))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+    offset = offset_field()
 
 
 class AuditEntrySchema(Schema):

@@ -14,11 +14,11 @@ from marshmallow import Schema, fields, validate
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import SPEC, _op
+from server.api.schemas import MONTH, offset_field
 from server.auth import require_api_user
 from server.runtime import db
 from sync.coverage import STATES, coverage_for_month, coverage_households, not_visited, this_month
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="YYYY-MM")
 
 
 # ---- in ---------------------------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ class HouseholdsQuerySchema(Schema):
     cadre = fields.String(validate=validate.Length(min=1, max=64))
     state = fields.String(validate=validate.OneOf(STATES))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = offset_field()
 
 
 class NotVisitedQuerySchema(HouseholdsQuerySchema):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import SPEC, _op
+from server.api.schemas import MONTH, MONTH_PATTERN
 from server.auth import require_api_user
 from server.errors import Problem
 from server.models import User
@@ -40,13 +41,12 @@ VERDICT_COLORS = {"verified": COLORS["verified"], "questionable": COLORS["questi
                   "no_evidence": COLORS["questionable"], None: COLORS["questionable"]}
 #: beyond this many households the map is cut (pick a town or village); counts stay exact
 MAX_HOUSEHOLDS = 20000
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 #: the cadre filter value for households without an assigned cadre
 NO_CADRE = "-"
 
 
 class MapQuerySchema(Schema):
-    month = fields.String(validate=validate.Regexp(MONTH, error="YYYY-MM"))
+    month = fields.String(validate=MONTH)
     #: an area code (town, village or group): its households and everything below it
     area = fields.String()
     #: the paired cadre's user name (households.cadre)
@@ -247,7 +247,7 @@ SPEC["paths"].update({
               "Feature with a null geometry; questionable visits come with a LineString to their household; "
               "`summary` counts every state", "200"),
         "parameters": [
-            {"name": "month", "in": "query", "schema": {"type": "string", "pattern": MONTH},
+            {"name": "month", "in": "query", "schema": {"type": "string", "pattern": MONTH_PATTERN},
              "description": "YYYY-MM, this month (China time) by default"},
             {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "area code"},
             {"name": "cadre", "in": "query", "schema": {"type": "string"},

@@ -3,7 +3,21 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from media.images import without_paths
 from sync.idcard import mask
+
+#: the furthest a list may be paged: more rows than any deployment holds, and inside every database's integers
+#: (a larger offset reached the driver and failed there with an OverflowError, a 500)
+MAX_OFFSET = 10_000_000
+#: YYYY-MM in the years the data can be about: a year further out broke the date arithmetic of the coverage
+#: trend and the month switch (Python's dates end at 9999). ASCII digits only (\d also takes other scripts').
+MONTH_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
+#: the same, for Python: its $ also matches before a final newline
+MONTH = validate.Regexp(MONTH_PATTERN.removesuffix("$") + r"\Z", error="YYYY-MM, from 1970-01 to 2999-12")
+
+
+def offset_field() -> fields.Integer:
+    return fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class FormMessageSchema(Schema):
@@ -48,7 +62,9 @@ class SubmissionAttachmentSchema(Schema):
     sha256 = fields.String(allow_none=True)
     #: null until the worker has checked it; "ok" or a reason such as "truncated", "type_mismatch"
     image_check = fields.String(allow_none=True)
-    image_info = fields.Dict(allow_none=True)
+    #: what the check read; its detail names no server path, also in a check recorded before it stopped doing so
+    image_info = fields.Function(lambda a: a.image_info and {**a.image_info,
+                                                            "detail": without_paths(a.image_info.get("detail"))})
     has_thumbnail = fields.Function(lambda a: a.thumb_sha256 is not None)
 
 
@@ -71,13 +87,13 @@ class SubmissionQuerySchema(Schema):
     form_id = fields.String()
     household = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = offset_field()
 
 
 class PageQuerySchema(Schema):
     area = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = offset_field()
 
 
 class HouseholdQuerySchema(PageQuerySchema):

@@ -5,6 +5,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
+from media.images import served_type
 from server.api import bp
 from server.api.common import load
 from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
@@ -71,14 +72,17 @@ def submission_xml(xml_form_id: str, instance_id: str):
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>")
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>/<any(thumb, preview):size>")
 def submission_attachment(xml_form_id: str, instance_id: str, filename: str, size: str | None = None):
-    """The original (with Range), or its thumbnail or phone-sized preview once the worker has made them."""
+    """The original (with Range), or its thumbnail or phone-sized preview once the worker has made them (our own
+    JPEGs). The original is shown as an image only once the worker's check found it one; until then, or if it is
+    not, it is a download."""
     submission = _one(xml_form_id, instance_id)
     attachment = next((a for a in submission.attachments if a.filename == filename), None)
     if attachment is None or attachment.sha256 is None:
         raise Problem(404, "attachment.not_found", f"提交中没有已收到的文件“{filename}”。",
                       f"The submission has no received file '{filename}'.")
     if size is None:
-        return send_blob(runtime().store, attachment.sha256, attachment.content_type, filename)
+        image_type = served_type(attachment.image_check, attachment.image_info)
+        return send_blob(runtime().store, attachment.sha256, image_type, filename)
     derived = attachment.thumb_sha256 if size == "thumb" else attachment.preview_sha256
     if derived is None:
         raise Problem(404, "attachment.no_derivative", "缩略图尚未生成（或该文件不是有效图片）。",

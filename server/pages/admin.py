@@ -17,8 +17,9 @@ from server.audit import record
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
+from server.login_sessions import end_user_sessions
 from server.models import ROLES, Device, User, UserArea
-from server.pages.common import current_principal, page
+from server.pages.common import current_principal, page, page_number
 from server.passwords import hash_password
 from server.runtime import db, runtime
 from sync.areas import import_areas
@@ -113,10 +114,7 @@ def form_state(xml_form_id: str):
 # ---- users -------------------------------------------------------------------------------------------------
 
 def _users_page(status: int = 200, errors: list[str] | None = None, entered: dict[str, Any] | None = None):
-    try:
-        number = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        number = 1
+    number = page_number()
     total = db().scalar(select(func.count(User.id))) or 0
     users = db().scalars(select(User).order_by(User.username).limit(USERS_PER_PAGE)
                          .offset((number - 1) * USERS_PER_PAGE)).all()
@@ -203,6 +201,8 @@ def set_active(user_id: int):
     if user.active != active:
         record(db(), "user.activate" if active else "user.deactivate", f"user:{user.username}")
     user.active = active
+    if not active:
+        end_user_sessions(db(), user.id)
     db().commit()
     flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "ok")
     return redirect(url_for("admin.users"))
@@ -219,6 +219,7 @@ def reset_password(user_id: int):
         return redirect(url_for("admin.users"))
     user.password_hash = hash_password(password)
     record(db(), "user.password_reset", f"user:{user.username}")
+    end_user_sessions(db(), user.id)
     db().commit()
     flash(_("已为 %(name)s 设置新密码。", name=user.username), "ok")
     return redirect(url_for("admin.users"))

@@ -9,13 +9,11 @@ from flask import Blueprint, render_template, request
 
 from server.audit import ACTIONS, day_bounds, entries
 from server.errors import Problem
-from server.pages.common import CHINA, page
+from server.pages.common import CHINA, page, page_number
 from server.runtime import db
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PER_PAGE = 50
-#: beyond this a page number is surely a typo; it would only make the database skip rows for nothing
-MAX_PAGE = 100_000
 
 
 def _day(name: str) -> dt.date | None:
@@ -28,13 +26,6 @@ def _day(name: str) -> dt.date | None:
         raise Problem(400, "page.date", "日期格式应为 YYYY-MM-DD。", "Dates must be YYYY-MM-DD.") from None
 
 
-def _page_number() -> int:
-    try:
-        return min(MAX_PAGE, max(1, int(request.args.get("page", "1"))))
-    except ValueError:
-        return 1
-
-
 @bp.get("/")
 @page("admin")
 def index():
@@ -43,7 +34,7 @@ def index():
     actor = (request.args.get("actor") or "").strip()[:64] or None
     first, last = _day("from"), _day("to")
     start, end = day_bounds(first, last, CHINA)
-    number = _page_number()
+    number = page_number()
     total, rows = entries(db(), action=action, actor=actor, start=start, end=end, limit=PER_PAGE,
                           offset=(number - 1) * PER_PAGE)
     items = [{"entry": e, "details": json.dumps(e.details, ensure_ascii=False, sort_keys=True) if e.details else ""}

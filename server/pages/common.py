@@ -13,6 +13,7 @@ from flask import current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
+from server.api.schemas import MAX_OFFSET, MONTH
 from server.auth import Principal, session_principal
 from server.errors import Problem
 from server.models import User
@@ -74,13 +75,36 @@ def this_month() -> str:
 
 
 def month_arg() -> str:
-    """?month=YYYY-MM, this month (China time) by default."""
+    """?month=YYYY-MM, this month (China time) by default; the API's bounds."""
     value = request.args.get("month") or this_month()
-    try:
-        dt.datetime.strptime(value, "%Y-%m")
-    except ValueError:
-        raise Problem(400, "page.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.") from None
+    if not MONTH.regex.match(value):
+        raise Problem(400, "page.month", "月份格式应为 YYYY-MM（1970-01 至 2999-12）。",
+                      "The month must be YYYY-MM (1970-01 to 2999-12).")
     return value
+
+
+#: the last page number a paged list accepts (a list of 50 a page: the API's furthest offset)
+MAX_PAGE = MAX_OFFSET // 50
+
+
+def number_arg(name: str, default: int, low: int, high: int) -> int:
+    """?<name>=<whole number from low to high>, `default` when absent or empty; anything else is a 400 page that
+    says so (a huge number used to reach the database driver and fail there)."""
+    text = request.args.get(name) or ""
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(high)) and low <= int(text) <= high):
+        raise Problem(400, "page.number", f"网址中的 {name} 应为 {low} 到 {high} 之间的整数。",
+                      f"{name} in the address must be a whole number from {low} to {high}.")
+    return int(text)
+
+
+def page_number() -> int:
+    return number_arg("page", 1, 1, MAX_PAGE)
+
+
+def offset_arg() -> int:
+    return number_arg("offset", 0, 0, MAX_OFFSET)
 
 
 def url_with(**changes: str) -> str:

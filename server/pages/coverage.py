@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from server.errors import Problem
-from server.pages.common import current_principal, month_arg, page, this_month
+from server.pages.common import current_principal, month_arg, offset_arg, page, this_month
 from server.runtime import db
 from sync.coverage import NO_CADRE, TrendPoint, coverage_for_month, coverage_households, not_visited, shift_month
 
@@ -39,7 +38,7 @@ def month():
 def not_visited_page():
     principal = current_principal()
     chosen = month_arg()
-    offset = _offset()
+    offset = offset_arg()
     listing = not_visited(db(), principal.scope.area_ids, chosen, request.args.get("area") or None,
                           request.args.get("cadre") or None, PER_PAGE, offset)
     db().commit()
@@ -51,7 +50,7 @@ def not_visited_page():
 def households():
     principal = current_principal()
     chosen = month_arg()
-    offset = _offset()
+    offset = offset_arg()
     listing = coverage_households(db(), principal.scope.area_ids, chosen, request.args.get("area") or None,
                                   request.args.get("cadre") or None, request.args.get("state") or None,
                                   PER_PAGE, offset)
@@ -63,13 +62,6 @@ def _list(listing, chosen: str, offset: int):
     return render_template("coverage/households.html", listing=listing, groups=listing.by_cadre(),
                            months=_month_switch(chosen), offset=offset, per_page=PER_PAGE, no_cadre=NO_CADRE,
                            file_links="households.file_page" in current_app.view_functions)
-
-
-def _offset() -> int:
-    value = request.args.get("offset") or "0"
-    if not value.isdigit():
-        raise Problem(400, "page.offset", "offset 应为非负整数。", "offset must be a whole number.")
-    return int(value)
 
 
 def _month_switch(chosen: str) -> dict[str, str | None]:

@@ -26,7 +26,7 @@ from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
-                                 month_arg, page, this_month)
+                                 month_arg, page, page_number, this_month)
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
@@ -310,10 +310,7 @@ def list_page():
         status = None
     if state is not None and state not in STATES:
         state = None
-    try:
-        page_number = max(1, int(args.get("page") or 1))
-    except ValueError:
-        page_number = 1
+    number = page_number()
     area = resolve_area(db(), principal.scope, args.get("area"))
     conditions = household_conditions(principal.scope, area, cadre)
     if q:
@@ -337,9 +334,9 @@ def list_page():
             .where(*conditions))
     total = db().scalar(select(func.count()).select_from(base.subquery()))
     pages = max(1, math.ceil(total / PER_PAGE))
-    page_number = min(page_number, pages)
+    number = min(number, pages)
     rows = db().execute(base.order_by(Household.number).limit(PER_PAGE)
-                        .offset((page_number - 1) * PER_PAGE)).all()
+                        .offset((number - 1) * PER_PAGE)).all()
     ids = [r.id for r in rows]
     last_visits = dict(db().execute(select(Visit.household_id, func.max(Visit.visit_date))
                                     .where(Visit.household_id.in_(ids)).group_by(Visit.household_id)).all()) \
@@ -357,7 +354,7 @@ def list_page():
               "flags": [FLAG_LABELS.get(c, c) for c in dict.fromkeys(flags.get(r.id, []))]} for r in rows]
     filters = {"q": q, "area": area.code if area else "", "status": status or "", "flag": flag or "",
                "state": state or "", "cadre": cadre or "", "location": location or "", "month": month}
-    return render_template("households/list.html", items=items, total=total, page=page_number, pages=pages,
+    return render_template("households/list.html", items=items, total=total, page=number, pages=pages,
                            filters=filters, options=options, statuses=HOUSEHOLD_STATUSES,
                            states=STATES, state_labels=STATE_LABELS, colors=COLORS,
                            default_month=month == this_month())
@@ -672,7 +669,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
     submission, xml_form_id, version, title, username, display_name = row
     labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
     attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
-    parsed = parse_instance(mask_in_xml(submission.xml))  # ID numbers masked, as in the household file
+    parsed = parse_instance(mask_in_xml(submission.xml), stored=True)  # ID numbers masked, as in the household file
     rows = list(_instance_rows(parsed.root, labels))
     _name_people(rows)
     for item in rows:

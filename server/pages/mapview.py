@@ -9,7 +9,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
-from server.api.mapdata import COLORS, STATES, map_geojson
+from server.api.mapdata import STATES, map_geojson
 from server.models import User
 from server.pages.common import current_principal, month_arg, page, this_month
 from server.pages.households import STATE_LABELS, VERDICT_LABELS
@@ -57,7 +57,7 @@ def map_page():
     # compact JSON, safe inside <script> (a county's map is a few megabytes: the spaces matter)
     embedded = htmlsafe_json_dumps(data, separators=(",", ":"), ensure_ascii=False)
     return render_template("mapview/map.html", data=data, embedded=embedded, labels=labels, filters=filters,
-                           areas=areas, cadres=cadres, states=STATES, state_labels=STATE_LABELS, colors=COLORS,
+                           areas=areas, cadres=cadres, states=STATES, state_labels=STATE_LABELS,
                            unlocated=unlocated, default_month=month == this_month(),
                            tile_url=current_app.config.get("ZOUFANG_TILE_URL") or "",
                            tile_attribution=current_app.config.get("ZOUFANG_TILE_ATTRIBUTION") or "")

@@ -19,7 +19,7 @@ from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
-                                 month_arg, page)
+                                 month_arg, page, page_number)
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
 from sync.idcard import mask_in_xml
@@ -113,13 +113,6 @@ def value_label(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 def _area_arg():
     code = request.args.get("area") or None
     return area_by_code(db(), code) if code else None
@@ -147,7 +140,7 @@ def index():
         state = None
     form = request.args.get("form") or None
     household = (request.args.get("household") or "").strip() or None
-    number = _page_number()
+    number = page_number()
     result = list_submissions(db(), principal.scope, state=state, form=form, area=_area_arg(), household=household,
                               limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     submitters = _user_names(s.submitter_id for s, *_rest in result.items)
@@ -219,7 +212,7 @@ def _choices(conflict) -> list[dict[str, Any]]:
 @page(*REVIEWERS)
 def conflicts():
     principal = current_principal()
-    number = _page_number()
+    number = page_number()
     result = open_conflicts(db(), principal.scope, area=_area_arg(), limit=PER_PAGE,
                             offset=(number - 1) * PER_PAGE)
     items = [{"conflict": c, "household": n, "head": h, "village": v, "choices": _choices(c)}
@@ -263,10 +256,10 @@ def resolve(key: str):
         resolved = resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
                                     runtime().queue.options())
     except Problem as problem:
-        if problem.status != 409:
+        if problem.status not in (400, 409):
             raise
         db().rollback()
-        flash(_("这个冲突已经处理过了。"), "error")
+        flash(_("这个冲突已经处理过了。") if problem.status == 409 else problem.message(current_lang()), "error")
         return back
     record_resolution(db(), resolved, value, note)
     db().commit()
@@ -281,7 +274,7 @@ def resolve(key: str):
 @page(*REVIEWERS)
 def quality():
     principal = current_principal()
-    number = _page_number()
+    number = page_number()
     report = quality_report(db(), principal.scope, area=_area_arg(), limit=PER_PAGE, offset=(number - 1) * PER_PAGE,
                             failed_jobs=principal.user.role == "admin")
     return render_template("review/quality.html", report=report, pages=_pages(report["findings"].total, number),
@@ -294,7 +287,7 @@ def quality():
 def visits():
     principal = current_principal()
     month = month_arg()
-    number = _page_number()
+    number = page_number()
     result = questionable_visits(db(), principal.scope, month, area=_area_arg(), limit=PER_PAGE,
                                  offset=(number - 1) * PER_PAGE)
     submitters = _user_names(row[6] for row in result.items)
@@ -311,7 +304,7 @@ def visits():
 @page(*REVIEWERS)
 def out_of_area():
     principal = current_principal()
-    number = _page_number()
+    number = page_number()
     result = out_of_area_submissions(db(), principal.scope, area=_area_arg(), limit=PER_PAGE,
                                      offset=(number - 1) * PER_PAGE)
     submitters = _user_names(row[0].submitter_id for row in result.items)

@@ -81,7 +81,7 @@
     if (villageCodes.length <= 30) {  // the name above the village's northernmost household
       var north = outline.reduce(function (top, point) { return point[0] > top[0] ? point : top; });
       L.tooltip({permanent: true, direction: "top", offset: [0, -10], className: "village-label", interactive: false})
-        .setLatLng(north).setContent(village.name).addTo(map);
+        .setLatLng(north).setContent(node("span", village.name)).addTo(map);  // a string would be read as HTML
     }
   });
 

@@ -165,3 +165,26 @@ def test_login_is_rate_limited_after_repeated_wrong_passwords(client, admin):
     assert blocked.status_code == 429
     assert int(blocked.headers["Retry-After"]) > 0
     assert "密码错误次数过多" in blocked.get_data(as_text=True)
+
+
+def login_to(client, next_value):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", query_string={"next": next_value},
+                       data={"username": "admin", "password": "secret-pass", "csrf_token": token})
+
+
+@pytest.mark.parametrize("hostile", [
+    "//evil.example", "/\\evil.example", "/\t/evil.example", "\t//evil.example", "https://evil.example",
+    "javascript:alert(1)", " /\t/evil.example", "/\r\n/evil.example", "\\\\evil.example", "http:/evil.example",
+    "evil.example",
+])
+def test_login_never_redirects_to_another_site(client, admin, hostile):
+    response = login_to(client, hostile)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_returns_to_the_page_asked_for(client, admin):
+    response = login_to(client, "/households/?status=x")
+    assert response.headers["Location"] == "/households/?status=x"

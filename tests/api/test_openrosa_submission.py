@@ -134,7 +134,9 @@ def test_missing_xml_part_is_400(collect, client):
 @pytest.mark.parametrize("body, expected", [
     (b"<data id='test_visit'><unclosed></data>", "could not be parsed"),
     (b"not xml at all", "could not be parsed"),
-    (b'<!DOCTYPE d [<!ENTITY e "x">]><data id="test_visit"/>', "could not be parsed"),
+    (b'<!DOCTYPE d [<!ENTITY e "x">]><data id="test_visit"/>', "DOCTYPE"),
+    (b'<!DOCTYPE d SYSTEM "file:///etc/passwd"><data id="test_visit" version="1"><meta><instanceID>uuid:d</instanceID>'
+     b'</meta></data>', "DOCTYPE"),
     (b"<data><meta><instanceID>uuid:1</instanceID></meta></data>", "no id attribute"),
     (b'<data id="test_visit" version="1"><meta/></data>', "no meta/instanceID"),
 ])

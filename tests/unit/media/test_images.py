@@ -282,3 +282,15 @@ def test_a_file_object_passed_in_is_left_open():
     assert inspect_image(handle, "a.jpg").ok and not handle.closed
     make_derivatives(handle)
     assert not handle.closed
+
+
+@pytest.mark.parametrize("content", [b"<html><script>alert(1)</script></html>", make_jpeg((800, 600))[:3000]])
+def test_the_check_detail_names_no_server_path(local_store, tmp_path, content):
+    sha = local_store.put_bytes(content)
+    detail = process_image(local_store, sha, "a.jpg", "image/jpeg").check.detail
+    path = tmp_path / "upload.jpg"
+    path.write_bytes(content)
+    with open(path, "rb") as handle:
+        details = (detail, inspect_image(path).detail, inspect_image(handle).detail)
+    for detail in details:
+        assert detail and str(tmp_path) not in detail and sha not in detail

@@ -150,3 +150,31 @@ def test_a_broken_connection_is_a_multipart_error_not_a_server_error():
 
     with pytest.raises(multipart.MultipartError, match="connection broke off"):
         multipart.parse(Reset(), BOUNDARY, Sink, limit=10 ** 9, max_field_bytes=10 ** 6)
+
+
+class Counted(io.BytesIO):
+    """A body that remembers how much of it was read."""
+
+    def read(self, n=-1):
+        chunk = super().read(n)
+        self.consumed = self.tell()
+        return chunk
+
+
+@pytest.mark.parametrize("filename", ["submission.xml", None])
+def test_a_capped_part_is_refused_as_soon_as_it_grows_past_its_cap(filename):
+    data = body(("xml_submission_file", filename, b"<a/>" * 100_000, "text/xml"),
+                ("a.jpg", "a.jpg", PHOTO * 50, "image/jpeg"))
+    stream = Counted(data)
+    with pytest.raises(multipart.PartTooLarge, match="xml_submission_file is larger than 100000 bytes") as raised:
+        multipart.parse(stream, BOUNDARY, Sink, limit=10 ** 9, max_field_bytes=10 ** 6,
+                        part_caps={"xml_submission_file": 100_000})
+    assert raised.value.cap == 100_000
+    assert stream.consumed < 100_000 + 2 * multipart.CHUNK < len(data)  # the rest was never read
+
+
+def test_a_part_at_its_cap_is_kept():
+    data = body(("xml_submission_file", "submission.xml", b"x" * 1000, "text/xml"), ("n", None, b"y" * 1000, None))
+    form = multipart.parse(io.BytesIO(data), BOUNDARY, Sink, limit=10 ** 9, max_field_bytes=10 ** 6,
+                           part_caps={"xml_submission_file": 1000, "n": 1000})
+    assert form.files[0].upload.getvalue() == b"x" * 1000 and form.fields["n"] == b"y" * 1000
