@@ -7,6 +7,7 @@ starts again from nothing. Both stores do the same with one round trip per call.
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Iterable, Protocol
 
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from server.db.prepared import Prepared, direct_connection
+from server.errors import Problem
 from server.models import RateLimitCounter
 
 #: (count, seconds left in the window)
@@ -90,6 +92,20 @@ class SqlCounters:
             connection.execute(delete(_TABLE).where(_TABLE.c.key.in_(list(keys))))
 
 
+def _unavailable_is_503(method):
+    """A login that cannot be counted is refused rather than let through uncounted (that would lift the limits
+    whenever Redis is down); the caller is told it is the server's trouble, and to try again shortly."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except self.errors as error:
+            raise Problem(503, "auth.limits_unavailable", "登录计数服务暂时不可用，请稍后再试。",
+                          "The login counting service is unavailable; try again shortly.",
+                          headers={"Retry-After": "30"}) from error
+    return guarded
+
+
 class RedisCounters:
     """In Redis (7.0 or later): a key per counter with the window as its expiry, INCR then EXPIRE NX in one
     MULTI, so that a counter never lives on without an expiry."""
@@ -99,7 +115,9 @@ class RedisCounters:
 
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.prefix = prefix
+        self.errors = redis.RedisError
 
+    @_unavailable_is_503
     def read(self, keys: list[str]) -> dict[str, Reading]:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
@@ -112,6 +130,7 @@ class RedisCounters:
                 out[key] = (int(count), max(1, -(-ttl_ms // 1000)))
         return out
 
+    @_unavailable_is_503
     def add(self, windows: dict[str, int]) -> dict[str, Reading]:
         pipe = self.client.pipeline(transaction=True)
         for key, seconds in windows.items():
@@ -122,9 +141,11 @@ class RedisCounters:
         return {key: (int(count), max(1, -(-ttl_ms // 1000)))
                 for key, count, ttl_ms in zip(windows, answers[::3], answers[2::3])}
 
+    @_unavailable_is_503
     def put(self, key: str, seconds: int) -> None:
         self.client.set(self.prefix + key, 1, ex=seconds)
 
+    @_unavailable_is_503
     def remove(self, keys: Iterable[str]) -> None:
         names = [self.prefix + key for key in keys]
         if names:

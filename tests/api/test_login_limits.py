@@ -1,6 +1,7 @@
 """Password guessing is limited across the login page and Basic auth (OpenRosa and the API), counted where
 every process sees it; the real user from another address, and a device whose password is remembered, go on."""
 import re
+import socket
 import uuid
 
 import pytest
@@ -143,6 +144,24 @@ def test_with_redis_configured_the_counts_are_kept_in_redis(tmp_path, database_u
     assert guess(clients[0], "/formList", password=RIGHT, environ_base=ELSEWHERE).status_code == 200
     for app in apps:
         app.extensions["zoufang"].engine.dispose()
+
+
+def test_with_redis_configured_but_unreachable_a_login_is_refused_with_503_not_let_through(
+        tmp_path, database_url, make_user):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app = create_app(load_settings(
+        env={"ZOUFANG_RATELIMIT_STORAGE": f"redis://127.0.0.1:{closed}/0"}, data_dir=tmp_path / "app",
+        database_url=database_url, publish_bundled_forms=False, migrate_on_start=False, secret_key="test-secret",
+        worker="off"))
+    make_user("admin", "admin")
+    client = app.test_client()
+    refused = guess(client, "/formList")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "30"
+    assert "登录计数服务暂时不可用" in refused.get_data(as_text=True)
+    assert guess(client, "/formList", password=RIGHT).status_code == 503  # uncounted is never let through
+    app.extensions["zoufang"].engine.dispose()
 
 
 def test_a_blocked_guesser_learns_nothing_from_a_remembered_password(client, admin):
