@@ -20,17 +20,22 @@ from server.errors import Problem
 SANDBOX = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
-def send_blob(store: Store, sha256: str, image_type: str | None, filename: str) -> Response:
-    """`image_type`: the image type the content was found to be (shown inline), or None (a download)."""
+def send_blob(store: Store, sha256: str, image_type: str | None, filename: str, settled: bool = True) -> Response:
+    """`image_type`: the image type the content was found to be (shown inline), or None (a download).
+    `settled`: false while the photo waits for its check, which may turn the download into an image."""
+    # The tag names the content and how it is served: once the check has made a download an image, a browser
+    # that revalidates gets the image, not the download it cached.
+    tag = f"{sha256}-{image_type.rsplit('/', 1)[1] if image_type else 'file'}"
+
     def headers() -> Headers:
         out = Headers()
-        out.set("ETag", f'"{sha256}"')
-        # a content address never changes what it names
-        out.set("Cache-Control", "private, max-age=31536000, immutable")
+        out.set("ETag", f'"{tag}"')
+        # a content address never changes what it names; how it is served changes only until it is checked
+        out.set("Cache-Control", "private, max-age=31536000, immutable" if settled else "private, no-cache")
         out.set("Content-Security-Policy", SANDBOX)
         return out
 
-    if request.if_none_match.contains_weak(sha256):
+    if request.if_none_match.contains_weak(tag):
         return Response(status=304, headers=headers())
     try:
         blob = store.open(sha256)

@@ -5,7 +5,7 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
-from media.images import served_type
+from media.images import looks_like_image, served_type
 from server.api import bp
 from server.api.common import load
 from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
@@ -82,7 +82,8 @@ def submission_attachment(xml_form_id: str, instance_id: str, filename: str, siz
                       f"The submission has no received file '{filename}'.")
     if size is None:
         image_type = served_type(attachment.image_check, attachment.image_info)
-        return send_blob(runtime().store, attachment.sha256, image_type, filename)
+        settled = attachment.image_check is not None or not looks_like_image(filename, attachment.content_type)
+        return send_blob(runtime().store, attachment.sha256, image_type, filename, settled)
     derived = attachment.thumb_sha256 if size == "thumb" else attachment.preview_sha256
     if derived is None:
         raise Problem(404, "attachment.no_derivative", "缩略图尚未生成（或该文件不是有效图片）。",

@@ -74,10 +74,15 @@ def test_a_photo_is_a_download_until_checked_then_shown_as_the_image_it_is(devic
     submit_as(device, "uuid:photo", "family.jpg", make_jpeg((600, 400)), "text/html")
     url = "/api/v1/submissions/household_visit/uuid:photo/attachments/family.jpg"
     headers = sample_district["town1"]
-    assert_download(fetch(client, url, headers), "family.jpg")
+    unchecked = fetch(client, url, headers)
+    assert_download(unchecked, "family.jpg")
+    # the browser must ask again rather than keep the download for a year: the check may make it an image
+    assert "immutable" not in unchecked.headers["Cache-Control"] and "no-cache" in unchecked.headers["Cache-Control"]
     work()
-    shown = fetch(client, url, headers)
+    shown = fetch(client, url, {**headers, "If-None-Match": unchecked.headers["ETag"]})
+    assert shown.status_code == 200, "the download's tag must not match the image it became"
     assert shown.mimetype == "image/jpeg" and shown.headers["Content-Disposition"].startswith("inline;")
+    assert "immutable" in shown.headers["Cache-Control"]
     assert_sandboxed(shown)
     thumb = fetch(client, url + "/thumb", headers)
     assert thumb.mimetype == "image/jpeg" and thumb.headers["Content-Disposition"].startswith("inline;")

@@ -43,7 +43,7 @@ def fetch(client, path="/", **kwargs):
 def test_full_download_has_etag_length_and_immutable_caching(client):
     response = fetch(client, "/")
     assert response.status_code == 200 and response.body == DATA
-    assert response.headers["ETag"] == f'"{client.sha}"'
+    assert response.headers["ETag"] == f'"{client.sha}-jpeg"'  # the content and the type it is served as
     assert response.headers["Content-Length"] == str(len(DATA))
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "immutable" in response.headers["Cache-Control"]
@@ -63,7 +63,7 @@ def test_unsatisfiable_range_is_416(client):
 
 
 def test_matching_etag_is_304_without_a_body(client):
-    response = fetch(client, "/", headers={"If-None-Match": f'"{client.sha}"'})
+    response = fetch(client, "/", headers={"If-None-Match": f'"{client.sha}-jpeg"'})
     assert response.status_code == 304 and response.body == b""
 
 
