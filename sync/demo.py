@@ -219,6 +219,7 @@ def generate(households: Iterable[HouseholdInfo], now: dt.datetime, seed: int = 
 
     _add_conflicts(chooser, planned, colleagues, this_month, now)
     _add_member_changes(chooser, planned, now)
+    _add_out_of_area(chooser, planned, colleagues, this_month, now)
 
     out: list[DemoSubmission] = []
     for number in sorted(planned):
@@ -316,6 +317,22 @@ def _add_conflicts(chooser: random.Random, planned: dict[str, list[_Planned]], c
         planned[h.number].append(_Planned(
             VISIT, h, visit.at + min(dt.timedelta(minutes=40), (now - visit.at) / 2), other, f"{visit.tag}:colleague",
             {**visit.args, **changed, "evidence": "verified"}, same_base_as=visit))
+
+
+def _add_out_of_area(chooser: random.Random, planned: dict[str, list[_Planned]], colleagues: dict[str, list[str]],
+                     this_month: dt.date, now: dt.datetime) -> None:
+    """A cadre visits a household of another village, covering for its own cadre: stored, but held out of the
+    household's record (超出辖区) until a supervisor of that village's town accepts it."""
+    visits = sorted((p for items in planned.values() for p in items
+                     if p.form == VISIT and p.tag == f"visit:{this_month:%Y-%m}" and p.same_base_as is None),
+                    key=lambda p: p.household.number)
+    visit = chooser.choice(visits)
+    h = visit.household
+    strangers = sorted({c for code, cadres in colleagues.items() if code != h.area_code for c in cadres}
+                       - set(colleagues[h.area_code]))
+    planned[h.number].append(_Planned(
+        VISIT, h, visit.at + min(dt.timedelta(days=1), (now - visit.at) / 2), chooser.choice(strangers),
+        f"{visit.tag}:covering", {**visit.args, "evidence": "verified"}))
 
 
 def _add_member_changes(chooser: random.Random, planned: dict[str, list[_Planned]], now: dt.datetime) -> None:

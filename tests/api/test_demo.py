@@ -52,6 +52,9 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert not_this_month > never > 0
 
         assert session.scalar(select(func.count()).select_from(Conflict).where(Conflict.state == "open")) > 0
+        # a cadre covering a household of another village: stored, held out of its record for the town supervisor
+        held = session.scalars(select(Submission.reconcile_state).where(Submission.out_of_area.is_(True))).all()
+        assert held == ["out_of_area"]
         codes = set(session.scalars(select(Finding.code)))
         assert {"dangerous_house", "income_drop"} <= codes
 
@@ -64,7 +67,8 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert any(p.sha256 is None for p in photos)
         assert session.scalar(select(func.count(Job.id))) == 0  # the worker ran until idle, nothing failed
         submitted = session.scalar(select(func.count(Submission.id)))
-        assert set(session.scalars(select(Submission.reconcile_state))) == {"applied"}
+        # every submission is in its record but the one held for the supervisor (checked above)
+        assert set(session.scalars(select(Submission.reconcile_state))) == {"applied", "out_of_area"}
 
     # a second run is refused; with --force it finds everything already there and adds nothing
     again = runner.invoke(args=["demo", "load"])

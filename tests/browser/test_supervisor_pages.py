@@ -205,6 +205,7 @@ def test_a_supervisor_resolves_a_conflict(open_page, screenshot):
     ("/review/", "[data-testid=review-tabs]"),
     ("/review/quality", "[data-testid=review-tabs]"),
     ("/review/visits", "[data-testid=review-tabs]"),
+    ("/review/out-of-area", "[data-testid=review-tabs]"),
 ])
 def test_the_review_lists_render(shoot, path, ready):
     name = "review-" + (path.strip("/").split("/")[-1] if path != "/review/" else "submissions")
