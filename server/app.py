@@ -18,14 +18,14 @@ from server.config import Settings, load_settings
 from server.counters import counters_for
 from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
-from server.errors import Problem
+from server.errors import DomainError, Problem
 from server.i18n import current_lang, init_i18n
 from server.openrosa import bp as openrosa_bp
 from server.pages import register_pages
 from server.pages.common import nav_items, url_with
 from server.passwords import CredentialCache
 from server.ratelimit import LoginLimiter
-from server.render import render_problem
+from server.render import problem_from, render_problem
 from server.runtime import Runtime, close_db, new_request_upload
 from server.security_headers import init_security_headers
 from server.static_versions import init_static_versions
@@ -125,6 +125,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         if session is not None:
             session.rollback()
         return render_problem(problem)
+
+    @app.errorhandler(DomainError)
+    def _refused(error: DomainError):
+        return _problem(problem_from(error))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

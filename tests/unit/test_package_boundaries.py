@@ -64,6 +64,14 @@ def test_domain_package_imports_no_flask_and_only_shared_server_modules(package)
                 assert name in ALLOWED_FROM_SERVER, f"{path} imports {name}"
 
 
+@pytest.mark.parametrize("package", DOMAIN_PACKAGES)
+def test_domain_package_raises_domain_errors_and_leaves_http_statuses_to_the_shell(package):
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "server.errors":
+                assert "Problem" not in {alias.name for alias in node.names}, f"{path} imports Problem"
+
+
 @pytest.mark.parametrize("modules", [module_names(package) for package in DOMAIN_PACKAGES] + [SHARED_SERVER_MODULES],
                          ids=DOMAIN_PACKAGES + ["shared-server-modules"])
 def test_importing_a_domain_module_loads_neither_flask_nor_the_web_shell(modules):
