@@ -2,7 +2,7 @@
 import argparse
 import logging
 
-from server import create_app
+from server.app import create_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -48,7 +48,7 @@ sys.path[:0] = [str(REPO)]
 from sqlalchemy import JSON, text  # noqa: E402
 
 import server.schema  # noqa: E402,F401  (every model, so the mappers configure)
-from server import create_app  # noqa: E402
+from server.app import create_app  # noqa: E402
 from server.auth import password_marker  # noqa: E402
 from server.bootstrap import migrate  # noqa: E402
 from server.config import load_settings  # noqa: E402

@@ -38,7 +38,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from forms.models import Form  # noqa: E402
 from pgschema import PostgresSchema  # noqa: E402
-from server import create_app  # noqa: E402
+from server.app import create_app  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.db import make_engine, session_scope  # noqa: E402
 from server.models import User  # noqa: E402

@@ -12,7 +12,7 @@ from forms.compile import CompiledForm, FormCompileError, compile_xlsform
 from forms.messages import FormMessage
 from forms.models import Form, FormAttachment, FormVersion
 from media.store import Store
-from server.errors import Problem
+from server.errors import DomainError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "xlsforms"
 
@@ -22,9 +22,9 @@ def publish_form(session: Session, store: Store, content: bytes, filename: str,
     try:
         compiled = compile_xlsform(content, filename)
     except FormCompileError as exc:
-        raise Problem(400, "form.invalid", "XLSForm 有错误，未发布。请按下列位置修改后重新上传。",
-                      "The XLSForm has errors and was not published. Fix them at the places listed and upload "
-                      "it again.", details={"errors": [e.to_dict() for e in exc.errors],
+        raise DomainError("invalid", "form.invalid", "XLSForm 有错误，未发布。请按下列位置修改后重新上传。",
+                          "The XLSForm has errors and was not published. Fix them at the places listed and upload "
+                          "it again.", details={"errors": [e.to_dict() for e in exc.errors],
                                             "warnings": [w.to_dict() for w in exc.warnings]}) from None
     return publish_compiled(session, store, compiled, content, filename, media or {}, user_id)
 
@@ -32,8 +32,8 @@ def publish_form(session: Session, store: Store, content: bytes, filename: str,
 def publish_compiled(session: Session, store: Store, compiled: CompiledForm, content: bytes, filename: str,
                      media: dict[str, bytes], user_id: int | None = None) -> FormVersion:
     if not compiled.version:
-        raise Problem(400, "form.version_missing", "settings 表中没有填写 version（版本号），未发布。",
-                      "The settings sheet has no version; the form was not published.")
+        raise DomainError("invalid", "form.version_missing", "settings 表中没有填写 version（版本号），未发布。",
+                          "The settings sheet has no version; the form was not published.")
     form = session.scalar(select(Form).where(Form.xml_form_id == compiled.xml_form_id))
     if form is None:
         form = Form(xml_form_id=compiled.xml_form_id, state="open")
@@ -41,11 +41,11 @@ def publish_compiled(session: Session, store: Store, compiled: CompiledForm, con
         session.flush()
     elif session.scalar(select(FormVersion.id).where(FormVersion.form_id == form.id,
                                                      FormVersion.version == compiled.version)):
-        raise Problem(409, "form.version_exists",
-                      f"表单“{compiled.xml_form_id}”的版本“{compiled.version}”已经发布过。已发布的版本不能修改："
-                      "请在 settings 表中改用新的 version 后再上传。",
-                      f"Version '{compiled.version}' of form '{compiled.xml_form_id}' is already published. "
-                      "Published versions cannot change: set a new version in the settings sheet and upload again.")
+        raise DomainError("conflict", "form.version_exists",
+                          f"表单“{compiled.xml_form_id}”的版本“{compiled.version}”已经发布过。已发布的版本不能修改："
+                          "请在 settings 表中改用新的 version 后再上传。",
+                          f"Version '{compiled.version}' of form '{compiled.xml_form_id}' is already published. "
+                          "Published versions cannot change: set a new version in the settings sheet and upload again.")
     version = FormVersion(
         form=form, version=compiled.version, title=compiled.title, xform=compiled.xform,
         xform_md5=compiled.xform_md5, xlsform=content, xlsform_filename=filename,

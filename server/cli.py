@@ -12,7 +12,7 @@ from forms.service import publish_form
 from server.audit import record
 from server.db import session_scope
 from server.demo_cli import register_demo
-from server.errors import Problem
+from server.errors import DomainError
 from server.models import ROLES, User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
@@ -25,7 +25,7 @@ def _rt(app: Flask) -> Runtime:
     return app.extensions["zoufang"]
 
 
-def _fail(problem: Problem) -> None:
+def _fail(problem: DomainError) -> None:
     click.echo(f"{problem.message_zh}\n{problem.message_en}", err=True)
     details = problem.details or {}
     for item in details.get("errors", []) if isinstance(details, dict) else []:
@@ -60,7 +60,7 @@ def register(app: Flask) -> None:
             with session_scope(_rt(app).sessions) as session:
                 result = import_areas(session, file.read_bytes(), file.name)
                 record(session, "areas.import", f"file:{file.name}", dict(result))
-        except Problem as problem:
+        except DomainError as problem:
             _fail(problem)
         click.echo(f"{result['rows']} rows: {result['created']} created, {result['updated']} updated")
 
@@ -80,7 +80,7 @@ def register(app: Flask) -> None:
                         bar.update(done - bar.pos)
                     result = import_roster(session, file.read_bytes(), file.name, progress)
                 record(session, "roster.import", f"file:{file.name}", result.to_dict())
-        except Problem as problem:
+        except DomainError as problem:
             _fail(problem)
         click.echo(f"{result.rows} rows, {result.households} households: {result.created} created, "
                    f"{result.updated} updated, {result.unchanged} unchanged")
@@ -142,15 +142,16 @@ def register(app: Flask) -> None:
         password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
             "Password", hide_input=True, confirmation_prompt=True)
         if len(password) < 8:
-            _fail(Problem(400, "user.password_short", "密码至少 8 个字符。", "The password needs at least 8 characters."))
+            _fail(DomainError("invalid", "user.password_short", "密码至少 8 个字符。",
+                              "The password needs at least 8 characters."))
         with session_scope(_rt(app).sessions) as session:
             if session.scalar(select(User.id).where(User.username == name)):
-                _fail(Problem(409, "user.exists", f"用户“{name}”已存在。", f"User '{name}' already exists."))
+                _fail(DomainError("conflict", "user.exists", f"用户“{name}”已存在。", f"User '{name}' already exists."))
             found = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(areas)))}
             unknown = [code for code in areas if code not in found]
             if unknown:
-                _fail(Problem(400, "user.area_unknown", f"没有这些区域：{', '.join(unknown)}",
-                              f"Unknown area code(s): {', '.join(unknown)}"))
+                _fail(DomainError("invalid", "user.area_unknown", f"没有这些区域：{', '.join(unknown)}",
+                                  f"Unknown area code(s): {', '.join(unknown)}"))
             if role != "admin" and not areas:
                 click.echo("warning: a supervisor or cadre without --area sees nothing", err=True)
             user = User(username=name, role=role, display_name=display_name or name,
@@ -179,7 +180,7 @@ def register(app: Flask) -> None:
                 record(session, "form.publish", f"form:{version.form.xml_form_id}",
                        {"version": version.version, "file": file.name, "media": sorted(m.name for m in media)})
                 form_id, number, warnings = version.form.xml_form_id, version.version, list(version.warnings)
-        except Problem as problem:
+        except DomainError as problem:
             _fail(problem)
         for warning in warnings:
             where = " ".join(str(x) for x in (warning.get("sheet"), warning.get("row")) if x)

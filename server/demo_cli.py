@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.db import session_scope
-from server.errors import Problem
+from server.errors import DomainError
 from server.models import User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
@@ -64,7 +64,7 @@ def register_demo(app: Flask) -> None:
         try:
             report = load_demo(rt.sessions, rt.store, rt.queue, _create_users, seed=SEED if seed is None else seed,
                                force=force, progress=lambda text: click.echo(f"… {text}", err=True))
-        except Problem as problem:
+        except DomainError as problem:
             click.echo(f"{problem.message_zh}\n{problem.message_en}", err=True)
             sys.exit(1)
 

@@ -1,15 +1,40 @@
-"""One error type for every outcome that is not the success path, and its three renderings.
+"""The error types for every outcome that is not the success path.
 
-A `Problem` carries the HTTP status, a stable code (``"submission.xml_conflict"``), a message a person can act
-on in Chinese and English, and optional details (e.g. pyxform errors with sheet and row). Domain code raises
-it; the Flask shell renders it as JSON for the API, OpenRosa XML for devices, or an HTML page for people.
-Flask-free so domain packages can raise it.
+Domain code (forms/, media/, sync/) raises a `DomainError`: what kind of refusal it is (``"conflict"``), a stable
+code (``"submission.xml_conflict"``), a message a person can act on in Chinese and English, and optional details
+(e.g. pyxform errors with sheet and row). It knows nothing of HTTP: the web shell gives each kind its status in
+one table (`server.render.STATUS_OF_KIND`) and turns it into a `Problem`, which carries the HTTP status and
+headers and is rendered as JSON for the API, OpenRosa XML for devices, or an HTML page for people. The shell's
+own refusals (authentication, rate limits, CSRF) raise a `Problem` directly.
+Flask-free so domain packages can raise these.
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 from xml.sax.saxutils import escape
+
+
+#: the kinds of refusal domain code can raise
+KINDS = frozenset({"invalid", "forbidden", "not_found", "conflict", "too_large"})
+
+
+class DomainError(Exception):
+    def __init__(self, kind: str, code: str, message_zh: str, message_en: str, details: Any = None):
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of domain error: {kind!r}")
+        super().__init__(message_en)
+        self.kind = kind
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.details = details
+
+    def message(self, lang: str = "zh") -> str:
+        return self.message_en if lang == "en" else self.message_zh
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.kind!r}, {self.code!r}, {self.message_en!r})"
 
 
 class Problem(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import Problem
+from server.errors import DomainError
 from sync.models import Area
 from sync.tables import Row, read_table
 
@@ -23,8 +23,9 @@ def import_areas(session: Session, content: bytes, filename: str) -> dict[str, i
     existing = {a.code: a for a in session.scalars(select(Area))}
     errors, by_code = _validate(rows, existing)
     if errors:
-        raise Problem(400, "areas.invalid", f"区域表有 {len(errors)} 处错误，未导入。",
-                      f"The area list has {len(errors)} error(s); nothing was imported.", details={"errors": errors})
+        raise DomainError("invalid", "areas.invalid", f"区域表有 {len(errors)} 处错误，未导入。",
+                          f"The area list has {len(errors)} error(s); nothing was imported.",
+                          details={"errors": errors})
     created = updated = 0
     for code in _parents_first(by_code):
         row = by_code[code]

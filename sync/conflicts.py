@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.errors import Problem
+from server.errors import DomainError
 from sync.models import Household
 from sync.reconcile import ReconcileOptions, reconcile_households
 from sync.records import Conflict, Resolution
@@ -33,16 +33,17 @@ def check_resolution(conflict: Conflict, value: Any) -> None:
         return
     kind_zh, kind_en = ("一个数", "a number") if numeric else (f"不超过 {MAX_RESOLUTION_TEXT} 字的文字",
                                                            f"text of at most {MAX_RESOLUTION_TEXT} characters")
-    raise Problem(400, "conflict.value_invalid", f"解决冲突的值应为冲突中的一个值，或{kind_zh}。",
-                  f"The value must be one of the values in conflict, or {kind_en}.",
-                  details={"field": conflict.field, "values": known})
+    raise DomainError("invalid", "conflict.value_invalid", f"解决冲突的值应为冲突中的一个值，或{kind_zh}。",
+                      f"The value must be one of the values in conflict, or {kind_en}.",
+                      details={"field": conflict.field, "values": known})
 
 
 def resolve_conflict(session: Session, conflict: Conflict, value: Any, note: str | None, user_id: int,
                      username: str, options: ReconcileOptions) -> Conflict:
     if conflict.state != "open":
         done = "已经解决" if conflict.state == "resolved" else "已被更新的数据取代"
-        raise Problem(409, "conflict.not_open", f"这个冲突{done}。", f"This conflict is already {conflict.state}.")
+        raise DomainError("conflict", "conflict.not_open", f"这个冲突{done}。",
+                          f"This conflict is already {conflict.state}.")
     check_resolution(conflict, value)
     key, household_id = conflict.key, conflict.household_id
     session.add(Resolution(conflict_key=key, household_id=household_id, field=conflict.field, value=value,

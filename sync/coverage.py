@@ -14,8 +14,8 @@ The denominator of every month is today's roster (no history of assignments is k
 months reads "how the same households were covered then".
 
 Everything is counted in SQL (GROUP BY area and month, or cadre and month); Python only adds up the few hundred
-per-area rows into towns or counties. Every function takes the caller's area ids (None: everything) and answers 404
-for an area outside them, exactly as if it did not exist.
+per-area rows into towns or counties. Every function takes the caller's area ids (None: everything) and refuses an
+area outside them as not found, exactly as if it did not exist.
 
 The per-area, per-month counts behind the area rows, totals and trends are cached (CoverageMonth, zeros included):
 a city's six months are 740,000 visits to count, and a month's counts change only where a household's state in it
@@ -36,7 +36,7 @@ from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, column, d
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from server.errors import Problem
+from server.errors import DomainError
 from sync.models import Area, Household
 from sync.records import CoverageMonth, CoverageStale, Visit
 
@@ -192,13 +192,13 @@ def this_month(now: Optional[dt.datetime] = None) -> str:
 
 
 def parse_month(month: str) -> int:
-    """"YYYY-MM" → a month number (year * 12 + month - 1); a Problem for anything else."""
+    """"YYYY-MM" → a month number (year * 12 + month - 1); an invalid DomainError for anything else."""
     try:
         day = dt.datetime.strptime(month, "%Y-%m")
     except (TypeError, ValueError):
-        raise Problem(400, "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.") from None
+        raise DomainError("invalid", "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.") from None
     if len(month) != 7:
-        raise Problem(400, "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.")
+        raise DomainError("invalid", "coverage.month", "月份格式应为 YYYY-MM。", "The month must be YYYY-MM.")
     return day.year * 12 + day.month - 1
 
 
@@ -233,8 +233,8 @@ def _ref(row) -> AreaRef:
     return AreaRef(row.id, row.code, row.name, row.level)
 
 
-def _not_found(area_code: str) -> Problem:
-    return Problem(404, "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
+def _not_found(area_code: str) -> DomainError:
+    return DomainError("not_found", "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
 
 
 def _view(session: Session, area_ids: Optional[Iterable[int]], area_code: Optional[str]) -> _View:
@@ -286,7 +286,7 @@ def coverage_for_month(session: Session, area_ids: Optional[Iterable[int]], mont
     COMPARED_MONTHS months, and the area's trend over the last TREND_MONTHS months."""
     number = parse_month(month)
     if by not in (None, "area", "cadre"):
-        raise Problem(400, "coverage.by", "分组方式应为 area 或 cadre。", "`by` must be area or cadre.")
+        raise DomainError("invalid", "coverage.by", "分组方式应为 area 或 cadre。", "`by` must be area or cadre.")
     view = _view(session, area_ids, area_code)
     if by is None:
         by = "cadre" if view.area is not None and view.area.level in CADRE_LEVELS else "area"
@@ -566,8 +566,8 @@ def coverage_households(session: Session, area_ids: Optional[Iterable[int]], mon
     rows); otherwise every visit does."""
     number = parse_month(month)
     if state is not None and state not in STATES:
-        raise Problem(400, "coverage.state", "状态应为 verified、questionable 或 not_visited。",
-                      "`state` must be verified, questionable or not_visited.")
+        raise DomainError("invalid", "coverage.state", "状态应为 verified、questionable 或 not_visited。",
+                          "`state` must be verified, questionable or not_visited.")
     view = _view(session, area_ids, area_code)
     if not view.filter_ids:
         return HouseholdList(month, view.area, view.breadcrumb, cadre, state, 0, [])

@@ -40,7 +40,7 @@ from forms.models import Form
 from forms.service import publish_bundled_forms
 from media.store import Store
 from server.db import session_scope, utcnow
-from server.errors import Problem
+from server.errors import DomainError
 from sync.areas import import_areas
 from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
 from sync.models import Area, Household, Submission, SubmissionAttachment
@@ -662,11 +662,11 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
     with session_scope(sessions) as session:
         existing = session.scalar(select(func.count(Household.id)))
         if existing and not force:
-            raise Problem(409, "demo.not_empty",
-                          f"这个实例已有 {existing} 户数据，演示数据只装入全新的实例。"
-                          "请换一个空的数据目录（ZOUFANG_DATA_DIR），或加 --force 在现有数据上补充。",
-                          f"This instance already has {existing} households; demo data is only loaded into a "
-                          "fresh instance. Use an empty data dir (ZOUFANG_DATA_DIR), or --force to add it anyway.")
+            raise DomainError("conflict", "demo.not_empty",
+                              f"这个实例已有 {existing} 户数据，演示数据只装入全新的实例。"
+                              "请换一个空的数据目录（ZOUFANG_DATA_DIR），或加 --force 在现有数据上补充。",
+                              f"This instance already has {existing} households; demo data is only loaded into a "
+                              "fresh instance. Use an empty data dir (ZOUFANG_DATA_DIR), or --force to add it anyway.")
         say("areas, roster and forms")
         load_reference_data(session, store)
         users = plan_users(session)

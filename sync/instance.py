@@ -11,7 +11,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import fromstring
 
-from server.errors import Problem
+from server.errors import DomainError
 
 
 MAX_ID = 255
@@ -60,31 +60,31 @@ def parse_instance(xml: bytes, *, stored: bool = False) -> ParsedInstance:
     """`stored`: XML already accepted, read again; it may predate the refusal of DOCTYPEs (entities never were
     accepted) and the bound on its markup, and must stay readable."""
     if not stored and (xml.count(b"<") > MAX_MARKUP or xml.count(b"=") > MAX_MARKUP):
-        raise Problem(413, "submission.xml_too_complex", f"提交的 XML 元素或属性过多（上限 {MAX_MARKUP} 个）。",
-                      f"The submitted XML has too many elements or attributes (the limit is {MAX_MARKUP}).")
+        raise DomainError("too_large", "submission.xml_too_complex", f"提交的 XML 元素或属性过多（上限 {MAX_MARKUP} 个）。",
+                          f"The submitted XML has too many elements or attributes (the limit is {MAX_MARKUP}).")
     try:
         root = fromstring(xml, forbid_dtd=not stored)
     except DTDForbidden:
-        raise Problem(400, "submission.xml_doctype", "提交的 XML 含有文档类型声明（DOCTYPE），不予接受。",
-                      "The submitted XML has a document type declaration (DOCTYPE); it is refused.") from None
+        raise DomainError("invalid", "submission.xml_doctype", "提交的 XML 含有文档类型声明（DOCTYPE），不予接受。",
+                          "The submitted XML has a document type declaration (DOCTYPE); it is refused.") from None
     except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: unknown encoding
-        raise Problem(400, "submission.xml_invalid", f"提交的 XML 无法解析：{exc}",
-                      f"The submitted XML could not be parsed: {exc}") from None
+        raise DomainError("invalid", "submission.xml_invalid", f"提交的 XML 无法解析：{exc}",
+                          f"The submitted XML could not be parsed: {exc}") from None
     xml_form_id = root.get("id")
     if not xml_form_id:
-        raise Problem(400, "submission.form_id_missing", "提交的 XML 根元素没有 id 属性（表单 ID）。",
-                      "The submission's root element has no id attribute (the form ID).")
+        raise DomainError("invalid", "submission.form_id_missing", "提交的 XML 根元素没有 id 属性（表单 ID）。",
+                          "The submission's root element has no id attribute (the form ID).")
     meta = _child(root, "meta")
     instance_id = _text(_child(meta, "instanceID"))
     if not instance_id:
-        raise Problem(400, "submission.instance_id_missing", "提交缺少 meta/instanceID。",
-                      "The submission has no meta/instanceID.")
+        raise DomainError("invalid", "submission.instance_id_missing", "提交缺少 meta/instanceID。",
+                          "The submission has no meta/instanceID.")
     deprecated_id = _text(_child(meta, "deprecatedID"))
     for name, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id), ("id", xml_form_id),
                         ("version", root.get("version"))):
         if value and len(value) > MAX_ID:
-            raise Problem(400, "submission.id_too_long", f"{name} 超过 {MAX_ID} 个字符。",
-                          f"The submission's {name} is longer than {MAX_ID} characters.")
+            raise DomainError("invalid", "submission.id_too_long", f"{name} 超过 {MAX_ID} 个字符。",
+                              f"The submission's {name} is longer than {MAX_ID} characters.")
     household = _household_number(root, meta)
     return ParsedInstance(
         root=root,
@@ -116,8 +116,8 @@ def referenced_files(root: Element, binary_paths: list[str]) -> list[str]:
         for element in _walk(root, steps):
             value = _text(element)
             if value and len(value) > MAX_FILENAME:
-                raise Problem(400, "submission.filename_too_long", f"文件名超过 {MAX_FILENAME} 个字符：{value[:40]}…",
-                              f"A file name is longer than {MAX_FILENAME} characters: {value[:40]}…")
+                raise DomainError("invalid", "submission.filename_too_long", f"文件名超过 {MAX_FILENAME} 个字符：{value[:40]}…",
+                                  f"A file name is longer than {MAX_FILENAME} characters: {value[:40]}…")
             if value and value not in names:
                 names.append(value)
     return names

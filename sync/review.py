@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from forms.models import Form, FormVersion
-from server.errors import Problem
+from server.errors import DomainError
 from sync.idcard import mask
 from sync.instance import local
 from sync.models import Area, Household, Job, Submission
@@ -52,13 +52,13 @@ def set_review(session: Session, submission: Submission, state: str | None, comm
     Choosing the state it already has, without a comment, changes nothing (None)."""
     body = (comment or "").strip()
     if state is not None and state not in REVIEW_STATES:
-        raise Problem(400, "review.state_unknown", f"审核状态“{state}”无效。",
-                      f"'{state}' is not a review state ({', '.join(REVIEW_STATES)}).")
+        raise DomainError("invalid", "review.state_unknown", f"审核状态“{state}”无效。",
+                          f"'{state}' is not a review state ({', '.join(REVIEW_STATES)}).")
     if len(body) > MAX_COMMENT:
-        raise Problem(400, "review.comment_too_long", f"意见最多 {MAX_COMMENT} 个字。",
-                      f"A comment may have at most {MAX_COMMENT} characters.")
+        raise DomainError("invalid", "review.comment_too_long", f"意见最多 {MAX_COMMENT} 个字。",
+                          f"A comment may have at most {MAX_COMMENT} characters.")
     if state is None and not body:
-        raise Problem(400, "review.empty", "请选择审核状态或填写意见。", "Choose a review state or write a comment.")
+        raise DomainError("invalid", "review.empty", "请选择审核状态或填写意见。", "Choose a review state or write a comment.")
     changed = state if state is not None and state != submission.review_state else None
     if changed is None and not body:
         return None
@@ -77,17 +77,18 @@ def decide_out_of_area(session: Session, submission: Submission, decision: str, 
     stays stored). Decided once; the reconciler folds an accepted one in on its next run (a job queued here)."""
     body = (reason or "").strip()
     if decision not in AREA_DECISIONS:
-        raise Problem(400, "area_decision.unknown", f"决定“{decision}”无效。",
-                      f"'{decision}' is not a decision ({', '.join(AREA_DECISIONS)}).")
+        raise DomainError("invalid", "area_decision.unknown", f"决定“{decision}”无效。",
+                          f"'{decision}' is not a decision ({', '.join(AREA_DECISIONS)}).")
     if len(body) > MAX_COMMENT:
-        raise Problem(400, "area_decision.reason_too_long", f"理由最多 {MAX_COMMENT} 个字。",
-                      f"A reason may have at most {MAX_COMMENT} characters.")
+        raise DomainError("invalid", "area_decision.reason_too_long", f"理由最多 {MAX_COMMENT} 个字。",
+                          f"A reason may have at most {MAX_COMMENT} characters.")
     if not submission.out_of_area:
-        raise Problem(409, "area_decision.not_held", "这份提交不是超出辖区的提交，无需决定。",
-                      "This submission was not sent from outside its household's areas; there is nothing to decide.")
+        raise DomainError("conflict", "area_decision.not_held", "这份提交不是超出辖区的提交，无需决定。",
+                          "This submission was not sent from outside its household's areas; "
+                          "there is nothing to decide.")
     if session.scalar(select(AreaDecision.id).where(AreaDecision.submission_id == submission.id)) is not None:
-        raise Problem(409, "area_decision.decided", "这份超出辖区的提交已经处理过了。",
-                      "This out-of-area submission has already been decided.")
+        raise DomainError("conflict", "area_decision.decided", "这份超出辖区的提交已经处理过了。",
+                          "This out-of-area submission has already been decided.")
     made = AreaDecision(submission_id=submission.id, decision=decision, decided_by=user.id,
                         decided_by_name=(user.display_name or user.username)[:100], reason=body)
     session.add(made)
@@ -106,7 +107,7 @@ def comments_for(session: Session, submission_id: int) -> list[ReviewComment]:
 def area_by_code(session: Session, code: str) -> Area:
     area = session.scalar(select(Area).where(Area.code == code))
     if area is None:
-        raise Problem(404, "area.not_found", f"没有代码为 {code} 的区域。", f"There is no area {code}.")
+        raise DomainError("not_found", "area.not_found", f"没有代码为 {code} 的区域。", f"There is no area {code}.")
     return area
 
 
@@ -188,21 +189,21 @@ def out_of_area_submissions(session: Session, scope: Scope, *, area: Area | None
 
 
 def find_submission(session: Session, scope: Scope, xml_form_id: str, instance_id: str):
-    """(Submission, form id, form title, version) in the caller's areas, or a 404 Problem."""
+    """(Submission, form id, form title, version) in the caller's areas, or a not_found DomainError."""
     statement = scope.filter(
         select(Submission, Form.xml_form_id, FormVersion.title, FormVersion.version)
         .join(Form, Submission.form_id == Form.id).join(FormVersion, Submission.form_version_id == FormVersion.id)
         .where(Form.xml_form_id == xml_form_id, Submission.instance_id == instance_id), Submission.area_id)
     row = session.execute(statement).first()
     if row is None:
-        raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
+        raise DomainError("not_found", "submission.not_found", "没有这份提交。", "There is no such submission.")
     return tuple(row)
 
 
 def find_conflict(session: Session, scope: Scope, key: str) -> Conflict:
     conflict = session.scalar(scope.filter(select(Conflict).where(Conflict.key == key), Conflict.area_id))
     if conflict is None:
-        raise Problem(404, "conflict.not_found", "没有这个冲突。", "There is no such conflict.")
+        raise DomainError("not_found", "conflict.not_found", "没有这个冲突。", "There is no such conflict.")
     return conflict
 
 

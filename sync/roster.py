@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
-from server.errors import Problem
+from server.errors import DomainError
 from sync import idcard
 from sync.entity_list import bump_revision
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Job, Member
@@ -255,9 +255,9 @@ def import_roster(session: Session, content: bytes, filename: str,
     areas = {a.code: a for a in session.scalars(select(Area))}
     households, errors = parse_roster(rows, areas)
     if errors:
-        raise Problem(400, "roster.invalid", f"名单有 {len(errors)} 处错误，全部未导入。请按行号修改后重新导入。",
-                      f"The roster has {len(errors)} error(s); nothing was imported. Fix the rows listed and "
-                      "import it again.", details={"errors": [e.to_dict() for e in errors]})
+        raise DomainError("invalid", "roster.invalid", f"名单有 {len(errors)} 处错误，全部未导入。请按行号修改后重新导入。",
+                          f"The roster has {len(errors)} error(s); nothing was imported. Fix the rows listed and "
+                          "import it again.", details={"errors": [e.to_dict() for e in errors]})
     existing = {number: (hid, fingerprint, version) for number, hid, fingerprint, version in session.execute(
         select(Household.number, Household.id, Household.roster_fingerprint, Household.roster_version))}
     created = updated = 0

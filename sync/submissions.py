@@ -2,23 +2,24 @@
 
 Three steps, so that no database write lock is held while files reach the disk:
 
-1. `plan_submission` reads only. The XML must parse and name a form, a version and an instanceID (400); the
-   form must exist (404), accept submissions (409 when closed) and have that version (404). A known instanceID
-   with different XML is a conflict (409); with byte-identical XML it is the continuation of a split upload,
-   which still wants the files that have not arrived.
+1. `plan_submission` reads only. The XML must parse and name a form, a version and an instanceID (invalid);
+   the form must exist (not found), accept submissions (a conflict when closed) and have that version (not
+   found). A known instanceID with different XML is a conflict; with byte-identical XML it is the continuation
+   of a split upload, which still wants the files that have not arrived.
 2. `store_files` makes the wanted files durable in the media store. The store is content-addressed, so a file
    stored for a request that then fails is harmless and is not stored twice when the request is repeated.
 3. `record_submission` is one short write transaction. A new submission is inserted with every file its XML
    names — received, or recorded as expected-missing — and its reconcile and image jobs, so an acknowledged
    submission is never lost. A continuation gets the files it lacked. An edit (meta/deprecatedID) must name the
-   current version of a known submission (404, 409).
+   current version of a known submission (not found, conflict).
 
 Who may write what: a continuation only from the account that sent the submission, an edit also from a supervisor
-or admin whose areas cover the edited submission's household (403 otherwise, nothing changed). A submission (or an
+or admin whose areas cover the edited submission's household (forbidden otherwise, nothing changed). A submission (or an
 edit) about a household outside the sender's areas is stored all the same, filed under the household's area, and
 marked out of area (超出辖区): the reconciler leaves it out of the record until a supervisor of that area accepts
 it (sync.review). Admins are never out of area. Of concurrent edits of one version only one becomes current: the
-database keeps one current version per chain (uq_submissions_current_root), the others answer 409.
+database keeps one current version per chain (uq_submissions_current_root), the others are refused as conflicts.
+The refusals are `DomainError`s of those kinds; the web shell gives each kind its HTTP status.
 
 `accept_submission` runs the three in one ORM session's transaction (the demo, tests). The HTTP handler runs
 the first step, and the last one for a new submission (`record_new`), on a `DirectConnection`
@@ -41,7 +42,7 @@ from media.images import looks_like_image
 from media.store import SpooledUpload, Store
 from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared
-from server.errors import Problem
+from server.errors import DomainError
 from sync.instance import ParsedInstance, parse_instance, referenced_files
 from sync.models import Area, Household, Job, Submission, SubmissionAttachment
 
@@ -215,9 +216,9 @@ def _continue(session: Session, existing: Submission, plan: Plan, stored: dict[s
     """The same instanceID again: with the same XML, add the files that were still expected."""
     _same_xml(existing.xml_sha256, plan.xml_sha256)
     if existing.submitter_id != sender.user_id:
-        raise Problem(403, "submission.not_sender",
-                      "这份提交是另一个账号发送的，只有原发送人可以补传它的文件。",
-                      "This submission was sent by another account; only its sender may send its files.")
+        raise DomainError("forbidden", "submission.not_sender",
+                          "这份提交是另一个账号发送的，只有原发送人可以补传它的文件。",
+                          "This submission was sent by another account; only its sender may send its files.")
     added = _attach(existing, stored, now)
     if added:
         _queue_reconcile(session, existing)
@@ -228,9 +229,9 @@ def _continue(session: Session, existing: Submission, plan: Plan, stored: dict[s
 
 def _same_xml(stored_sha256: str, xml_sha256: str) -> None:
     if stored_sha256 != xml_sha256:
-        raise Problem(409, "submission.xml_conflict",
-                      "已有一份相同 ID（instanceID）的提交，但内容不同。请勿修改已发送的表单后重发。",
-                      "A submission already exists with this ID, but with different XML.")
+        raise DomainError("conflict", "submission.xml_conflict",
+                          "已有一份相同 ID（instanceID）的提交，但内容不同。请勿修改已发送的表单后重发。",
+                          "A submission already exists with this ID, but with different XML.")
 
 
 def _form_version_existing(connection: DirectConnection, parsed: ParsedInstance):
@@ -239,16 +240,16 @@ def _form_version_existing(connection: DirectConnection, parsed: ParsedInstance)
     row = connection.first(_FORM_VERSION_EXISTING, {
         "xml_form_id": parsed.xml_form_id, "version": parsed.version, "instance_id": parsed.instance_id})
     if row is None:
-        raise Problem(404, "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
-                      f"There is no form '{parsed.xml_form_id}' on this server.")
+        raise DomainError("not_found", "form.not_found", f"服务器上没有表单“{parsed.xml_form_id}”。",
+                          f"There is no form '{parsed.xml_form_id}' on this server.")
     if row.state == "closed":
-        raise Problem(409, "form.closed", f"表单“{parsed.xml_form_id}”已关闭，不再接收提交。",
-                      f"The form '{parsed.xml_form_id}' is closed and does not accept submissions.")
+        raise DomainError("conflict", "form.closed", f"表单“{parsed.xml_form_id}”已关闭，不再接收提交。",
+                          f"The form '{parsed.xml_form_id}' is closed and does not accept submissions.")
     if row.version_id is None:
-        raise Problem(404, "form.version_not_found",
-                      f"表单“{parsed.xml_form_id}”没有版本“{parsed.version}”。请在 Collect 中更新表单。",
-                      f"The form '{parsed.xml_form_id}' has no version '{parsed.version}'. "
-                      "Update the form on the device.")
+        raise DomainError("not_found", "form.version_not_found",
+                          f"表单“{parsed.xml_form_id}”没有版本“{parsed.version}”。请在 Collect 中更新表单。",
+                          f"The form '{parsed.xml_form_id}' has no version '{parsed.version}'. "
+                          "Update the form on the device.")
     return row
 
 
@@ -320,10 +321,10 @@ def _create_edit(session: Session, plan: Plan, stored: dict[str, StoredFile], se
     replaced = _replaced_by_edit(session, plan.form_id, parsed)
     if replaced.submitter_id != sender.user_id and not session.scalar(
             select(_REVIEWER_COVERS), {"submitter_id": sender.user_id, "area_id": replaced.area_id}):
-        raise Problem(403, "submission.edit_forbidden",
-                      "只有原发送人，或负责该户所在区域的督导员、管理员，才能修改这份提交。",
-                      "Only the sender of this submission, or a supervisor or admin over its household's area, "
-                      "may edit it.")
+        raise DomainError("forbidden", "submission.edit_forbidden",
+                          "只有原发送人，或负责该户所在区域的督导员、管理员，才能修改这份提交。",
+                          "Only the sender of this submission, or a supervisor or admin over its household's area, "
+                          "may edit it.")
     try:
         with session.begin_nested():
             if _retire(session, replaced):
@@ -375,17 +376,18 @@ def _insert_edit(session: Session, plan: Plan, replaced: Submission, stored: dic
 def _replaced_by_edit(session: Session, form_id: int, parsed: ParsedInstance) -> Submission:
     replaced = _find(session, form_id, parsed.deprecated_id)
     if replaced is None:
-        raise Problem(404, "submission.edit_unknown",
-                      f"要修改的提交“{parsed.deprecated_id}”不存在。",
-                      f"The submission being edited ('{parsed.deprecated_id}') does not exist.")
+        raise DomainError("not_found", "submission.edit_unknown",
+                          f"要修改的提交“{parsed.deprecated_id}”不存在。",
+                          f"The submission being edited ('{parsed.deprecated_id}') does not exist.")
     if not replaced.current:
         raise _outdated()
     return replaced
 
 
-def _outdated() -> Problem:
-    return Problem(409, "submission.edit_outdated", "要修改的提交已被另一次修改替代，请基于最新版本修改。",
-                   "The submission being edited has already been replaced by another edit; edit the latest version.")
+def _outdated() -> DomainError:
+    return DomainError("conflict", "submission.edit_outdated", "要修改的提交已被另一次修改替代，请基于最新版本修改。",
+                       "The submission being edited has already been replaced by another edit; "
+                       "edit the latest version.")
 
 
 def _attach(submission: Submission, stored: dict[str, StoredFile], now: dt.datetime) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from server.errors import Problem
+from server.errors import DomainError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,16 +29,16 @@ def read_table(content: bytes, filename: str, headers: dict[str, str]) -> list[R
     elif filename.lower().endswith(".csv"):
         raw = list(csv.reader(io.StringIO(_decode(content))))
     else:
-        raise Problem(400, "table.type", "只接受 .csv 或 .xlsx 文件。", "Only .csv or .xlsx files are accepted.")
+        raise DomainError("invalid", "table.type", "只接受 .csv 或 .xlsx 文件。", "Only .csv or .xlsx files are accepted.")
     if not raw:
-        raise Problem(400, "table.empty", "文件是空的。", "The file is empty.")
+        raise DomainError("invalid", "table.empty", "文件是空的。", "The file is empty.")
     header = [headers.get(_clean(h)) for h in raw[0]]
     missing = sorted(set(headers.values()) - set(header))
     if missing:
         names = {canonical: [h for h, c in headers.items() if c == canonical][0] for canonical in missing}
         listed = "、".join(names[m] for m in missing)
-        raise Problem(400, "table.columns_missing", f"缺少列：{listed}", f"Missing columns: {', '.join(missing)}",
-                      details={"missing": missing})
+        raise DomainError("invalid", "table.columns_missing", f"缺少列：{listed}", f"Missing columns: {', '.join(missing)}",
+                          details={"missing": missing})
     rows = []
     for index, cells in enumerate(raw[1:], start=2):
         values = {name: _clean(cell) for name, cell in zip(header, cells) if name}
@@ -53,16 +53,16 @@ def _decode(content: bytes) -> str:
             return content.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise Problem(400, "table.encoding", "无法识别文件编码，请另存为 UTF-8 CSV 或 XLSX。",
-                  "The file's encoding is not recognised; save it as UTF-8 CSV or XLSX.")
+    raise DomainError("invalid", "table.encoding", "无法识别文件编码，请另存为 UTF-8 CSV 或 XLSX。",
+                      "The file's encoding is not recognised; save it as UTF-8 CSV or XLSX.")
 
 
 def _xlsx_rows(content: bytes) -> list[list[Any]]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:
-        raise Problem(400, "table.unreadable", f"无法读取这个 Excel 文件：{exc}",
-                      f"This Excel file could not be read: {exc}") from None
+        raise DomainError("invalid", "table.unreadable", f"无法读取这个 Excel 文件：{exc}",
+                          f"This Excel file could not be read: {exc}") from None
     sheet = workbook.worksheets[0]
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 

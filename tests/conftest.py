@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
-from server import create_app
+from server.app import create_app
 from server.bootstrap import migrate
 from server.config import load_settings
 from server.db import make_engine, make_session_factory, session_scope

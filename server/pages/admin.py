@@ -15,11 +15,12 @@ from forms.models import Form, FormVersion
 from forms.service import publish_form
 from server.audit import record
 from server.csrf import check_csrf
-from server.errors import Problem
+from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.login_sessions import end_user_sessions
 from server.models import ROLES, Device, User, UserArea
 from server.pages.common import current_principal, page, page_number
+from server.render import problem_from
 from server.passwords import hash_password
 from server.runtime import db, runtime
 from sync.areas import import_areas
@@ -83,8 +84,9 @@ def publish():
     media = {f.filename: f.read() for f in request.files.getlist("media") if f.filename}
     try:
         version = publish_form(db(), runtime().store, upload.read(), upload.filename, media, principal.user.id)
-    except Problem as problem:
+    except DomainError as refused:
         db().rollback()
+        problem = problem_from(refused)
         return _forms_page(problem.status, problem=problem, filename=upload.filename)
     record(db(), "form.publish", f"form:{version.form.xml_form_id}",
            {"version": version.version, "file": upload.filename, "media": sorted(media)})
@@ -249,8 +251,9 @@ def import_area_file():
         return _areas_page(problem.status, problem=problem)
     try:
         result = import_areas(db(), upload.read(), upload.filename)
-    except Problem as problem:
+    except DomainError as refused:
         db().rollback()
+        problem = problem_from(refused)
         return _areas_page(problem.status, problem=problem)
     record(db(), "areas.import", f"file:{upload.filename}", dict(result))
     db().commit()

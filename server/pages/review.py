@@ -15,7 +15,7 @@ from werkzeug.routing import BuildError
 from forms.models import Form
 from server.audit import record_area_decision, record_resolution, record_review
 from server.csrf import check_csrf
-from server.errors import Problem
+from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
@@ -162,11 +162,11 @@ def submission(xml_form_id: str, instance_id: str):
         before = found.review_state
         try:
             step = set_review(db(), found, state, request.form.get("comment"), principal.user)
-        except Problem as problem:
-            if problem.status != 400:
+        except DomainError as refused:
+            if refused.kind != "invalid":
                 raise
             db().rollback()
-            error = problem.message(current_lang())
+            error = refused.message(current_lang())
         else:
             record_review(db(), form_id, instance_id, before, step)
             db().commit()
@@ -255,11 +255,11 @@ def resolve(key: str):
     try:
         resolved = resolve_conflict(db(), conflict, value, note, principal.user.id, principal.user.username,
                                     runtime().queue.options())
-    except Problem as problem:
-        if problem.status not in (400, 409):
+    except DomainError as refused:
+        if refused.kind not in ("invalid", "conflict"):
             raise
         db().rollback()
-        flash(_("这个冲突已经处理过了。") if problem.status == 409 else problem.message(current_lang()), "error")
+        flash(_("这个冲突已经处理过了。") if refused.kind == "conflict" else refused.message(current_lang()), "error")
         return back
     record_resolution(db(), resolved, value, note)
     db().commit()
@@ -322,11 +322,11 @@ def decide_out_of_area_page(xml_form_id: str, instance_id: str):
     decision = request.form.get("decision", "")
     try:
         made = decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user)
-    except Problem as problem:
-        if problem.status not in (400, 409):
+    except DomainError as refused:
+        if refused.kind not in ("invalid", "conflict"):
             raise
         db().rollback()
-        flash(problem.message(current_lang()), "error")
+        flash(refused.message(current_lang()), "error")
         return back
     record_area_decision(db(), xml_form_id, instance_id, made.decision, made.reason)
     db().commit()

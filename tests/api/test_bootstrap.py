@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from forms.models import Form, FormVersion
 from forms.service import BUNDLED_DIR
-from server import create_app
+from server.app import create_app
 from server.config import load_settings
 from server.db import session_scope
 from server.models import User

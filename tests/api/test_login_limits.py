@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from server import create_app
+from server.app import create_app
 from server.config import load_settings
 from server.ratelimit import LoginPolicy
 from support import basic

@@ -247,7 +247,7 @@ def test_rebuild_equals_the_incremental_result(device, client, sample_district, 
 
 
 def test_the_in_process_worker_reconciles_within_a_second(tmp_path, database_url, sample_district, reconcile):
-    from server import create_app
+    from server.app import create_app
     reconcile()  # the roster import's jobs: the second measured is the submission's own
     from server.config import load_settings
     app = create_app(load_settings(env={}, data_dir=tmp_path / "worker", database_url=database_url,

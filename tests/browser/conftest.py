@@ -148,7 +148,7 @@ def demo_db(demo_server):
 _UNLOCATE = """
 import sys
 from sqlalchemy import select
-from server import create_app
+from server.app import create_app
 from server.db import session_scope
 from sync.models import Household
 from sync.reconcile import reconcile_households

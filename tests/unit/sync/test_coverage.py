@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from forms.models import Form
 from server.db import session_scope
-from server.errors import Problem
+from server.errors import DomainError
 from server.models import User
 from sync.coverage import (NO_CADRE, coverage_for_month, coverage_households, coverage_trend, not_visited,
                            parse_month, shift_month, this_month)
@@ -80,9 +80,9 @@ def test_months_are_counted_across_years():
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-3", "26-03", "2026/03", "", "2026-03-01"])
 def test_a_malformed_month_is_a_problem(bad):
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(DomainError) as raised:
         parse_month(bad)
-    assert raised.value.status == 400 and raised.value.code == "coverage.month"
+    assert raised.value.kind == "invalid" and raised.value.code == "coverage.month"
 
 
 def test_this_month_is_chinas_calendar_month():
@@ -150,9 +150,9 @@ def test_cadre_rows_can_be_asked_for_at_any_level(district, visit, read):
     # town 1: cadre001, 004, 007 in village 1; 002, 005, 008 in village 2
     assert [r.key for r in report.rows] == ["cadre001", "cadre002", "cadre004", "cadre005", "cadre007", "cadre008"]
     assert counts(row(report, "cadre001")) == (7, 1, 0, 6)
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(DomainError) as raised:
         read(coverage_for_month, None, MONTH, area_code=TOWN, by="village")
-    assert raised.value.status == 400
+    assert raised.value.kind == "invalid"
 
 
 def test_households_without_a_cadre_get_a_row_of_their_own(district, visit, read, sessions):
@@ -210,12 +210,12 @@ def test_the_trend_covers_six_months_ending_with_the_month(district, visit, read
 # ---- scope ----------------------------------------------------------------------------------------------------
 
 def test_an_area_outside_the_callers_areas_is_not_found(district, read):
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(DomainError) as raised:
         read(coverage_for_month, ids(district, VILLAGE_2), MONTH, area_code=VILLAGE)
-    assert (raised.value.status, raised.value.code) == (404, "area.not_found")
-    with pytest.raises(Problem) as unknown:
+    assert (raised.value.kind, raised.value.code) == ("not_found", "area.not_found")
+    with pytest.raises(DomainError) as unknown:
         read(not_visited, None, MONTH, area_code="999999")
-    assert unknown.value.status == 404
+    assert unknown.value.kind == "not_found"
 
 
 def test_a_caller_sees_their_own_area_and_only_the_breadcrumb_they_may_open(district, visit, read, sessions):
@@ -303,6 +303,6 @@ def test_lists_are_paged_in_cadre_village_number_order(district, read):
 
 
 def test_an_unknown_state_is_a_problem(district, read):
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(DomainError) as raised:
         read(coverage_households, None, MONTH, state="visited")
-    assert raised.value.status == 400
+    assert raised.value.kind == "invalid"

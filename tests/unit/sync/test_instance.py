@@ -3,7 +3,7 @@ import tracemalloc
 
 import pytest
 
-from server.errors import Problem
+from server.errors import DomainError
 from sync.instance import MAX_MARKUP, parse_instance, referenced_files
 
 
@@ -33,10 +33,10 @@ def test_parse_falls_back_to_the_household_field_and_handles_namespaces():
     (b"<data><meta><instanceID>u</instanceID></meta></data>", "submission.form_id_missing"),
     (b'<data id="f"><meta><instanceID>  </instanceID></meta></data>', "submission.instance_id_missing"),
 ])
-def test_bad_xml_is_a_400_problem(xml, code):
-    with pytest.raises(Problem) as raised:
+def test_bad_xml_is_refused_as_invalid(xml, code):
+    with pytest.raises(DomainError) as raised:
         parse_instance(xml)
-    assert raised.value.status == 400 and raised.value.code == code
+    assert raised.value.kind == "invalid" and raised.value.code == code
 
 
 def test_referenced_files_follow_binary_paths_into_repeats():
@@ -82,7 +82,7 @@ def test_parsing_a_large_submission_takes_about_its_size():
 @pytest.mark.parametrize("unit", [b"<a/>", b'<a b="1" c="2"/>', b"<q>a=b</q>"])
 def test_more_markup_than_the_bound_is_refused_before_parsing(unit):
     xml = HEAD + unit * (MAX_MARKUP + 1) + b"</data>"
-    with pytest.raises(Problem) as raised:
+    with pytest.raises(DomainError) as raised:
         parse_instance(xml)
-    assert raised.value.status == 413 and raised.value.code == "submission.xml_too_complex"
+    assert raised.value.kind == "too_large" and raised.value.code == "submission.xml_too_complex"
     assert parse_instance(xml, stored=True).instance_id == "uuid:1"
