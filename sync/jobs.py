@@ -197,6 +197,8 @@ def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSe
             failed.append(job.id)
     with session_scope(sessions) as session:
         _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
+        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
     return list(reports)
 
 
@@ -210,24 +212,46 @@ _RECORD_IMAGE_CHECK = (
 
 
 def _record_image_reports(session: Session, jobs, reports: dict, now: dt.datetime) -> None:
-    """What the checks found, a reconcile job per checked photo's submission; jobs not reached go back."""
+    """What the checks found; jobs not reached go back."""
     checked = [(job, reports[job.id]) for job in jobs if job.id in reports and reports[job.id] is not None]
     if checked:
-        conn = session.connection()
-        conn.execute(_RECORD_IMAGE_CHECK, [
+        session.connection().execute(_RECORD_IMAGE_CHECK, [
             {"job_submission_id": job.submission_id, "job_filename": job.payload.get("filename"),
              "image_check": report.check.reason or "ok", "image_info": report.check.as_dict(),
              "thumb_sha256": report.derivatives.get("thumb"), "preview_sha256": report.derivatives.get("preview")}
             for job, report in checked])
-        conn.execute(insert(Job.__table__), [
-            {"kind": "reconcile", "submission_id": job.submission_id, "payload": {"image": job.payload.get("filename")}}
-            for job, _report in checked])
     done = [job.id for job in jobs if job.id in reports]
     handed_back = [job.id for job in jobs if job.id not in reports]
     if done:
         session.execute(delete(Job).where(Job.id.in_(done)))
     if handed_back:
         session.execute(update(Job).where(Job.id.in_(handed_back)).values(state="queued", run_after=now))
+
+
+def _queue_reconcile_after_images(session: Session, submission_ids: set[int]) -> None:
+    """One reconcile per submission once its last photo is checked, not one per photo: a submission with N photos
+    is judged again once, whether its photos were checked in one round or several, by one worker or many.
+
+    The submissions' rows are locked first, so that two workers finishing a submission's last two photos at the
+    same time take turns, and the second sees the first's photo done (READ COMMITTED reads anew per statement)
+    and queues the reconcile. A queued reconcile of the submission makes a new one unnecessary, unless a worker
+    has claimed it already (SKIP LOCKED hides it): that one may have read the photos before this check committed."""
+    if not submission_ids:
+        return
+    ids = sorted(submission_ids)
+    session.execute(select(Submission.id).where(Submission.id.in_(ids)).order_by(Submission.id).with_for_update())
+    pending = set(session.scalars(select(Job.submission_id).where(
+        Job.kind == "image", Job.submission_id.in_(ids), Job.state.in_(("queued", "running")))))
+    ready = [sid for sid in ids if sid not in pending]
+    if not ready:
+        return
+    queued = set(session.scalars(select(Job.submission_id).where(
+        Job.kind == "reconcile", Job.submission_id.in_(ready), Job.state == "queued")
+        .with_for_update(skip_locked=True)))
+    missing = [sid for sid in ready if sid not in queued]
+    if missing:
+        session.execute(insert(Job.__table__), [
+            {"kind": "reconcile", "submission_id": sid, "payload": {"images": True}} for sid in missing])
 
 
 def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | None]]:
