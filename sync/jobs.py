@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
-from sync.coverage import clear_cache as clear_coverage_cache
+from sync.coverage import clear_cache as clear_coverage_cache, mark_uncounted, refill_stale
 from sync.models import Household, Job, Submission, SubmissionAttachment
 from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
 from sync.rules import RulesConfig
@@ -164,10 +164,20 @@ def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings, store:
     """Everything due, reconcile and (given a store) image jobs, until nothing is left: for tests and `--once`."""
     done = 0
     while True:
-        batch = run_pending(sessions, queue) or (run_image_jobs(sessions, store, queue) if store else [])
+        batch = run_pending(sessions, queue)
+        if not batch:
+            refill_coverage(sessions)
+            batch = run_image_jobs(sessions, store, queue) if store else []
         if not batch:
             return done
         done += len(batch)
+
+
+def refill_coverage(sessions: sessionmaker[Session]) -> int:
+    """Count again the coverage months the reconciles marked stale, so that requests read them from the cache;
+    returns how many (area, month) marks were taken."""
+    with session_scope(sessions) as session:
+        return refill_stale(session)
 
 
 def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
@@ -305,8 +315,10 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
     with session_scope(sessions) as session:
         # everything due is now reflected; rechecks of held submissions stay queued for their time
         session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
-        # everything derived is derived again, the coverage counts included
+        # everything derived is derived again, the coverage counts included (by the worker; requests count live
+        # until then)
         clear_coverage_cache(session)
+        mark_uncounted(session)
     return Rebuilt(rebuilt, skipped)
 
 
@@ -357,11 +369,18 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         _lower_priority()
+        try:
+            with session_scope(self.sessions) as session:
+                mark_uncounted(session)
+        except Exception:  # the database may be restarting: the loop's refills catch up
+            log.exception("could not mark the coverage months to count")
         while not self._stopping.is_set():
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
             try:
                 done = run_pending(self.sessions, queue)
+                if not done:
+                    refill_coverage(self.sessions)
                 if not done and (quiet or time.monotonic() - self._photos_checked >= self.photo_patience):
                     self._photos_checked = time.monotonic()
                     done = run_image_jobs(self.sessions, self.store, queue)

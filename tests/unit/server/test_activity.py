@@ -151,6 +151,7 @@ def test_photos_wait_for_a_quiet_server_longer_than_reconciles(monkeypatch):
     monkeypatch.setattr(sync.jobs, "run_pending", lambda _sessions, _queue: [])  # no reconcile due
     monkeypatch.setattr(sync.jobs, "run_image_jobs", lambda _s, _store, given: photo_rounds.append(given) or [])
     monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)
+    monkeypatch.setattr(sync.jobs, "refill_coverage", lambda _sessions: 0)              # no month to count
     busy = Worker(sessions=None, queue=queue, store=None, quiet=lambda: False, patience=0.01, photo_patience=0.3,
                   poll_seconds=0.01)
     threading.Timer(0.2, busy.stop).start()
