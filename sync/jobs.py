@@ -25,7 +25,8 @@ from media.store import Store
 from server.db import session_scope, utcnow
 from sync.coverage import clear_cache as clear_coverage_cache, mark_uncounted, refill_stale
 from sync.models import Household, Job, Submission, SubmissionAttachment
-from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
+from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
+                            mark_unattached, reconcile_households, stale_records)
 from sync.rules import RulesConfig
 
 log = logging.getLogger("zoufang.worker")
@@ -91,6 +92,10 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
             state="failed", attempts=Job.attempts + 1, last_error=failed[number][-4000:])).rowcount
     if touched != len(jobs):  # another worker had them: never commit work done twice
         raise RuntimeError(f"claimed {len(jobs)} jobs but {touched} were still there")
+    refolds = [j for j in jobs if (j.payload or {}).get("rules") == queue.rules.digest]
+    if refolds:
+        stale, total = stale_records(session, queue.rules.digest)
+        log.info("rules changed: %d of %d households refolded", total - stale, total)
 
 
 def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
@@ -275,6 +280,36 @@ def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | No
             for r in rows if (r.submission_id, r.filename) in wanted}
 
 
+def queue_start_work(sessions: sessionmaker[Session], queue: QueueSettings) -> None:
+    """What a starting worker finds to do: coverage months the cache has no count of, records folded with other
+    rules."""
+    with session_scope(sessions) as session:
+        mark_uncounted(session)
+    queue_refolds(sessions, queue)
+
+
+def queue_refolds(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
+    """Queue in the background the refold of every household whose record was folded with other rules than
+    these (a changed ZOUFANG_RULES_FILE), in reconcile jobs of `queue.batch` households, so that a changed
+    threshold applies without `reconcile rebuild`; a household that cannot be folded fails its own job's part
+    as any reconcile does. Returns how many households were queued; none when their refold is queued already
+    (another worker started first, or the previous start's jobs are not all done)."""
+    digest = queue.rules.digest
+    with session_scope(sessions) as session:
+        queued = [payload for payload in session.scalars(select(Job.payload).where(
+            Job.kind == "reconcile", Job.submission_id.is_(None), Job.state == "queued"))
+            if (payload or {}).get("rules") == digest]
+        if queued:
+            return 0
+        numbers = households_with_stale_records(session, digest)
+        if numbers:
+            session.execute(insert(Job.__table__), [
+                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest}}
+                for start in range(0, len(numbers), queue.batch)])
+            log.info("rules changed: %d households to refold in the background", len(numbers))
+        return len(numbers)
+
+
 def retry_failed(sessions: sessionmaker[Session]) -> int:
     with session_scope(sessions) as session:
         result = session.execute(update(Job).where(Job.state == "failed")
@@ -370,10 +405,9 @@ class Worker(threading.Thread):
     def run(self) -> None:
         _lower_priority()
         try:
-            with session_scope(self.sessions) as session:
-                mark_uncounted(session)
-        except Exception:  # the database may be restarting: the loop's refills catch up
-            log.exception("could not mark the coverage months to count")
+            queue_start_work(self.sessions, self.queue)
+        except Exception:  # the database may be restarting: requests count live meanwhile, records stay as folded
+            log.exception("could not queue the work a start finds (coverage months to count, records to refold)")
         while not self._stopping.is_set():
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
