@@ -20,9 +20,11 @@ area outside them as not found, exactly as if it did not exist.
 The per-area, per-month counts behind the area rows, totals and trends are cached (CoverageMonth, zeros included):
 a city's six months are 740,000 visits to count, and a month's counts change only where a household's state in it
 changes. The reconciler marks such an (area, month) stale in the transaction that rewrites the visits
-(`mark_stale`; insert-only, so reconcilers never wait on each other or on a fill); the next request counts the stale
-and missing pairs again, one fill at a time, and commits them. So a reconciled visit shows on the next request, and
-an answer is never older than a change committed before the request began. `reconcile rebuild` empties the cache.
+(`mark_stale`; insert-only, so reconcilers never wait on each other or on a refill), and the worker counts the
+stale pairs again after its reconciles (`refill_stale`). A request only reads: the cached pairs, and the stale or
+uncounted ones counted from `visits` a month at a time. So a reconciled visit shows on the next request, an answer
+is never older than a change committed before the request began, and no GET writes. `reconcile rebuild` empties
+the cache and marks every month with visits for the worker to count.
 Cadre rows and household lists are counted live: they are a village's or a town's, or one month's.
 """
 from __future__ import annotations
@@ -428,19 +430,24 @@ _FILL_LOCK = 0x5A4F_5546_434F_5645
 
 
 def visit_counts(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
-    """(area id, month) → (households visited, households with a verified visit) for every area and month given,
-    from the cache. When a pair is missing or stale, the missing and stale pairs are counted again in a transaction
-    of their own: the session's transaction is COMMITTED before and after (the callers are read-only requests)."""
+    """(area id, month) → (households visited, households with a verified visit) for every area and month given:
+    from the cache, and counted from `visits` for the pairs it lacks or holds stale. Reads only: the worker refills
+    the cache (`refill_stale`), so a request never writes, let alone commits."""
     if not area_ids or not months:
         return {}
-    # the stale marks before the counts: a fill committing in between can only make the counts read newer
-    stale = session.execute(select(CoverageStale.id).where(*_pairs(session, CoverageStale, area_ids, months))
-                            .limit(1))
-    if stale.first() is None:
-        cached = _cached(session, area_ids, months)
-        if len(cached) == len(area_ids) * len(months):
-            return cached
-    return _fill(session, area_ids, months)
+    # the stale marks before the counts: a refill committing in between can only make the counts read newer
+    stale = set(session.execute(select(CoverageStale.area_id, CoverageStale.month)
+                                .where(*_pairs(session, CoverageStale, area_ids, months))).all())
+    cached = {pair: c for pair, c in _cached(session, area_ids, months).items() if pair not in stale}
+    counts = dict(cached)
+    for month in months:
+        # a month at a time: between two worker rounds a few villages of this month are stale, not whole months
+        uncounted = [a for a in area_ids if (a, month) not in cached]
+        if uncounted:
+            counted = {(a, m): (visited, verified) for a, m, visited, verified
+                       in session.execute(visit_count_statement(uncounted, month, month))}
+            counts.update({(a, month): counted.get((a, month), (0, 0)) for a in uncounted})
+    return counts
 
 
 def visit_count_statement(area_ids: list[int], first: str, last: str):
@@ -466,11 +473,45 @@ def mark_stale(session: Session, before: Iterable[tuple], after: Iterable[tuple]
 
 
 def clear_cache(session: Session) -> None:
-    """Forget every cached count (after `reconcile rebuild`, which derives everything again): the next requests
-    count from `visits`."""
+    """Forget every cached count and mark: requests count from `visits` until the worker has counted again what
+    `mark_uncounted` marks."""
     _lock_fills(session)
     session.execute(delete(CoverageStale).execution_options(synchronize_session=False))
     session.execute(delete(CoverageMonth).execution_options(synchronize_session=False))
+
+
+def mark_uncounted(session: Session) -> None:
+    """Mark stale every (area, month) with a visit that the cache has no count of: after `reconcile rebuild` and
+    when a worker starts (the cache may predate a change of how it is kept), so that the worker counts them."""
+    uncounted = (select(Visit.area_id, Visit.month).distinct()
+                 .where(Visit.month.is_not(None),
+                        ~exists().where(CoverageMonth.area_id == Visit.area_id, CoverageMonth.month == Visit.month)))
+    session.execute(insert(CoverageStale).from_select(["area_id", "month"], uncounted))
+
+
+def refill_stale(session: Session) -> int:
+    """For the worker: count again the stale (area, month) pairs, and every area the cache lacks in their months
+    (so a month is complete after its first refill and requests read it without counting); flushes, the caller
+    commits. Refills run one at a time and take the stale marks away BEFORE counting, so every mark taken was
+    committed with its visits before the count that replaces it read them; a mark committed later stays for the
+    next refill. Returns how many marks it took."""
+    _lock_fills(session)
+    taken = session.execute(delete(CoverageStale).returning(CoverageStale.area_id, CoverageStale.month)
+                            .execution_options(synchronize_session=False)).all()
+    if not taken:
+        return 0
+    months: dict[str, set[int]] = {}
+    for area_id, month in taken:
+        months.setdefault(month, set()).add(area_id)
+    every_area = set(session.scalars(select(Area.id)))
+    for month, marked in sorted(months.items()):
+        counted = set(session.scalars(select(CoverageMonth.area_id).where(CoverageMonth.month == month)))
+        areas = sorted(marked | (every_area - counted))
+        session.execute(delete(CoverageMonth).where(_among(session, CoverageMonth.area_id, areas),
+                                                    CoverageMonth.month == month)
+                        .execution_options(synchronize_session=False))
+        _insert_counts(session, areas, month)
+    return len(taken)
 
 
 def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
@@ -500,58 +541,21 @@ def _cached(session: Session, area_ids: list[int], months: list[str]) -> dict[tu
     return {(a, m): (visited, verified) for a, m, visited, verified in session.execute(statement)}
 
 
-def _fill(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
-    """Count the missing and stale pairs again and keep them. Fills run one at a time and take the stale marks away
-    BEFORE counting, so every mark taken was committed with its visits before the count that replaces it read them;
-    a mark committed later stays for the next request."""
-    # a new transaction whose first statement writes: on SQLite a transaction begun for reading (DEFERRED) cannot
-    # always start writing later, but one that writes first waits for the write lock like any writer
-    session.commit()
-    _lock_fills(session)
-    taken = session.execute(delete(CoverageStale).where(*_pairs(session, CoverageStale, area_ids, months))
-                            .returning(CoverageStale.area_id, CoverageStale.month)
-                            .execution_options(synchronize_session=False)).all()
-    stale = {(a, m) for a, m in taken}
-    # marks of pairs nobody has counted yet mean nothing: taking them keeps the table small
-    session.execute(delete(CoverageStale).where(~exists().where(CoverageMonth.area_id == CoverageStale.area_id,
-                                                                CoverageMonth.month == CoverageStale.month))
-                    .execution_options(synchronize_session=False))
-    cached = {pair: c for pair, c in _cached(session, area_ids, months).items() if pair not in stale}
-    missing = [(a, m) for a in area_ids for m in months if (a, m) not in cached]
-    if not missing:  # the fill before this one, which we waited for, counted them
-        session.commit()
-        return cached
-    # one count for the smallest block of areas × a range of months holding every missing pair (typically: the
-    # stale villages' current month, or everything when cold)
-    block_areas = sorted({a for a, _m in missing})
-    block_months = [month_name(n) for n in range(parse_month(min(m for _a, m in missing)),
-                                                 parse_month(max(m for _a, m in missing)) + 1)]
-    session.execute(delete(CoverageMonth).where(*_pairs(session, CoverageMonth, block_areas, block_months))
-                    .execution_options(synchronize_session=False))
-    block = _insert_counts(session, block_areas, block_months)
-    return {**cached, **block}
-
-
-def _insert_counts(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:
-    """Count the areas' months into the cache, in the database (a city's thousands of rows never travel), zeros for
-    the pairs without a visit; commit."""
+def _insert_counts(session: Session, area_ids: list[int], month: str) -> None:
+    """Count the areas' month into the cache, in the database (a city's thousands of rows never travel), zeros for
+    the areas without a visit."""
     columns = ("area_id", "month", "visited", "verified")
     table = CoverageMonth.__table__
-    counted = session.execute(table.insert().from_select(columns, visit_count_statement(area_ids, months[0],
-                                                                                        months[-1]))
-                              .returning(*(table.c[c] for c in columns))).all()
-    block = {(a, m): (visited, verified) for a, m, visited, verified in counted}
-    zeros = [{"area_id": a, "month": m, "visited": 0, "verified": 0}
-             for a in area_ids for m in months if (a, m) not in block]
+    counted = session.execute(table.insert().from_select(columns, visit_count_statement(area_ids, month, month))
+                              .returning(table.c.area_id)).scalars().all()
+    zeros = [{"area_id": a, "month": month, "visited": 0, "verified": 0} for a in sorted(set(area_ids) - set(counted))]
     if zeros:
         session.execute(table.insert(), zeros)
-    session.commit()
-    return {**block, **{(z["area_id"], z["month"]): (0, 0) for z in zeros}}
 
 
 def _lock_fills(session: Session) -> None:
-    """One fill at a time, so that an older count never overwrites a newer one. Reconcilers never take this lock.
-    (SQLite needs nothing: a transaction holds the one write lock from its first write on, and fills write first.)"""
+    """One refill at a time, so that an older count never overwrites a newer one. Reconcilers never take this lock.
+    (SQLite needs nothing: a transaction holds the one write lock from its first write on.)"""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_FILL_LOCK)))
 

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
-from sync.coverage import clear_cache as clear_coverage_cache
+from sync.coverage import clear_cache as clear_coverage_cache, mark_uncounted, refill_stale
 from sync.models import Household, Job, Submission, SubmissionAttachment
-from sync.reconcile import ReconcileOptions, households_for_submissions, mark_unattached, reconcile_households
+from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
+                            mark_unattached, reconcile_households, stale_records)
 from sync.rules import RulesConfig
 
 log = logging.getLogger("zoufang.worker")
@@ -91,6 +92,10 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
             state="failed", attempts=Job.attempts + 1, last_error=failed[number][-4000:])).rowcount
     if touched != len(jobs):  # another worker had them: never commit work done twice
         raise RuntimeError(f"claimed {len(jobs)} jobs but {touched} were still there")
+    refolds = [j for j in jobs if (j.payload or {}).get("rules") == queue.rules.digest]
+    if refolds:
+        stale, total = stale_records(session, queue.rules.digest)
+        log.info("rules changed: %d of %d households refolded", total - stale, total)
 
 
 def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
@@ -164,10 +169,20 @@ def run_until_idle(sessions: sessionmaker[Session], queue: QueueSettings, store:
     """Everything due, reconcile and (given a store) image jobs, until nothing is left: for tests and `--once`."""
     done = 0
     while True:
-        batch = run_pending(sessions, queue) or (run_image_jobs(sessions, store, queue) if store else [])
+        batch = run_pending(sessions, queue)
+        if not batch:
+            refill_coverage(sessions)
+            batch = run_image_jobs(sessions, store, queue) if store else []
         if not batch:
             return done
         done += len(batch)
+
+
+def refill_coverage(sessions: sessionmaker[Session]) -> int:
+    """Count again the coverage months the reconciles marked stale, so that requests read them from the cache;
+    returns how many (area, month) marks were taken."""
+    with session_scope(sessions) as session:
+        return refill_stale(session)
 
 
 def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
@@ -197,6 +212,8 @@ def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSe
             failed.append(job.id)
     with session_scope(sessions) as session:
         _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
+        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
     return list(reports)
 
 
@@ -210,24 +227,46 @@ _RECORD_IMAGE_CHECK = (
 
 
 def _record_image_reports(session: Session, jobs, reports: dict, now: dt.datetime) -> None:
-    """What the checks found, a reconcile job per checked photo's submission; jobs not reached go back."""
+    """What the checks found; jobs not reached go back."""
     checked = [(job, reports[job.id]) for job in jobs if job.id in reports and reports[job.id] is not None]
     if checked:
-        conn = session.connection()
-        conn.execute(_RECORD_IMAGE_CHECK, [
+        session.connection().execute(_RECORD_IMAGE_CHECK, [
             {"job_submission_id": job.submission_id, "job_filename": job.payload.get("filename"),
              "image_check": report.check.reason or "ok", "image_info": report.check.as_dict(),
              "thumb_sha256": report.derivatives.get("thumb"), "preview_sha256": report.derivatives.get("preview")}
             for job, report in checked])
-        conn.execute(insert(Job.__table__), [
-            {"kind": "reconcile", "submission_id": job.submission_id, "payload": {"image": job.payload.get("filename")}}
-            for job, _report in checked])
     done = [job.id for job in jobs if job.id in reports]
     handed_back = [job.id for job in jobs if job.id not in reports]
     if done:
         session.execute(delete(Job).where(Job.id.in_(done)))
     if handed_back:
         session.execute(update(Job).where(Job.id.in_(handed_back)).values(state="queued", run_after=now))
+
+
+def _queue_reconcile_after_images(session: Session, submission_ids: set[int]) -> None:
+    """One reconcile per submission once its last photo is checked, not one per photo: a submission with N photos
+    is judged again once, whether its photos were checked in one round or several, by one worker or many.
+
+    The submissions' rows are locked first, so that two workers finishing a submission's last two photos at the
+    same time take turns, and the second sees the first's photo done (READ COMMITTED reads anew per statement)
+    and queues the reconcile. A queued reconcile of the submission makes a new one unnecessary, unless a worker
+    has claimed it already (SKIP LOCKED hides it): that one may have read the photos before this check committed."""
+    if not submission_ids:
+        return
+    ids = sorted(submission_ids)
+    session.execute(select(Submission.id).where(Submission.id.in_(ids)).order_by(Submission.id).with_for_update())
+    pending = set(session.scalars(select(Job.submission_id).where(
+        Job.kind == "image", Job.submission_id.in_(ids), Job.state.in_(("queued", "running")))))
+    ready = [sid for sid in ids if sid not in pending]
+    if not ready:
+        return
+    queued = set(session.scalars(select(Job.submission_id).where(
+        Job.kind == "reconcile", Job.submission_id.in_(ready), Job.state == "queued")
+        .with_for_update(skip_locked=True)))
+    missing = [sid for sid in ready if sid not in queued]
+    if missing:
+        session.execute(insert(Job.__table__), [
+            {"kind": "reconcile", "submission_id": sid, "payload": {"images": True}} for sid in missing])
 
 
 def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | None]]:
@@ -239,6 +278,36 @@ def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | No
                                   SubmissionAttachment.sha256.is_not(None)))
     return {wanted[(r.submission_id, r.filename)]: (r.sha256, r.filename, r.content_type)
             for r in rows if (r.submission_id, r.filename) in wanted}
+
+
+def queue_start_work(sessions: sessionmaker[Session], queue: QueueSettings) -> None:
+    """What a starting worker finds to do: coverage months the cache has no count of, records folded with other
+    rules."""
+    with session_scope(sessions) as session:
+        mark_uncounted(session)
+    queue_refolds(sessions, queue)
+
+
+def queue_refolds(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
+    """Queue in the background the refold of every household whose record was folded with other rules than
+    these (a changed ZOUFANG_RULES_FILE), in reconcile jobs of `queue.batch` households, so that a changed
+    threshold applies without `reconcile rebuild`; a household that cannot be folded fails its own job's part
+    as any reconcile does. Returns how many households were queued; none when their refold is queued already
+    (another worker started first, or the previous start's jobs are not all done)."""
+    digest = queue.rules.digest
+    with session_scope(sessions) as session:
+        queued = [payload for payload in session.scalars(select(Job.payload).where(
+            Job.kind == "reconcile", Job.submission_id.is_(None), Job.state == "queued"))
+            if (payload or {}).get("rules") == digest]
+        if queued:
+            return 0
+        numbers = households_with_stale_records(session, digest)
+        if numbers:
+            session.execute(insert(Job.__table__), [
+                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest}}
+                for start in range(0, len(numbers), queue.batch)])
+            log.info("rules changed: %d households to refold in the background", len(numbers))
+        return len(numbers)
 
 
 def retry_failed(sessions: sessionmaker[Session]) -> int:
@@ -281,8 +350,10 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
     with session_scope(sessions) as session:
         # everything due is now reflected; rechecks of held submissions stay queued for their time
         session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
-        # everything derived is derived again, the coverage counts included
+        # everything derived is derived again, the coverage counts included (by the worker; requests count live
+        # until then)
         clear_coverage_cache(session)
+        mark_uncounted(session)
     return Rebuilt(rebuilt, skipped)
 
 
@@ -333,11 +404,17 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         _lower_priority()
+        try:
+            queue_start_work(self.sessions, self.queue)
+        except Exception:  # the database may be restarting: requests count live meanwhile, records stay as folded
+            log.exception("could not queue the work a start finds (coverage months to count, records to refold)")
         while not self._stopping.is_set():
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
             try:
                 done = run_pending(self.sessions, queue)
+                if not done:
+                    refill_coverage(self.sessions)
                 if not done and (quiet or time.monotonic() - self._photos_checked >= self.photo_patience):
                     self._photos_checked = time.monotonic()
                     done = run_image_jobs(self.sessions, self.store, queue)

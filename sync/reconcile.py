@@ -16,7 +16,7 @@ import traceback
 from collections import defaultdict
 from typing import Iterable
 
-from sqlalchemy import column, delete, insert, select, table, update
+from sqlalchemy import column, delete, func, insert, or_, select, table, update
 from sqlalchemy.orm import Session, selectinload
 
 from sync.coverage import mark_stale
@@ -72,6 +72,24 @@ def households_for_submissions(session: Session, submission_ids: Iterable[int]) 
     return numbers
 
 
+def _other_rules(digest: str):
+    return or_(HouseholdRecord.rules_digest.is_(None), HouseholdRecord.rules_digest != digest)
+
+
+def stale_records(session: Session, digest: str) -> tuple[int, int]:
+    """(records folded with other rules than `digest`, every record)."""
+    total, stale = session.execute(select(func.count(), func.count().filter(_other_rules(digest)))
+                                   .select_from(HouseholdRecord)).one()
+    return stale, total
+
+
+def households_with_stale_records(session: Session, digest: str) -> list[str]:
+    """The households whose record was folded with other rules than `digest`, by number."""
+    return list(session.scalars(select(Household.number)
+                                .join(HouseholdRecord, HouseholdRecord.household_id == Household.id)
+                                .where(_other_rules(digest)).order_by(Household.number)))
+
+
 def mark_unattached(session: Session, submission_ids: Iterable[int], now: dt.datetime) -> None:
     """Submissions that name no known household are kept as they are, and say why they are not in a record."""
     ids = list(submission_ids)
@@ -125,7 +143,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
         session.execute(update(Submission).where(Submission.household_number.in_(list(result.failed)),
                                                  Submission.current.is_(True))
                         .values(reconcile_state="failed", reconciled_at=options.now))
-    _write(session, records, submitters, options.now)
+    _write(session, records, submitters, options.now, options.rules.digest)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
             _ensure_recheck(session, submission_id, until)
@@ -286,7 +304,7 @@ def _load_resolutions(session: Session, household_ids: list[int]) -> dict[int, l
 
 
 def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
-           submitters: dict[str, tuple[int, int | None]], now: dt.datetime) -> None:
+           submitters: dict[str, tuple[int, int | None]], now: dt.datetime, rules_digest: str) -> None:
     ids = list(records)
     # the visits as they were, so that only the coverage months whose counts change are marked stale
     before = session.execute(delete(Visit).where(Visit.household_id.in_(ids))
@@ -300,7 +318,8 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
             "household_id": household_id, "fields": record.fields, "members": record.members,
             "visits": record.visits, "assessments": record.assessments, "incomes": record.incomes, "events": record.events,
             "version": version, "size": len(record.members), "exit_eligible": record.exit_eligible,
-            "open_conflicts": sum(1 for c in record.conflicts if c["state"] == "open"), "updated_at": now})
+            "open_conflicts": sum(1 for c in record.conflicts if c["state"] == "open"), "updated_at": now,
+            "rules_digest": rules_digest})
         for visit in record.visits:
             submission_id, submitter_id = submitters[visit["instance_id"]]
             gps = visit.get("gps") or {}

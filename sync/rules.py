@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ class RulesConfig:
     thresholds: dict[str, float]
     housing_subsidy: dict[str, float]
     evidence: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
+    #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
+    digest: str = ""
 
     def poverty_line(self, year: int) -> float | None:
         """The year's line, or the latest configured before it (lines are set per year, DOMAIN.md)."""
@@ -40,11 +45,19 @@ class RulesConfig:
 
 def load_rules(path: Path | None = None) -> RulesConfig:
     data = tomllib.loads((path or BUNDLED_RULES).read_text(encoding="utf-8"))
-    return RulesConfig(lines={int(y): float(v["poverty_line"]) for y, v in data.get("years", {}).items()},
-                       thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
-                       housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
-                       evidence={**EVIDENCE_DEFAULTS,
-                                 **{k: float(v) for k, v in data.get("evidence", {}).items()}})
+    rules = RulesConfig(lines={int(y): float(v["poverty_line"]) for y, v in data.get("years", {}).items()},
+                        thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
+                        housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
+                        evidence={**EVIDENCE_DEFAULTS,
+                                  **{k: float(v) for k, v in data.get("evidence", {}).items()}})
+    return dataclasses.replace(rules, digest=rules_digest(rules))
+
+
+def rules_digest(rules: RulesConfig) -> str:
+    """The digest of the values the rules apply, not of the file's text: a comment or a reordering changes nothing."""
+    values = {"lines": rules.lines, "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
+              "evidence": rules.evidence}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 # ---- income -------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from server.passwords import hash_password
 from server.runtime import db, runtime
 from sync.areas import import_areas
 from sync.models import Area, Household, Submission
+from sync.reconcile import stale_records
 from sync.review import area_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -58,8 +59,10 @@ def _forms_page(status: int = 200, **outcome):
                          .order_by(Form.xml_form_id)).all()
     counts = dict(db().execute(select(Submission.form_id, func.count(Submission.id))
                                .group_by(Submission.form_id)).all())
+    stale, total = stale_records(db(), runtime().queue.rules.digest)
     return render_template("admin/forms.html", forms=forms, counts=counts, states=FORM_STATES,
-                           max_mb=runtime().settings.max_form_bytes // (1024 * 1024), **outcome), status
+                           max_mb=runtime().settings.max_form_bytes // (1024 * 1024),
+                           rules={"stale": stale, "total": total}, **outcome), status
 
 
 @bp.get("/")

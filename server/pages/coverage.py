@@ -1,7 +1,7 @@
 """Visit coverage pages (走访覆盖): a month's coverage drilled down county → town → village → cadre, the households
 behind every number, and the not-visited list by cadre that a town supervisor calls the cadres about.
 
-Thin handlers: read the arguments, call one service of sync.coverage with the caller's areas, end the read
+Thin handlers: read the arguments, call one service of sync.coverage with the caller's areas, end the read-only
 transaction (on SQLite every transaction holds the write lock) and render. The trend chart is inline SVG laid out
 here from the report's numbers; no script draws it.
 """
@@ -28,7 +28,7 @@ def month():
     chosen = month_arg()
     report = coverage_for_month(db(), principal.scope.area_ids, chosen, request.args.get("area") or None,
                                 request.args.get("by") or None)
-    db().commit()
+    db().rollback()
     return render_template("coverage/month.html", report=report, months=_month_switch(chosen),
                            chart=trend_chart(report.trend), level_pp=LEVEL_PP, no_cadre=NO_CADRE)
 
@@ -41,7 +41,7 @@ def not_visited_page():
     offset = offset_arg()
     listing = not_visited(db(), principal.scope.area_ids, chosen, request.args.get("area") or None,
                           request.args.get("cadre") or None, PER_PAGE, offset)
-    db().commit()
+    db().rollback()
     return _list(listing, chosen, offset)
 
 
@@ -54,7 +54,7 @@ def households():
     listing = coverage_households(db(), principal.scope.area_ids, chosen, request.args.get("area") or None,
                                   request.args.get("cadre") or None, request.args.get("state") or None,
                                   PER_PAGE, offset)
-    db().commit()
+    db().rollback()
     return _list(listing, chosen, offset)
 
 

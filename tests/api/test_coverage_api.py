@@ -9,11 +9,13 @@ cadre001, 1.5 km from the house) and 龙立长 (cadre001's, by cadre001, neither
 import re
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from server.db import session_scope
 from support import login, Collect, make_jpeg, visit_xml
-from sync.coverage import clear_cache
+from sync.coverage import clear_cache, mark_uncounted
+from sync.jobs import refill_coverage, run_pending
+from sync.models import Area
 from sync.records import CoverageMonth
 
 HAO_FU, LONG, HUANG = "2105040010010001", "2105040010010019", "2105040010010037"
@@ -262,6 +264,10 @@ def village_month(client, headers, month):
 def test_the_numbers_are_identical_with_and_without_the_cache(client, november, admin, sessions):
     clear(sessions)
     cold = every_view(client, november, admin)
+    assert cached_months(sessions) == 0                    # requests count, never fill
+    with session_scope(sessions) as session:
+        mark_uncounted(session)                            # as a worker does when it starts
+    refill_coverage(sessions)
     assert cached_months(sessions) > 0
     assert every_view(client, november, admin) == cold     # warm
     clear(sessions)
@@ -303,6 +309,43 @@ def test_an_edit_moving_a_visit_to_another_month_moves_it_in_the_coverage(client
     work()
     assert (village_month(client, town, "2026-10"), village_month(client, town, "2026-09")) == \
         ((19, 0, 0, 19), (19, 0, 1, 18))
+
+
+@pytest.fixture
+def writes(app):
+    """The INSERT, UPDATE and DELETE statements sent to the database from now on."""
+    seen = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    engine = app.extensions["zoufang"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def test_coverage_requests_write_nothing_and_the_worker_refills_the_months_they_counted_live(
+        client, november, app, sessions, writes):
+    town = november["town1"]
+    login(client, "town1")
+    assert village_month(client, town, MONTH) == (19, 2, 2, 15)
+    assert Collect(client, november["cadre1"]).submit(
+        visit_xml("2105040010010025", instance_id="uuid:late", gps="")).status_code == 201
+    rt = app.extensions["zoufang"]
+    assert run_pending(rt.sessions, rt.queue)              # reconciled; the month is stale, not refilled yet
+    writes.clear()
+    assert village_month(client, town, MONTH) == (19, 2, 3, 14)
+    assert client.get("/coverage/", query_string={"month": MONTH, "area": TOWN}).status_code == 200
+    assert writes == []
+    assert refill_coverage(sessions) > 0
+    with session_scope(sessions) as session:
+        cached = session.execute(select(CoverageMonth.visited, CoverageMonth.verified).join(
+            Area, Area.id == CoverageMonth.area_id).where(Area.code == VILLAGE, CoverageMonth.month == MONTH)).one()
+    assert tuple(cached) == (5, 2)
+    assert refill_coverage(sessions) == 0
+    assert village_month(client, town, MONTH) == (19, 2, 3, 14)
 
 
 def test_a_rebuild_leaves_a_correct_cache(client, november, admin, sessions, runner):

@@ -131,3 +131,50 @@ def test_photos_not_reached_within_the_time_budget_go_back_to_the_queue(device, 
 def _attachments(sessions):
     with session_scope(sessions) as session:
         return list(session.scalars(select(SubmissionAttachment).order_by(SubmissionAttachment.id)))
+
+
+def _three_photo_visit(instance_id):
+    xml = visit_xml(HH, instance_id=instance_id, photo="family.jpg").decode()
+    xml = (xml.replace("<photo_housing_sign/>", "<photo_housing_sign>housing.jpg</photo_housing_sign>")
+           .replace("<photo_water_sign/>", "<photo_water_sign>water.jpg</photo_water_sign>"))
+    # the water sign was photographed two days before the visit: only its check can say so
+    photos = {"family.jpg": make_jpeg(taken="2026:11:20 10:00:00"), "housing.jpg": make_jpeg(taken="2026:11:20 10:01:00"),
+              "water.jpg": make_jpeg(taken="2026:11:18 10:00:00")}
+    return xml.encode(), photos
+
+
+@pytest.mark.parametrize("per_round", [8, 1], ids=["one_round", "a_round_per_photo"])
+def test_a_submission_is_folded_once_after_all_its_photos_are_checked(device, app, sample_district, sessions,
+                                                                      monkeypatch, per_round):
+    import dataclasses
+
+    import sync.jobs
+    from sync.jobs import run_pending, run_until_idle
+    rt = app.extensions["zoufang"]
+    assert device.submit(*_three_photo_visit("uuid:three-photos")).status_code == 201
+    assert run_pending(rt.sessions, rt.queue)  # the fold on arrival, before any photo is checked
+    folds = []
+    real = sync.jobs.reconcile_households
+
+    def counting(session, numbers, options, **kwargs):
+        folds.append(sorted(set(numbers)))
+        return real(session, numbers, options, **kwargs)
+
+    monkeypatch.setattr(sync.jobs, "reconcile_households", counting)
+    run_until_idle(rt.sessions, dataclasses.replace(rt.queue, image_batch=per_round), rt.store)
+    assert folds == [[HH]]
+    assert [a.image_check for a in _attachments(sessions)] == ["ok", "ok", "ok"]
+    [(verdict, reasons)] = verdicts(sessions)
+    assert verdict == "questionable" and reasons == ["photo_time_mismatch"]
+
+
+def test_a_photo_checked_while_its_submission_waits_to_be_folded_queues_no_second_fold(device, app, sample_district,
+                                                                                     sessions):
+    from sync.jobs import run_image_jobs
+    rt = app.extensions["zoufang"]
+    assert device.submit(*_three_photo_visit("uuid:queued-fold")).status_code == 201
+    while run_image_jobs(rt.sessions, rt.store, rt.queue):
+        pass
+    with session_scope(sessions) as session:
+        jobs = session.execute(select(Job.kind, Job.payload).where(Job.submission_id.is_not(None))).all()
+    assert jobs == [("reconcile", {})]  # the one queued on arrival

@@ -131,6 +131,7 @@ def test_a_round_taken_while_requests_run_is_a_small_one(monkeypatch):
 
     monkeypatch.setattr(sync.jobs, "run_pending", run_pending)
     monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)  # run() runs in the test's own thread here
+    monkeypatch.setattr(sync.jobs, "queue_start_work", lambda _sessions, _queue: None)   # nothing found at start
     for quiet, expected in ((False, queue.busy_batch), (True, queue.batch)):
         worker = Worker(sessions=None, queue=queue, store=None, quiet=lambda q=quiet: q, patience=0.05)
         worker.run()
@@ -151,6 +152,8 @@ def test_photos_wait_for_a_quiet_server_longer_than_reconciles(monkeypatch):
     monkeypatch.setattr(sync.jobs, "run_pending", lambda _sessions, _queue: [])  # no reconcile due
     monkeypatch.setattr(sync.jobs, "run_image_jobs", lambda _s, _store, given: photo_rounds.append(given) or [])
     monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)
+    monkeypatch.setattr(sync.jobs, "queue_start_work", lambda _sessions, _queue: None)   # nothing found at start
+    monkeypatch.setattr(sync.jobs, "refill_coverage", lambda _sessions: 0)              # no month to count
     busy = Worker(sessions=None, queue=queue, store=None, quiet=lambda: False, patience=0.01, photo_patience=0.3,
                   poll_seconds=0.01)
     threading.Timer(0.2, busy.stop).start()

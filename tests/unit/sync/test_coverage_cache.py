@@ -1,5 +1,5 @@
 """The coverage cache (sync/coverage.py): per-area, per-month counts kept in `coverage_months`, marked stale by the
-reconciler (`mark_stale`) and counted again by the next request.
+reconciler (`mark_stale`) and counted again by the worker (`refill_stale`); requests count stale months live.
 
 Visits are written here as the reconciler writes them (sync/reconcile.py `_write`): a household's visits are deleted
 with RETURNING and inserted again, and `mark_stale` is given both in the same transaction. Reconciling real
@@ -21,8 +21,8 @@ import sync.coverage
 from forms.models import Form
 from server.db import session_scope
 from server.models import User
-from sync.coverage import (clear_cache, coverage_for_month, coverage_trend, mark_stale, month_name, parse_month,
-                           visit_count_statement, visit_counts)
+from sync.coverage import (clear_cache, coverage_for_month, coverage_trend, mark_stale, mark_uncounted, month_name,
+                           parse_month, refill_stale, visit_count_statement, visit_counts)
 from sync.models import Area, Household, Submission
 from sync.records import CoverageMonth, CoverageStale, Visit
 
@@ -114,29 +114,35 @@ def test_reports_are_identical_with_a_cold_cache_a_warm_one_and_after_changes(se
     with session_scope(sessions) as session:
         clear_cache(session)
     cold = reports(read)
+    read(mark_uncounted)
+    read(refill_stale)
     assert reports(read) == cold          # warm: answered from the cache
     area_ids = all_area_ids(sessions)
     for step in range(6):                 # the reconciler changes households; every answer follows at once
         for number in rng.sample(numbers, 8):
             rewrite(number, random_visits())
-        warm = reports(read)
+        stale = reports(read)
         assert read(visit_counts, area_ids, MONTHS) == live(sessions, area_ids, MONTHS), step
+        read(refill_stale)
+        assert reports(read) == stale, step
         with session_scope(sessions) as session:
             clear_cache(session)
-        assert reports(read) == warm, step
+        assert reports(read) == stale, step
 
 
-def test_a_warm_request_reads_the_cache_and_writes_nothing(sessions, rewrite, read, monkeypatch):
+def test_a_refill_completes_the_marked_month_and_a_request_then_reads_it_without_counting(sessions, rewrite, read,
+                                                                                         monkeypatch):
     rewrite(HAO_FU, [("2026-02-03", "verified", "cadre001")])
     area_ids = all_area_ids(sessions)
-    first = read(visit_counts, area_ids, MONTHS)
+    first = read(visit_counts, area_ids, ["2026-02"])
+    assert read(refill_stale) == 1
     with session_scope(sessions) as session:
-        assert session.scalar(select(func.count()).select_from(CoverageMonth)) == len(area_ids) * len(MONTHS)
+        assert session.scalar(select(func.count()).select_from(CoverageMonth)) == len(area_ids)
 
-    def no_fill(*_args):
+    def no_count(*_args):
         raise AssertionError("a warm cache was counted again")
-    monkeypatch.setattr(sync.coverage, "_fill", no_fill)
-    assert read(visit_counts, area_ids, MONTHS) == first
+    monkeypatch.setattr(sync.coverage, "visit_count_statement", no_count)
+    assert read(visit_counts, area_ids, ["2026-02"]) == first
 
 
 # ---- what marks a month stale ---------------------------------------------------------------------------------
@@ -177,23 +183,25 @@ def test_visits_without_a_date_mark_nothing(sessions):
 
 # ---- filling ----------------------------------------------------------------------------------------------------
 
-def test_a_request_takes_the_marks_of_what_it_counts_and_drops_those_nobody_counted(sessions, rewrite, read):
-    village = read(coverage_for_month, None, MONTH, area_code=VILLAGE)     # caches the village's six months
+def test_a_request_counts_stale_months_live_and_the_refill_takes_every_mark(sessions, rewrite, read):
+    village = read(coverage_for_month, None, MONTH, area_code=VILLAGE)
+    read(mark_uncounted)
+    read(refill_stale)
     rewrite(HAO_FU, [("2026-02-03", "verified", "cadre001")])
-    rewrite(DONG, [("2026-02-03", "verified", "cadre002")])                # village 2: not cached yet
+    rewrite(DONG, [("2026-02-03", "verified", "cadre002")])
     rewrite(LONG, [("2025-01-03", "verified", "cadre001")])                # a month nobody looked at
     assert stale_marks(sessions) == [(VILLAGE, "2025-01"), (VILLAGE, "2026-02"), (VILLAGE_2, "2026-02")]
     again = read(coverage_for_month, None, MONTH, area_code=VILLAGE)
     assert [p.counts.verified for p in again.trend] != [p.counts.verified for p in village.trend]
     assert again.trend[-2].counts.verified == 1
+    assert len(stale_marks(sessions)) == 3                                 # the request wrote nothing
+    assert read(refill_stale) == 3
     assert stale_marks(sessions) == []
+    assert read(coverage_for_month, None, MONTH, area_code=VILLAGE) == again
 
 
-def test_a_fill_that_finds_everything_counted_by_the_one_before_it_counts_nothing(sessions, rewrite, read):
-    rewrite(HAO_FU, [("2026-02-03", "verified", "cadre001")])
-    area_ids = all_area_ids(sessions)
-    counted = read(visit_counts, area_ids, MONTHS)
-    assert read(sync.coverage._fill, area_ids, MONTHS) == counted
+def test_a_refill_without_marks_counts_nothing(sessions, read):
+    assert read(refill_stale) == 0
 
 
 def test_clearing_the_cache_forgets_every_count_and_mark(sessions, rewrite, read):
@@ -210,7 +218,9 @@ def test_clearing_the_cache_forgets_every_count_and_mark(sessions, rewrite, read
 
 @pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")
 def test_reconcilers_of_one_village_month_and_a_fill_never_wait_on_each_other(sessions, rewrite, read):
-    read(coverage_for_month, None, MONTH)                                  # the cache is warm
+    rewrite(DONG, [("2026-02-03", "verified", "cadre002")])
+    read(mark_uncounted)
+    read(refill_stale)                                                     # the cache is warm
     first, second, filling = sessions(), sessions(), sessions()
     try:
         for session in (first, second, filling):
@@ -232,16 +242,16 @@ def test_reconcilers_of_one_village_month_and_a_fill_never_wait_on_each_other(se
 
 
 @pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")
-def test_a_visit_committed_while_a_request_fills_shows_on_the_next_request(sessions, rewrite, read):
+def test_a_visit_committed_while_a_request_counts_shows_on_the_next_request(sessions, rewrite, read):
     area_ids = all_area_ids(sessions)
     worker = sessions()
     try:
         rewrite(HAO_FU, [("2026-02-03", "verified", "cadre001")], session=worker)   # not committed yet
-        during = read(visit_counts, area_ids, MONTHS)                              # a cold fill without it
+        during = read(visit_counts, area_ids, MONTHS)                              # a cold count without it
         worker.commit()
     finally:
         worker.close()
-    assert sum(v for v, _ in during.values()) == 0                                 # the fill could not see it
+    assert sum(v for v, _ in during.values()) == 0                                 # the count could not see it
     after = read(visit_counts, area_ids, MONTHS)
     assert after == live(sessions, area_ids, MONTHS)
     assert sum(v for v, _ in after.values()) == 1
