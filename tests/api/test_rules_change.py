@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import func, select
 
-from server import create_app
+from server.app import create_app
 from server.config import load_settings
 from server.db import session_scope
 from support import login
