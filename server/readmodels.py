@@ -23,9 +23,9 @@ from flask import url_for
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from server.errors import Problem
 from server.models import User
 from server.scope import AreaScope
+from sync.areas import area_by_code
 from sync.models import Area, Household, Submission
 from sync.records import Visit
 
@@ -63,12 +63,7 @@ def month_state(month: str, scope: AreaScope, cadre: str | None = None):
 
 def resolve_area(session: Session, scope: AreaScope, code: str | None) -> Area | None:
     """The area a filter names; one outside the caller's areas is 404, exactly as if it did not exist."""
-    if not code:
-        return None
-    area = session.scalar(select(Area).where(Area.code == code))
-    if area is None or not scope.allows(area.id):
-        raise Problem(404, "area.not_found", f"没有代码为 {code} 的区域。", f"There is no area {code}.")
-    return area
+    return area_by_code(session, code, scope.area_ids) if code else None
 
 
 def household_conditions(scope: AreaScope, area: Area | None, cadre: str | None) -> list:
