@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from server.errors import DomainError
+from sync.areas import area_by_code
 from sync.models import Area, Household
 from sync.records import CoverageMonth, CoverageStale, Visit
 
@@ -235,17 +236,11 @@ def _ref(row) -> AreaRef:
     return AreaRef(row.id, row.code, row.name, row.level)
 
 
-def _not_found(area_code: str) -> DomainError:
-    return DomainError("not_found", "area.not_found", f"没有代码为 {area_code} 的区域。", f"There is no area {area_code}.")
-
-
 def _view(session: Session, area_ids: Optional[Iterable[int]], area_code: Optional[str]) -> _View:
     allowed = None if area_ids is None else frozenset(area_ids)
     columns = (Area.id, Area.code, Area.name, Area.level, Area.parent_id, Area.path)
     if area_code:
-        root = session.execute(select(*columns).where(Area.code == area_code)).first()
-        if root is None or (allowed is not None and root.id not in allowed):
-            raise _not_found(area_code)
+        root = area_by_code(session, area_code, allowed)
         rows = [r for r in session.execute(select(*columns).where(Area.path.startswith(root.path, autoescape=True)))
                 if allowed is None or r.id in allowed]
         tops = [root.id]

@@ -104,13 +104,6 @@ def comments_for(session: Session, submission_id: int) -> list[ReviewComment]:
 
 # ---- areas -------------------------------------------------------------------------------------------------
 
-def area_by_code(session: Session, code: str) -> Area:
-    area = session.scalar(select(Area).where(Area.code == code))
-    if area is None:
-        raise DomainError("not_found", "area.not_found", f"没有代码为 {code} 的区域。", f"There is no area {code}.")
-    return area
-
-
 def _in_area(statement: Select, column: ColumnElement, area: Area | None) -> Select:
     if area is None:
         return statement

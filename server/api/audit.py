@@ -12,7 +12,7 @@ from server.api.schemas import offset_field
 from server.api.openapi import SPEC, _op
 from server.audit import ACTIONS, day_bounds, entries
 from server.auth import require_api_user
-from server.pages.common import CHINA
+from server.params import CHINA
 from server.runtime import db
 
 MAX_LIMIT = 500

@@ -1,48 +1,20 @@
 """GET /api/v1/map: a month's households coloured by their visit state and the month's visit points, as GeoJSON.
 
-A household's state for a month: "verified" when at least one of the month's visits has verified evidence,
-"questionable" when it was visited but no visit is verified (questionable, no evidence or not judged yet),
-"not_visited" otherwise — as the coverage page counts (sync/coverage.py). Filtered by a cadre, the map shows the
-households assigned to the cadre and only the visits that cadre's account submitted (a visit by somebody else
-does not do the cadre's duty), again as coverage counts a cadre's row; "-" selects households without a cadre.
-Households without a known location are counted and listed (a Feature with a null geometry) but cannot be
-drawn. Two queries do the work: the households with their month state (visits aggregated in a
-subquery), and the month's visits of the same households. The map page embeds the same document.
+The read model is server/readmodels.py, shared with the pages; this module is the HTTP handler.
 """
 from __future__ import annotations
 
-import math
-from typing import Any
-
-from urllib.parse import quote
-
-from flask import request, url_for
+from flask import request
 from marshmallow import Schema, fields, validate
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
 
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import SPEC, _op
 from server.api.schemas import MONTH, MONTH_PATTERN
 from server.auth import require_api_user
-from server.errors import Problem
-from server.models import User
-from server.pages.common import this_month
+from server.params import this_month
+from server.readmodels import STATES, map_geojson
 from server.runtime import db
-from server.scope import AreaScope
-from sync.models import Area, Household, Submission
-from sync.records import Visit
-
-STATES = ("verified", "questionable", "not_visited")
-#: colours the page and the GeoJSON use: green, orange, red
-COLORS = {"verified": "#2e7d32", "questionable": "#ef6c00", "not_visited": "#c62828"}
-VERDICT_COLORS = {"verified": COLORS["verified"], "questionable": COLORS["questionable"],
-                  "no_evidence": COLORS["questionable"], None: COLORS["questionable"]}
-#: beyond this many households the map is cut (pick a town or village); counts stay exact
-MAX_HOUSEHOLDS = 20000
-#: the cadre filter value for households without an assigned cadre
-NO_CADRE = "-"
 
 
 class MapQuerySchema(Schema):
@@ -52,184 +24,6 @@ class MapQuerySchema(Schema):
     #: the paired cadre's user name (households.cadre)
     cadre = fields.String()
     state = fields.String(validate=validate.OneOf(STATES))
-
-
-def visit_conditions(month: str, scope: AreaScope, cadre: str | None) -> list:
-    """The month's visits that count: in the caller's areas, and the cadre's own when filtered by a cadre."""
-    conditions = [Visit.month == month]
-    if scope.area_ids is not None:
-        conditions.append(Visit.area_id.in_(sorted(scope.area_ids)))
-    if cadre and cadre != NO_CADRE:
-        conditions.append(Visit.submitter_id.in_(select(User.id).where(User.username == cadre)))
-    return conditions
-
-
-def month_state(month: str, scope: AreaScope, cadre: str | None = None):
-    """(subquery of the month's visits per household, the state expression over an outer join with it)."""
-    visits = select(Visit.household_id.label("household_id"),
-                    func.max(case((Visit.verdict == "verified", 1), else_=0)).label("verified"),
-                    func.count(Visit.id).label("visits")).where(*visit_conditions(month, scope, cadre))
-    visits = visits.group_by(Visit.household_id).subquery("month_visits")
-    state = case((visits.c.verified == 1, "verified"), (visits.c.visits > 0, "questionable"),
-                 else_="not_visited")
-    return visits, state
-
-
-def resolve_area(session: Session, scope: AreaScope, code: str | None) -> Area | None:
-    """The area a filter names; one outside the caller's areas is 404, exactly as if it did not exist."""
-    if not code:
-        return None
-    area = session.scalar(select(Area).where(Area.code == code))
-    if area is None or not scope.allows(area.id):
-        raise Problem(404, "area.not_found", f"没有代码为 {code} 的区域。", f"There is no area {code}.")
-    return area
-
-
-def household_conditions(scope: AreaScope, area: Area | None, cadre: str | None) -> list:
-    conditions = []
-    if scope.area_ids is not None:
-        conditions.append(Household.area_id.in_(sorted(scope.area_ids)))
-    if area is not None:
-        conditions.append(Household.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
-    if cadre == NO_CADRE:
-        conditions.append(Household.cadre.is_(None))
-    elif cadre:
-        conditions.append(Household.cadre == cadre)
-    return conditions
-
-
-def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Distance on the WGS-84 ellipsoid by Lambert's formula: within a few centimetres of the geodesic (what the
-    evidence check uses, sync.evidence.metres) over the distances a village spans, and ~100 times faster, which
-    matters for a county's month of visits."""
-    if a == b:
-        return 0.0
-    b1 = math.atan((1 - _F) * math.tan(math.radians(a[0])))
-    b2 = math.atan((1 - _F) * math.tan(math.radians(b[0])))
-    h = (math.sin((b2 - b1) / 2) ** 2
-         + math.cos(b1) * math.cos(b2) * math.sin(math.radians(b[1] - a[1]) / 2) ** 2)
-    sigma = 2 * math.asin(min(1.0, math.sqrt(h)))
-    if sigma == 0:
-        return 0.0
-    p, q = (b1 + b2) / 2, (b2 - b1) / 2
-    x = (sigma - math.sin(sigma)) * math.sin(p) ** 2 * math.cos(q) ** 2 / math.cos(sigma / 2) ** 2
-    y = (sigma + math.sin(sigma)) * math.cos(p) ** 2 * math.sin(q) ** 2 / math.sin(sigma / 2) ** 2
-    return _A * (sigma - _F / 2 * (x + y))
-
-
-_A, _F = 6378137.0, 1 / 298.257223563
-
-
-def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str | None = None,
-                cadre: str | None = None, state: str | None = None,
-                limit: int = MAX_HOUSEHOLDS) -> dict[str, Any]:
-    area = resolve_area(session, scope, area_code)
-    conditions = household_conditions(scope, area, cadre)
-    visits, state_expr = month_state(month, scope, cadre)
-    statement = (select(Household.id, Household.number, Household.head_name, Household.latitude,
-                        Household.longitude, Household.status, Household.cadre, Area.code, Area.name,
-                        state_expr.label("state"), func.coalesce(visits.c.visits, 0).label("visits"))
-                 .join(Area, Household.area_id == Area.id)
-                 .outerjoin(visits, visits.c.household_id == Household.id)
-                 .where(*conditions))
-    if state:
-        statement = statement.where(state_expr == state)
-    rows = session.execute(statement.order_by(Household.number).limit(limit + 1)).all()
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-
-    # url_for per feature is a third of the time for a county: build from one template instead
-    file_url = url_for("households.file_page", number="NUMBER")
-    submission_url = url_for("households.submission_page", number="NUMBER", form_id="household_visit",
-                             instance_id="INSTANCE")
-    features: list[dict[str, Any]] = []
-    located: dict[int, tuple[str, tuple[float, float]]] = {}
-    summary = {"households": 0, **{s: 0 for s in STATES}, "no_location": 0, "listed": len(rows), "shown": 0,
-               "visits": 0, "visits_without_gps": 0}
-    for row in rows:
-        has_location = row.latitude is not None and row.longitude is not None
-        if has_location:
-            located[row.id] = (row.number, (row.latitude, row.longitude))
-            summary["shown"] += 1
-        else:
-            summary["no_location"] += 1
-        summary["households"] += 1
-        summary[row.state] += 1
-        features.append({
-            "type": "Feature", "id": f"household/{row.number}",
-            "geometry": {"type": "Point", "coordinates": [row.longitude, row.latitude]}
-            if has_location else None,
-            "properties": {"kind": "household", "number": row.number, "head": row.head_name,
-                           "village": row.name, "village_code": row.code, "status": row.status,
-                           "cadre": row.cadre, "state": row.state, "color": COLORS[row.state],
-                           "visits": row.visits, "url": file_url.replace("NUMBER", _path(row.number))}})
-    if truncated:
-        summary.update(_counts(session, conditions, visits, state_expr, state))
-
-    shown = {row.id: row.number for row in rows}
-    visit_rows = session.execute(
-        select(Visit.id, Visit.household_id, Visit.latitude, Visit.longitude, Visit.accuracy, Visit.verdict,
-               Visit.reasons, Visit.visit_date, Submission.instance_id, User.username)
-        .join(Household, Visit.household_id == Household.id)
-        .join(Submission, Visit.submission_id == Submission.id)
-        .outerjoin(User, Visit.submitter_id == User.id)
-        .where(*visit_conditions(month, scope, cadre), *conditions)
-        .order_by(Visit.visit_date, Visit.id)).all()
-    for visit in visit_rows:
-        number = shown.get(visit.household_id)
-        if number is None:  # filtered out by state, or beyond the cut
-            continue
-        summary["visits"] += 1
-        if visit.latitude is None or visit.longitude is None:
-            summary["visits_without_gps"] += 1
-            continue
-        point = (visit.latitude, visit.longitude)
-        home = located.get(visit.household_id)
-        distance = round(metres(point, home[1])) if home else None
-        features.append({
-            "type": "Feature", "id": f"visit/{visit.id}",
-            "geometry": {"type": "Point", "coordinates": [visit.longitude, visit.latitude]},
-            "properties": {"kind": "visit", "household": number, "verdict": visit.verdict,
-                           "color": VERDICT_COLORS.get(visit.verdict, COLORS["questionable"]),
-                           "date": visit.visit_date.isoformat() if visit.visit_date else None,
-                           "by": visit.username, "reasons": list(visit.reasons or []),
-                           "accuracy": visit.accuracy, "distance_m": distance,
-                           "instance_id": visit.instance_id,
-                           "url": submission_url.replace("NUMBER", _path(number))
-                           .replace("INSTANCE", _path(visit.instance_id))}})
-        if visit.verdict != "verified" and home is not None:
-            features.append({
-                "type": "Feature", "id": f"link/{visit.id}",
-                "geometry": {"type": "LineString", "coordinates": [
-                    [visit.longitude, visit.latitude],
-                    [home[1][1], home[1][0]]]},
-                "properties": {"kind": "link", "household": number, "visit": f"visit/{visit.id}",
-                               "color": COLORS["questionable"], "distance_m": distance}})
-    return {"type": "FeatureCollection", "month": month,
-            "filters": {"area": area.code if area else None, "cadre": cadre or None, "state": state or None},
-            "colors": COLORS, "summary": summary, "truncated": truncated, "features": features}
-
-
-def _path(value: str) -> str:
-    """A URL path segment, as url_for would quote it (most household numbers need nothing)."""
-    return value if value.isalnum() else quote(value, safe=":@")
-
-
-def _counts(session: Session, conditions: list, visits, state_expr, state: str | None) -> dict[str, int]:
-    """Exact counts when the map was cut: one grouped query."""
-    statement = (select(state_expr.label("state"), func.count(Household.id),
-                        func.sum(case((and_(Household.latitude.is_not(None), Household.longitude.is_not(None)), 0),
-                                      else_=1)))
-                 .outerjoin(visits, visits.c.household_id == Household.id).where(*conditions)
-                 .group_by(state_expr))
-    if state:
-        statement = statement.where(state_expr == state)
-    counts = {s: 0 for s in STATES} | {"households": 0, "no_location": 0}
-    for name, number, unlocated in session.execute(statement):
-        counts[name] = number
-        counts["households"] += number
-        counts["no_location"] += unlocated or 0
-    return counts
 
 
 @bp.get("/map")

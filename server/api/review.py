@@ -13,7 +13,8 @@ from server.api.submissions import _one
 from server.audit import record_area_decision, record_review
 from server.auth import require_api_user
 from server.runtime import db, runtime
-from sync.review import (MAX_COMMENT, area_by_code, comments_for, decide_out_of_area, find_submission,
+from sync.areas import area_by_code
+from sync.review import (MAX_COMMENT, comments_for, decide_out_of_area, find_submission,
                          out_of_area_submissions, set_review)
 from sync.review_models import AREA_DECISIONS, REVIEW_STATES
 

@@ -4,16 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from media.images import without_paths
+from server.params import MAX_OFFSET, MONTH, MONTH_PATTERN  # noqa: F401 (the API's names for them)
 from sync.idcard import mask
-
-#: the furthest a list may be paged: more rows than any deployment holds, and inside every database's integers
-#: (a larger offset reached the driver and failed there with an OverflowError, a 500)
-MAX_OFFSET = 10_000_000
-#: YYYY-MM in the years the data can be about: a year further out broke the date arithmetic of the coverage
-#: trend and the month switch (Python's dates end at 9999). ASCII digits only (\d also takes other scripts').
-MONTH_PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
-#: the same, for Python: its $ also matches before a final newline
-MONTH = validate.Regexp(MONTH_PATTERN.removesuffix("$") + r"\Z", error="YYYY-MM, from 1970-01 to 2999-12")
 
 
 def offset_field() -> fields.Integer:

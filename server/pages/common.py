@@ -7,22 +7,16 @@ import functools
 import re
 from typing import Callable, Iterable
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
-from server.api.schemas import MAX_OFFSET, MONTH
 from server.auth import Principal, session_principal
 from server.errors import Problem
 from server.models import User
+from server.params import CHINA, MAX_OFFSET, MONTH, this_month  # noqa: F401 (pages import CHINA, this_month from here)
 from server.runtime import db
-
-try:
-    CHINA = ZoneInfo("Asia/Shanghai")
-except ZoneInfoNotFoundError:  # a host without a tz database: China has kept UTC+8 without DST since 1991
-    CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 #: an ISO 8601 date and time with its offset, as Collect writes start, end and dateTime answers
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)$")
@@ -68,10 +62,6 @@ def page(*roles: str) -> Callable:
 
 def current_principal() -> Principal:
     return g.principal
-
-
-def this_month() -> str:
-    return dt.datetime.now(CHINA).strftime("%Y-%m")
 
 
 def month_arg() -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 
 from forms.models import Form, FormVersion
 from server import audit
-from server.api.mapdata import COLORS, STATES, household_conditions, metres, month_state, resolve_area
+from server.readmodels import COLORS, STATES, household_conditions, metres, month_state, resolve_area
 from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang

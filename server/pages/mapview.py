@@ -9,7 +9,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
-from server.api.mapdata import STATES, map_geojson
+from server.readmodels import STATES, map_geojson
 from server.models import User
 from server.pages.common import current_principal, month_arg, page, this_month
 from server.pages.households import STATE_LABELS, VERDICT_LABELS

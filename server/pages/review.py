@@ -23,7 +23,8 @@ from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, di
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
 from sync.idcard import mask_in_xml
-from sync.review import (MAX_COMMENT, area_by_code, area_choices, comments_for, decide_out_of_area, find_conflict,
+from sync.areas import area_by_code
+from sync.review import (MAX_COMMENT, area_choices, comments_for, decide_out_of_area, find_conflict,
                          find_submission, instance_values, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES

@@ -191,6 +191,6 @@ def test_leaflet_is_served_by_the_app(client):
 @pytest.mark.parametrize("a, b", [((41.314680, 123.829184), (41.296222, 123.80102)), ((18.2, 109.5), (18.3, 109.4)),
                                   ((53.0, 122.0), (53.0, 122.0001)), ((41.3, 123.8), (41.3, 123.8))])
 def test_map_distances_agree_with_the_evidence_check(a, b):
-    from server.api.mapdata import metres
+    from server.readmodels import metres
     from sync.evidence import metres as geodesic
     assert metres(a, b) == pytest.approx(geodesic(a, b), abs=0.05)

@@ -80,3 +80,30 @@ def test_importing_a_domain_module_loads_neither_flask_nor_the_web_shell(modules
                           capture_output=True, text=True, timeout=60, check=True)
     pulled_in = {module: names for module, names in json.loads(done.stdout).items() if names}
     assert pulled_in == {}
+
+
+SHELL_PACKAGES = {"server.api": "server.pages", "server.pages": "server.api"}
+
+
+@pytest.mark.parametrize("package", sorted(SHELL_PACKAGES))
+def test_api_and_pages_do_not_import_each_other(package):
+    # what both need (bounds, China time, the read models) lives in server/params.py and server/readmodels.py
+    other = SHELL_PACKAGES[package]
+    files = sorted((ROOT / package.replace(".", "/")).rglob("*.py"))
+    assert files
+    for path in files:
+        for name in imports(path):
+            assert name != other and not name.startswith(other + "."), f"{path} imports {name}"
+
+
+def test_every_api_and_page_module_imports_on_its_own_in_a_fresh_interpreter():
+    # an import cycle between modules only shows when one of them is imported first: one interpreter per module
+    modules = module_names("server/api") + module_names("server/pages")
+    runs = {module: subprocess.Popen([sys.executable, "-c", f"import {module}"], cwd=ROOT, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE) for module in modules}
+    failed = {}
+    for module, run in runs.items():
+        _, err = run.communicate(timeout=60)
+        if run.returncode:
+            failed[module] = err.strip().splitlines()[-1:]
+    assert failed == {}
