@@ -7,16 +7,13 @@ not exist. The read transaction ends before rendering (on SQLite every transacti
 from __future__ import annotations
 
 import math
-import re
-import threading
 from typing import Any
-from xml.etree.ElementTree import Element
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from forms.labels import EMPTY_LABELS, FormLabels, read_labels
+from forms.labels import EMPTY_LABELS, FormLabels
 from forms.models import Form, FormVersion
 from server import audit
 from server.readmodels import (COLORS, STATES, HouseholdFilters, HouseholdList, household_month_state, metres,
@@ -25,17 +22,16 @@ from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
-                                 month_arg, page, page_number, this_month)
+from server.pages.common import (current_principal, display_names, local_time, month_arg, page, page_number,
+                                 this_month)
+from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
-from sync.evidence import BAD_IMAGE
-from sync.forms import DEFINITIONS, HOUSEHOLD_FIELDS, definition, field_label, photo_role, value_label
+from sync.forms import DEFINITIONS, definition, field_label
 from sync.forms.base import Detail, FormDefinition
 from sync.forms.visit import CHANGES
-from sync.idcard import mask, mask_in_xml
-from sync.instance import local, parse_instance
+from sync.idcard import mask
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
 
@@ -58,8 +54,6 @@ FLAG_LABELS = {
 EVENT_TITLES = {"member_added": lazy_gettext("成员增加"), "member_removed": lazy_gettext("成员减少"),
                 "income_above_line": lazy_gettext("收入高于标准线"), "income_below_line": lazy_gettext("收入低于标准线"),
                 "conflict_resolved": lazy_gettext("冲突已裁定")}
-META_LABELS = {"start": lazy_gettext("开始时间"), "end": lazy_gettext("结束时间"), "today": lazy_gettext("填表日期"),
-               "deviceid": lazy_gettext("设备号"), "username": lazy_gettext("用户名")}
 
 
 @bp.before_request
@@ -70,15 +64,6 @@ def _csrf():
 
 # ---- small value helpers ------------------------------------------------------------------------------------
 
-def yes_no(value: Any) -> tuple[str, str]:
-    """(text, tone) for a yes/no field."""
-    if value == "yes":
-        return gettext("是"), "ok"
-    if value == "no":
-        return gettext("否"), "bad"
-    return gettext("未记录"), "unknown"
-
-
 def money(value: Any) -> str:
     return "" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".")
 
@@ -87,47 +72,6 @@ def submission_url(number: str, form: str | None, instance_id: str | None) -> st
     if not form or not instance_id:
         return None
     return url_for("households.submission_page", number=number, form_id=form, instance_id=instance_id)
-
-
-def attachment_url(form: str, instance_id: str, filename: str, size: str | None = None) -> str:
-    if size:
-        return url_for("api.submission_attachment", xml_form_id=form, instance_id=instance_id, filename=filename,
-                       size=size)
-    return url_for("api.submission_attachment", xml_form_id=form, instance_id=instance_id, filename=filename)
-
-
-# ---- labels from the published XForms ------------------------------------------------------------------------
-
-_labels_cache: dict[tuple[str, str], FormLabels] = {}
-_labels_lock = threading.Lock()
-
-
-def labels_for_versions(version_ids: dict[str, int | None]) -> dict[str, FormLabels]:
-    """Labels per form id for the given form versions, cached by the XForm's hash (versions never change)."""
-    lang = current_lang()
-    wanted = {v for v in version_ids.values() if v is not None}
-    out: dict[str, FormLabels] = {form: EMPTY_LABELS for form in version_ids}
-    if not wanted:
-        return out
-    hashes = dict(db().execute(select(FormVersion.id, FormVersion.xform_md5).where(FormVersion.id.in_(wanted))).all())
-    missing = {vid for vid in wanted if (hashes.get(vid), lang) not in _labels_cache}
-    if missing:
-        for vid, xform in db().execute(select(FormVersion.id, FormVersion.xform).where(FormVersion.id.in_(missing))):
-            labels = read_labels(xform, lang)
-            with _labels_lock:
-                if len(_labels_cache) > 256:
-                    _labels_cache.clear()
-                _labels_cache[(hashes[vid], lang)] = labels
-    for form, vid in version_ids.items():
-        if vid is not None:
-            out[form] = _labels_cache.get((hashes.get(vid), lang), EMPTY_LABELS)
-    return out
-
-
-def current_labels() -> dict[str, FormLabels]:
-    rows = dict(db().execute(select(Form.xml_form_id, Form.current_version_id)
-                             .where(Form.xml_form_id.in_(DEFINITIONS))).all())
-    return labels_for_versions({form: rows.get(form) for form in DEFINITIONS})
 
 
 # ---- the household, within the caller's areas --------------------------------------------------------------
@@ -142,27 +86,6 @@ def _photos(number: str) -> dict[tuple[str, str], SubmissionAttachment]:
                         .join(SubmissionAttachment, SubmissionAttachment.submission_id == Submission.id)
                         .where(Submission.household_number == number, Submission.current.is_(True))).all()
     return {(instance_id, a.filename): a for instance_id, a in rows}
-
-
-def photo(form: str, instance_id: str, filename: str, role: str,
-          attachments: dict[tuple[str, str], SubmissionAttachment]) -> dict[str, Any]:
-    """A photo as the page shows it: a thumbnail once the worker made one, otherwise why not. `role` is the
-    form's photo role (named by the form's module) or already a caption."""
-    found = attachments.get((instance_id, filename))
-    item = {"filename": filename, "role": photo_role(form, role, current_lang()),
-            "id": "p-" + re.sub(r"[^A-Za-z0-9_-]", "-", f"{instance_id}-{filename}")}
-    if found is None or found.sha256 is None:
-        return {**item, "state": "missing", "note": gettext("照片尚未上传")}
-    if found.thumb_sha256 is not None:
-        return {**item, "state": "ready", "thumb": attachment_url(form, instance_id, filename, "thumb"),
-                "preview": attachment_url(form, instance_id, filename, "preview"),
-                "original": attachment_url(form, instance_id, filename)}
-    if found.image_check is None:
-        return {**item, "state": "processing", "note": gettext("照片处理中"),
-                "original": attachment_url(form, instance_id, filename)}
-    note = gettext("不是有效的图片") if found.image_check in BAD_IMAGE else gettext("无法生成缩略图")
-    return {**item, "state": "invalid", "note": f"{note}（{found.image_check}）",
-            "original": attachment_url(form, instance_id, filename)}
 
 
 def _person(username: str | None) -> str | None:
@@ -292,7 +215,7 @@ def file_page(number: str):
                       "message": f.message_en if lang == "en" else f.message_zh} for f in findings
                      if f.kind == "quality"],
         "conflicts": [{"field": field_label(c.field, lang), "current": c.current,
-                       "entries": [{"value": _display(e.get("value"), c.field), "by": _person(e.get("by")),
+                       "entries": [{"value": display_value(e.get("value"), c.field), "by": _person(e.get("by")),
                                     "at": local_time(e.get("at")),
                                     "url": _entry_url(number, e.get("instance_id"))}
                                    for e in c.entries]} for c in conflicts],
@@ -371,7 +294,7 @@ def _glance(number: str, fields_: dict[str, dict[str, Any]], record: HouseholdRe
     if value("housing_grade"):
         details.append(detail("housing_grade", value("housing_grade"), "housing_safe"))
     if value("renovation_state"):
-        details.append(detail("renovation_state", _display(value("renovation_state"), "renovation_state"),
+        details.append(detail("renovation_state", display_value(value("renovation_state"), "renovation_state"),
                               "housing_safe"))
     items.append({"key": "housing_safe", "label": label("housing_safe"), "value": text, "tone": tone,
                   "details": details, "source": source(number, fields_.get("housing_safe"))})
@@ -463,7 +386,7 @@ def _timeline(number: str, household: Household, record: HouseholdRecord | None,
         elif kind == "conflict_resolved":
             field = summary.get("field")
             item["details"].append((gettext("字段"), field_label(field, lang)))
-            item["details"].append((gettext("裁定值"), _display(summary.get("value"), field)))
+            item["details"].append((gettext("裁定值"), display_value(summary.get("value"), field)))
         items.append(item)
     items.reverse()
     return items
@@ -500,7 +423,7 @@ def _detail_text(detail: Detail, value: Any, labels: FormLabels, home: tuple[flo
         codes = [code for code in (value if isinstance(value, list) else str(value).split()) if code not in detail.skip]
         return labels.choice(detail.path, " ".join(codes)) if codes else None
     if detail.show == "field":
-        return _display(value, detail.path)
+        return display_value(value, detail.path)
     if detail.show == "gps":
         where = f"{value['latitude']:.6f}, {value['longitude']:.6f}"
         if value.get("accuracy") is not None:
@@ -509,16 +432,6 @@ def _detail_text(detail: Detail, value: Any, labels: FormLabels, home: tuple[flo
             where += " · " + gettext("距该户 %(m)s 米", m=round(metres((value["latitude"], value["longitude"]), home)))
         return where
     return str(value)
-
-
-def _display(value: Any, field: str | None = None) -> str:
-    """A household field's value as people read it: its value label, yes/no in words, else as it is."""
-    named = value_label(field, value, current_lang()) if field else None
-    if named is not None:
-        return named
-    if value in ("yes", "no"):
-        return yes_no(value)[0]
-    return "" if value is None else str(value)
 
 
 # ---- the submission behind a value ------------------------------------------------------------------------------
@@ -540,17 +453,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
     if row is None:
         raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
     submission, xml_form_id, version, title, username, display_name = row
-    labels = labels_for_versions({xml_form_id: submission.form_version_id})[xml_form_id]
-    attachments = {(submission.instance_id, a.filename): a for a in submission.attachments}
-    parsed = parse_instance(mask_in_xml(submission.xml), stored=True)  # ID numbers masked, as in the household file
-    rows = list(_instance_rows(parsed.root, labels))
-    _name_people(rows)
-    for item in rows:
-        if item.get("binary") and item["raw"]:
-            item["photo"] = photo(xml_form_id, submission.instance_id, item["raw"], item["label"], attachments)
-    shown = {item["raw"] for item in rows if item.get("photo")}
-    files = [photo(xml_form_id, submission.instance_id, a.filename, a.filename, attachments)
-             for a in submission.attachments if a.filename not in shown]
+    rows, files = answers(submission, xml_form_id)
     meta = {"form_title": title, "form_id": xml_form_id, "version": version, "instance_id": submission.instance_id,
             "instance_name": submission.instance_name, "deprecated_id": submission.deprecated_id,
             "current": submission.current, "received_at": local_time(submission.received_at),
@@ -561,48 +464,3 @@ def submission_page(number: str, form_id: str, instance_id: str):
     db().commit()
     return render_template("households/submission.html", number=number, head=household.head_name, meta=meta,
                            rows=rows, files=files)
-
-
-def _instance_rows(root: Element, labels: FormLabels):
-    """The instance's answered leaves in document order, with group headings; meta is shown apart."""
-    counts: dict[str, int] = {}
-
-    def walk(element: Element, path: str, depth: int):
-        for child in element:
-            name = local(child.tag)
-            child_path = f"{path}{name}"
-            if depth == 0 and name == "meta":
-                continue
-            if len(child):
-                counts[child_path] = counts.get(child_path, 0) + 1
-                heading = labels.questions.get(child_path) or name
-                if child_path in labels.repeats or sum(1 for c in element if local(c.tag) == name) > 1:
-                    heading = f"{heading} #{counts[child_path]}"
-                yield {"heading": heading, "depth": depth}
-                yield from walk(child, child_path + "/", depth + 1)
-                continue
-            value = (child.text or "").strip()
-            if not value:
-                continue
-            label = labels.questions.get(child_path)
-            shown = labels.choice(child_path, value)
-            if not label and name in HOUSEHOLD_FIELDS:  # a calculation that sets a household field
-                label = field_label(name, current_lang())
-                shown = _display(value, name)
-            elif not label and name in META_LABELS:
-                label = str(META_LABELS[name])
-            code = shown != value  # a choice: its label, with the stored code beside it
-            if TIMESTAMP.match(value):
-                shown, code = local_time(value), False
-            yield {"heading": None, "name": name, "path": child_path, "label": label or name, "raw": value,
-                   "value": shown, "code": code, "binary": child_path in labels.binary, "depth": depth}
-
-    yield from walk(root, "", 0)
-
-
-def _name_people(rows: list[dict[str, Any]]) -> None:
-    """Answers that name a user (the visitor, Collect's user name…) show the user's display name."""
-    people = [item for item in rows if item.get("name") in PERSON_FIELDS]
-    names = display_names(item["raw"] for item in people)
-    for item in people:
-        item["value"] = names.get(item["raw"], item["value"])

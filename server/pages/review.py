@@ -18,16 +18,15 @@ from server.csrf import check_csrf
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
-                                 month_arg, page, page_number)
+from server.pages.common import current_principal, month_arg, page, page_number
+from server.pages.submission_view import answers, visit_evidence
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
 from sync.forms import field_label
 from sync.forms import value_label as household_value_label
-from sync.idcard import mask_in_xml
 from sync.areas import area_by_code
 from sync.review import (MAX_COMMENT, area_choices, comments_for, decide_out_of_area, find_conflict,
-                         find_submission, instance_values, list_submissions, open_conflicts, out_of_area_submissions,
+                         find_submission, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES
 
@@ -161,28 +160,12 @@ def submission(xml_form_id: str, instance_id: str):
             flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
             return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
     submitter = _user_names([found.submitter_id]).get(found.submitter_id)
-    values = _readable(instance_values(mask_in_xml(found.xml)))  # ID numbers masked, as in the household file
+    rows, files = answers(found, form_id)
+    evidence = visit_evidence(found)
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
                            version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           values=values, states=REVIEW_STATES, error=error,
+                           rows=rows, files=files, evidence=evidence, states=REVIEW_STATES, error=error,
                            max_comment=MAX_COMMENT), 400 if error else 200
-
-
-def _readable(values: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(path, shown, raw) per answer: times in China time and people by their display name, as a supervisor reads
-    them; the raw answer stays at hand (the cell's title) for comparing with the XML."""
-    def is_person(path: str) -> bool:
-        return path.rsplit("/", 1)[-1] in PERSON_FIELDS
-
-    names = display_names(value for path, value in values if is_person(path))
-    out = []
-    for path, value in values:
-        if TIMESTAMP.match(value):
-            shown = local_time(value)
-        else:
-            shown = names.get(value, value) if is_person(path) else value
-        out.append((path, shown, value))
-    return out
 
 
 # ---- conflicts ---------------------------------------------------------------------------------------------
