@@ -1,6 +1,9 @@
 """Read models that the API, the pages and exports share (no HTTP here: the handlers that answer with them
 live in server/api and server/pages).
 
+The household list: the caller's households filtered by area, status, flag, cadre, text, location and the month's
+visit state, counted and paged, with their findings (GET /api/v1/households and the households page).
+
 The month visit state and the map: a month's households coloured by their visit state and the month's visit
 points, as GeoJSON (GET /api/v1/map answers with it, the map page embeds it).
 
@@ -15,19 +18,21 @@ subquery), and the month's visits of the same households. The map page embeds th
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 from urllib.parse import quote
 
 from flask import url_for
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.models import User
 from server.scope import AreaScope
 from sync.areas import area_by_code
+from sync.forms import VISIT_FORM
 from sync.models import Area, Household, Submission
-from sync.records import Visit
+from sync.records import Finding, HouseholdRecord, Visit
 
 STATES = ("verified", "questionable", "not_visited")
 #: colours the page and the GeoJSON use: green, orange, red
@@ -61,6 +66,14 @@ def month_state(month: str, scope: AreaScope, cadre: str | None = None):
     return visits, state
 
 
+def household_month_state(session: Session, scope: AreaScope, household_id: int, month: str) -> str:
+    """One household's visit state in the month, as the list, the map and coverage count it."""
+    visits, state = month_state(month, scope)
+    return session.scalar(select(state).select_from(Household)
+                          .outerjoin(visits, visits.c.household_id == Household.id)
+                          .where(Household.id == household_id))
+
+
 def resolve_area(session: Session, scope: AreaScope, code: str | None) -> Area | None:
     """The area a filter names; one outside the caller's areas is 404, exactly as if it did not exist."""
     return area_by_code(session, code, scope.area_ids) if code else None
@@ -77,6 +90,80 @@ def household_conditions(scope: AreaScope, area: Area | None, cadre: str | None)
     elif cadre:
         conditions.append(Household.cadre == cadre)
     return conditions
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdFilters:
+    #: the area (resolved within the caller's areas) whose households, and those below it, are listed
+    area: Area | None = None
+    status: str | None = None
+    #: a monitoring flag or data-quality finding code the household has
+    flag: str | None = None
+    #: the paired cadre's user name, or NO_CADRE
+    cadre: str | None = None
+    #: the start of a household number, or part of the head's name
+    text: str | None = None
+    #: "missing": households without a known location
+    location: str | None = None
+    #: with `month`, the month's visit state (STATES)
+    state: str | None = None
+    month: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HouseholdRow:
+    household: Household
+    area: Area
+    record: HouseholdRecord | None
+    #: the month's visit state, when the list was asked for a month
+    state: str | None
+    findings: list[Finding]
+
+
+class HouseholdList:
+    """The caller's households that match the filters: counted, and read a page at a time in number order."""
+
+    def __init__(self, session: Session, scope: AreaScope, filters: HouseholdFilters):
+        self.session = session
+        self.filters = filters
+        conditions = household_conditions(scope, filters.area, filters.cadre)
+        if filters.text:
+            conditions.append(or_(Household.number.startswith(filters.text, autoescape=True),
+                                  Household.head_name.contains(filters.text, autoescape=True)))
+        if filters.status:
+            conditions.append(Household.status == filters.status)
+        if filters.flag:
+            conditions.append(Household.id.in_(select(Finding.household_id).where(Finding.code == filters.flag)))
+        if filters.location == "missing":
+            conditions.append(or_(Household.latitude.is_(None), Household.longitude.is_(None)))
+        statement = (select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
+                     .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id))
+        if filters.month:
+            visits, state_expr = month_state(filters.month, scope, filters.cadre)
+            statement = statement.add_columns(state_expr.label("state")).outerjoin(
+                visits, visits.c.household_id == Household.id)
+            if filters.state:
+                conditions.append(state_expr == filters.state)
+        self.statement = statement.where(*conditions)
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(self.statement.subquery()))
+
+    def rows(self, limit: int, offset: int) -> list[HouseholdRow]:
+        rows = self.session.execute(self.statement.order_by(Household.number).limit(limit).offset(offset)).all()
+        findings = household_findings(self.session, [row[0].id for row in rows])
+        return [HouseholdRow(row[0], row[1], row[2], row[3] if self.filters.month else None,
+                             findings.get(row[0].id, [])) for row in rows]
+
+
+def household_findings(session: Session, household_ids: list[int]) -> dict[int, list[Finding]]:
+    """The households' monitoring flags and data-quality findings, in the order they were found."""
+    out: dict[int, list[Finding]] = {}
+    if household_ids:
+        for finding in session.scalars(select(Finding).where(Finding.household_id.in_(household_ids))
+                                       .order_by(Finding.id)):
+            out.setdefault(finding.household_id, []).append(finding)
+    return out
 
 
 def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -121,7 +208,7 @@ def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str |
 
     # url_for per feature is a third of the time for a county: build from one template instead
     file_url = url_for("households.file_page", number="NUMBER")
-    submission_url = url_for("households.submission_page", number="NUMBER", form_id="household_visit",
+    submission_url = url_for("households.submission_page", number="NUMBER", form_id=VISIT_FORM,
                              instance_id="INSTANCE")
     features: list[dict[str, Any]] = []
     located: dict[int, tuple[str, tuple[float, float]]] = {}

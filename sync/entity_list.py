@@ -1,10 +1,10 @@
 """The household list as devices get it: households.csv, an entity list in ODK Central's shape.
 
-Columns (forms/README.md, "households.csv"): name (the entity id, the household number), label, __version,
-then the properties the forms read and write. Each device receives only the households of its user's areas.
-The rendering is cached per (list revision, areas): the revision is replaced whenever any household row
-changes, so the cache never serves a stale list, and the manifest hash (md5 of the content) changes exactly
-when the caller's own list does.
+Columns (forms/README.md, "households.csv"): name (the entity id, the household number), label, __version, the
+roster's properties, then those the forms read and write (each form's module in sync/forms names its own). Each
+device receives only the households of its user's areas. The rendering is cached per (list revision, areas): the
+revision is replaced whenever any household row changes, so the cache never serves a stale list, and the manifest
+hash (md5 of the content) changes exactly when the caller's own list does.
 """
 from __future__ import annotations
 
@@ -18,15 +18,14 @@ from collections import OrderedDict
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from sync.forms import ENTITY_COLUMNS
 from sync.models import Area, EntityList, Household, Member
 from sync.records import HouseholdRecord
 
-COLUMNS = ("name", "label", "__version", "village_code", "village", "head", "size", "status", "latitude",
-           "longitude", "cadre", "last_visit", "food_secure", "clothing_secure", "education_secure",
-           "medical_secure", "housing_safe", "water_safe", "housing_grade", "housing_assessed", "renovation_state",
-           "income_year", "income_per_capita")
-# properties that submissions maintain (the household record's fields); the rest come from the roster
-DERIVED = COLUMNS[11:]
+#: the roster's columns, then the household fields the forms maintain (each form's module names its own)
+ROSTER_COLUMNS = ("name", "label", "__version", "village_code", "village", "head", "size", "status", "latitude",
+                  "longitude", "cadre")
+COLUMNS = ROSTER_COLUMNS + ENTITY_COLUMNS
 
 _cache: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -81,7 +80,7 @@ def _render(session: Session, area_ids: frozenset[int] | None) -> bytes:
             household.number, f"{household.head_name} ({household.number})", version or household.roster_version,
             area_code, area_name, household.head_name, size if size is not None else sizes.get(household.id, 0),
             household.status, _coordinate(household.latitude), _coordinate(household.longitude),
-            household.cadre or "", *(_text(fields.get(column, {}).get("value")) for column in DERIVED)))
+            household.cadre or "", *(_text(fields.get(column, {}).get("value")) for column in ENTITY_COLUMNS)))
     return out.getvalue().encode("utf-8")
 
 

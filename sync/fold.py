@@ -17,9 +17,9 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from sync.facts import ASSESSMENT, INCOME, VISIT, Fact
-from sync.rules import (RulesConfig, dangerous_house, exit_standard, monitoring_flags, net_income, per_capita,
-                        quality_findings)
+from sync.facts import Fact
+from sync.forms import DEFINITIONS, definition
+from sync.rules import RulesConfig, dangerous_house, exit_standard, monitoring_flags, quality_findings
 
 ADDS = ("birth", "moved_in", "marriage_in")
 REMOVES = ("death", "moved_out", "marriage_out")
@@ -74,8 +74,10 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
     ordered = sorted(facts, key=lambda f: (f.observed_at, f.instance_id))
     fields: dict[str, dict[str, Any]] = {"status": {"value": baseline.status, "source": "roster"}}
     members = [dict(m) for m in baseline.members]
-    visits, assessments, events = [], [], []
-    incomes_by_year: dict[int, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
+    # per form's collection: entries by key (the newest of a key replaces the older), in time order
+    kept: dict[str, dict[Any, dict[str, Any]]] = {d.collection: {} for d in DEFINITIONS.values() if d.collection}
+    by_key: set[str] = set()  # collections that keep one entry per key, shown in key order (a survey's year)
     findings: list[dict[str, Any]] = []
 
     timeline = [(f.observed_at, f.instance_id, f) for f in ordered]
@@ -94,21 +96,27 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
         for name, value in fact.fields.items():
             fields[name] = {"value": value, **provenance}
         findings.extend(fact.findings)
-        events.append({"at": at.isoformat(), "kind": fact.form, "instance_id": fact.instance_id, "by": fact.by,
-                       "summary": _summary(fact)})
-        if fact.form == VISIT:
-            visits.append({"instance_id": fact.instance_id, "at": at.isoformat(), "by": fact.by, **fact.record})
-            _apply_member_changes(members, fact, events, findings)
-        elif fact.form == ASSESSMENT:
-            assessments.append({"instance_id": fact.instance_id, "at": at.isoformat(), "by": fact.by, **fact.record})
-        elif fact.form == INCOME and fact.record.get("year"):
-            incomes_by_year[fact.record["year"]] = _income(fact, at)  # newest survey of a year wins
+        form = definition(fact.form)
+        event = {"at": at.isoformat(), "kind": fact.form, "instance_id": fact.instance_id, "by": fact.by,
+                 "summary": form.summary(fact.record) if form else {}}
+        events.append(event)
+        entry = form.keep(fact, at) if form else None
+        if entry is not None:
+            key, value = entry
+            if form.collection:
+                kept[form.collection][fact.instance_id if key is None else key] = value
+                if key is not None:
+                    by_key.add(form.collection)
+            else:
+                event["record"] = value
+        _apply_member_changes(members, fact, events, findings)
 
-    incomes = [incomes_by_year[y] for y in sorted(incomes_by_year)]
-    if incomes:
-        latest = incomes[-1]
-        fields["income_year"] = {"value": str(latest["year"]), **latest["provenance"]}
-        fields["income_per_capita"] = {"value": latest["per_capita"], **latest["provenance"]}
+    collections = {name: [entries[k] for k in (sorted(entries) if name in by_key else entries)]
+                   for name, entries in kept.items()}
+    for form in DEFINITIONS.values():
+        if form.derive and form.collection:
+            fields.update(form.derive(collections[form.collection]))
+    visits, assessments, incomes = (collections.get(name, []) for name in ("visits", "assessments", "incomes"))
     events.extend(_line_crossings(incomes, rules))
     # an event a submission caused comes right after the submission's own event
     events.sort(key=lambda e: (e["at"], e["kind"] in CONSEQUENCES, e["kind"], e.get("instance_id") or ""))
@@ -123,25 +131,6 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
     return Record(fields=fields, members=members, visits=visits, assessments=assessments, incomes=incomes,
                   events=events, conflicts=conflicts, flags=flags, findings=findings,
                   exit_eligible=exit_standard(values, incomes[-1] if incomes else None, rules))
-
-
-def _summary(fact: Fact) -> dict[str, Any]:
-    if fact.form == INCOME:
-        return {"year": fact.record.get("year")}
-    if fact.form == ASSESSMENT:
-        return {"grade": fact.record.get("grade"), "renovation_state": fact.record.get("renovation_state")}
-    if fact.form == VISIT:
-        return {"date": fact.record.get("date"), "problems": fact.record.get("problems", [])}
-    return {}
-
-
-def _income(fact: Fact, at: dt.datetime) -> dict[str, Any]:
-    record = fact.record
-    total = net_income(record["parts"])
-    return {**record, "instance_id": fact.instance_id, "total_net": total,
-            "per_capita": per_capita(total, record.get("household_size")),
-            "provenance": {"source": "submission", "instance_id": fact.instance_id, "form": fact.form,
-                           "by": fact.by, "at": at.isoformat()}}
 
 
 def _apply_member_changes(members: list[dict[str, Any]], fact: Fact, events: list[dict[str, Any]],

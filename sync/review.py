@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from defusedxml.ElementTree import fromstring
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
@@ -18,7 +17,6 @@ from sqlalchemy.sql import ColumnElement, Select
 from forms.models import Form, FormVersion
 from server.errors import DomainError
 from sync.idcard import mask
-from sync.instance import local
 from sync.models import Area, Household, Job, Submission
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit
 from sync.review_models import AREA_DECISIONS, REVIEW_STATES, AreaDecision, ReviewComment
@@ -278,25 +276,4 @@ def visit_reasons(session: Session, household_ids: list[int]) -> dict[str, list[
             for visit in visits or []:
                 if visit.get("instance_id") and visit.get("reasons"):
                     out[visit["instance_id"]] = [r for r in visit["reasons"] if isinstance(r, dict)]
-    return out
-
-
-# ---- reading a submission for people -----------------------------------------------------------------------
-
-def instance_values(xml: bytes) -> list[tuple[str, str]]:
-    """Every answered question of a submission as (path, value), in form order; meta and empty answers left out.
-    Pure; the XML was accepted at submission, so it parses."""
-    out: list[tuple[str, str]] = []
-
-    def walk(element, prefix: str) -> None:
-        for child in element:
-            name = local(child.tag)
-            if not prefix and name == "meta":
-                continue
-            path = prefix + name
-            if len(child):
-                walk(child, path + "/")
-            elif (child.text or "").strip():
-                out.append((path, child.text.strip()))
-    walk(fromstring(xml), "")
     return out

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server.api import bp
 from server.api.common import load
@@ -11,13 +11,14 @@ from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDe
 from server.audit import record, record_resolution
 from server.auth import Principal, require_api_user
 from server.errors import Problem
+from server.readmodels import HouseholdFilters, HouseholdList, household_findings, resolve_area
 from server.runtime import db, runtime
 from server.scope import scoped_household
 from sync.areas import area_by_code
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location, resolve_conflict
 from sync.review import quality_report
 from sync.models import Area, Household
-from sync.records import Conflict, Finding, HouseholdRecord
+from sync.records import Conflict
 
 
 def _household(principal: Principal, number: str):
@@ -41,29 +42,12 @@ def _area_filter(principal: Principal, statement, column, area_code: str | None)
 def list_households():
     principal = require_api_user()
     args = load(HouseholdQuerySchema(), request.args)
-    statement = (select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)
-                 .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id))
-    statement = _area_filter(principal, statement, Household.area_id, args.get("area"))
-    if "status" in args:
-        statement = statement.where(Household.status == args["status"])
-    if "flag" in args:
-        statement = statement.where(Household.id.in_(select(Finding.household_id).where(Finding.code == args["flag"])))
-    if "cadre" in args:
-        statement = statement.where(Household.cadre == args["cadre"])
-    total = db().scalar(select(func.count()).select_from(statement.subquery()))
-    rows = db().execute(statement.order_by(Household.number).limit(args["limit"]).offset(args["offset"])).all()
-    flags = _flags([h.id for h, _a, _r in rows])
-    items = [{"household": h, "area": a, "record": r, "flags": flags.get(h.id, [])} for h, a, r in rows]
-    return jsonify({"total": total, "items": HouseholdListSchema(many=True).dump(items)})
-
-
-def _flags(household_ids: list[int]) -> dict[int, list[Finding]]:
-    out: dict[int, list[Finding]] = {}
-    if household_ids:
-        for finding in db().scalars(select(Finding).where(Finding.household_id.in_(household_ids))
-                                    .order_by(Finding.id)):
-            out.setdefault(finding.household_id, []).append(finding)
-    return out
+    filters = HouseholdFilters(area=resolve_area(db(), principal.scope, args.get("area")), status=args.get("status"),
+                               flag=args.get("flag"), cadre=args.get("cadre"), text=args.get("q"),
+                               location=args.get("location"), state=args.get("state"), month=args.get("month"))
+    listing = HouseholdList(db(), principal.scope, filters)
+    return jsonify({"total": listing.count(),
+                    "items": HouseholdListSchema(many=True).dump(listing.rows(args["limit"], args["offset"]))})
 
 
 @bp.get("/households/<number>")
@@ -72,7 +56,7 @@ def get_household(number: str):
     household, area, record = _household(principal, number)
     conflicts = db().scalars(select(Conflict).where(Conflict.household_id == household.id)
                              .order_by(Conflict.key)).all()
-    findings = _flags([household.id]).get(household.id, [])
+    findings = household_findings(db(), [household.id]).get(household.id, [])
     return jsonify(HouseholdDetailSchema().dump({
         "household": household, "area": area, "record": record, "conflicts": conflicts, "findings": findings}))
 

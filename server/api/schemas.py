@@ -1,10 +1,11 @@
 """Marshmallow schemas: what the API reads and writes."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from media.images import without_paths
 from server.params import MAX_OFFSET, MONTH, MONTH_PATTERN  # noqa: F401 (the API's names for them)
+from server.readmodels import STATES
 from sync.idcard import mask
 
 
@@ -93,6 +94,18 @@ class HouseholdQuerySchema(PageQuerySchema):
     #: a monitoring flag or quality finding code, e.g. income_drop
     flag = fields.String()
     cadre = fields.String()
+    #: the start of a household number or part of the head's name
+    q = fields.String(validate=validate.Length(max=100))
+    #: "missing": households without a known location
+    location = fields.String(validate=validate.OneOf(["missing"]))
+    #: YYYY-MM: adds each household's visit state that month, and allows `state`
+    month = fields.String(validate=MONTH)
+    state = fields.String(validate=validate.OneOf(STATES))
+
+    @validates_schema
+    def _state_needs_month(self, data, **_kwargs):
+        if "state" in data and "month" not in data:
+            raise ValidationError("state needs month", "state")
 
 
 class ConflictQuerySchema(PageQuerySchema):
@@ -123,17 +136,21 @@ def _value(record, name):
 
 
 class HouseholdListSchema(Schema):
-    number = fields.Function(lambda i: i["household"].number)
-    head = fields.Function(lambda i: i["household"].head_name)
-    village = fields.Function(lambda i: i["area"].name)
-    village_code = fields.Function(lambda i: i["area"].code)
-    status = fields.Function(lambda i: i["household"].status)
-    cadre = fields.Function(lambda i: i["household"].cadre)
-    size = fields.Function(lambda i: i["record"].size if i["record"] else None)
-    last_visit = fields.Function(lambda i: _value(i["record"], "last_visit"))
-    exit_eligible = fields.Function(lambda i: bool(i["record"] and i["record"].exit_eligible))
-    open_conflicts = fields.Function(lambda i: i["record"].open_conflicts if i["record"] else 0)
-    flags = fields.Function(lambda i: [f.code for f in i["flags"]])
+    """A server.readmodels.HouseholdRow."""
+
+    number = fields.Function(lambda i: i.household.number)
+    head = fields.Function(lambda i: i.household.head_name)
+    village = fields.Function(lambda i: i.area.name)
+    village_code = fields.Function(lambda i: i.area.code)
+    status = fields.Function(lambda i: i.household.status)
+    cadre = fields.Function(lambda i: i.household.cadre)
+    size = fields.Function(lambda i: i.record.size if i.record else None)
+    last_visit = fields.Function(lambda i: _value(i.record, "last_visit"))
+    exit_eligible = fields.Function(lambda i: bool(i.record and i.record.exit_eligible))
+    open_conflicts = fields.Function(lambda i: i.record.open_conflicts if i.record else 0)
+    flags = fields.Function(lambda i: [f.code for f in i.findings])
+    #: the month's visit state (verified, questionable, not_visited) when the list was asked with `month`
+    month_state = fields.Function(lambda i: i.state)
 
 
 class ConflictSchema(Schema):

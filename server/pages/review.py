@@ -18,14 +18,15 @@ from server.csrf import check_csrf
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import (PERSON_FIELDS, TIMESTAMP, current_principal, display_names, local_time,
-                                 month_arg, page, page_number)
+from server.pages.common import current_principal, month_arg, page, page_number
+from server.pages.submission_view import answers, visit_evidence
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
-from sync.idcard import mask_in_xml
+from sync.forms import field_label
+from sync.forms import value_label as household_value_label
 from sync.areas import area_by_code
 from sync.review import (MAX_COMMENT, area_choices, comments_for, decide_out_of_area, find_conflict,
-                         find_submission, instance_values, list_submissions, open_conflicts, out_of_area_submissions,
+                         find_submission, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES
 
@@ -60,25 +61,7 @@ UNATTACHED_LABELS = {
     "unknown_household": lazy_gettext("户编号不在名单中"),
     "no_household": lazy_gettext("未填写户编号"),
 }
-# household fields a conflict can be about (sync/facts.py)
-FIELD_LABELS = {
-    "last_visit": lazy_gettext("最近走访日期"),
-    "food_secure": lazy_gettext("不愁吃"),
-    "clothing_secure": lazy_gettext("不愁穿"),
-    "education_secure": lazy_gettext("义务教育有保障"),
-    "medical_secure": lazy_gettext("基本医疗有保障"),
-    "housing_grade": lazy_gettext("住房安全等级"),
-    "housing_safe": lazy_gettext("住房安全有保障"),
-    "water_safe": lazy_gettext("饮水安全"),
-    "water_quantity": lazy_gettext("水量"),
-    "water_quality": lazy_gettext("水质"),
-    "water_convenience": lazy_gettext("用水方便程度"),
-    "water_reliability": lazy_gettext("供水保证率"),
-    "housing_sign_present": lazy_gettext("有住房安全等级标识牌"),
-    "water_sign_present": lazy_gettext("有饮水安全标识牌"),
-    "housing_assessed": lazy_gettext("住房鉴定日期"),
-    "renovation_state": lazy_gettext("危房改造进度"),
-}
+# values any field may hold; a household field's own codes are labelled by its form's module (sync/forms)
 VALUE_LABELS = {"yes": lazy_gettext("是"), "no": lazy_gettext("否"), "na": lazy_gettext("不适用"),
                 "": lazy_gettext("（空）")}
 
@@ -92,7 +75,7 @@ def _csrf():
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"household_link": household_link, "state_labels": STATE_LABELS,
-            "field_label": lambda name: FIELD_LABELS.get(name, name), "value_label": value_label,
+            "field_label": lambda name: field_label(name, current_lang()), "value_label": value_label,
             "verdict_labels": VERDICT_LABELS}
 
 
@@ -106,7 +89,10 @@ def household_link(number: str | None) -> str | None:
         return None
 
 
-def value_label(value: Any) -> str:
+def value_label(value: Any, field: str | None = None) -> str:
+    named = household_value_label(field, value, current_lang()) if field else None
+    if named is not None:
+        return named
     if value is None:
         return str(VALUE_LABELS[""])
     if isinstance(value, str):
@@ -174,28 +160,12 @@ def submission(xml_form_id: str, instance_id: str):
             flash(_("已保存审核结果。") if step is not None else _("没有变化。"), "ok")
             return redirect(url_for("review.submission", xml_form_id=form_id, instance_id=instance_id))
     submitter = _user_names([found.submitter_id]).get(found.submitter_id)
-    values = _readable(instance_values(mask_in_xml(found.xml)))  # ID numbers masked, as in the household file
+    rows, files = answers(found, form_id)
+    evidence = visit_evidence(found)
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
                            version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           values=values, states=REVIEW_STATES, error=error,
+                           rows=rows, files=files, evidence=evidence, states=REVIEW_STATES, error=error,
                            max_comment=MAX_COMMENT), 400 if error else 200
-
-
-def _readable(values: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(path, shown, raw) per answer: times in China time and people by their display name, as a supervisor reads
-    them; the raw answer stays at hand (the cell's title) for comparing with the XML."""
-    def is_person(path: str) -> bool:
-        return path.rsplit("/", 1)[-1] in PERSON_FIELDS
-
-    names = display_names(value for path, value in values if is_person(path))
-    out = []
-    for path, value in values:
-        if TIMESTAMP.match(value):
-            shown = local_time(value)
-        else:
-            shown = names.get(value, value) if is_person(path) else value
-        out.append((path, shown, value))
-    return out
 
 
 # ---- conflicts ---------------------------------------------------------------------------------------------
@@ -264,8 +234,8 @@ def resolve(key: str):
         return back
     record_resolution(db(), resolved, value, note)
     db().commit()
-    flash(_("已解决：%(field)s 定为“%(value)s”。", field=FIELD_LABELS.get(conflict.field, conflict.field),
-            value=value_label(value)), "ok")
+    flash(_("已解决：%(field)s 定为“%(value)s”。", field=field_label(conflict.field, current_lang()),
+            value=value_label(value, conflict.field)), "ok")
     return back
 
 

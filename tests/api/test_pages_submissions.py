@@ -30,8 +30,8 @@ def submit(client, headers, instance_id, username):
 
 
 def cell(html, testid):
-    """The text of the element with this data-testid."""
-    return re.search(rf'data-testid="{re.escape(testid)}"[^>]*>([^<]*)<', html).group(1).strip()
+    """The shown text of the answer with this data-testid."""
+    return re.search(rf'data-testid="{re.escape(testid)}"><span title="[^"]*">([^<]*)<', html).group(1).strip()
 
 
 def fact(html, label):
@@ -43,11 +43,11 @@ def test_the_review_page_shows_china_time_and_display_names(client, named, recon
     reconcile()
     login(client, "town1")
     html = client.get("/review/submissions/household_visit/uuid:by-cadre").get_data(as_text=True)
-    assert cell(html, "value-start") == "2026-11-25 14:03"
-    assert cell(html, "value-end") == "2026-11-25 14:03"
-    assert cell(html, "value-username") == "王建国"
-    assert cell(html, "value-visitor") == "王建国"
-    assert cell(html, "value-visit_date") == "2026-11-25"  # a date alone stays as it is
+    assert cell(html, "field-start") == "2026-11-25 14:03"
+    assert cell(html, "field-end") == "2026-11-25 14:03"
+    assert cell(html, "field-username") == "王建国"
+    assert cell(html, "field-visitor") == "王建国"
+    assert cell(html, "field-visit_date") == "2026-11-25"  # a date alone stays as it is
     assert fact(html, "填报人") == "王建国"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", fact(html, "接收时间"))
     assert f'title="{END_UTC}"' in html  # the raw answer is still at hand
@@ -61,9 +61,9 @@ def test_an_empty_display_name_or_an_unknown_name_stays_as_written(client, named
     reconcile()
     login(client, "town1")
     by_town = client.get("/review/submissions/household_visit/uuid:by-town").get_data(as_text=True)
-    assert cell(by_town, "value-username") == "town1" and fact(by_town, "填报人") == "town1"
+    assert cell(by_town, "field-username") == "town1" and fact(by_town, "填报人") == "town1"
     typed = client.get("/review/submissions/household_visit/uuid:typed").get_data(as_text=True)
-    assert cell(typed, "value-visitor") == "李四" and cell(typed, "value-username") == "王建国"
+    assert cell(typed, "field-visitor") == "李四" and cell(typed, "field-username") == "王建国"
 
 
 def test_the_households_submission_page_names_people_the_same_way(client, named, reconcile):
@@ -77,3 +77,23 @@ def test_the_households_submission_page_names_people_the_same_way(client, named,
     assert re.search(r'data-testid="field-end"><span title="[^"]+">2026-11-25 14:03<', html)
     english = client.get(f"/households/{HH}/submissions/household_visit/uuid:by-cadre?lang=en").get_data(as_text=True)
     assert fact(english, "Submitted by") == "王建国"
+
+
+def test_the_review_page_reads_like_the_household_file(client, named, work):
+    """Issue 17, 3: the review page shows the form's labels and value labels, not XML names and codes, and says
+    whether the visit's evidence holds and why not."""
+    xml = visit_xml(HH, instance_id="uuid:far", end=END_UTC, gps="41.5 123.5 100 5")
+    assert Collect(client, named["cadre1"]).submit(xml).status_code == 201
+    work()
+    login(client, "town1")
+    pages = [client.get(path).get_data(as_text=True) for path in (
+        "/review/submissions/household_visit/uuid:far", f"/households/{HH}/submissions/household_visit/uuid:far")]
+    for html in pages:
+        label = re.search(r'<dt class="depth-1" title="two_assurances/food_secure">([^<]+)</dt>', html).group(1)
+        assert label != "food_secure" and re.search(r"[\u4e00-\u9fff]", label)
+        assert cell(html, "field-two_assurances/food_secure") == "是"
+    review = pages[0]
+    assert re.search(r'data-testid="visit-verdict">存疑<', review)
+    assert "走访定位离该户" in review  # the reason, worded with its figures
+    english = client.get("/review/submissions/household_visit/uuid:far?lang=en").get_data(as_text=True)
+    assert cell(english, "field-two_assurances/food_secure") == "Yes"

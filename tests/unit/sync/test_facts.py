@@ -5,7 +5,8 @@ import math
 import pytest
 
 from support import assessment_xml, income_xml, visit_xml
-from sync.facts import MAX_TEXT, READER, Fact, as_received, cached_fact, read_fact
+from sync.facts import READER, Fact, as_received, cached_fact, read_fact
+from sync.values import MAX_TEXT
 
 RECEIVED = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
 

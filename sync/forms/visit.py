@@ -1,0 +1,112 @@
+"""入户走访 household_visit: the door-to-door visit (两不愁三保障, drinking water, the signs, member changes).
+
+Its entries are the household's visits: coverage counts them and sync/evidence.py judges them by their GPS at the
+door and photos. forms/README.md describes the questions.
+"""
+from __future__ import annotations
+
+from xml.etree.ElementTree import Element
+
+from sync.forms.base import YES_NO_VALUES, Detail, Field, FormDefinition, Reading, Text, keep_every, put
+from sync.instance import local
+from sync.values import GRADES, MAX_COUNT, YES_NO, Reader
+
+FORM_ID = "household_visit"
+ASSURANCES = ("food_secure", "clothing_secure", "education_secure", "medical_secure")
+WATER_INDICATORS = ("water_quantity", "water_quality", "water_convenience", "water_reliability")
+PROBLEMS = ("none", "food", "clothing", "education", "medical", "housing", "water", "signs", "income", "illness",
+            "disaster", "employment", "policy", "other")
+CHANGE_TYPES = ("birth", "death", "marriage_in", "marriage_out", "moved_out", "moved_in")
+#: the member-change repeat and its questions
+CHANGES = "member_change"
+
+FIELDS = {
+    "last_visit": Field(Text("最近走访日期", "Last visit date")),
+    "food_secure": Field(Text("不愁吃", "Enough food"), YES_NO_VALUES),
+    "clothing_secure": Field(Text("不愁穿", "Enough clothing"), YES_NO_VALUES),
+    "education_secure": Field(Text("义务教育有保障", "Compulsory education assured"), YES_NO_VALUES),
+    "medical_secure": Field(Text("基本医疗有保障", "Basic medical care assured"), YES_NO_VALUES),
+    "housing_safe": Field(Text("住房安全有保障", "Safe housing assured"), YES_NO_VALUES),
+    "water_safe": Field(Text("饮水安全有保障", "Safe drinking water assured"), YES_NO_VALUES),
+    "housing_grade": Field(Text("住房安全等级", "Housing-safety grade")),
+    "water_quantity": Field(Text("水量", "Water quantity"), YES_NO_VALUES),
+    "water_quality": Field(Text("水质", "Water quality"), YES_NO_VALUES),
+    "water_convenience": Field(Text("用水方便程度", "Water convenience"), YES_NO_VALUES),
+    "water_reliability": Field(Text("供水保证率", "Water supply reliability"), YES_NO_VALUES),
+    "housing_sign_present": Field(Text("住房安全等级标识牌", "Housing-safety grade sign"), YES_NO_VALUES),
+    "water_sign_present": Field(Text("饮水安全标识牌", "Drinking-water safety sign"), YES_NO_VALUES),
+    # set by the reconciler from the visits' GPS when the house has no confirmed location (sync/evidence.py)
+    "proposed_location": Field(Text("建议位置", "Proposed location")),
+}
+
+PHOTO_ROLES = {"family": Text("与户内成员合影", "Photo with the family"),
+               "housing_sign": Text("住房安全等级标识牌", "Housing-safety grade sign"),
+               "water_sign": Text("饮水安全标识牌", "Drinking-water safety sign")}
+
+PATHS = frozenset({
+    "visit_date", "visitor", "gps", "photo_family",
+    *(f"two_assurances/{name}" for name in (*ASSURANCES, "housing_grade", "house_safe", "children_6_15",
+                                            "out_of_school", "all_insured", "not_insured_count")),
+    "water/water_safe", *(f"water/{name}" for name in WATER_INDICATORS),
+    "signs/housing_sign_present", "signs/water_sign_present", "signs/photo_housing_sign", "signs/photo_water_sign",
+    "findings/problems", "findings/problems_other", "findings/problems_note", "findings/help_given", "remarks",
+    *(f"{CHANGES}/{name}" for name in ("change_type", "person_name", "relation", "change_date", "id_number")),
+})
+
+
+def read(read: Reader, root: Element) -> Reading:
+    fields: dict = {}
+    visit_date = read.date("visit_date")
+    put(fields, "last_visit", visit_date)
+    for name in ASSURANCES:
+        put(fields, name, read.choice(f"two_assurances/{name}", YES_NO))
+    put(fields, "housing_grade", read.choice("two_assurances/housing_grade", GRADES))
+    put(fields, "housing_safe", read.choice("two_assurances/house_safe", YES_NO))
+    put(fields, "water_safe", read.choice("water/water_safe", YES_NO))
+    for name in WATER_INDICATORS:
+        put(fields, name, read.choice(f"water/{name}", YES_NO))
+    put(fields, "housing_sign_present", read.choice("signs/housing_sign_present", YES_NO))
+    put(fields, "water_sign_present", read.choice("signs/water_sign_present", YES_NO))
+    record = {
+        "date": visit_date, "visitor": read.text("visitor"), "gps": read.gps("gps"),
+        "photos": {"family": read.text("photo_family"), "housing_sign": read.text("signs/photo_housing_sign"),
+                   "water_sign": read.text("signs/photo_water_sign")},
+        "children_6_15": read.integer("two_assurances/children_6_15", 0, MAX_COUNT),
+        "out_of_school": read.integer("two_assurances/out_of_school", 0, MAX_COUNT),
+        "all_insured": read.choice("two_assurances/all_insured", YES_NO),
+        "not_insured_count": read.integer("two_assurances/not_insured_count", 0, MAX_COUNT),
+        "problems": read.choices("findings/problems", PROBLEMS),
+        "problems_note": " ".join(filter(None, (read.text("findings/problems_other"),
+                                                read.text("findings/problems_note")))),
+        "help_given": read.text("findings/help_given"), "remarks": read.text("remarks"),
+    }
+    changes = []
+    for element in root:
+        if local(element.tag) != CHANGES:
+            continue
+        item = read.within(element, f"{CHANGES}/")
+        change = {"type": item.choice("change_type", CHANGE_TYPES), "name": item.text("person_name", limit=100),
+                  "relation": item.text("relation", limit=100), "date": item.date("change_date"),
+                  "id_number": (item.text("id_number", limit=18) or "").upper() or None}
+        if change["type"]:
+            changes.append(change)
+    return fields, record, changes
+
+
+DEFINITION = FormDefinition(
+    form_id=FORM_ID, xlsform="household_visit.xlsx", title=Text("入户走访", "Door-to-door visit"),
+    date_question="visit_date", paths=PATHS, read=read, fields=FIELDS,
+    entity_columns=("last_visit", *ASSURANCES, "housing_safe", "water_safe", "housing_grade"),
+    collection="visits", keep=keep_every,
+    summary=lambda record: {"date": record.get("date"), "problems": record.get("problems", [])},
+    photo_roles=PHOTO_ROLES,
+    details=(
+        Detail("date", Text("走访日期", "Visit date")),
+        Detail("gps", Text("户门口定位", "GPS at the door"), show="gps"),
+        Detail("problems", Text("发现的问题", "Problems found"), show="choice", path="findings/problems",
+               skip=("none",)),
+        Detail("problems_note", Text("问题说明", "Details")),
+        Detail("help_given", Text("帮扶措施", "Help given")),
+        Detail("remarks", Text("备注", "Remarks")),
+    ),
+)
