@@ -113,7 +113,7 @@ def demo_server(tmp_path_factory) -> DemoServer:
         if _wait_until_answering(server):
             break
         _stop(process)
-        if "Address already in use" not in server.log():
+        if not re.search("Address already in use|Connection in use", server.log()):
             pytest.fail(f"the server did not start:\n{server.log()}")
     else:
         pytest.fail(f"the server did not start:\n{server.log()}")
