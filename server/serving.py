@@ -58,7 +58,9 @@ def cores() -> int:
 
 def _worker_app():
     """In each worker process, after the fork: the app with its background worker thread, not preparing again."""
-    return create_app(load_settings(migrate_on_start=False))
+    app = create_app(load_settings(migrate_on_start=False))
+    log.info("worker process %d ready", os.getpid())  # gunicorn's "Booting worker" comes before the app loads
+    return app
 
 
 def _stop_background_worker(_arbiter, worker) -> None:
