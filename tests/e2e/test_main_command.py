@@ -35,7 +35,8 @@ def _workers(pid: int) -> list[int]:
         return [int(p) for p in children.read().split()]
 
 
-def test_main_command_serves_with_gunicorn_workers_and_stops_cleanly_on_sigterm(server):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_main_command_serves_with_gunicorn_workers_and_stops_cleanly(server, stop):
     answer = requests.get(f"{server.base_url}/login", timeout=10)
     assert answer.status_code == 200 and "登录" in answer.text
     assert requests.get(f"{server.base_url}/formList", auth=server.admin, timeout=10).status_code == 200
@@ -47,7 +48,7 @@ def test_main_command_serves_with_gunicorn_workers_and_stops_cleanly_on_sigterm(
                         and _workers(server.process.pid))
 
     began = time.monotonic()
-    server.process.send_signal(signal.SIGTERM)
+    server.process.send_signal(stop)
     assert server.process.wait(timeout=30) == 0
     # 1-2 s on a quiet machine; the bound leaves room for a machine shared with other test runs
     assert time.monotonic() - began < 15
