@@ -1,16 +1,20 @@
-"""Entry point: `gunicorn wsgi:app` in production, `python wsgi.py` for the embedded default."""
-import argparse
+"""Entry point: `python wsgi.py` serves (gunicorn, server/serving.py), `gunicorn wsgi:app` is the same app under a
+gunicorn started by hand, and `flask --app wsgi …` runs the commands."""
 import logging
+import os
 
-from server.app import create_app
+from server.app import create_app, create_command_app
+from server.serving import main
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logging.getLogger("alembic").setLevel(logging.WARNING)
-app = create_app()
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Run the Zoufang server")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    app.run(host=args.host, port=args.port, threaded=True)
+    main()  # the master builds no app to serve: each worker process builds its own after the fork
+elif os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+    # `flask --app wsgi …` imports this module for every command and for --help, marked by Flask with
+    # FLASK_RUN_FROM_CLI (the mark that makes app.run() a no-op there): the commands open the data dir only when
+    # one runs, and never start the background worker
+    app = create_command_app()
+else:
+    app = create_app()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,19 +34,28 @@ class WorkerSettings:
     workers: int = 2
     threads: int = 4
     worker_class: str = "gthread"
+    #: how the app wsgi:app is started: "gunicorn" (-c bench/gunicorn_conf.py) or "wsgi", the README's main command
+    #: `python wsgi.py`, gunicorn run in-process (always gthread); other apps (the ceiling) always under gunicorn
+    via: str = "gunicorn"
 
     def args(self) -> list[str]:
         return ["-w", str(self.workers), "--worker-class", self.worker_class, "--threads", str(self.threads)]
 
     def describe(self) -> str:
+        if self.via == "wsgi":
+            return f"python wsgi.py --workers {self.workers} --threads {self.threads} (gunicorn gthread in-process)"
         return f"gunicorn -w {self.workers} --worker-class {self.worker_class} --threads {self.threads}"
 
 
 class Server:
-    """One gunicorn master and its workers, started in its own process group so it can be stopped whole."""
+    """One gunicorn master and its workers, started in its own process group so it can be stopped whole.
+
+    Plain gunicorn's workers drop the marker files of bench/gunicorn_conf.py once they have loaded the app; under
+    `python wsgi.py` they say "worker process <pid> ready" in the log instead."""
 
     def __init__(self, app: str, env: dict[str, str], workers: WorkerSettings, log_dir: Path, name: str):
         self.app = app
+        self.main_command = workers.via == "wsgi" and app == "wsgi:app"
         self.workers = workers
         self.name = name
         self.port = free_port()
@@ -55,9 +65,20 @@ class Server:
         self.env = {**os.environ, **env, "BENCH_READY_DIR": str(self.ready_dir), "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        if self.main_command:
+            return [sys.executable, "wsgi.py", "--host", "127.0.0.1", "--port", str(self.port),
+                    "--workers", str(self.workers.workers), "--threads", str(self.workers.threads)]
+        return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *self.workers.args(),
+                "-b", f"127.0.0.1:{self.port}", "--timeout", "120", self.app]
+
+    def ready_workers(self) -> set[int]:
+        if self.main_command:
+            return {int(pid) for pid in re.findall(r"worker process (\d+) ready", self.log_tail(100_000))}
+        return {int(p.name.split("-", 1)[1]) for p in self.ready_dir.glob("ready-*")}
+
     def start(self, timeout: float = 60.0) -> "Server":
-        command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *self.workers.args(),
-                   "-b", f"127.0.0.1:{self.port}", "--timeout", "120", self.app]
+        command = self.command()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -65,8 +86,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name}: gunicorn exited with {self.proc.returncode}\n{self.log_tail()}")
-            ready = {int(p.name.split("-", 1)[1]) for p in self.ready_dir.glob("ready-*")}
-            if len(ready & set(self.worker_pids())) >= self.workers.workers:  # a replaced worker's marker stays
+            if len(self.ready_workers() & set(self.worker_pids())) >= self.workers.workers:  # a replaced worker's marker stays
                 try:
                     requests.get(self.url + "/", timeout=5, allow_redirects=False)
                     return self

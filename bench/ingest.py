@@ -285,10 +285,14 @@ def main() -> int:
     parser.add_argument("--skip-nocache", action="store_true", help="leave out the credential-cache-off row")
     parser.add_argument("--skip-memory", action="store_true", help="leave out the big-upload memory check")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, media, database)")
+    parser.add_argument("--server", choices=("gunicorn", "wsgi"), default="gunicorn",
+                        help="start the real server as `gunicorn -c bench/gunicorn_conf.py … wsgi:app` (default) or "
+                             "with the README's `python wsgi.py --workers W --threads T`; the ceiling always runs "
+                             "under plain gunicorn")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     n_nocache = args.n_nocache or min(args.n, 80)
-    workers = WorkerSettings(workers=args.workers, threads=args.threads)
+    workers = WorkerSettings(workers=args.workers, threads=args.threads, via=args.server)
 
     tmp = Path(tempfile.mkdtemp(prefix="zoufang-bench-"))
     pg: PostgresSchema | None = None

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from media.images import ImageLimits
 from media.store import store_from_url
-from server import bootstrap, cli
+from server import bootstrap, cli, first_admin
 from server.activity import RequestActivity, SharedClock
 from server.api import bp as api_bp
 from server.config import Settings, load_settings
@@ -19,6 +19,7 @@ from server.counters import counters_for
 from server.csrf import csrf_token
 from server.db import make_engine, make_session_factory
 from server.errors import DomainError, Problem
+from server.first_admin import bp as first_admin_bp
 from server.i18n import current_lang, init_i18n
 from server.openrosa import bp as openrosa_bp
 from server.pages import register_pages
@@ -71,19 +72,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
 
-    engine = make_engine(settings.database_url)
-    rt = Runtime(
-        settings=settings, engine=engine, sessions=make_session_factory(engine),
-        store=store_from_url(settings.media_url, settings.tmp_dir),
-        credentials=CredentialCache(settings.credential_cache_seconds),
-        login_limiter=LoginLimiter(counters_for(settings.ratelimit_storage, settings.ratelimit_prefix, engine)),
-        queue=QueueSettings(rules=load_rules(settings.rules_file),
-                            hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
-                            clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
-                            max_attempts=settings.job_max_attempts,
-                            image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)),
-        # every process serving this data dir shares the clock its background workers give way to
-        activity=RequestActivity(shared=SharedClock(settings.data_dir / "activity")))
+    rt = build_runtime(settings)
     app.extensions["zoufang"] = rt
     app.wsgi_app = rt.activity.wrap(app.wsgi_app)
 
@@ -91,6 +80,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.register_blueprint(openrosa_bp, url_prefix="/key/<token>", name="openrosa_key")
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(first_admin_bp)
     register_pages(app)
     cli.register(app)
 
@@ -144,10 +134,37 @@ def create_app(config: Settings | dict | None = None) -> Flask:
                                       "Internal server error; it has been logged. Try again later."))
 
     if settings.migrate_on_start:
-        bootstrap.prepare(app)
+        bootstrap.prepare(rt)
+        first_admin.announce(rt)
     if settings.worker == "thread":
         rt.worker = Worker(rt.sessions, rt.queue, rt.store, quiet=rt.activity.quiet)
         rt.worker.start()
+    return app
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """What serving and the commands share: database, media store, credential cache, rate limits, queue."""
+    engine = make_engine(settings.database_url)
+    return Runtime(
+        settings=settings, engine=engine, sessions=make_session_factory(engine),
+        store=store_from_url(settings.media_url, settings.tmp_dir),
+        credentials=CredentialCache(settings.credential_cache_seconds),
+        login_limiter=LoginLimiter(counters_for(settings.ratelimit_storage, settings.ratelimit_prefix, engine)),
+        queue=QueueSettings(rules=load_rules(settings.rules_file),
+                            hold=dt.timedelta(seconds=settings.reconcile_hold_seconds),
+                            clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
+                            max_attempts=settings.job_max_attempts,
+                            image_limits=ImageLimits(settings.image_max_pixels, settings.image_max_side)),
+        # every process serving this data dir shares the clock its background workers give way to
+        activity=RequestActivity(shared=SharedClock(settings.data_dir / "activity")))
+
+
+def create_command_app() -> Flask:
+    """What `flask --app wsgi …` loads: the commands, and nothing opened yet. Listing them (`--help`) must not
+    create a data dir, a database or publish forms; a command opens the data dir when it runs (server/cli.py)
+    and never starts the background worker (`reconcile run` is the worker of the command line)."""
+    app = Flask("server")
+    cli.register(app)
     return app
 
 

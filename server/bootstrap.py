@@ -12,7 +12,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from flask import Flask
 from sqlalchemy import func, select
 
 from forms.service import publish_bundled_forms
@@ -50,8 +49,7 @@ def migrate(rt: Runtime) -> None:
         command.upgrade(config, "head")
 
 
-def prepare(app: Flask) -> None:
-    rt: Runtime = app.extensions["zoufang"]
+def prepare(rt: Runtime) -> None:
     with _startup_lock(rt.settings.data_dir):
         migrate(rt)
         with session_scope(rt.sessions) as session:

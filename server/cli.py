@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from forms.service import publish_form
 from server.audit import record
+from server.bootstrap import migrate, prepare
+from server.config import load_settings
 from server.db import session_scope
 from server.demo_cli import register_demo
 from server.errors import DomainError
+from server.first_admin import needs_first_admin
 from server.models import ROLES, User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
@@ -22,7 +25,16 @@ from sync.models import Area
 
 
 def _rt(app: Flask) -> Runtime:
-    return app.extensions["zoufang"]
+    """The app's runtime. The command line's app (server.app.create_command_app) has none until a command runs:
+    then the data dir is opened and prepared as a start would (migrations, the first admin from the environment,
+    the bundled forms) when ZOUFANG_MIGRATE_ON_START allows, but no background worker is started."""
+    rt = app.extensions.get("zoufang")
+    if rt is None:
+        from server.app import build_runtime  # server.app imports this module
+        rt = app.extensions["zoufang"] = build_runtime(load_settings())
+        if rt.settings.migrate_on_start:
+            prepare(rt)
+    return rt
 
 
 def _fail(problem: DomainError) -> None:
@@ -36,7 +48,7 @@ def _fail(problem: DomainError) -> None:
 
 
 def register(app: Flask) -> None:
-    register_demo(app)
+    register_demo(app, lambda: _rt(app))
     @app.cli.group("db")
     def db_group():
         """Database schema."""
@@ -44,9 +56,12 @@ def register(app: Flask) -> None:
     @db_group.command("upgrade")
     def db_upgrade():
         """Apply every pending migration."""
-        from server.bootstrap import migrate
-        migrate(_rt(app))
+        rt = _rt(app)
+        migrate(rt)
         click.echo("database is up to date")
+        with session_scope(rt.sessions) as session:
+            if needs_first_admin(session):
+                click.echo("no admin account yet: create one with `flask --app wsgi users create NAME --role admin`")
 
     @app.cli.group("areas")
     def areas_group():

@@ -6,6 +6,7 @@ the operator what was loaded and how to log in.
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
 import click
 from flask import Flask
@@ -38,7 +39,7 @@ def _create_users(session: Session, users) -> tuple[dict[str, int], list[str]]:
     return {name: user.id for name, user in existing.items()}, created
 
 
-def register_demo(app: Flask) -> None:
+def register_demo(app: Flask, runtime_of: Callable[[], Runtime]) -> None:
     @app.cli.group("demo")
     def demo_group():
         """Demo data for trying the system out."""
@@ -54,7 +55,7 @@ def register_demo(app: Flask) -> None:
         from sync.demo import SEED, load_demo, thumbnails_made
         from sync.records import Conflict, Visit
 
-        rt: Runtime = app.extensions["zoufang"]
+        rt = runtime_of()
         if rt.worker is not None:
             # this command works the queue itself; the app's own worker thread would race it and could be cut
             # off in the middle of a photo when the command exits

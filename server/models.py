@@ -114,3 +114,17 @@ class UserSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: when it was ended (logout, password change, deactivation); null while it is live
     ended_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+
+
+class SetupToken(Base):
+    """A one-time link to create the first admin, printed in the log when the server starts with no admin account
+    (server/first_admin.py). It works only while no admin exists, and only once: creating the admin spends every
+    link still open."""
+
+    __tablename__ = "setup_tokens"
+
+    #: sha256 of the token in the printed link; the token itself is only ever in the log
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when an admin was created (with this link or another one); null while the link is open
+    used_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from server.collect_qr import collect_settings, encode_settings, qr_svg
 from server.csrf import check_csrf
 from server.db import utcnow
 from server.errors import Problem
+from server.first_admin import needs_first_admin
 from server.login_sessions import end_session, open_session
 from server.models import Device, User, UserArea
 from server.runtime import db, runtime
@@ -51,7 +52,7 @@ def login():
             db().commit()
             return redirect(local_path(request.args.get("next", "")) or url_for("web.home"))
         error = True
-    return render_template("login.html", error=error), 401 if error else 200
+    return render_template("login.html", error=error, no_admin=needs_first_admin(db())), 401 if error else 200
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -3,7 +3,6 @@ password, set up their phones), and the area tree (see it, import it). The roste
 (web.roster_page); the QR code for a phone is on web.devices."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 
 from forms.models import Form, FormVersion
 from forms.service import publish_form
+from server.accounts import MIN_PASSWORD, password_errors, username_errors
 from server.audit import record
 from server.csrf import check_csrf
 from server.errors import DomainError, Problem
@@ -30,8 +30,6 @@ from sync.review import area_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 USERS_PER_PAGE = 100
-MIN_PASSWORD = 8
-USERNAME = re.compile(r"^[^\s:/\\]{1,64}$")
 FORM_STATES = ("open", "closing", "closed")
 
 ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("督导"), "cadre": lazy_gettext("帮扶干部")}
@@ -146,11 +144,7 @@ def users():
 
 def _new_user_errors(username: str, role: str, area_codes: list[str], password: str,
                      found: dict[str, Area]) -> list[str]:
-    errors = []
-    if not USERNAME.match(username):
-        errors.append(_("用户名不能为空，最多 64 个字符，不能含空格、冒号或斜杠。"))
-    elif db().scalar(select(User.id).where(User.username == username)):
-        errors.append(_("用户名“%(name)s”已被使用。", name=username))
+    errors = username_errors(db(), username)
     if role not in ROLES:
         errors.append(_("请选择角色。"))
     unknown = [c for c in area_codes if c not in found]
@@ -158,9 +152,7 @@ def _new_user_errors(username: str, role: str, area_codes: list[str], password: 
         errors.append(_("没有这些区域：%(codes)s", codes="、".join(unknown)))
     if role in ("supervisor", "cadre") and not area_codes:
         errors.append(_("督导和帮扶干部至少要有一个区域，否则看不到任何数据。"))
-    if len(password) < MIN_PASSWORD:
-        errors.append(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD))
-    return errors
+    return errors + password_errors(password)
 
 
 @bp.post("/users")
@@ -219,8 +211,8 @@ def reset_password(user_id: int):
     """A new password ends the user's browser sessions and remembered credentials; their device tokens stay."""
     user = _user(user_id)
     password = request.form.get("password") or ""
-    if len(password) < MIN_PASSWORD:
-        flash(_("密码至少 %(count)s 个字符。", count=MIN_PASSWORD), "error")
+    for error in password_errors(password):
+        flash(error, "error")
         return redirect(url_for("admin.users"))
     user.password_hash = hash_password(password)
     record(db(), "user.password_reset", f"user:{user.username}")

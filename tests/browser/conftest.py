@@ -102,7 +102,13 @@ def demo_server(tmp_path_factory) -> DemoServer:
                             env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
     if loaded.returncode != 0:
         pytest.fail(f"`flask --app wsgi demo load` failed ({loaded.returncode}):\n{loaded.stdout}\n{loaded.stderr}")
-    log_path = folder / "server.log"
+    server = _start(data_dir, folder / "server.log", env)
+    yield server
+    _stop(server.process)
+
+
+def _start(data_dir: Path, log_path: Path, env: dict[str, str]) -> DemoServer:
+    """`python wsgi.py` on a free port, once it answers."""
     for _attempt in range(3):  # the free port may be taken between choosing and binding it
         port = _free_port()
         with open(log_path, "wb") as log:
@@ -111,12 +117,21 @@ def demo_server(tmp_path_factory) -> DemoServer:
                                        stderr=subprocess.STDOUT)
         server = DemoServer(f"http://127.0.0.1:{port}", data_dir, process, log_path)
         if _wait_until_answering(server):
-            break
+            return server
         _stop(process)
-        if "Address already in use" not in server.log():
+        if not re.search("Address already in use|Connection in use", server.log()):
             pytest.fail(f"the server did not start:\n{server.log()}")
-    else:
-        pytest.fail(f"the server did not start:\n{server.log()}")
+    pytest.fail(f"the server did not start:\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def first_start_server(tmp_path_factory) -> DemoServer:
+    """A server started on an empty data dir with no admin (and no bundled forms): the first start a new user
+    makes, whose log holds the one-time setup link."""
+    folder = tmp_path_factory.mktemp("first-start")
+    data_dir = folder / "data"
+    data_dir.mkdir()
+    server = _start(data_dir, folder / "server.log", _env(data_dir) | {"ZOUFANG_PUBLISH_BUNDLED_FORMS": "0"})
     yield server
     _stop(server.process)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def start_server(request, tmp_path, database_url):
             except RuntimeError as exc:
                 _stop(server)
                 last_error = exc
-                if "Address already in use" not in server.stderr():
+                if not re.search("Address already in use|Connection in use", server.stderr()):
                     break
         raise last_error
 
