@@ -34,7 +34,7 @@ class _Node:
     attributes: tuple[tuple[str, str], ...]
     children: tuple[_Node, ...]
     repeat: bool = False
-    #: written only when given a value (meta/deprecatedID)
+    #: written only when given a value that is not empty (meta/deprecatedID)
     optional: bool = False
 
     def child(self, name: str) -> _Node | None:
@@ -128,7 +128,7 @@ def _nest(node: _Node, values: Mapping[str, Any], form_id: str, prefix: str) -> 
                     raise ValueError(f"{form_id}: {where!r} is not a group, so the form has no {prefix + path!r}")
                 here = here.setdefault(step, {})
         if target.repeat:
-            if isinstance(value, (str, bytes)) or not all(isinstance(item, Mapping) for item in value):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(item, Mapping) for item in value):
                 raise ValueError(f"{form_id}: {prefix + path!r} is a repeat; give a list of dicts, one per instance")
             here[target.name] = [_nest(target, item, form_id, f"{prefix}{path}[{i}]/") for i, item in enumerate(value)]
         elif target.children:
@@ -146,7 +146,7 @@ def _write(node: _Node, given: Any, out: list[str]) -> None:
     if node.repeat:
         for item in given or ():
             _element(node, item, out)
-    elif not (node.optional and given is None):
+    elif given or not node.optional:
         _element(node, given, out)
 
 

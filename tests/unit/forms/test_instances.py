@@ -62,6 +62,7 @@ def test_a_repeat_gets_one_instance_per_dict_in_order_and_none_when_not_given():
     ({"two_assurances": "yes"}, "'two_assurances' is a group"),
     ({"household/number": "H1"}, "'household' is not a group"),
     ({"member_change": "birth"}, "'member_change' is a repeat"),
+    ({"member_change": 2}, "'member_change' is a repeat"),
     ({"member_change/change_type": "birth"}, "'member_change' is not a group"),
     ({"member_change": [{"change_typ": "birth"}]}, "no question at 'member_change[0]/change_typ'"),
 ])
@@ -72,8 +73,9 @@ def test_a_path_the_form_does_not_have_raises(values, message):
 
 def test_meta_ids_and_name_are_settable_and_the_deprecated_id_only_appears_when_given():
     values = {"meta/instanceID": "uuid:new", "meta/instanceName": "郝福 2026-11-20"}
-    first = parsed(bundled("housing_assessment").fill(values))
-    assert [child.tag for child in first.find("meta")] == ["entity", "instanceID", "instanceName"]
+    for first in (bundled("housing_assessment").fill(values),
+                  bundled("housing_assessment").fill({**values, "meta/deprecatedID": None})):
+        assert [child.tag for child in parsed(first).find("meta")] == ["entity", "instanceID", "instanceName"]
     edited = parsed(bundled("housing_assessment").fill({**values, "meta/deprecatedID": "uuid:old"}))
     assert [(c.tag, c.text) for c in edited.find("meta")][1:] == [
         ("instanceID", "uuid:new"), ("deprecatedID", "uuid:old"), ("instanceName", "郝福 2026-11-20")]
