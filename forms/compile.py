@@ -69,11 +69,15 @@ def compile_xlsform(content: bytes, filename: str = "form.xlsx") -> CompiledForm
     return read_xform(result.xform.encode("utf-8"), [locate(w) for w in raw_warnings])
 
 
+def primary_instance(xform: ET.Element) -> ET.Element:
+    """The root of the XForm's primary instance (the model's first `instance`): `<data id=… version=…>`."""
+    return next(iter(xform.find(f"{H}head/{XF}model/{XF}instance")))
+
+
 def read_xform(xform: bytes, warnings: list[FormMessage] | None = None) -> CompiledForm:
     root = ET.fromstring(xform)
     model = root.find(f"{H}head/{XF}model")
-    primary = model.find(f"{XF}instance")
-    instance_root = next(iter(primary))
+    instance_root = primary_instance(root)
     binary_paths = [b.get("nodeset") for b in model.iter(f"{XF}bind") if b.get("type") == "binary"]
     media = set(_MEDIA_REF.findall(xform.decode("utf-8")))
     csv_lists = {name[:-4] for name in media if name.endswith(".csv")}

@@ -8,13 +8,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms import BUNDLED_DIR
 from forms.compile import CompiledForm, FormCompileError, compile_xlsform
 from forms.messages import FormMessage
 from forms.models import Form, FormAttachment, FormVersion
 from media.store import Store
 from server.errors import DomainError
-
-BUNDLED_DIR = Path(__file__).resolve().parent / "xlsforms"
 
 
 def publish_form(session: Session, store: Store, content: bytes, filename: str,

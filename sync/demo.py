@@ -30,12 +30,12 @@ import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
-from xml.sax.saxutils import escape
 
 from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from forms.instances import bundled
 from forms.models import Form
 from forms.service import publish_bundled_forms
 from media.store import Store
@@ -52,7 +52,6 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 SEED = 2026
 ADMIN_PASSWORD = "admin-demo-pw"
 DEMO_PASSWORD = "demo-password"
-FORM_VERSION = "2026112501"
 VISIT, ASSESSMENT, INCOME = "household_visit", "housing_assessment", "income_survey"
 #: instance IDs are uuid5 names under this namespace
 NAMESPACE = uuid.UUID("6f1d4f0e-8a51-4c31-9a57-2d5b8f1c0a66")
@@ -391,10 +390,12 @@ def _stamp(at: dt.datetime) -> str:
     return at.astimezone(CHINA).isoformat(timespec="milliseconds")
 
 
-def _meta(iid: str, name: str, household: str, base_version: int) -> str:
-    return (f'<meta><entity dataset="households" id="{household}" update="1" baseVersion="{base_version}" '
-            f'trunkVersion="" branchId=""/><instanceID>{iid}</instanceID>'
-            f"<instanceName>{escape(name)}</instanceName></meta>")
+def _fill(form: str, item: _Planned, iid: str, name: str, values: dict) -> bytes:
+    """The instance of the bundled `form`, sent by the item's cadre from the household's entity version."""
+    device = {"deviceid": f"collect:demo-{item.sender}", "username": item.sender}
+    meta = {"meta/instanceID": iid, "meta/instanceName": name}
+    entity = {"id": item.household.number, "baseVersion": item.base_version}
+    return bundled(form).fill({**device, **values, **meta}, entity=entity)
 
 
 def _yes(value: bool) -> str:
@@ -452,40 +453,29 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
              "employment": "希望就近务工", "illness": "慢病用药支出较大"}
     help_given = rng.choice(["宣讲帮扶政策", "协助申请公益岗位", "联系村医上门", "送去米面油", "帮助联系就业",
                              "核对户信息"])
-    changes = "".join(
-        f"<member_change><change_type>{c['type']}</change_type><person_name>{escape(c['name'])}</person_name>"
-        f"<relation>{c['relation']}</relation><change_date>{c['date']}</change_date><id_number/></member_change>"
-        for c in args.get("changes", []))
+    changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c["relation"],
+                "change_date": c["date"]} for c in args.get("changes", [])]
     water = _yes(water_ok)
-    water_quality = water
-    xml = (
-        f'<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
-        f'xmlns:entities="http://www.opendatakit.org/xforms/entities" id="{VISIT}" version="{FORM_VERSION}">'
-        f"<start>{_stamp(start)}</start><end>{_stamp(at)}</end><today>{day}</today>"
-        f"<deviceid>collect:demo-{item.sender}</deviceid><username>{item.sender}</username>"
-        f"<visitor>{item.sender}</visitor><visit_date>{day}</visit_date><household>{h.number}</household>"
-        f"<hh_label/><hh_head/><hh_village/><hh_size/><hh_status/><hh_info/><prev_last_visit/>"
-        f"<gps>{gps_text}</gps><photo_family>{family}</photo_family>"
-        f"<two_assurances><food_secure>yes</food_secure><clothing_secure>yes</clothing_secure>"
-        f"<children_6_15>{children}</children_6_15><out_of_school>{out_of_school}</out_of_school>"
-        f"<out_of_school_note>{escape(notes['education']) if out_of_school else ''}</out_of_school_note>"
-        f"<education_secure>{_yes(not out_of_school)}</education_secure><all_insured>{_yes(insured)}</all_insured>"
-        f"<not_insured_count>{'' if insured else sum(1 for m in h.members if not m.insured)}</not_insured_count>"
-        f"<not_insured_names/><chronic_signed>na</chronic_signed><medical_secure>{_yes(insured)}</medical_secure>"
-        f"<housing_grade>{grade}</housing_grade><renovated>{_yes(renovated) if grade in ('C', 'D') else ''}"
-        f"</renovated><house_safe>{_yes(house_safe)}</house_safe></two_assurances>"
-        f"<water><water_note/><water_quantity>yes</water_quantity><water_quality>{water_quality}</water_quality>"
-        f"<water_convenience>yes</water_convenience><water_reliability>yes</water_reliability>"
-        f"<water_safe>{water}</water_safe></water>"
-        f"<signs><housing_sign_present>yes</housing_sign_present><photo_housing_sign>{housing_sign}"
-        f"</photo_housing_sign><water_sign_present>yes</water_sign_present>"
-        f"<photo_water_sign>{water_sign}</photo_water_sign></signs>"
-        f"<findings><problems>{' '.join(problems) or 'none'}</problems><problems_other/>"
-        f"<problems_note>{escape('；'.join(notes[p] for p in problems))}</problems_note>"
-        f"<help_given>{escape(help_given)}</help_given></findings>"
-        f"<has_member_changes>{'yes' if changes else 'no'}</has_member_changes>{changes}<remarks/>"
-        + _meta(iid, f"{h.head_name} {day}", h.number, item.base_version) + "</data>")
-    return xml.encode("utf-8"), files
+    xml = _fill(VISIT, item, iid, f"{h.head_name} {day}", {
+        "start": _stamp(start), "end": _stamp(at), "today": day, "visitor": item.sender, "visit_date": day,
+        "household": h.number, "gps": gps_text, "photo_family": family,
+        "two_assurances/food_secure": "yes", "two_assurances/clothing_secure": "yes",
+        "two_assurances/children_6_15": children, "two_assurances/out_of_school": out_of_school,
+        "two_assurances/out_of_school_note": notes["education"] if out_of_school else "",
+        "two_assurances/education_secure": _yes(not out_of_school), "two_assurances/all_insured": _yes(insured),
+        "two_assurances/not_insured_count": "" if insured else sum(1 for m in h.members if not m.insured),
+        "two_assurances/chronic_signed": "na", "two_assurances/medical_secure": _yes(insured),
+        "two_assurances/housing_grade": grade,
+        "two_assurances/renovated": _yes(renovated) if grade in ("C", "D") else "",
+        "two_assurances/house_safe": _yes(house_safe),
+        "water/water_quantity": "yes", "water/water_quality": water, "water/water_convenience": "yes",
+        "water/water_reliability": "yes", "water/water_safe": water,
+        "signs/housing_sign_present": "yes", "signs/photo_housing_sign": housing_sign,
+        "signs/water_sign_present": "yes", "signs/photo_water_sign": water_sign,
+        "findings/problems": " ".join(problems) or "none",
+        "findings/problems_note": "；".join(notes[p] for p in problems), "findings/help_given": help_given,
+        "has_member_changes": _yes(bool(changes)), "member_change": changes})
+    return xml, files
 
 
 def _assessment(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[str, bytes]]:
@@ -501,23 +491,17 @@ def _assessment(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, di
     files = {house: scene_jpeg(rng, "house", taken, point, grade),
              sign: scene_jpeg(rng, "sign", taken + dt.timedelta(minutes=2), point, grade)}
     day = at.date().isoformat()
-    xml = (
-        f'<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
-        f'xmlns:entities="http://www.opendatakit.org/xforms/entities" id="{ASSESSMENT}" version="{FORM_VERSION}">'
-        f"<start>{_stamp(at - dt.timedelta(minutes=40))}</start><end>{_stamp(at)}</end><today>{day}</today>"
-        f"<deviceid>collect:demo-{item.sender}</deviceid><username>{item.sender}</username>"
-        f"<assessor>{item.sender}</assessor><assess_date>{day}</assess_date><household>{h.number}</household>"
-        f"<gps>{point[0]} {point[1]} {rng.uniform(150, 400):.1f} {rng.uniform(3, 12):.1f}</gps>"
-        f"<structure>{rng.choice(['brick_wood', 'brick_concrete', 'earth_wood'])}</structure><structure_other/>"
-        f"<parts><foundation>{'minor' if grade != 'A' else 'intact'}</foundation><walls>{state}</walls>"
-        f"<roof>{state}</roof><load_bearing>{'minor' if grade in ('A', 'B') else state}</load_bearing></parts>"
-        f"<grade>{grade}</grade><renovation><renovation_mode>{mode}</renovation_mode><renovation_mode_other/>"
-        f"<renovation_state>{saved}</renovation_state></renovation><renovation_saved>{saved}</renovation_saved>"
-        f"<housing_safe>{_yes(safe)}</housing_safe><unsafe_note>{'' if safe else escape('墙体开裂，屋顶漏雨')}"
-        f"</unsafe_note><photos><photo_house>{house}</photo_house><photo_house_2/><photo_damage/>"
-        f"<photo_sign>{sign}</photo_sign></photos><notes/>"
-        + _meta(iid, f"{h.head_name} {day}", h.number, item.base_version) + "</data>")
-    return xml.encode("utf-8"), files
+    xml = _fill(ASSESSMENT, item, iid, f"{h.head_name} {day}", {
+        "start": _stamp(at - dt.timedelta(minutes=40)), "end": _stamp(at), "today": day, "assessor": item.sender,
+        "assess_date": day, "household": h.number,
+        "gps": f"{point[0]} {point[1]} {rng.uniform(150, 400):.1f} {rng.uniform(3, 12):.1f}",
+        "structure": rng.choice(["brick_wood", "brick_concrete", "earth_wood"]),
+        "parts/foundation": "minor" if grade != "A" else "intact", "parts/walls": state, "parts/roof": state,
+        "parts/load_bearing": "minor" if grade in ("A", "B") else state, "grade": grade,
+        "renovation/renovation_mode": mode, "renovation/renovation_state": saved, "renovation_saved": saved,
+        "housing_safe": _yes(safe), "unsafe_note": "" if safe else "墙体开裂，屋顶漏雨",
+        "photos/photo_house": house, "photos/photo_sign": sign})
+    return xml, files
 
 
 def _income(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[str, bytes]]:
@@ -538,26 +522,19 @@ def _income(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[s
     reported = computed + 2000 if args["misreported"] else computed
     transfers = dibao + pension + subsidies + dividends
     day = today.isoformat()
-    xml = (
-        f'<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
-        f'xmlns:entities="http://www.opendatakit.org/xforms/entities" id="{INCOME}" version="{FORM_VERSION}">'
-        f"<start>{_stamp(at - dt.timedelta(minutes=30))}</start><end>{_stamp(at)}</end><today>{day}</today>"
-        f"<deviceid>collect:demo-{item.sender}</deviceid><username>{item.sender}</username>"
-        f"<surveyor>{item.sender}</surveyor><survey_date>{day}</survey_date><household>{h.number}</household>"
-        f"<survey_year>{args['year']}</survey_year><household_size>{size}</household_size><size_note/>"
-        f"<income><wage_income>{wage:g}</wage_income><business_gross>{business_net + business_cost:g}"
-        f"</business_gross><business_cost>{business_cost:g}</business_cost><business_net>{business_net:g}"
-        f"</business_net><business_net_note/><property_income>0</property_income></income>"
-        f"<transfer><dibao>{dibao:g}</dibao><pension>{pension:g}</pension><subsidies>{subsidies:g}</subsidies>"
-        f"<dividends>{dividends:g}</dividends><other_transfer>0</other_transfer></transfer>"
-        f"<transfer_total>{transfers:g}</transfer_total><total_net>{reported:g}</total_net>"
-        f"<per_capita>{round(reported / size, 2):g}</per_capita>"
-        f"<spending><spend_medical>{args['medical']}</spend_medical><spend_education>0</spend_education>"
-        f"<spend_disaster>0</spend_disaster><spending_note>{escape('住院治疗') if args['medical'] else ''}"
-        f"</spending_note></spending><spend_total>{args['medical']}</spend_total>"
-        f"<summary/><confirmed>OK</confirmed><gps/><photo_ledger/><notes/>"
-        + _meta(iid, f"{h.head_name} {args['year']}", h.number, item.base_version) + "</data>")
-    return xml.encode("utf-8"), {}
+    xml = _fill(INCOME, item, iid, f"{h.head_name} {args['year']}", {
+        "start": _stamp(at - dt.timedelta(minutes=30)), "end": _stamp(at), "today": day, "surveyor": item.sender,
+        "survey_date": day, "household": h.number, "survey_year": args["year"], "household_size": size,
+        "income/wage_income": f"{wage:g}", "income/business_gross": f"{business_net + business_cost:g}",
+        "income/business_cost": f"{business_cost:g}", "income/business_net": f"{business_net:g}",
+        "income/property_income": 0, "transfer/dibao": f"{dibao:g}", "transfer/pension": f"{pension:g}",
+        "transfer/subsidies": f"{subsidies:g}", "transfer/dividends": f"{dividends:g}",
+        "transfer/other_transfer": 0, "transfer_total": f"{transfers:g}", "total_net": f"{reported:g}",
+        "per_capita": f"{round(reported / size, 2):g}", "spending/spend_medical": args["medical"],
+        "spending/spend_education": 0, "spending/spend_disaster": 0,
+        "spending/spending_note": "住院治疗" if args["medical"] else "", "spend_total": args["medical"],
+        "confirmed": "OK"})
+    return xml, {}
 
 
 def _photo_stamp(at: dt.datetime) -> str:

@@ -6,10 +6,14 @@ import io
 import re
 import random
 import uuid
+from pathlib import Path
 from typing import Iterable
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from PIL import ExifTags, Image, TiffImagePlugin
+
+from forms import BUNDLED_DIR
+from forms.instances import InstanceTemplate, bundled
 
 XFORMS = "http://www.w3.org/2002/xforms"
 
@@ -49,6 +53,19 @@ def broken_xlsform() -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def raised_form(directory: Path, form_id: str, version: str, question: str) -> Path:
+    """A copy of the bundled XLSForm `form_id` in `directory` with another version and one more text question at
+    the end of the survey: the change an admin makes to a form in Excel."""
+    book = load_workbook(BUNDLED_DIR / f"{form_id}.xlsx")
+    book["survey"].append(["text", question, "新问题", "New question"])
+    settings = book["settings"]
+    header = [cell.value for cell in settings[1]]
+    settings.cell(row=2, column=header.index("version") + 1, value=version)
+    path = directory / f"{form_id}.xlsx"
+    book.save(path)
+    return path
 
 
 def submission_xml(form_id: str = "test_visit", version: str = "1", instance_id: str | None = None,
@@ -98,17 +115,14 @@ class Collect:
                                 headers={"X-OpenRosa-Version": "1.0", **self.headers, **(headers or {})})
 
 
-def _entity(household: str, update: bool, base_version: int | None, trunk_version: int | None,
-            branch_id: str | None) -> str:
-    base = "" if base_version is None else str(base_version)
-    trunk = "" if trunk_version is None else str(trunk_version)
-    return (f'<entity dataset="households" id="{household}" update="{1 if update else 0}" baseVersion="{base}" '
-            f'trunkVersion="{trunk}" branchId="{branch_id or ""}"/>')
+def _entity(household: str, base_version: int | None, update: bool = True, trunk_version: int | None = None,
+            branch_id: str | None = None) -> dict:
+    return {"id": household, "update": 1 if update else 0, "baseVersion": base_version,
+            "trunkVersion": trunk_version, "branchId": branch_id}
 
 
-def _meta(instance_id: str | None, deprecated_id: str | None, entity: str) -> str:
-    deprecated = f"<deprecatedID>{deprecated_id}</deprecatedID>" if deprecated_id else ""
-    return f"<meta>{entity}<instanceID>{instance_id or new_instance_id()}</instanceID>{deprecated}</meta>"
+def _meta(instance_id: str | None, deprecated_id: str | None) -> dict:
+    return {"meta/instanceID": instance_id or new_instance_id(), "meta/deprecatedID": deprecated_id}
 
 
 def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-11-20T10:00:00+08:00",
@@ -117,55 +131,42 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
               education: str = "yes", medical: str = "yes", house_safe: str = "yes", grade: str = "A",
               water: str = "yes", children: int = 0, changes: Iterable[dict] = (), photo: str = "family.jpg",
               gps: str = "41.296222 123.80102 100 5", deprecated_id: str | None = None,
-              username: str = "cadre001", problems: str = "none") -> bytes:
-    """A door-to-door visit shaped like the bundled household_visit form's instance."""
+              username: str = "cadre001", problems: str = "none", form: InstanceTemplate | None = None) -> bytes:
+    """A door-to-door visit, filled into the instance of the bundled household_visit form (or of `form`, another
+    version of it)."""
     visit_date = visit_date or end[:10]
-    repeats = "".join(
-        f"<member_change><change_type>{c['type']}</change_type><person_name>{c['name']}</person_name>"
-        f"<relation>{c.get('relation', 'other')}</relation><change_date>{c.get('date', visit_date)}</change_date>"
-        f"<id_number>{c.get('id_number', '')}</id_number></member_change>" for c in changes)
-    return (
-        f'<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" '
-        f'xmlns:entities="http://www.opendatakit.org/xforms/entities" id="household_visit" version="2026112501">'
-        f"<start>{end}</start><end>{end}</end><today>{visit_date}</today><deviceid>collect:x</deviceid>"
-        f"<username>{username}</username><visitor>{username}</visitor><visit_date>{visit_date}</visit_date>"
-        f"<household>{household}</household><hh_label/><hh_head/><hh_village/><hh_size/><hh_status/><hh_info/>"
-        f"<prev_last_visit/><gps>{gps}</gps><photo_family>{photo}</photo_family>"
-        f"<two_assurances><food_secure>{food}</food_secure><clothing_secure>{clothing}</clothing_secure>"
-        f"<children_6_15>{children}</children_6_15><out_of_school>0</out_of_school><out_of_school_note/>"
-        f"<education_secure>{education}</education_secure><all_insured>{medical}</all_insured>"
-        f"<not_insured_count/><not_insured_names/><chronic_signed>na</chronic_signed>"
-        f"<medical_secure>{medical}</medical_secure><housing_grade>{grade}</housing_grade><renovated/>"
-        f"<house_safe>{house_safe}</house_safe></two_assurances>"
-        f"<water><water_note/><water_quantity>{water}</water_quantity><water_quality>{water}</water_quality>"
-        f"<water_convenience>{water}</water_convenience><water_reliability>{water}</water_reliability>"
-        f"<water_safe>{water}</water_safe></water>"
-        f"<signs><housing_sign_present>yes</housing_sign_present><photo_housing_sign/>"
-        f"<water_sign_present>yes</water_sign_present><photo_water_sign/></signs>"
-        f"<findings><problems>{problems}</problems><problems_other/><problems_note/><help_given/></findings>"
-        f"<has_member_changes>{'yes' if repeats else 'no'}</has_member_changes>{repeats}<remarks/>"
-        + _meta(instance_id, deprecated_id, _entity(household, update, base_version, trunk_version, branch_id))
-        + "</data>").encode("utf-8")
+    changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c.get("relation", "other"),
+                "change_date": c.get("date", visit_date), "id_number": c.get("id_number", "")} for c in changes]
+    return (form or bundled("household_visit")).fill({
+        "start": end, "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
+        "visitor": username, "visit_date": visit_date, "household": household, "gps": gps, "photo_family": photo,
+        "two_assurances/food_secure": food, "two_assurances/clothing_secure": clothing,
+        "two_assurances/children_6_15": children, "two_assurances/out_of_school": 0,
+        "two_assurances/education_secure": education, "two_assurances/all_insured": medical,
+        "two_assurances/chronic_signed": "na", "two_assurances/medical_secure": medical,
+        "two_assurances/housing_grade": grade, "two_assurances/house_safe": house_safe,
+        **{f"water/{name}": water for name in ("water_quantity", "water_quality", "water_convenience",
+                                               "water_reliability", "water_safe")},
+        "signs/housing_sign_present": "yes", "signs/water_sign_present": "yes", "findings/problems": problems,
+        "has_member_changes": "yes" if changes else "no", "member_change": changes,
+        **_meta(instance_id, deprecated_id)},
+        entity=_entity(household, base_version, update, trunk_version, branch_id))
 
 
 def assessment_xml(household: str, grade: str = "C", renovation_state: str = "planned",
                    end: str = "2026-11-21T10:00:00+08:00", instance_id: str | None = None,
                    base_version: int | None = 1, deprecated_id: str | None = None, username: str = "assessor1") -> bytes:
+    """A housing-safety assessment, filled into the bundled housing_assessment form's instance."""
     saved = renovation_state if grade in ("C", "D") else ""
     safe = "yes" if grade in ("A", "B") or renovation_state in ("moved_in", "old_dealt") else "no"
-    return (
-        f'<data id="housing_assessment" version="2026112501"><start>{end}</start><end>{end}</end>'
-        f"<today>{end[:10]}</today><deviceid>collect:y</deviceid><username>{username}</username>"
-        f"<assessor>{username}</assessor><assess_date>{end[:10]}</assess_date><household>{household}</household>"
-        f"<gps>41.296 123.801 90 4</gps><structure>brick_wood</structure><structure_other/>"
-        f"<parts><foundation>minor</foundation><walls>severe</walls><roof>minor</roof>"
-        f"<load_bearing>minor</load_bearing></parts><grade>{grade}</grade>"
-        f"<renovation><renovation_mode>{'repair' if saved else ''}</renovation_mode><renovation_mode_other/>"
-        f"<renovation_state>{saved}</renovation_state></renovation><renovation_saved>{saved}</renovation_saved>"
-        f"<housing_safe>{safe}</housing_safe><unsafe_note/><photos><photo_house>house.jpg</photo_house>"
-        f"<photo_house_2/><photo_damage/><photo_sign>sign.jpg</photo_sign></photos><notes/>"
-        + _meta(instance_id, deprecated_id, _entity(household, True, base_version, None, None))
-        + "</data>").encode("utf-8")
+    return bundled("housing_assessment").fill({
+        "start": end, "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
+        "assessor": username, "assess_date": end[:10], "household": household, "gps": "41.296 123.801 90 4",
+        "structure": "brick_wood", "parts/foundation": "minor", "parts/walls": "severe", "parts/roof": "minor",
+        "parts/load_bearing": "minor", "grade": grade, "renovation/renovation_mode": "repair" if saved else "",
+        "renovation/renovation_state": saved, "renovation_saved": saved, "housing_safe": safe,
+        "photos/photo_house": "house.jpg", "photos/photo_sign": "sign.jpg", **_meta(instance_id, deprecated_id)},
+        entity=_entity(household, base_version))
 
 
 def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 8000, business_gross: float = 3000,
@@ -173,25 +174,20 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
                subsidies: float = 0, dividends: float = 0, other: float = 0, medical: float = 0,
                end: str = "2026-11-22T10:00:00+08:00", instance_id: str | None = None, base_version: int | None = 1,
                reported_total: float | None = None) -> bytes:
+    """A household income survey, filled into the bundled income_survey form's instance."""
     total = wage + business_gross - business_cost + property_income + dibao + pension + subsidies + dividends + other
     reported = total if reported_total is None else reported_total
-    return (
-        f'<data id="income_survey" version="2026112501"><start>{end}</start><end>{end}</end>'
-        f"<today>{end[:10]}</today><deviceid>collect:z</deviceid><username>cadre001</username>"
-        f"<surveyor>cadre001</surveyor><survey_date>{end[:10]}</survey_date><household>{household}</household>"
-        f"<survey_year>{year}</survey_year><household_size>{size}</household_size><size_note/>"
-        f"<income><wage_income>{wage}</wage_income><business_gross>{business_gross}</business_gross>"
-        f"<business_cost>{business_cost}</business_cost><business_net>{business_gross - business_cost}</business_net>"
-        f"<business_net_note/><property_income>{property_income}</property_income></income>"
-        f"<transfer><dibao>{dibao}</dibao><pension>{pension}</pension><subsidies>{subsidies}</subsidies>"
-        f"<dividends>{dividends}</dividends><other_transfer>{other}</other_transfer></transfer>"
-        f"<transfer_total>{dibao + pension + subsidies + dividends + other}</transfer_total>"
-        f"<total_net>{reported}</total_net><per_capita>{round(reported / size, 2)}</per_capita>"
-        f"<spending><spend_medical>{medical}</spend_medical><spend_education>0</spend_education>"
-        f"<spend_disaster>0</spend_disaster><spending_note/></spending><spend_total>{medical}</spend_total>"
-        f"<summary/><confirmed>OK</confirmed><gps/><photo_ledger/><notes/>"
-        + _meta(instance_id, None, _entity(household, True, base_version, None, None))
-        + "</data>").encode("utf-8")
+    return bundled("income_survey").fill({
+        "start": end, "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
+        "surveyor": "cadre001", "survey_date": end[:10], "household": household, "survey_year": year,
+        "household_size": size, "income/wage_income": wage, "income/business_gross": business_gross,
+        "income/business_cost": business_cost, "income/business_net": business_gross - business_cost,
+        "income/property_income": property_income, "transfer/dibao": dibao, "transfer/pension": pension,
+        "transfer/subsidies": subsidies, "transfer/dividends": dividends, "transfer/other_transfer": other,
+        "transfer_total": dibao + pension + subsidies + dividends + other, "total_net": reported,
+        "per_capita": round(reported / size, 2), "spending/spend_medical": medical,
+        "spending/spend_education": 0, "spending/spend_disaster": 0, "spend_total": medical, "confirmed": "OK",
+        **_meta(instance_id, None)}, entity=_entity(household, base_version))
 
 
 # ---- photos with EXIF, made by Pillow -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from forms.instances import bundled
 from support import make_jpeg, visit_xml
 
 pytestmark = pytest.mark.e2e
@@ -58,11 +59,12 @@ def test_a_cadre_fills_the_bundled_visit_form_for_a_household_on_their_list(star
     assert {r["name"] for r in rows} == expected  # exactly this cadre's village
     chosen = rows[0]
 
-    version = re.search(r'id="household_visit" version="(\d+)"', form.text).group(1)
     instance = "uuid:e2e-visit-1"
     lat, lon = float(chosen["latitude"]), float(chosen["longitude"])
     xml = visit_xml(chosen["name"], instance_id=instance, base_version=int(chosen["__version"]),
-                    gps=f"{lat} {lon} 120 6").replace(b'version="2026112501"', f'version="{version}"'.encode())
+                    gps=f"{lat} {lon} 120 6")
+    served = re.search(r'id="household_visit" version="(\d+)"', form.text).group(1)
+    assert served == bundled("household_visit").version  # the XLSForm the visit was filled from
     sent = http.post(f"{server.base_url}/submission",
                      files=[("xml_submission_file", ("submission.xml", xml, "text/xml")),
                             ("family.jpg", ("family.jpg", make_jpeg(taken="2026:11:20 10:00:00"), "image/jpeg"))])

@@ -23,7 +23,6 @@ JR = "{http://openrosa.org/javarosa}"
 ORX = "{http://openrosa.org/xforms}"
 ENT = "{http://www.opendatakit.org/xforms/entities}"
 
-VERSION = "2026112501"
 LANGUAGES = {"Chinese (zh)", "English (en)"}
 
 #: what each bundled form must have: its photos (question names), whether GPS is required,
@@ -86,6 +85,13 @@ def bind_named(form_id: str, name: str) -> ET.Element:
     return matches[0]
 
 
+def documented_versions() -> dict[str, str]:
+    """form_id → version, from the table of bundled forms at the top of forms/README.md."""
+    rows = re.findall(r"^\|\s*`[^`]+\.xlsx`\s*\|\s*`([^`]+)`\s*\|[^|]*\|\s*`([^`]+)`\s*\|",
+                      README.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return dict(rows)
+
+
 def documented_columns() -> list[str]:
     """Column names (first cell, in backticks) of the table under '## households.csv' in forms/README.md."""
     text = README.read_text(encoding="utf-8")
@@ -106,10 +112,12 @@ def test_compiles_without_warnings(form_id):
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
-def test_instance_root_carries_form_id_and_version(form_id):
+def test_instance_root_carries_form_id_and_the_version_the_readme_lists(form_id):
+    # each form has a version of its own (YYYYMMDDnn), raised on every change and kept in forms/README.md's table
     root = instance_root(form_id)
     assert root.get("id") == form_id
-    assert root.get("version") == VERSION
+    assert re.fullmatch(r"20\d{8}", root.get("version"))
+    assert root.get("version") == documented_versions()[form_id]
 
 
 @pytest.mark.parametrize("form_id", FORM_IDS)
