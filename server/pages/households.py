@@ -21,7 +21,6 @@ from sqlalchemy import func, or_, select
 from forms.models import Form, FormVersion
 from server import audit
 from server.readmodels import COLORS, STATES, household_conditions, metres, month_state, resolve_area
-from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
@@ -78,12 +77,6 @@ EVENT_TITLES = {"household_visit": lazy_gettext("入户走访"), "housing_assess
                 "income_below_line": lazy_gettext("收入低于标准线"), "conflict_resolved": lazy_gettext("冲突已裁定")}
 META_LABELS = {"start": lazy_gettext("开始时间"), "end": lazy_gettext("结束时间"), "today": lazy_gettext("填表日期"),
                "deviceid": lazy_gettext("设备号"), "username": lazy_gettext("用户名")}
-
-
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf()
 
 
 # ---- small value helpers ------------------------------------------------------------------------------------
