@@ -94,7 +94,8 @@ def _path(rule: str) -> str:
 def _operation(rule: str, view: Callable) -> dict:
     doc: Doc = getattr(view, "openapi_doc", Doc())
     summary, _, description = (inspect.getdoc(view) or view.__name__.replace("_", " ")).partition("\n")
-    operation: dict[str, Any] = {"summary": summary, "parameters": [_path_parameter(m) for m in _VARIABLE.finditer(rule)]}
+    operation: dict[str, Any] = {"summary": summary,
+                                 "parameters": [_path_parameter(m) for m in _VARIABLE.finditer(rule)]}
     if description.strip():
         operation["description"] = description.strip()
     if doc.query is not None:
