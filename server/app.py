@@ -16,7 +16,7 @@ from server.activity import RequestActivity, SharedClock
 from server.api import bp as api_bp
 from server.config import Settings, load_settings
 from server.counters import counters_for
-from server.csrf import csrf_token
+from server.csrf import init_csrf
 from server.db import make_engine, make_session_factory
 from server.errors import DomainError, Problem
 from server.first_admin import bp as first_admin_bp
@@ -87,7 +87,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     init_i18n(app, settings.data_dir)
     init_static_versions(app)
     init_security_headers(app)
-    app.jinja_env.globals.update(csrf_token=csrf_token, nav_items=nav_items, url_with=url_with)
+    init_csrf(app, exempt=(openrosa_bp, api_bp))
+    app.jinja_env.globals.update(nav_items=nav_items, url_with=url_with)
     app.context_processor(lambda: {"lang": current_lang()})
 
     @app.after_request

@@ -12,7 +12,7 @@ import hashlib
 from flask import current_app, g, request, session
 from sqlalchemy import bindparam, or_, select, update
 
-from server.csrf import check_csrf_header
+from server.csrf import csrf
 from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.errors import Problem
@@ -180,8 +180,8 @@ def require_api_user(*roles: str) -> Principal:
     """
     if "principal" not in g:
         principal = session_principal()
-        if principal is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
-            check_csrf_header()
+        if principal is not None:
+            csrf.protect()  # passes the safe methods (GET, HEAD, OPTIONS)
         principal = principal or basic_principal()
         if principal is None:
             raise _challenge()

@@ -1,28 +1,29 @@
-"""CSRF protection for the pages' forms: a per-session token every POST must echo."""
+"""CSRF protection, by Flask-WTF's `CSRFProtect`: every state-changing request to a page must echo the session's
+token, in the form's `csrf_token` field or the `X-CSRF-Token` header (templates call `csrf_token()`).
+
+Exempt from the automatic check: the OpenRosa endpoints (devices authenticate every request by token or Basic
+credentials, and send no cookie to abuse) and the JSON API, whose handlers check only the callers that come with
+the browser session (server/auth.py); a script with Basic credentials needs no token.
+"""
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from flask import request, session
+from flask import Blueprint, Flask
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from server.errors import Problem
+from server.render import render_problem
+
+csrf = CSRFProtect()
 
 
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+def init_csrf(app: Flask, *, exempt: tuple[Blueprint, ...]) -> None:
+    # a token lasts as long as the session it belongs to (a page left open for hours still posts), as before
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    csrf.init_app(app)
+    for blueprint in exempt:
+        csrf.exempt(blueprint)
 
-
-def check_csrf() -> None:
-    _compare(request.form.get("csrf_token", ""))
-
-
-def check_csrf_header() -> None:
-    _compare(request.headers.get("X-CSRF-Token", ""))
-
-
-def _compare(sent: str) -> None:
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
-        raise Problem(400, "web.csrf", "页面已过期，请刷新后重试。", "The page has expired; reload it and try again.")
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(error: CSRFError):
+        return render_problem(Problem(400, "web.csrf", "页面已过期，请刷新后重试。",
+                                      "The page has expired; reload it and try again."))

@@ -1,23 +1,29 @@
 """multipart/form-data as ODK Collect and Enketo send a submission, parsed while it streams in.
 
-Why not Werkzeug's parser: it compiles two regular expressions for every boundary, and every request has a
-new random boundary, so on the busiest endpoint much of the parsing time went to `re.compile`. Here the
-body is read in large chunks and the boundary is found with `bytes.find`; a file part is written straight
-into an upload (`media.store.SpooledUpload`, hashed as it is written) without ever being held whole.
+The parsing is python-multipart's `MultipartParser` (a streaming state machine that finds the boundary with
+`bytes.find`; Werkzeug's parser instead compiled two regular expressions per request for the request's random
+boundary, which was much of the submission endpoint's parsing time). This module adds what a submission needs
+on top: a file part is written straight into an upload (`media.store.SpooledUpload`, hashed as it is written)
+without ever being held whole, the caps on the body, the in-memory fields, the part count and named parts
+(the XML), and a truncated body as an error rather than a short last part.
 
 Only what a submission needs: parts with a `name`, an optional `filename` (also RFC 5987 `filename*`) and a
-`Content-Type`. No nested multipart, no per-part transfer encodings (RFC 7578 forbids both).
+`Content-Type`. No nested multipart, no per-part transfer encodings (RFC 7578 forbids both), no preamble
+(python-multipart expects the body to open with the boundary, as every client sends it).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import BinaryIO, Callable, Mapping, Protocol
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
 from werkzeug.http import parse_options_header
 
 CHUNK = 64 * 1024
-#: a part's header block larger than this is not a header block
+#: a header line longer than this is not a header
 MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 16
 MAX_PARTS = 1000
 MAX_BOUNDARY = 200
 
@@ -73,60 +79,107 @@ def parse(stream: BinaryIO, boundary: bytes, new_upload: Callable[[], Sink], *, 
     """Read `stream` to the closing delimiter. Raise MultipartError when the body is malformed or truncated,
     TooLarge when more than `limit` bytes arrive or the fields without a filename exceed `max_field_bytes`,
     PartTooLarge as soon as a part named in `part_caps` grows past its cap (file or field alike)."""
-    return _Parser(stream, boundary, new_upload, limit, max_field_bytes, part_caps or {}).run()
-
-
-class _Parser:
-    def __init__(self, stream: BinaryIO, boundary: bytes, new_upload: Callable[[], Sink], limit: int,
-                 max_field_bytes: int, part_caps: Mapping[str, int]):
-        self.stream = stream
-        self.delimiter = b"\r\n--" + boundary
-        self.new_upload = new_upload
-        self.limit = limit
-        self.max_field_bytes = max_field_bytes
-        self.part_caps = part_caps
-        self.received = 0
-        self.field_bytes = 0
-        self.buffer = b""
-        self.form = Form(fields={}, files=[])
-
-    def _more(self) -> bool:
-        """Append the next chunk to the buffer; False at the end of the body."""
+    collector = _Collector(new_upload, max_field_bytes, part_caps or {})
+    parser = MultipartParser(boundary, collector.callbacks(), max_header_count=MAX_HEADERS,
+                             max_header_size=MAX_HEADER_BYTES)
+    received = 0
+    while not collector.ended:
         try:
-            chunk = self.stream.read(CHUNK)
+            chunk = stream.read(CHUNK)
         except OSError as exc:  # the connection reset or timed out: the client's side, not our disk's
             raise MultipartError(f"the connection broke off ({exc})") from None
         if not chunk:
-            return False
-        self.received += len(chunk)
-        if self.received > self.limit:
-            raise TooLarge(f"the body is larger than {self.limit} bytes")
-        self.buffer = self.buffer + chunk if self.buffer else chunk
-        return True
+            raise MultipartError("the body ends before its closing boundary (truncated upload)")
+        received += len(chunk)
+        if received > limit:
+            raise TooLarge(f"the body is larger than {limit} bytes")
+        try:
+            parser.write(chunk)
+        except MultipartParseError as exc:
+            raise MultipartError(f"the body is not well-formed multipart ({exc})") from None
+    return collector.form
 
-    def run(self) -> Form:
-        # the body as if preceded by CRLF, so that the first delimiter is found like every other one
-        self.buffer = b"\r\n"
-        self._skip_preamble()
-        parts = 0
-        while self._after_delimiter():
-            parts += 1
-            if parts > MAX_PARTS:
-                raise MultipartError(f"more than {MAX_PARTS} parts")
-            name, filename, content_type = self._headers()
-            if filename is None:
-                self._field(name)
-            else:
-                upload = self.new_upload()
-                self.form.files.append(FilePart(name, filename, content_type, upload))
-                self._content(self._capped(name, upload.write))
-        return self.form
 
-    def _capped(self, name: str, write: Callable[[bytes], int]) -> Callable[[bytes], int]:
-        cap = self.part_caps.get(name)
+class _Collector:
+    """The parser's callbacks: headers gathered per part, content sent on to a field's buffer or an upload."""
+
+    def __init__(self, new_upload: Callable[[], Sink], max_field_bytes: int, part_caps: Mapping[str, int]):
+        self.new_upload = new_upload
+        self.max_field_bytes = max_field_bytes
+        self.part_caps = part_caps
+        self.form = Form(fields={}, files=[])
+        self.parts = 0
+        self.field_bytes = 0
+        self.ended = False
+        self.headers: dict[str, str] = {}
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.name = ""
+        self.write: Callable[[bytes], int] = len
+        self.pieces: list[bytes] | None = None
+
+    def callbacks(self) -> dict[str, Callable]:
+        return {"on_part_begin": self.part_begin, "on_header_field": self.header_field_data,
+                "on_header_value": self.header_value_data, "on_header_end": self.header_end,
+                "on_headers_finished": self.headers_finished, "on_part_data": self.part_data,
+                "on_part_end": self.part_end, "on_end": self.end}
+
+    def part_begin(self) -> None:
+        # the parser announces a part after every delimiter, also the closing one's (then `end` follows)
+        self.headers = {}
+
+    def header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def header_end(self) -> None:
+        self.headers[self.header_field.decode("latin-1").lower()] = self.header_value.decode("utf-8", "replace").strip()
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def headers_finished(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise MultipartError(f"more than {MAX_PARTS} parts")
+        disposition, options = parse_options_header(self.headers.get("content-disposition", ""))
+        if disposition != "form-data" or not options.get("name"):
+            raise MultipartError("a part has no Content-Disposition: form-data with a name")
+        self.name = options["name"]
+        filename = options.get("filename")
+        if filename is None:
+            self.pieces = []
+            self.write = self._capped(self._keep)
+        else:
+            self.pieces = None
+            upload = self.new_upload()
+            self.form.files.append(FilePart(self.name, filename, self.headers.get("content-type") or None, upload))
+            self.write = self._capped(upload.write)
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        self.write(data[start:end])
+
+    def part_end(self) -> None:
+        if self.pieces is not None:
+            self.form.fields.setdefault(self.name, b"".join(self.pieces))
+            self.pieces = None
+
+    def end(self) -> None:
+        self.ended = True
+
+    def _keep(self, data: bytes) -> int:
+        self.field_bytes += len(data)
+        if self.field_bytes > self.max_field_bytes:
+            raise TooLarge(f"the form fields are larger than {self.max_field_bytes} bytes")
+        self.pieces.append(data)
+        return len(data)
+
+    def _capped(self, write: Callable[[bytes], int]) -> Callable[[bytes], int]:
+        cap = self.part_caps.get(self.name)
         if cap is None:
             return write
-        written = 0
+        name, written = self.name, 0
 
         def capped(data: bytes) -> int:
             nonlocal written
@@ -135,89 +188,3 @@ class _Parser:
                 raise PartTooLarge(name, cap)
             return write(data)
         return capped
-
-    def _skip_preamble(self) -> None:
-        while True:
-            at = self.buffer.find(self.delimiter)
-            if at >= 0:
-                self.buffer = self.buffer[at + len(self.delimiter):]
-                return
-            # keep only what could be the start of a delimiter split across chunks
-            self.buffer = self.buffer[-(len(self.delimiter) - 1):]
-            if not self._more():
-                raise MultipartError("the body has no multipart boundary")
-
-    def _after_delimiter(self) -> bool:
-        """After a delimiter: True when a part follows, False at the closing delimiter ("--")."""
-        while len(self.buffer) < 2:
-            if not self._more():
-                raise MultipartError("the body ends after a boundary (truncated upload)")
-        if self.buffer.startswith(b"--"):
-            return False
-        # transport padding (spaces, tabs) may follow a delimiter before its CRLF
-        while True:
-            end = self.buffer.find(b"\r\n")
-            if end >= 0:
-                if self.buffer[:end].strip(b" \t"):
-                    raise MultipartError("unexpected bytes after a boundary")
-                self.buffer = self.buffer[end + 2:]
-                return True
-            if len(self.buffer) > 1024:
-                raise MultipartError("unexpected bytes after a boundary")
-            if not self._more():
-                raise MultipartError("the body ends after a boundary (truncated upload)")
-
-    def _headers(self) -> tuple[str, str | None, str | None]:
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0 or self.buffer.startswith(b"\r\n"):
-                break
-            if len(self.buffer) > MAX_HEADER_BYTES:
-                raise MultipartError("a part's headers are too long")
-            if not self._more():
-                raise MultipartError("the body ends inside a part's headers (truncated upload)")
-        if self.buffer.startswith(b"\r\n"):
-            block, self.buffer = b"", self.buffer[2:]
-        else:
-            block, self.buffer = self.buffer[:end], self.buffer[end + 4:]
-        headers = {}
-        for line in block.decode("utf-8", "replace").split("\r\n"):
-            key, colon, value = line.partition(":")
-            if not colon:
-                raise MultipartError(f"a part has a malformed header line: {line[:80]!r}")
-            headers[key.strip().lower()] = value.strip()
-        disposition, options = parse_options_header(headers.get("content-disposition", ""))
-        if disposition != "form-data" or not options.get("name"):
-            raise MultipartError("a part has no Content-Disposition: form-data with a name")
-        content_type = headers.get("content-type")
-        return options["name"], options.get("filename"), content_type or None
-
-    def _field(self, name: str) -> None:
-        pieces = []
-
-        def keep(data: bytes) -> int:
-            self.field_bytes += len(data)
-            if self.field_bytes > self.max_field_bytes:
-                raise TooLarge(f"the form fields are larger than {self.max_field_bytes} bytes")
-            pieces.append(data)
-            return len(data)
-
-        self._content(self._capped(name, keep))
-        self.form.fields.setdefault(name, b"".join(pieces))
-
-    def _content(self, write: Callable[[bytes], int]) -> None:
-        """Pass the part's content to `write` up to the next delimiter, which is consumed."""
-        keep = len(self.delimiter) - 1
-        while True:
-            at = self.buffer.find(self.delimiter)
-            if at >= 0:
-                if at:
-                    write(self.buffer[:at])
-                self.buffer = self.buffer[at + len(self.delimiter):]
-                return
-            # all but a possible partial delimiter at the end is content
-            if len(self.buffer) > keep:
-                write(self.buffer[:-keep])
-                self.buffer = self.buffer[-keep:]
-            if not self._more():
-                raise MultipartError("the body ends inside a part (truncated upload)")

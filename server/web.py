@@ -12,7 +12,6 @@ from forms.models import Form, FormVersion
 from server.audit import record
 from server.auth import authenticate, password_marker, session_principal, token_sha256
 from server.collect_qr import collect_settings, encode_settings, qr_svg
-from server.csrf import check_csrf
 from server.db import utcnow
 from server.errors import Problem
 from server.first_admin import needs_first_admin
@@ -22,12 +21,6 @@ from server.runtime import db, runtime
 from sync.models import Area
 
 bp = Blueprint("web", __name__)
-
-
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf()
 
 
 def login_required():

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from server.api import bp
 from server.api.common import load
 from server.api.schemas import offset_field
-from server.api.openapi import SPEC, _op
+from server.api.openapi import documented, page_of
 from server.audit import ACTIONS, day_bounds, entries
 from server.auth import require_api_user
 from server.params import CHINA
@@ -41,7 +41,11 @@ class AuditEntrySchema(Schema):
 
 
 @bp.get("/audit")
+@documented(query=AuditQuerySchema, response=page_of(AuditEntrySchema))
 def audit_log():
+    """The audit log, newest first (admins)
+
+    Who did which privileged action, when, from where, what changed."""
     require_api_user("admin")
     args = load(AuditQuerySchema(), request.args)
     start, end = day_bounds(args.get("from_"), args.get("to"), CHINA)
@@ -49,11 +53,3 @@ def audit_log():
                           limit=args["limit"], offset=args["offset"])
     return jsonify({"total": total, "items": AuditEntrySchema(many=True).dump(rows)})
 
-
-SPEC["paths"].update({
-    "/audit": {"get": {**_op("The audit log, newest first: who did which privileged action, when, from where, "
-                             "what changed", "200", roles="admin"), "parameters": [
-        {"name": n, "in": "query", "schema": {"type": t}} for n, t in
-        (("action", "string"), ("actor", "string"), ("from", "string"), ("to", "string"), ("limit", "integer"),
-         ("offset", "integer"))]}},
-})

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
-from server.api.openapi import SPEC, _op
+from server.api.openapi import documented
 from server.api.schemas import MONTH, offset_field
 from server.auth import require_api_user
 from server.runtime import db
@@ -23,20 +23,27 @@ from sync.coverage import STATES, coverage_for_month, coverage_households, not_v
 
 # ---- in ---------------------------------------------------------------------------------------------------------
 
+def month_field() -> fields.String:
+    return fields.String(validate=MONTH, metadata={"description": "YYYY-MM; this month (China time) when absent"})
+
+
+def area_field() -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=32),
+                         metadata={"description": "area code; the caller's whole view when absent"})
+
+
 class CoverageQuerySchema(Schema):
-    #: YYYY-MM; this month (China time) when absent
-    month = fields.String(validate=MONTH)
-    #: area code; the caller's whole view when absent
-    area = fields.String(validate=validate.Length(min=1, max=32))
-    #: rows per child area (default above a village) or per cadre (default for a village)
-    by = fields.String(validate=validate.OneOf(["area", "cadre"]))
+    month = month_field()
+    area = area_field()
+    by = fields.String(validate=validate.OneOf(["area", "cadre"]), metadata={
+        "description": "rows per child area (default above a village) or per cadre (default for a village)"})
 
 
 class HouseholdsQuerySchema(Schema):
-    month = fields.String(validate=MONTH)
-    area = fields.String(validate=validate.Length(min=1, max=32))
-    #: a cadre's user name ("-": households without a cadre); with it only the cadre's own visits count
-    cadre = fields.String(validate=validate.Length(min=1, max=64))
+    month = month_field()
+    area = area_field()
+    cadre = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "a cadre's user name ('-': households without a cadre); only their own visits count"})
     state = fields.String(validate=validate.OneOf(STATES))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=5000))
     offset = offset_field()
@@ -103,7 +110,7 @@ class HouseholdStateSchema(Schema):
     last_visit = fields.Date(allow_none=True)
 
 
-class HouseholdListSchema(Schema):
+class CoverageHouseholdsSchema(Schema):
     month = fields.String()
     area = fields.Nested(AreaSchema, allow_none=True)
     breadcrumb = fields.List(fields.Nested(AreaSchema))
@@ -119,7 +126,7 @@ class CadreGroupSchema(Schema):
     households = fields.List(fields.Nested(HouseholdStateSchema, exclude=("cadre", "cadre_name", "state")))
 
 
-class NotVisitedSchema(HouseholdListSchema):
+class NotVisitedSchema(CoverageHouseholdsSchema):
     class Meta:
         exclude = ("state", "items")
 
@@ -129,7 +136,13 @@ class NotVisitedSchema(HouseholdListSchema):
 # ---- handlers ---------------------------------------------------------------------------------------------------
 
 @bp.get("/coverage")
+@documented(query=CoverageQuerySchema, response=CoverageSchema)
 def coverage():
+    """Visit coverage of a month
+
+    Per child area (or per cadre for a village) the assigned households, those visited with verified evidence,
+    questionable and not visited, compared with the average of the previous three months, and the last six
+    months' trend."""
     principal = require_api_user()
     args = load(CoverageQuerySchema(), request.args)
     report = coverage_for_month(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
@@ -138,7 +151,9 @@ def coverage():
 
 
 @bp.get("/coverage/not-visited")
+@documented(query=NotVisitedQuerySchema, response=NotVisitedSchema)
 def coverage_not_visited():
+    """The households not visited in the month, grouped by cadre (with a cadre: those the cadre did not visit)"""
     principal = require_api_user()
     args = load(NotVisitedQuerySchema(), request.args)
     listing = not_visited(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
@@ -147,37 +162,12 @@ def coverage_not_visited():
 
 
 @bp.get("/coverage/households")
+@documented(query=HouseholdsQuerySchema, response=CoverageHouseholdsSchema)
 def coverage_household_list():
+    """The households behind a coverage number, with their state in the month and their last visit"""
     principal = require_api_user()
     args = load(HouseholdsQuerySchema(), request.args)
     listing = coverage_households(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
                                   args.get("cadre"), args.get("state"), args["limit"], args["offset"])
-    return jsonify({**HouseholdListSchema().dump(listing), "limit": args["limit"], "offset": args["offset"]})
+    return jsonify({**CoverageHouseholdsSchema().dump(listing), "limit": args["limit"], "offset": args["offset"]})
 
-
-def _query(*names: str) -> list[dict]:
-    described = {
-        "month": ("string", "YYYY-MM; this month (China time) when absent"),
-        "area": ("string", "area code (county, town, village); the caller's whole view when absent"),
-        "by": ("string", "rows per child area ('area', default above a village) or per cadre ('cadre')"),
-        "cadre": ("string", "a cadre's user name ('-': households without a cadre); only their own visits count"),
-        "state": ("string", "verified, questionable or not_visited"),
-        "limit": ("integer", "at most this many households (default 1000, at most 5000)"),
-        "offset": ("integer", "skip this many households"),
-    }
-    return [{"name": n, "in": "query", "schema": {"type": described[n][0]}, "description": described[n][1]}
-            for n in names]
-
-
-SPEC["paths"].update({
-    "/coverage": {"get": {**_op(
-        "Visit coverage of a month: per child area (or per cadre for a village) the assigned households, those "
-        "visited with verified evidence, questionable and not visited, compared with the average of the previous "
-        "three months, and the last six months' trend", "200"), "parameters": _query("month", "area", "by")}},
-    "/coverage/not-visited": {"get": {**_op(
-        "The households not visited in the month, grouped by cadre (with a cadre: those the cadre did not visit)",
-        "200"), "parameters": _query("month", "area", "cadre", "limit", "offset")}},
-    "/coverage/households": {"get": {**_op(
-        "The households behind a coverage number, with their state in the month and their last visit", "200"),
-        "parameters": _query("month", "area", "cadre", "state", "limit", "offset")}},
-})

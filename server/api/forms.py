@@ -8,6 +8,7 @@ from forms.models import Form
 from forms.service import publish_form
 from server.api import bp
 from server.api.common import load
+from server.api.openapi import documented
 from server.api.schemas import FormSchema, FormStateSchema, FormVersionSchema
 from server.audit import record
 from server.auth import require_api_user
@@ -23,15 +24,21 @@ def _form(xml_form_id: str) -> Form:
 
 
 @bp.get("/forms")
+@documented(response=FormSchema(many=True))
 def list_forms():
+    """List forms with their current version"""
     require_api_user()
     forms = db().scalars(select(Form).order_by(Form.xml_form_id)).all()
     return jsonify(FormSchema(many=True).dump(forms))
 
 
 @bp.post("/forms")
+@documented(files=("xlsform",), response=FormSchema, status=201)
 def upload_form():
-    """multipart: `xlsform` (the .xlsx) plus one part per media file the form refers to."""
+    """Publish an XLSForm (admins)
+
+    multipart: `xlsform` (the .xlsx) plus one part per media file the form refers to; the answer adds the
+    `published_version`."""
     principal = require_api_user("admin")
     if request.content_length is not None and request.content_length > runtime().settings.max_form_bytes:
         raise Problem(413, "form.too_large", "上传的文件太大。", "The upload is too large.")
@@ -50,13 +57,17 @@ def upload_form():
 
 
 @bp.get("/forms/<xml_form_id>")
+@documented(response=FormSchema)
 def get_form(xml_form_id: str):
+    """One form"""
     require_api_user()
     return jsonify(FormSchema().dump(_form(xml_form_id)))
 
 
 @bp.patch("/forms/<xml_form_id>")
+@documented(body=FormStateSchema, response=FormSchema)
 def set_form_state(xml_form_id: str):
+    """Set the form's state: open, closing, closed (admins)"""
     require_api_user("admin")
     change = load(FormStateSchema(), request.get_json(silent=True) or {})
     form = _form(xml_form_id)

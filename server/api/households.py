@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from server.api import bp
 from server.api.common import load
+from server.api.openapi import documented, page_of
 from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDetailSchema, HouseholdListSchema,
                                 HouseholdQuerySchema, LocationSchema, PageQuerySchema, ResolveSchema)
 from server.audit import record, record_resolution
@@ -39,7 +40,9 @@ def _area_filter(principal: Principal, statement, column, area_code: str | None)
 
 
 @bp.get("/households")
+@documented(query=HouseholdQuerySchema, response=page_of(HouseholdListSchema))
 def list_households():
+    """Households in the caller's areas, by number"""
     principal = require_api_user()
     args = load(HouseholdQuerySchema(), request.args)
     filters = HouseholdFilters(area=resolve_area(db(), principal.scope, args.get("area")), status=args.get("status"),
@@ -51,7 +54,9 @@ def list_households():
 
 
 @bp.get("/households/<number>")
+@documented(response=HouseholdDetailSchema)
 def get_household(number: str):
+    """A household's record (一户一档): current values with the submission each came from"""
     principal = require_api_user()
     household, area, record = _household(principal, number)
     conflicts = db().scalars(select(Conflict).where(Conflict.household_id == household.id)
@@ -62,15 +67,20 @@ def get_household(number: str):
 
 
 @bp.get("/households/<number>/events")
+@documented(response={"type": "array", "items": {"type": "object"}})
 def household_events(number: str):
+    """The household's events (visits, assessments, member changes, …), oldest first"""
     principal = require_api_user()
     _household_row, _area, record = _household(principal, number)
     return jsonify(record.events if record else [])
 
 
 @bp.put("/households/<number>/location")
+@documented(body=LocationSchema, response=HouseholdDetailSchema)
 def set_location(number: str):
-    """A supervisor confirms where the house is (often the proposed location from a well-accurate visit)."""
+    """Confirm where the house is
+
+    A supervisor confirms it, often at the proposed location from a well-accurate visit."""
     principal = require_api_user(*LOCATION_CONFIRMERS)
     body = load(LocationSchema(), request.get_json(silent=True) or {})
     household, _area, _record = _household(principal, number)
@@ -82,7 +92,9 @@ def set_location(number: str):
 
 
 @bp.get("/conflicts")
+@documented(query=ConflictQuerySchema, response=ConflictSchema(many=True))
 def list_conflicts():
+    """Conflicting values from different submissions, in the caller's areas"""
     principal = require_api_user()
     args = load(ConflictQuerySchema(), request.args)
     statement = (select(Conflict, Household.number).join(Household, Conflict.household_id == Household.id)
@@ -94,7 +106,9 @@ def list_conflicts():
 
 
 @bp.post("/conflicts/<key>/resolve")
+@documented(body=ResolveSchema, response=ConflictSchema)
 def resolve(key: str):
+    """Resolve a conflict with the value that holds (admins, supervisors)"""
     principal = require_api_user("admin", "supervisor")
     body = load(ResolveSchema(), request.get_json(silent=True) or {})
     conflict = db().scalar(principal.scope.filter(select(Conflict).where(Conflict.key == key), Conflict.area_id))
@@ -109,9 +123,12 @@ def resolve(key: str):
 
 
 @bp.get("/quality")
+@documented(query=PageQuerySchema)
 def quality():
-    """Data-quality findings (数据质量) in the caller's areas, the same ID number in two households, and
-    submissions that name no known household (failed jobs too, for admins)."""
+    """Data-quality findings (数据质量) in the caller's areas
+
+    Also the same ID number in two households, and submissions that name no known household (failed jobs too,
+    for admins)."""
     principal = require_api_user()
     args = load(PageQuerySchema(), request.args)
     area = _area(args.get("area"))

@@ -9,8 +9,8 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
-from server.api.openapi import SPEC, _op
-from server.api.schemas import MONTH, MONTH_PATTERN
+from server.api.openapi import documented
+from server.api.schemas import MONTH
 from server.auth import require_api_user
 from server.params import this_month
 from server.readmodels import STATES, map_geojson
@@ -18,33 +18,23 @@ from server.runtime import db
 
 
 class MapQuerySchema(Schema):
-    month = fields.String(validate=MONTH)
-    #: an area code (town, village or group): its households and everything below it
-    area = fields.String()
-    #: the paired cadre's user name (households.cadre)
-    cadre = fields.String()
+    month = fields.String(validate=MONTH, metadata={"description": "YYYY-MM, this month (China time) by default"})
+    area = fields.String(metadata={
+        "description": "an area code (town, village or group): its households and everything below it"})
+    cadre = fields.String(metadata={"description": "the paired cadre's user name (households.cadre; only their own "
+                                                   "visits count), or - for households without one"})
     state = fields.String(validate=validate.OneOf(STATES))
 
 
 @bp.get("/map")
+@documented(query=MapQuerySchema, response={"type": "object", "description": "a GeoJSON FeatureCollection"})
 def map_data():
+    """The month's households coloured by visit state and the month's visit points, as GeoJSON
+
+    States: verified, questionable, not_visited. A household without a location is a Feature with a null
+    geometry; questionable visits come with a LineString to their household; `summary` counts every state."""
     principal = require_api_user()
     args = load(MapQuerySchema(), request.args)
     return map_geojson(db(), principal.scope, args.get("month") or this_month(), args.get("area"),
                        args.get("cadre"), args.get("state"))
 
-
-SPEC["paths"].update({
-    "/map": {"get": {
-        **_op("The month's households coloured by visit state (verified, questionable, not_visited) and the "
-              "month's visit points, as a GeoJSON FeatureCollection; a household without a location is a "
-              "Feature with a null geometry; questionable visits come with a LineString to their household; "
-              "`summary` counts every state", "200"),
-        "parameters": [
-            {"name": "month", "in": "query", "schema": {"type": "string", "pattern": MONTH_PATTERN},
-             "description": "YYYY-MM, this month (China time) by default"},
-            {"name": "area", "in": "query", "schema": {"type": "string"}, "description": "area code"},
-            {"name": "cadre", "in": "query", "schema": {"type": "string"},
-             "description": "paired cadre's user name (only their own visits count), or - for households without one"},
-            {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}}]}},
-})

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
-from server.api.openapi import SPEC, _op
+from server.api.openapi import documented, page_of
 from server.api.schemas import PageQuerySchema, SubmissionSchema
 from server.api.submissions import _one
 from server.audit import record_area_decision, record_review
@@ -65,14 +65,20 @@ def _with_comments(submission) -> dict:
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>/comments")
+@documented(response=ReviewCommentSchema(many=True))
 def submission_comments(xml_form_id: str, instance_id: str):
+    """The submission's review history: comments and review states set, oldest first"""
     submission = _one(xml_form_id, instance_id)
     return jsonify(ReviewCommentSchema(many=True).dump(comments_for(db(), submission.id)))
 
 
 @bp.post("/submissions/<xml_form_id>/<instance_id>/review")
+@documented(body=ReviewSchema, response=SubmissionSchema)
 def review_submission(xml_form_id: str, instance_id: str):
-    """JSON {"state": received|has_issues|approved|rejected, "comment": "…"}: either or both."""
+    """Set the review state and/or add a comment (admins, supervisors)
+
+    JSON {"state": received|has_issues|approved|rejected, "comment": "…"}: either or both; answers the
+    submission with its `comments`."""
     principal = require_api_user("admin", "supervisor")
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
     submission = _one(xml_form_id, instance_id, own=False)
@@ -84,8 +90,11 @@ def review_submission(xml_form_id: str, instance_id: str):
 
 
 @bp.get("/out-of-area")
+@documented(query=PageQuerySchema, response=page_of(OutOfAreaSchema))
 def out_of_area_list():
-    """Submissions sent from outside their household's areas, in the caller's areas: waiting, then rejected."""
+    """Submissions sent from outside their household's areas (超出辖区), in the caller's areas
+
+    Admins and supervisors; waiting ones first, then rejected ones."""
     principal = require_api_user("admin", "supervisor")
     args = load(PageQuerySchema(), request.args)
     area = area_by_code(db(), args["area"]) if "area" in args else None
@@ -96,8 +105,11 @@ def out_of_area_list():
 
 
 @bp.post("/submissions/<xml_form_id>/<instance_id>/area-decision")
+@documented(body=AreaDecisionBodySchema, response=AreaDecisionSchema)
 def decide_area(xml_form_id: str, instance_id: str):
-    """JSON {"decision": accepted|rejected, "reason": "…"}, by a supervisor or admin of the household's area."""
+    """Accept an out-of-area submission into its household's record or reject it; decided once
+
+    JSON {"decision": accepted|rejected, "reason": "…"}, by a supervisor or admin of the household's area."""
     principal = require_api_user("admin", "supervisor")
     body = load(AreaDecisionBodySchema(), request.get_json(silent=True) or {})
     submission = find_submission(db(), principal.scope, xml_form_id, instance_id)[0]
@@ -107,21 +119,3 @@ def decide_area(xml_form_id: str, instance_id: str):
     runtime().wake_worker()
     return jsonify(AreaDecisionSchema().dump(made))
 
-
-SPEC["paths"].update({
-    "/out-of-area": {
-        "get": _op("Submissions sent from outside their household's areas (超出辖区) that are not accepted, for the "
-                   "household's area: waiting ones first, then rejected ones; ?area=, limit, offset", "200",
-                   roles="admin, supervisor")},
-    "/submissions/{form_id}/{instance_id}/area-decision": {
-        "post": _op("Accept an out-of-area submission into its household's record or reject it (JSON "
-                    "{\"decision\": accepted|rejected, \"reason\": …}); decided once", "200",
-                    ["form_id", "instance_id"], roles="admin, supervisor of the household's area")},
-    "/submissions/{form_id}/{instance_id}/comments": {
-        "get": _op("The submission's review history: comments and review states set, oldest first", "200",
-                   ["form_id", "instance_id"])},
-    "/submissions/{form_id}/{instance_id}/review": {
-        "post": _op("Set the review state and/or add a comment (JSON {\"state\": received|has_issues|approved|"
-                    "rejected, \"comment\": …}); answers the submission with its comments", "200",
-                    ["form_id", "instance_id"], roles="admin, supervisor")},
-})

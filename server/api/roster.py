@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from server.api import bp
+from server.api.openapi import documented
 from server.audit import record
 from server.auth import require_api_user
 from server.errors import Problem
@@ -12,8 +13,12 @@ from sync.roster import import_roster
 
 
 @bp.post("/roster")
+@documented(files=("file",))
 def upload_roster():
-    """multipart: `file` (.csv or .xlsx, one row per person)."""
+    """Import the household roster (admins)
+
+    multipart: `file` (.csv or .xlsx, one row per person); all rows are checked first and any error refuses the
+    whole file."""
     require_api_user("admin")
     if request.content_length is not None and request.content_length > runtime().settings.max_form_bytes * 5:
         raise Problem(413, "roster.too_large", "上传的文件太大。", "The upload is too large.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from media.images import without_paths
-from server.params import MAX_OFFSET, MONTH, MONTH_PATTERN  # noqa: F401 (the API's names for them)
+from server.params import MAX_OFFSET, MONTH  # noqa: F401 (the API's name for it)
 from server.readmodels import STATES
 from sync.idcard import mask
 

@@ -8,6 +8,7 @@ from forms.models import Form, FormVersion
 from media.images import looks_like_image, served_type
 from server.api import bp
 from server.api.common import load
+from server.api.openapi import documented
 from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
 from server.auth import require_api_user
 from server.errors import Problem
@@ -44,7 +45,9 @@ def _one(xml_form_id: str, instance_id: str, own: bool = True) -> Submission:
 
 
 @bp.get("/submissions")
+@documented(query=SubmissionQuerySchema, response=SubmissionSchema(many=True))
 def list_submissions():
+    """Submissions in the caller's areas (and those they sent), newest first"""
     principal = require_api_user()
     args = load(SubmissionQuerySchema(), request.args)
     statement = principal.scope.filter_own(_query(), Submission.area_id, Submission.submitter_id)
@@ -63,7 +66,9 @@ FULL_ID_NUMBER_ROLES = ("admin",)
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>/xml")
+@documented(media_type="text/xml")
 def submission_xml(xml_form_id: str, instance_id: str):
+    """The submission's XML as received; ID numbers masked for all but admins"""
     submission = _one(xml_form_id, instance_id)
     xml = submission.xml if g.principal.user.role in FULL_ID_NUMBER_ROLES else mask_in_xml(submission.xml)
     return Response(xml, content_type="text/xml; charset=utf-8")
@@ -71,8 +76,11 @@ def submission_xml(xml_form_id: str, instance_id: str):
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>")
 @bp.get("/submissions/<xml_form_id>/<instance_id>/attachments/<filename>/<any(thumb, preview):size>")
+@documented(media_type="application/octet-stream")
 def submission_attachment(xml_form_id: str, instance_id: str, filename: str, size: str | None = None):
-    """The original (with Range), or its thumbnail or phone-sized preview once the worker has made them (our own
+    """A received file of the submission, or its thumbnail or preview
+
+    The original (with Range), or its thumbnail or phone-sized preview once the worker has made them (our own
     JPEGs). The original is shown as an image only once the worker's check found it one; until then, or if it is
     not, it is a download."""
     submission = _one(xml_form_id, instance_id)
@@ -93,5 +101,7 @@ def submission_attachment(xml_form_id: str, instance_id: str, filename: str, siz
 
 
 @bp.get("/submissions/<xml_form_id>/<instance_id>")
+@documented(response=SubmissionSchema)
 def get_submission(xml_form_id: str, instance_id: str):
+    """One submission"""
     return jsonify(SubmissionSchema().dump(_one(xml_form_id, instance_id)))

@@ -14,7 +14,6 @@ from forms.models import Form, FormVersion
 from forms.service import publish_form
 from server.accounts import MIN_PASSWORD, password_errors, username_errors
 from server.audit import record
-from server.csrf import check_csrf
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.login_sessions import end_user_sessions
@@ -36,12 +35,6 @@ ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("�
 FORM_STATE_LABELS = {"open": lazy_gettext("开放"), "closing": lazy_gettext("即将关闭"), "closed": lazy_gettext("已关闭")}
 LEVEL_LABELS = {"county": lazy_gettext("县"), "town": lazy_gettext("乡镇"), "village": lazy_gettext("村"),
                 "group": lazy_gettext("组")}
-
-
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf()
 
 
 @bp.context_processor

@@ -18,7 +18,6 @@ from forms.models import Form, FormVersion
 from server import audit
 from server.readmodels import (COLORS, STATES, HouseholdFilters, HouseholdList, household_month_state, metres,
                               resolve_area)
-from server.csrf import check_csrf
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
@@ -54,12 +53,6 @@ FLAG_LABELS = {
 EVENT_TITLES = {"member_added": lazy_gettext("成员增加"), "member_removed": lazy_gettext("成员减少"),
                 "income_above_line": lazy_gettext("收入高于标准线"), "income_below_line": lazy_gettext("收入低于标准线"),
                 "conflict_resolved": lazy_gettext("冲突已裁定")}
-
-
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf()
 
 
 # ---- small value helpers ------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from werkzeug.routing import BuildError
 
 from forms.models import Form
 from server.audit import record_area_decision, record_resolution, record_review
-from server.csrf import check_csrf
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
@@ -64,12 +63,6 @@ UNATTACHED_LABELS = {
 # values any field may hold; a household field's own codes are labelled by its form's module (sync/forms)
 VALUE_LABELS = {"yes": lazy_gettext("是"), "no": lazy_gettext("否"), "na": lazy_gettext("不适用"),
                 "": lazy_gettext("（空）")}
-
-
-@bp.before_request
-def _csrf():
-    if request.method == "POST":
-        check_csrf()
 
 
 @bp.context_processor

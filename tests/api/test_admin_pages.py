@@ -262,6 +262,14 @@ def test_admin_posts_need_the_csrf_token(admin_client):
     assert admin_client.post("/admin/users", data={"username": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("lang, text", [("zh", "页面已过期，请刷新后重试。"), ("en", "The page has expired")])
+def test_a_wrong_csrf_token_is_a_readable_page(admin_client, lang, text):
+    admin_client.get(f"/admin/users?lang={lang}")
+    response = admin_client.post("/admin/users", data={"username": "x", "csrf_token": "forged"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert text in response.get_data(as_text=True)
+
+
 def test_admin_pages_switch_to_english(admin_client, sample_district):
     html = admin_client.get("/admin/users?lang=en").get_data(as_text=True)
     assert "New user" in html and "Paired cadre" in html and "新建用户" not in html

@@ -78,4 +78,4 @@ def test_api_errors_are_json_problems(client, admin):
 def test_openapi_describes_the_api(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert "/submissions/{form_id}/{instance_id}" in spec["paths"]
+    assert "/submissions/{xml_form_id}/{instance_id}" in spec["paths"]

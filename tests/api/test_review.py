@@ -101,8 +101,8 @@ def test_review_through_the_api_with_a_session_needs_the_csrf_header(client, dis
 
 def test_the_review_endpoints_are_described_in_openapi(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert "post" in paths["/submissions/{form_id}/{instance_id}/review"]
-    assert "get" in paths["/submissions/{form_id}/{instance_id}/comments"]
+    assert "post" in paths["/submissions/{xml_form_id}/{instance_id}/review"]
+    assert "get" in paths["/submissions/{xml_form_id}/{instance_id}/comments"]
 
 
 # ---- pages: submissions ------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_a_supervisor_who_sent_one_outside_their_areas_reads_it_but_may_neither_
 def test_the_out_of_area_endpoints_are_described_in_openapi(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "get" in paths["/out-of-area"]
-    assert "post" in paths["/submissions/{form_id}/{instance_id}/area-decision"]
+    assert "post" in paths["/submissions/{xml_form_id}/{instance_id}/area-decision"]
 
 
 def test_cadres_may_not_decide_and_a_submission_in_its_area_has_nothing_to_decide(client, district, held):
