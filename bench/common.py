@@ -44,8 +44,11 @@ class WorkerSettings:
 class Server:
     """One gunicorn master and its workers, started in its own process group so it can be stopped whole."""
 
-    def __init__(self, app: str, env: dict[str, str], workers: WorkerSettings, log_dir: Path, name: str):
+    def __init__(self, app: str, env: dict[str, str], workers: WorkerSettings, log_dir: Path, name: str,
+                 checkout: Path = REPO):
         self.app = app
+        #: the project checkout whose code this server runs
+        self.checkout = checkout
         self.workers = workers
         self.name = name
         self.port = free_port()
@@ -59,8 +62,8 @@ class Server:
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), *self.workers.args(),
                    "-b", f"127.0.0.1:{self.port}", "--timeout", "120", self.app]
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(command, cwd=self.checkout, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
