@@ -53,9 +53,12 @@ class Server:
     Plain gunicorn's workers drop the marker files of bench/gunicorn_conf.py once they have loaded the app; under
     `python wsgi.py` they say "worker process <pid> ready" in the log instead."""
 
-    def __init__(self, app: str, env: dict[str, str], workers: WorkerSettings, log_dir: Path, name: str):
+    def __init__(self, app: str, env: dict[str, str], workers: WorkerSettings, log_dir: Path, name: str,
+                 checkout: Path = REPO):
         self.app = app
         self.main_command = workers.via == "wsgi" and app == "wsgi:app"
+        #: the project checkout whose code this server runs
+        self.checkout = checkout
         self.workers = workers
         self.name = name
         self.port = free_port()
@@ -80,8 +83,8 @@ class Server:
     def start(self, timeout: float = 60.0) -> "Server":
         command = self.command()
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(command, cwd=self.checkout, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

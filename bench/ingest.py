@@ -47,6 +47,10 @@ ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
 FORM_ID = "bench_visit"
 MB = 1024 * 1024
 TARGET_RATIO = 0.5
+#: ODK Central measured on this machine (token auth, one 200 KB photo a submission), sub/s by clients; ours must
+#: take at least CENTRAL_FACTOR times as many
+CENTRAL = {1: 54, 4: 118}
+CENTRAL_FACTOR = 3
 
 
 class Bodies:
@@ -154,6 +158,51 @@ def _insert_devices(database_url: str, user_id: int, tokens: list[str]) -> None:
         engine.dispose()
 
 
+class Against:
+    """The server of another checkout (--against), on SQLite in a data dir of its own, measured in the same
+    alternation as ours with the same kind of bodies and clients: the direct comparison of a variant."""
+
+    def __init__(self, checkout: Path, env: dict, workers: WorkerSettings, tmp: Path, clients: int, bodies: Bodies):
+        self.checkout, self.workers, self.tmp = checkout.resolve(), workers, tmp
+        self.clients, self.bodies = clients, bodies
+        data = tmp / "against-data"
+        self.database_url = f"sqlite:///{data / 'zoufang.sqlite3'}"
+        self.env = env | {"ZOUFANG_DATA_DIR": str(data), "ZOUFANG_DATABASE_URL": self.database_url}
+        self.server: Server | None = None
+        self.queue: JobQueue | None = None
+        self.tokens: list[str] = []
+
+    def start(self, worker: str) -> None:
+        """Its server with the background worker off or on ("thread"); the form and devices made the first time."""
+        self.stop()
+        self.server = start_server(self.env | {"ZOUFANG_WORKER": worker}, self.workers, self.tmp,
+                                   f"against-{worker}", checkout=self.checkout)
+        if not self.tokens:
+            publish_form(self.server)
+            self.tokens, _how = device_tokens(self.server, self.database_url, self.clients)
+            self.queue = JobQueue(self.database_url)
+            QUEUES.append(self.queue)
+        elif self.queue.pending():
+            self.queue.drain(300)
+        measure("warm-up against", self.server, self.urls(), self.bodies.make(16), self.clients, show=False)
+
+    def urls(self) -> list[str]:
+        return [f"{self.server.url}/key/{t}/submission" for t in self.tokens]
+
+    def block(self, concurrency: int):
+        """A block of `size` submissions at `concurrency` clients, draining its background work when it has any."""
+        def run(size: int) -> LoadResult:
+            queue = self.queue if "thread" in self.server.name else None
+            return measure("against", self.server, self.urls(), self.bodies.make(size), concurrency,
+                           queue=queue, show=False)
+        return run
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
 # ---- phases -----------------------------------------------------------------------------------------------
 
 class JobQueue:
@@ -259,8 +308,9 @@ SERVERS: list[Server] = []
 QUEUES: list[JobQueue] = []
 
 
-def start_server(env: dict, workers: WorkerSettings, tmp: Path, name: str, app: str = "wsgi:app") -> Server:
-    server = Server(app, env, workers, tmp, name)
+def start_server(env: dict, workers: WorkerSettings, tmp: Path, name: str, app: str = "wsgi:app",
+                 checkout: Path | None = None) -> Server:
+    server = Server(app, env, workers, tmp, name, **({"checkout": checkout} if checkout else {}))
     SERVERS.append(server)
     return server.start()
 
@@ -289,7 +339,11 @@ def main() -> int:
                         help="start the real server as `gunicorn -c bench/gunicorn_conf.py … wsgi:app` (default) or "
                              "with the README's `python wsgi.py --workers W --threads T`; the ceiling always runs "
                              "under plain gunicorn")
+    parser.add_argument("--against", type=Path, help="another checkout of the project (SQLite only): its server "
+                        "is measured in the same alternation, and each row also gives ours/theirs")
     args = parser.parse_args()
+    if args.against and args.database_url:
+        parser.error("--against runs both servers on SQLite")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     n_nocache = args.n_nocache or min(args.n, 80)
     workers = WorkerSettings(workers=args.workers, threads=args.threads, via=args.server)
@@ -336,22 +390,29 @@ def main() -> int:
         ceiling_url = ceiling_server.url + "/submission"
         measure("warm-up ceiling", ceiling_server, ceiling_url, ceiling_bodies[:16], max(concurrencies))
         ceilings: dict[tuple[str, int], LoadResult] = {}
+        theirs: dict[tuple[str, int], LoadResult] = {}
 
-        def alternating(key: tuple[str, int], run_block, background: bool = False) -> None:
+        def alternating(key: tuple[str, int], run_block, background: bool = False, their_block=None) -> None:
             """The row and the ceiling in turns, in short blocks: ceiling, ours, ceiling, …, ours, ceiling. Both
-            then see the same machine, whose speed drifts by ±30 % within minutes."""
+            then see the same machine, whose speed drifts by ±30 % within minutes. With --against, the other
+            checkout's block follows each of ours (the same work: ours/theirs is the fairest comparison)."""
             label, concurrency = key
             size = max(args.n // args.rounds, concurrency)
-            ours, ceiling = [], []
+            ours, ceiling, other = [], [], []
             for round_ in range(args.rounds + 1):
                 start = (round_ % 2) * size
                 ceiling.append(measure("ceiling", ceiling_server, ceiling_url,
                                        ceiling_bodies[start:start + size], concurrency, show=False))
                 if round_ < args.rounds:
                     ours.append(run_block(size))
+                    if their_block:
+                        other.append(their_block(size))
             results[key], ceilings[key] = LoadResult.combined(ours), LoadResult.combined(ceiling)
             show_result(f"ceiling ({args.rounds + 1} blocks)", concurrency, ceilings[key], False)
             show_result(f"{label} ({args.rounds} blocks)", concurrency, results[key], background)
+            if other:
+                theirs[key] = LoadResult.combined(other)
+                show_result(f"{label}, against", concurrency, theirs[key], background)
 
         env = {"ZOUFANG_DATA_DIR": str(tmp / "data"), "ZOUFANG_DATABASE_URL": database_url,
                "ZOUFANG_ADMIN_USER": ADMIN_USER, "ZOUFANG_ADMIN_PASSWORD": ADMIN_PASSWORD,
@@ -368,9 +429,13 @@ def main() -> int:
         print(f"  device tokens: {how}; client i uses token i (one phone each)")
         token_urls = [f"{server.url}/key/{t}/submission" for t in tokens]
         measure("warm-up token", server, token_urls, bodies.make(16), top_c)
+        against = Against(args.against, env, workers, tmp, top_c, bodies) if args.against else None
+        if against:
+            against.start("off")
         for concurrency in concurrencies:
             alternating(("token, worker off", concurrency), lambda size: measure(
-                "token, worker off", server, token_urls, bodies.make(size), concurrency, show=False))
+                "token, worker off", server, token_urls, bodies.make(size), concurrency, show=False),
+                their_block=against and against.block(concurrency))
         server.stop()
         queue = JobQueue(database_url)
         QUEUES.append(queue)
@@ -389,11 +454,16 @@ def main() -> int:
                   "basic": ([f"{server.url}/submission"], basic_header())}
         for auth, (urls, headers) in routes.items():
             measure(f"warm-up {auth}", server, urls, bodies.make(16), top_c, headers, queue)
+        if against:
+            against.start("thread")
         for auth, (urls, headers) in routes.items():
             for concurrency in concurrencies:
                 alternating((auth, concurrency), lambda size: measure(auth, server, urls, bodies.make(size),
                                                                       concurrency, headers, queue, show=False),
-                            background=True)
+                            background=True,
+                            their_block=against and auth == "token" and against.block(concurrency))
+        if against:
+            against.stop()
         peaks["credential cache on"] = worker_peaks(server)
         server.stop()
 
@@ -417,7 +487,8 @@ def main() -> int:
             print(f"memory ({args.big_mb} MB upload on a fresh server, device token):", flush=True)
             memory = memory_check(env, workers, tmp, bodies, args.big_mb, f"/key/{tokens[0]}/submission", None, queue)
 
-        return report(args, workers, database_url, pg, argon, results, ceilings, top_c, peaks, memory, began)
+        return report(args, workers, database_url, pg, argon, results, ceilings, top_c, peaks, memory, began,
+                      theirs)
     except Exception:
         traceback.print_exc()
         for server in SERVERS:
@@ -444,7 +515,7 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(args, workers, database_url, pg, argon, results, ceilings, top_c, peaks, memory, began) -> int:
+def report(args, workers, database_url, pg, argon, results, ceilings, top_c, peaks, memory, began, theirs) -> int:
     """Print the tables; 0 when everything passed, 1 when a request failed, 2 when a target was missed."""
     exit_code = 0
     failures = sum(len(r.failures) for r in [*results.values(), *ceilings.values()])
@@ -470,6 +541,11 @@ def report(args, workers, database_url, pg, argon, results, ceilings, top_c, pea
     print(f"target: ours >= {TARGET_RATIO}x ceiling in sub/s (the no-cache row is for comparison). sub/s and latencies "
           f"are while the clients post; 'drain s' is how long the background jobs (reconcile, image checks) took to "
           f"finish after the last answer, and 'sustained' counts that time too.")
+    for key, other in theirs.items():
+        print(f"against {args.against}: {key[0]}, {key[1]} client(s): ours {results[key].rate:.1f} sub/s, theirs "
+              f"{other.rate:.1f} sub/s, ours/theirs {results[key].rate / max(other.rate, 1e-9):.2f} (server CPU "
+              f"{results[key].cpu['server']:.1f} against {other.cpu['server']:.1f} ms/sub)")
+    exit_code = max(exit_code, report_central(results))
     print(f"argon2: {argon['verify_ms']:.0f} ms per verification in-process ({argon['params']})", end="")
     if ("basic", top_c) in results and ("basic, no cache", top_c) in results:
         gain = results[("basic", top_c)].rate / max(results[("basic, no cache", top_c)].rate, 1e-9)
@@ -503,6 +579,22 @@ def report(args, workers, database_url, pg, argon, results, ceilings, top_c, pea
         print(f"\n{failures} request(s) did not answer 201")
         exit_code = 1
     print(f"\ntotal time {time.monotonic() - began:.0f}s")
+    return exit_code
+
+
+def report_central(results) -> int:
+    """The token rows as deployed against ODK Central's rates on this machine; 2 when one is below the factor.
+    Absolute rates follow the machine's load (the ceiling ratios do not): only a quiet run compares fairly."""
+    exit_code = 0
+    for concurrency, central in sorted(CENTRAL.items()):
+        result = results.get(("token", concurrency))
+        if result is None:
+            continue
+        times = result.rate / central
+        verdict = "ok" if times >= CENTRAL_FACTOR else f"BELOW {CENTRAL_FACTOR}x"
+        exit_code = 2 if verdict != "ok" else exit_code
+        print(f"vs ODK Central at {concurrency} client(s): token {result.rate:.1f} sub/s = {times:.1f}x Central's "
+              f"{central} (target {CENTRAL_FACTOR}x = {CENTRAL_FACTOR * central} sub/s)  {verdict}")
     return exit_code
 
 

@@ -19,10 +19,10 @@ from server import multipart
 from server.auth import record_device_use, require_device_or_basic
 from server.errors import Problem, openrosa_message
 from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
-from server.db.prepared import DirectConnection, direct_connection
+from server.db.prepared import direct_connection
 from server.runtime import db, new_request_upload, runtime
 from sync.entity_list import households_csv
-from sync.submissions import IncomingFile, Sender, plan_submission, record_new, record_submission, store_files
+from sync.submissions import IncomingFile, Sender, plan_submission, record_submission, store_files
 
 bp = Blueprint("openrosa", __name__)
 XML = "text/xml; charset=utf-8"
@@ -166,16 +166,9 @@ def submission_post():
             with connection.transaction(write=False):
                 plan = plan_submission(connection, xml)
             stored = store_files(runtime().store, plan, files)
-            accepted = None
-            if plan.is_new:
-                with connection.transaction(write=True):
-                    accepted = record_new(connection, plan, stored, sender)
-                    if accepted is not None:
-                        record_device_use(connection, principal)
-        if accepted is None:  # a split upload's continuation or an edit: the ORM's unit of work
-            accepted = record_submission(db(), plan, stored, sender)
-            record_device_use(DirectConnection.of_session(db()), principal)
-            db().commit()
+            with connection.transaction(write=True):
+                accepted = record_submission(connection, plan, stored, sender)
+                record_device_use(connection, principal)
     runtime().wake_worker()
     missing = accepted.missing
     if missing:

@@ -202,13 +202,6 @@ class SubmissionAttachment(Base):
 
     submission: Mapped[Submission] = relationship(back_populates="attachments")
 
-    def copy_content_from(self, other: "SubmissionAttachment") -> None:
-        """An edit that does not resend a photo keeps the photo, and what is known of it, from the version it
-        replaces."""
-        for name in ("sha256", "size", "content_type", "received_at", "image_check", "image_info", "thumb_sha256",
-                     "preview_sha256"):
-            setattr(self, name, getattr(other, name))
-
     @property
     def state(self) -> str:
         return "received" if self.sha256 else "missing"

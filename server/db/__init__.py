@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -60,7 +59,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL: SQLite does not fsync the WAL at commit, so the write lock is not held through a disk flush.
-    # `_QueuedWriterConnection.commit` fsyncs the WAL itself once the lock is released, before the commit
+    # `_SyncingConnection.commit` fsyncs the WAL itself once the lock is released, before the commit
     # returns: a commit is still on disk before a device is told 201, and concurrent writers share flushes.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -68,18 +67,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-#: how long a thread waits for its process's turn to write before leaving it to SQLite's busy_timeout
-WRITER_TURN_SECONDS = 30.0
-
-
-class _QueuedWriterConnection(sqlite3.Connection):
-    """A pysqlite connection whose writers take turns within the process before asking SQLite for its lock,
-    and whose write commits reach the disk after the lock is released.
-
-    SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5, 10 … 100 ms), so with several
-    threads writing, the lock is often free while they sleep. Threads of one process instead queue on a
-    Python lock, which hands over the moment the holder commits; only one thread per process then ever
-    meets SQLite's busy handler, against the other processes.
+class _SyncingConnection(sqlite3.Connection):
+    """A pysqlite connection whose write commits reach the disk after the write lock is released.
 
     With synchronous=FULL the holder would keep the lock through an fsync of the WAL at every commit. Under
     synchronous=NORMAL SQLite leaves the WAL unsynced at commit (and stays consistent after a crash); this
@@ -88,67 +77,37 @@ class _QueuedWriterConnection(sqlite3.Connection):
     database file, which SQLite syncs before it removes or restarts the WAL.
     """
 
-    _turns: dict[str, threading.Lock] = {}
-    _turns_guard = threading.Lock()
     _wrote: str | None = None
     _changes_before = 0
-
-    def take_turn(self, database: str) -> None:
-        with self._turns_guard:
-            turn = self._turns.setdefault(database, threading.Lock())
-        # a thread that already holds a turn through another connection must not wait for itself forever
-        self._turn = turn if turn.acquire(timeout=WRITER_TURN_SECONDS) else None
 
     def writing(self, database: str) -> None:
         """A write transaction began on `database`: its commit syncs the WAL if it changed anything."""
         self._wrote = database
         self._changes_before = self.total_changes
 
-    def _end_turn(self) -> None:
-        turn, self._turn = getattr(self, "_turn", None), None
-        if turn is not None:
-            turn.release()
-
     def commit(self) -> None:
         database, self._wrote = self._wrote, None
-        try:
-            super().commit()
-        finally:
-            self._end_turn()
+        super().commit()
         if database and self.total_changes != self._changes_before:
             _sync_wal(database)
 
     def rollback(self) -> None:
         self._wrote = None
-        try:
-            super().rollback()
-        finally:
-            self._end_turn()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._end_turn()
+        super().rollback()
 
 
 def _sqlite_begin(conn) -> None:
     begin_sqlite_write(conn.connection.dbapi_connection, conn.engine.url.database or "")
 
 
-def begin_sqlite_write(dbapi_connection: _QueuedWriterConnection, database: str) -> None:
+def begin_sqlite_write(dbapi_connection: _SyncingConnection, database: str) -> None:
     """Begin a transaction on one of the engine's SQLite connections, taking the write lock.
 
     A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another process
     wrote in between (busy_timeout cannot help there). Taking the write lock at BEGIN makes concurrent writers
     from several gunicorn workers queue instead; WAL readers are not blocked by it.
     """
-    dbapi_connection.take_turn(database)
-    try:
-        dbapi_connection.execute("BEGIN IMMEDIATE")
-    except BaseException:
-        dbapi_connection.rollback()  # no transaction began: only hands the turn on
-        raise
+    dbapi_connection.execute("BEGIN IMMEDIATE")
     if database and database != ":memory:":
         dbapi_connection.writing(database)
 
@@ -167,7 +126,7 @@ def _sync_wal(database: str) -> None:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
-                                                  "factory": _QueuedWriterConnection})
+                                                  "factory": _SyncingConnection})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

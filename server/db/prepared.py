@@ -11,7 +11,7 @@ exactly the row Core would write, and the ORM reads it back the same way.
 
 A `DirectConnection` runs prepared statements either inside an ORM session's transaction (`of_session`) or on
 a connection of its own from the engine's pool (`direct_connection`), with writing transactions that begin as
-the engine's do (on SQLite: the writer's turn, BEGIN IMMEDIATE and the WAL sync of `server.db`).
+the engine's do (on SQLite: BEGIN IMMEDIATE and the WAL sync of `server.db`).
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class DirectConnection:
     def __init__(self, dbapi_connection, dialect: Dialect, database: str | None = None):
         self.dbapi_connection = dbapi_connection
         self.dialect = dialect
-        #: the SQLite database file, for its writer's turn and WAL sync
+        #: the SQLite database file, for its WAL sync
         self.database = database
 
     @classmethod

@@ -244,12 +244,10 @@ def _postgresql_full() -> Exception:
 
 @pytest.mark.parametrize("full", [_sqlite_full, _postgresql_full])
 @pytest.mark.parametrize("path", ["new", "edit"])
-def test_a_full_disk_during_the_database_write_is_507_and_records_nothing(app, collect, sessions, monkeypatch,
-                                                                          full, path):
-    """The new-submission path writes on the driver's connection (its errors arrive raw), an edit through the ORM
-    (they arrive wrapped by SQLAlchemy): both are the documented 507, and the transaction is rolled back."""
-    from sqlalchemy import event
-
+def test_a_full_disk_during_the_database_write_is_507_and_records_nothing(collect, sessions, monkeypatch, full,
+                                                                          path):
+    """Every path writes on the driver's connection, whose errors arrive raw: the documented 507, and the
+    transaction, an edit's retirement of its version included, is rolled back."""
     from server.db.prepared import DirectConnection
 
     original = new_instance_id()
@@ -259,16 +257,9 @@ def test_a_full_disk_during_the_database_write_is_507_and_records_nothing(app, c
     def refuse(*_args, **_kwargs):
         raise error
 
-    def refuse_inserts(_conn, _cursor, statement, *_args):
-        if statement.startswith("INSERT INTO submissions"):
-            raise error
-
-    if path == "new":
-        monkeypatch.setattr(DirectConnection, "execute", refuse)  # the row is in; its jobs are not
-        xml = submission_xml(photo_family="a.jpg")
-    else:
-        event.listen(app.extensions["zoufang"].engine, "before_cursor_execute", refuse_inserts)
-        xml = submission_xml(deprecated_id=original, photo_family="a.jpg")
+    monkeypatch.setattr(DirectConnection, "execute", refuse)  # the row is in; its files and jobs are not
+    deprecated_id = original if path == "edit" else None
+    xml = submission_xml(deprecated_id=deprecated_id, photo_family="a.jpg")
     response = collect.submit(xml, {"a.jpg": jpeg()})
     assert response.status_code == 507, response.get_data(as_text=True)
     assert "storage is full" in message(response)

@@ -44,7 +44,7 @@ def test_an_ordinary_transaction_takes_the_write_lock_at_begin(engine, tmp_path)
                 _other_writer(tmp_path)
 
 
-def test_writers_of_one_process_take_turns_and_all_get_through(engine):
+def test_concurrent_writers_of_one_process_all_get_through(engine):
     import threading
 
     errors = []
@@ -67,7 +67,7 @@ def test_writers_of_one_process_take_turns_and_all_get_through(engine):
         assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1 + 8 * 40
 
 
-def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
+def test_a_rolled_back_or_failed_writer_leaves_the_write_lock_free(engine):
     import threading
 
     with engine.connect() as conn:
@@ -75,7 +75,7 @@ def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
             conn.execute(text("INSERT INTO t VALUES (5)"))
             raise_in = conn.begin_nested()
             raise_in.rollback()
-        # committed: the turn is free again
+        # committed: the lock is free again
     with pytest.raises(Exception):
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO nowhere VALUES (1)"))
@@ -88,7 +88,7 @@ def test_a_rolled_back_or_failed_writer_hands_its_turn_on(engine):
 
     thread = threading.Thread(target=other)
     thread.start()
-    assert done.wait(5), "the next writer waited: a turn was not handed on"
+    assert done.wait(5), "the next writer waited: the write lock was kept"
     thread.join()
 
 
