@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
-from sync.coverage import clear_cache as clear_coverage_cache, mark_uncounted, refill_stale
-from sync.models import Household, Job, Submission, SubmissionAttachment
+from sync.coverage import mark_uncounted, refill_stale
+from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
                             mark_unattached, reconcile_households, stale_records)
 from sync.rules import RulesConfig
@@ -315,46 +315,6 @@ def retry_failed(sessions: sessionmaker[Session]) -> int:
         result = session.execute(update(Job).where(Job.state == "failed")
                                  .values(state="queued", attempts=0, run_after=utcnow()))
         return result.rowcount
-
-
-@dataclasses.dataclass
-class Rebuilt:
-    #: households whose record was rebuilt
-    households: int
-    #: what was left out: submissions not readable or with values ignored (household, instance_id, reason), and
-    #: households that could not be folded (household, reason), which keep their last record
-    skipped: list[dict[str, str]]
-
-
-def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
-            progress: Callable[[int, int], None] | None = None, batch: int = 500) -> Rebuilt:
-    """Replay everything: re-read every submission's XML and recompute every household's record. Nothing a
-    submission says stops it: what it had to leave out is listed in the answer."""
-    now = utcnow()
-    rebuilt, skipped = 0, []
-    with session_scope(sessions) as session:
-        numbers = list(session.scalars(select(Household.number).order_by(Household.number)))
-        loose = list(session.scalars(select(Submission.id).where(
-            (Submission.household_number.is_(None)) | Submission.household_number.not_in(select(Household.number)))))
-        mark_unattached(session, loose, now)
-    for start in range(0, len(numbers), batch):
-        chunk = numbers[start:start + batch]
-        with session_scope(sessions) as session:
-            result = reconcile_households(session, chunk, queue.options(now), reparse=True)
-        rebuilt += len(result.households)
-        skipped += result.skipped
-        skipped += [{"household": number, "instance_id": "", "reason": error.strip().splitlines()[-1]}
-                    for number, error in result.failed.items()]
-        if progress:
-            progress(min(start + batch, len(numbers)), len(numbers))
-    with session_scope(sessions) as session:
-        # everything due is now reflected; rechecks of held submissions stay queued for their time
-        session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
-        # everything derived is derived again, the coverage counts included (by the worker; requests count live
-        # until then)
-        clear_coverage_cache(session)
-        mark_uncounted(session)
-    return Rebuilt(rebuilt, skipped)
 
 
 def _lower_priority() -> None:

@@ -16,7 +16,7 @@ import traceback
 from collections import defaultdict
 from typing import Iterable
 
-from sqlalchemy import column, delete, func, insert, or_, select, table, update
+from sqlalchemy import column, delete, exists, func, insert, or_, select, table, update
 from sqlalchemy.orm import Session, selectinload
 
 from sync.coverage import mark_stale
@@ -90,16 +90,22 @@ def households_with_stale_records(session: Session, digest: str) -> list[str]:
                                 .where(_other_rules(digest)).order_by(Household.number)))
 
 
+def unknown_household():
+    """The condition "names a household that is not on the roster", as NOT EXISTS: PostgreSQL plans it as an
+    anti-join that looks each number up in the households' unique index, where NOT IN (SELECT number …) became a
+    subplan reading every household (issue 18)."""
+    return Submission.household_number.is_not(None) & ~exists().where(
+        Household.number == Submission.household_number)
+
+
 def mark_unattached(session: Session, submission_ids: Iterable[int], now: dt.datetime) -> None:
     """Submissions that name no known household are kept as they are, and say why they are not in a record."""
     ids = list(submission_ids)
     if not ids:
         return
-    known = select(Household.number)
     session.execute(update(Submission).where(Submission.id.in_(ids), Submission.household_number.is_(None))
                     .values(reconcile_state="no_household", reconciled_at=now))
-    session.execute(update(Submission).where(Submission.id.in_(ids), Submission.household_number.is_not(None),
-                                             Submission.household_number.not_in(known))
+    session.execute(update(Submission).where(Submission.id.in_(ids), unknown_household())
                     .values(reconcile_state="unknown_household", reconciled_at=now))
 
 
