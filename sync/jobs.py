@@ -26,7 +26,7 @@ from server.db import session_scope, utcnow
 from sync.coverage import mark_uncounted, refill_stale
 from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
-                            mark_unattached, reconcile_households, stale_records)
+                            mark_unattached, reconcile_households)
 from sync.rules import RulesConfig
 
 log = logging.getLogger("zoufang.worker")
@@ -92,10 +92,11 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
             state="failed", attempts=Job.attempts + 1, last_error=failed[number][-4000:])).rowcount
     if touched != len(jobs):  # another worker had them: never commit work done twice
         raise RuntimeError(f"claimed {len(jobs)} jobs but {touched} were still there")
-    refolds = [j for j in jobs if (j.payload or {}).get("rules") == queue.rules.digest]
-    if refolds:
-        stale, total = stale_records(session, queue.rules.digest)
-        log.info("rules changed: %d of %d households refolded", total - stale, total)
+    for job in jobs:
+        payload = job.payload or {}
+        if payload.get("rules") == queue.rules.digest and "part" in payload:
+            # told from the job, not counted: a count of every record per batch grows with the province
+            log.info("rules changed: refolded part %d of %d", payload["part"], payload["parts"])
 
 
 def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
@@ -303,9 +304,11 @@ def queue_refolds(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
             return 0
         numbers = households_with_stale_records(session, digest)
         if numbers:
+            starts = range(0, len(numbers), queue.batch)
             session.execute(insert(Job.__table__), [
-                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest}}
-                for start in range(0, len(numbers), queue.batch)])
+                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest,
+                                                  "part": part, "parts": len(starts)}}
+                for part, start in enumerate(starts, 1)])
             log.info("rules changed: %d households to refold in the background", len(numbers))
         return len(numbers)
 

@@ -10,7 +10,7 @@ made unnecessary.
 
 Every statement reads through an index, whatever the size of the database (issue 18; tests/api/test_query_plans.py
 checks the plans on PostgreSQL): chunks are ranges of household numbers, and the submissions naming no known
-household are found range by range, with an anti-join on the households' unique index.
+household are found range by range, as those of the range naming none of the chunk's households.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from server.db import session_scope, utcnow
 from sync.coverage import clear_cache as clear_coverage_cache
 from sync.jobs import QueueSettings
 from sync.models import Household, Job, Submission
-from sync.reconcile import reconcile_households, unknown_household
+from sync.reconcile import reconcile_households
 from sync.records import CoverageStale, Visit
 
 log = logging.getLogger("zoufang.rebuild")
@@ -159,12 +159,14 @@ def run_chunks(sessions: sessionmaker[Session], queue: QueueSettings,
 
 def _rebuild_chunk(session: Session, chunk: dict, queue: QueueSettings) -> Rebuilt:
     now = dt.datetime.fromisoformat(chunk["now"])
-    numbers = list(session.scalars(select(Household.number).where(*_in_chunk(Household.number, chunk))))
-    _mark_unattached_in(session, chunk, now)
-    result = reconcile_households(session, numbers, queue.options(now), reparse=True)
-    counted = (select(Visit.area_id, Visit.month).distinct().join(Household, Household.id == Visit.household_id)
-               .where(*_in_chunk(Household.number, chunk), Visit.month.is_not(None)))
-    session.execute(insert(CoverageStale).from_select(["area_id", "month"], counted))
+    households = dict(session.execute(select(Household.id, Household.number)
+                                      .where(*_in_chunk(Household.number, chunk))).all())
+    _mark_unattached_in(session, chunk, list(households.values()), now)
+    result = reconcile_households(session, households.values(), queue.options(now), reparse=True)
+    if households:  # their months are counted again (by ids: a join on the range PostgreSQL may hash)
+        counted = (select(Visit.area_id, Visit.month).distinct()
+                   .where(Visit.household_id.in_(list(households)), Visit.month.is_not(None)))
+        session.execute(insert(CoverageStale).from_select(["area_id", "month"], counted))
     skipped = result.skipped + [{"household": number, "instance_id": "", "reason": error.strip().splitlines()[-1]}
                                 for number, error in result.failed.items()]
     return Rebuilt(len(result.households), skipped)
@@ -180,16 +182,21 @@ def _in_chunk(number, chunk: dict) -> list:
     return bounds
 
 
-def _mark_unattached_in(session: Session, chunk: dict, now: dt.datetime) -> None:
-    """The chunk's submissions that name no household (first chunk) or an unknown one say so; only changes are
-    written, as reconciled_at records when a submission reached its state."""
+def _mark_unattached_in(session: Session, chunk: dict, numbers: list[str], now: dt.datetime) -> None:
+    """The chunk's submissions that name no household (first chunk) or a number in its range that is none of its
+    households' (`numbers`) say so: read along the submissions' index on household_number over the range, never
+    households. Only changes are written, as reconciled_at records when a submission reached its state."""
     if chunk["after"] is None:
         session.execute(update(Submission).where(Submission.household_number.is_(None),
                                                  Submission.reconcile_state != "no_household")
                         .values(reconcile_state="no_household", reconciled_at=now))
-    session.execute(update(Submission).where(*_in_chunk(Submission.household_number, chunk), unknown_household(),
-                                             Submission.reconcile_state != "unknown_household")
-                    .values(reconcile_state="unknown_household", reconciled_at=now))
+    unknown = [*_in_chunk(Submission.household_number, chunk), Submission.reconcile_state != "unknown_household"]
+    if numbers:
+        unknown.append(Submission.household_number.not_in(numbers))
+    else:
+        unknown.append(Submission.household_number.is_not(None))
+    session.execute(update(Submission).where(*unknown).values(reconcile_state="unknown_household",
+                                                              reconciled_at=now))
 
 
 def _fail(sessions: sessionmaker[Session], job_id: int, error: str) -> None:
