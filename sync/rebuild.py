@@ -118,7 +118,7 @@ def _chunks(session: Session, batch: int):
             break
         yield after, upto, batch
         after = upto
-    rest = select(func.count(), func.max(Household.number))
+    rest = select(func.count(), func.max(Household.number))  # fewer than `batch` households, whichever way read
     count, last = session.execute(rest if after is None else rest.where(Household.number > after)).one()
     if count:
         yield after, last, count
