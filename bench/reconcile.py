@@ -44,7 +44,7 @@ from server.db import make_engine, session_scope  # noqa: E402
 from server.models import User  # noqa: E402
 from server.passwords import hash_password  # noqa: E402
 from support import assessment_xml, income_xml, visit_xml  # noqa: E402
-from sync.jobs import rebuild  # noqa: E402
+from sync.rebuild import rebuild  # noqa: E402
 from sync.models import Area, Household, Member, Submission  # noqa: E402
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

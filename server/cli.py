@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -121,20 +122,38 @@ def register(app: Flask) -> None:
             worker.stop()
 
     @reconcile_group.command("rebuild")
-    def reconcile_rebuild():
-        """Replay every submission and rebuild every household record."""
-        from sync.jobs import rebuild
+    @click.option("--workers", default=1, type=click.IntRange(1, 32),
+                  help="processes sharing the work (PostgreSQL only)")
+    def reconcile_rebuild(workers: int):
+        """Replay every submission and rebuild every household record; run again to resume an interrupted one."""
+        from sync.rebuild import rebuild
         rt = _rt(app)
-        with click.progressbar(length=1, label="rebuilding", file=sys.stderr) as bar:
+        started, first = time.monotonic(), []
+
+        def rate(done: int | None) -> str:
+            elapsed = time.monotonic() - started
+            return "" if done is None or not first or elapsed < 1 else f"{(done - first[0]) / elapsed:,.0f}/s"
+
+        with click.progressbar(length=1, label="rebuilding", show_pos=True, show_eta=True, item_show_func=rate,
+                               file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
-                bar.length = total
-                bar.update(done - bar.pos)
-            rebuilt = rebuild(rt.sessions, rt.queue, progress)
+                first[:] = first or [done]
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos, done)
+            try:
+                rebuilt = rebuild(rt.sessions, rt.queue, progress, workers=workers)
+            except ValueError as error:
+                raise click.UsageError(str(error))
         click.echo(f"rebuilt {rebuilt.households} households")
+        if rebuilt.left:
+            click.echo(f"{rebuilt.left} chunks not done (see the failed jobs); "
+                       "`reconcile retry-failed`, then `reconcile rebuild` resumes")
         if rebuilt.skipped:
             click.echo(f"skipped {len(rebuilt.skipped)}:")
             for item in rebuilt.skipped:
                 click.echo(f"  {item['household']} {item['instance_id'] or '-'}: {item['reason']}")
+        if rebuilt.left:
+            sys.exit(1)
 
     @reconcile_group.command("retry-failed")
     def reconcile_retry():

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
-from sync.coverage import clear_cache as clear_coverage_cache, mark_uncounted, refill_stale
-from sync.models import Household, Job, Submission, SubmissionAttachment
+from sync.coverage import mark_uncounted, refill_stale
+from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
-                            mark_unattached, reconcile_households, stale_records)
+                            mark_unattached, reconcile_households)
 from sync.rules import RulesConfig
 
 log = logging.getLogger("zoufang.worker")
@@ -92,10 +92,11 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
             state="failed", attempts=Job.attempts + 1, last_error=failed[number][-4000:])).rowcount
     if touched != len(jobs):  # another worker had them: never commit work done twice
         raise RuntimeError(f"claimed {len(jobs)} jobs but {touched} were still there")
-    refolds = [j for j in jobs if (j.payload or {}).get("rules") == queue.rules.digest]
-    if refolds:
-        stale, total = stale_records(session, queue.rules.digest)
-        log.info("rules changed: %d of %d households refolded", total - stale, total)
+    for job in jobs:
+        payload = job.payload or {}
+        if payload.get("rules") == queue.rules.digest and "part" in payload:
+            # told from the job, not counted: a count of every record per batch grows with the province
+            log.info("rules changed: refolded part %d of %d", payload["part"], payload["parts"])
 
 
 def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
@@ -303,9 +304,11 @@ def queue_refolds(sessions: sessionmaker[Session], queue: QueueSettings) -> int:
             return 0
         numbers = households_with_stale_records(session, digest)
         if numbers:
+            starts = range(0, len(numbers), queue.batch)
             session.execute(insert(Job.__table__), [
-                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest}}
-                for start in range(0, len(numbers), queue.batch)])
+                {"kind": "reconcile", "payload": {"households": numbers[start:start + queue.batch], "rules": digest,
+                                                  "part": part, "parts": len(starts)}}
+                for part, start in enumerate(starts, 1)])
             log.info("rules changed: %d households to refold in the background", len(numbers))
         return len(numbers)
 
@@ -315,46 +318,6 @@ def retry_failed(sessions: sessionmaker[Session]) -> int:
         result = session.execute(update(Job).where(Job.state == "failed")
                                  .values(state="queued", attempts=0, run_after=utcnow()))
         return result.rowcount
-
-
-@dataclasses.dataclass
-class Rebuilt:
-    #: households whose record was rebuilt
-    households: int
-    #: what was left out: submissions not readable or with values ignored (household, instance_id, reason), and
-    #: households that could not be folded (household, reason), which keep their last record
-    skipped: list[dict[str, str]]
-
-
-def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
-            progress: Callable[[int, int], None] | None = None, batch: int = 500) -> Rebuilt:
-    """Replay everything: re-read every submission's XML and recompute every household's record. Nothing a
-    submission says stops it: what it had to leave out is listed in the answer."""
-    now = utcnow()
-    rebuilt, skipped = 0, []
-    with session_scope(sessions) as session:
-        numbers = list(session.scalars(select(Household.number).order_by(Household.number)))
-        loose = list(session.scalars(select(Submission.id).where(
-            (Submission.household_number.is_(None)) | Submission.household_number.not_in(select(Household.number)))))
-        mark_unattached(session, loose, now)
-    for start in range(0, len(numbers), batch):
-        chunk = numbers[start:start + batch]
-        with session_scope(sessions) as session:
-            result = reconcile_households(session, chunk, queue.options(now), reparse=True)
-        rebuilt += len(result.households)
-        skipped += result.skipped
-        skipped += [{"household": number, "instance_id": "", "reason": error.strip().splitlines()[-1]}
-                    for number, error in result.failed.items()]
-        if progress:
-            progress(min(start + batch, len(numbers)), len(numbers))
-    with session_scope(sessions) as session:
-        # everything due is now reflected; rechecks of held submissions stay queued for their time
-        session.execute(delete(Job).where(Job.kind == "reconcile", Job.state == "queued", Job.run_after <= now))
-        # everything derived is derived again, the coverage counts included (by the worker; requests count live
-        # until then)
-        clear_coverage_cache(session)
-        mark_uncounted(session)
-    return Rebuilt(rebuilt, skipped)
 
 
 def _lower_priority() -> None:

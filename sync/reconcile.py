@@ -73,7 +73,10 @@ def households_for_submissions(session: Session, submission_ids: Iterable[int]) 
 
 
 def _other_rules(digest: str):
-    return or_(HouseholdRecord.rules_digest.is_(None), HouseholdRecord.rules_digest != digest)
+    """Folded with other rules than `digest`: as two ranges and NULL, each of which the index on rules_digest
+    serves (`!=` it cannot), so that finding the few stale records reads only them."""
+    digests = HouseholdRecord.rules_digest
+    return or_(digests.is_(None), digests < digest, digests > digest)
 
 
 def stale_records(session: Session, digest: str) -> tuple[int, int]:
@@ -84,23 +87,38 @@ def stale_records(session: Session, digest: str) -> tuple[int, int]:
 
 
 def households_with_stale_records(session: Session, digest: str) -> list[str]:
-    """The households whose record was folded with other rules than `digest`, by number."""
-    return list(session.scalars(select(Household.number)
-                                .join(HouseholdRecord, HouseholdRecord.household_id == Household.id)
-                                .where(_other_rules(digest)).order_by(Household.number)))
+    """The households whose record was folded with other rules than `digest`, by number, in the order of their
+    ids. Two steps, so that each reads through an index: the stale records through theirs on rules_digest (at a
+    start without a change of rules, none), then their households by id (joined, PostgreSQL may walk every
+    household instead)."""
+    ids = list(session.scalars(select(HouseholdRecord.household_id).where(_other_rules(digest))
+                               .order_by(HouseholdRecord.household_id)))
+    numbers = []
+    for start in range(0, len(ids), 1000):
+        numbers += session.scalars(select(Household.number).where(Household.id.in_(ids[start:start + 1000]))
+                                   .order_by(Household.id))
+    return numbers
 
 
 def mark_unattached(session: Session, submission_ids: Iterable[int], now: dt.datetime) -> None:
-    """Submissions that name no known household are kept as they are, and say why they are not in a record."""
+    """Submissions that name no known household are kept as they are, and say why they are not in a record.
+
+    The numbers they name are looked up in the households' unique index, and only then are the unknown ones
+    marked: asked as one anti-join (NOT IN or NOT EXISTS), PostgreSQL reads every household whenever it guesses
+    that cheaper than a lookup per submission, which on 50,000 households it does (issue 18; bench/scale.py)."""
     ids = list(submission_ids)
     if not ids:
         return
-    known = select(Household.number)
     session.execute(update(Submission).where(Submission.id.in_(ids), Submission.household_number.is_(None))
                     .values(reconcile_state="no_household", reconciled_at=now))
-    session.execute(update(Submission).where(Submission.id.in_(ids), Submission.household_number.is_not(None),
-                                             Submission.household_number.not_in(known))
-                    .values(reconcile_state="unknown_household", reconciled_at=now))
+    named = session.execute(select(Submission.id, Submission.household_number)
+                            .where(Submission.id.in_(ids), Submission.household_number.is_not(None))).all()
+    known = set(session.scalars(select(Household.number).where(
+        Household.number.in_({number for _id, number in named})))) if named else set()
+    unknown = [sid for sid, number in named if number not in known]
+    if unknown:
+        session.execute(update(Submission).where(Submission.id.in_(unknown))
+                        .values(reconcile_state="unknown_household", reconciled_at=now))
 
 
 def reconcile_households(session: Session, numbers: Iterable[str], options: ReconcileOptions,

@@ -38,8 +38,9 @@ class HouseholdRecord(Base):
     #: number of open conflicts, for lists
     open_conflicts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: sha256 of the rules the record was folded with (RulesConfig.digest); None before records carried it
-    rules_digest: Mapped[Optional[str]] = mapped_column(String(64))
+    #: sha256 of the rules the record was folded with (RulesConfig.digest); None before records carried it;
+    #: indexed so that the records folded with other rules are found without reading every record
+    rules_digest: Mapped[Optional[str]] = mapped_column(String(64), index=True)
 
 
 class Visit(Base):

@@ -1,0 +1,259 @@
+"""Province scale (issue 18): does background work cost the same on a large database as on a small one?
+
+    python bench/scale.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/scale_bench \\
+        [--households 1200000] [--per-household 12] [--small 1000] [--full-rebuild]
+
+Fills two databases by SQL (each a schema of its own, dropped at the end): a small one (`--small` households)
+and a large one (default: a province, 1.2M households, 4 members each, 12 visit submissions each = 14.4M; a
+size this machine's disk holds is given with --households). Then measures, on each, in the same run:
+
+1. the two statements issue 18 found, as they were (NOT IN a subquery) and as they are: EXPLAIN ANALYZE (and the
+   plan in a line), in a transaction rolled back;
+2. a burst of visit submissions (rows and reconcile jobs written by SQL, as the accept path writes them) drained
+   by the worker's `run_pending`: the drain time and each batch's time;
+3. `reconcile rebuild`: how long until the first chunk starts (planning), then households/s in one process and
+   in two (`--workers 2`), over the same number of chunks on both databases; with --full-rebuild, the whole large
+   database in two processes, to completion.
+
+Prints each figure and the ratio large/small (rates: ≥ 0.8 is the target; times: ≤ 1.25).
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from pgschema import PostgresSchema  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.config import load_settings  # noqa: E402
+from server.db import utcnow  # noqa: E402
+from support import visit_xml  # noqa: E402
+from sync.jobs import run_pending  # noqa: E402
+from sync.models import Household, Submission  # noqa: E402
+from sync.rebuild import rebuild, run_chunks, start_rebuild  # noqa: E402
+from sync.reconcile import mark_unattached  # noqa: E402
+
+#: households per village, villages per town
+VILLAGE, TOWN = 100, 20
+TEMPLATE = visit_xml("__HH__", instance_id="__ID__", end="__DAY__T10:00:00+08:00", visit_date="__DAY__").decode()
+
+FILL = [
+    # areas: one county, its towns and villages (paths as the app keeps them: /county/town/village/)
+    """INSERT INTO areas (code, name, level, path) VALUES ('610700', '测试县', 'county', '')""",
+    """UPDATE areas SET path = '/' || id || '/' WHERE code = '610700'""",
+    """INSERT INTO areas (code, name, level, parent_id, path)
+       SELECT '610700' || lpad(t::text, 3, '0'), '镇' || t, 'town', c.id, c.path
+       FROM areas c, generate_series(1, :towns) t WHERE c.code = '610700'""",
+    """UPDATE areas SET path = path || id || '/' WHERE level = 'town'""",
+    """INSERT INTO areas (code, name, level, parent_id, path)
+       SELECT t.code || lpad(v::text, 3, '0'), t.name || '村' || v, 'village', t.id, t.path
+       FROM areas t, generate_series(1, :per_town) v WHERE t.level = 'town'""",
+    """UPDATE areas SET path = path || id || '/' WHERE level = 'village'""",
+    """INSERT INTO households (number, area_id, head_name, latitude, longitude, status, cadre, roster_version,
+                              roster_fingerprint, created_at, updated_at)
+       SELECT v.code || lpad(h::text, 5, '0'), v.id, '户主' || h, 33 + random() / 10, 107 + random() / 10,
+              '监测户', 'cadre' || lpad((h % 50)::text, 3, '0'), 1, '', now(), now()
+       FROM (SELECT * FROM areas WHERE level = 'village' ORDER BY code LIMIT :villages) v,
+            generate_series(1, :per_village) h
+       LIMIT :households""",
+    """INSERT INTO members (household_id, position, name, id_number, relation, sex, birth_date, schooling,
+                           insured, health, labour)
+       SELECT h.id, p, '成员' || p, lpad((h.id * 4 + p)::text, 18, '0'), CASE p WHEN 0 THEN '户主' ELSE '之子' END,
+              '男', date '1970-01-01' + (h.id % 15000), '非在校生', true, '健康', '普通劳动力'
+       FROM households h, generate_series(0, 3) p""",
+    """INSERT INTO submissions (form_id, form_version_id, instance_id, current, root_instance_id, xml, xml_sha256,
+                               household_number, area_id, out_of_area, review_state, received_at, reconcile_state,
+                               reconciled_at)
+       SELECT f.id, f.current_version_id, i, true, i, x, encode(sha256(x), 'hex'), h.number, h.area_id, false,
+              'received', now(), 'applied', now()
+       FROM forms f, households h, generate_series(1, :per_household) k,
+            LATERAL (SELECT 'uuid:' || h.number || '-' || k AS i) i,
+            LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', h.number), '__ID__', i.i),
+                                               '__DAY__', (date '2025-01-01' + k * 28)::text), 'UTF8') AS x) x
+       WHERE f.xml_form_id = 'household_visit'""",
+]
+
+BURST = """
+    WITH picked AS (SELECT number, area_id FROM households WHERE id IN (
+                        SELECT (1 + floor(random() * (SELECT max(id) FROM households)))::int
+                        FROM generate_series(1, :count))),
+         added AS (
+        INSERT INTO submissions (form_id, form_version_id, instance_id, current, root_instance_id, xml, xml_sha256,
+                                 household_number, area_id, out_of_area, review_state, received_at, reconcile_state)
+        SELECT f.id, f.current_version_id, 'uuid:burst-' || p.number, true, 'uuid:burst-' || p.number, x,
+               encode(sha256(x), 'hex'), p.number, p.area_id, false, 'received', now(), 'pending'
+        FROM forms f, picked p,
+             LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', p.number), '__ID__',
+                                                        'uuid:burst-' || p.number), '__DAY__', '2026-11-20'),
+                                        'UTF8') AS x) x
+        WHERE f.xml_form_id = 'household_visit'
+        RETURNING id)
+    INSERT INTO jobs (kind, submission_id, payload, state, attempts, run_after, created_at)
+    SELECT 'reconcile', id, '{}', 'queued', 0, now(), now() FROM added"""
+
+OLD = "NOT IN (SELECT number FROM households)"
+
+
+class Database:
+    def __init__(self, url: str, households: int, per_household: int, workdir: Path, name: str):
+        self.schema = PostgresSchema(url)
+        self.name, self.households = name, households
+        env = {"ZOUFANG_DATA_DIR": str(workdir / name), "ZOUFANG_DATABASE_URL": self.schema.url,
+               "ZOUFANG_SECRET_KEY": "bench"}
+        self.rt = create_app(load_settings(env=env, worker="off")).extensions["zoufang"]
+        started = time.perf_counter()
+        villages = -(-households // VILLAGE)
+        with self.rt.engine.begin() as connection:
+            for statement in FILL:
+                connection.execute(text(statement), {
+                    "towns": -(-villages // TOWN), "per_town": TOWN, "villages": villages,
+                    "per_village": VILLAGE, "households": households, "per_household": per_household,
+                    "template": TEMPLATE})
+        with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+            size = connection.scalar(text("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c"
+                                          " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"),
+                                     {"s": self.schema.name})
+            counts = [connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("households", "members",
+                                                                                      "submissions")]
+        print(f"{name}: {counts[0]:,} households, {counts[1]:,} members, {counts[2]:,} submissions, {size}, "
+              f"filled in {time.perf_counter() - started:.0f} s")
+
+    def close(self) -> None:
+        self.rt.engine.dispose()
+        self.schema.drop()
+
+
+def statements_of_issue_18(db: Database, burst: list[int]) -> dict[str, float]:
+    """ms of the worker's marking of unknown households (for the burst's ids) and of the rebuild's search for
+    unattached submissions: as they were (NOT IN a subquery; the rebuild's over every submission) and as they
+    are (the worker's: `mark_unattached`, lookups by id and number; the rebuild's: over one chunk's range of
+    household numbers, against the chunk's own numbers), each in a transaction rolled back."""
+    ids = ",".join(map(str, burst))
+    old = {"worker UPDATE, old": f"UPDATE submissions s SET reconcile_state = 'unknown_household' WHERE s.id IN "
+                                 f"({ids}) AND s.household_number IS NOT NULL AND s.household_number {OLD}",
+           "rebuild unattached, old": f"SELECT s.id FROM submissions s WHERE s.household_number IS NULL OR "
+                                      f"s.household_number {OLD}",
+           "rebuild unattached, new (a chunk)": "SELECT s.id FROM submissions s WHERE s.household_number > :low AND "
+                                                "s.household_number <= :high AND s.household_number <> ALL(:numbers)"}
+    out = {}
+    for what, statement in old.items():
+        with db.rt.engine.connect() as connection:
+            connection.execute(text("SET statement_timeout = '60s'"))
+            numbers = list(connection.scalars(select(Household.number).order_by(Household.number).limit(101)))
+            try:
+                plan = connection.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + statement),
+                                          {"low": numbers[0], "high": numbers[-1], "numbers": numbers[1:]}).scalar()
+                out[f"{what} ms"] = plan[0]["Execution Time"]
+                print(f"  {db.name}: {what}: {shape(plan[0]['Plan'])}")
+            except Exception as error:  # the old search may run past the timeout: that is the finding
+                out[f"{what} ms"] = float("inf")
+                print(f"  {db.name}: {what} did not finish: {type(error).__name__}")
+            connection.rollback()
+    for _warm_then_timed in range(2):  # the old statement read these rows first: the same warm cache for both
+        with db.rt.sessions() as session:
+            started = time.perf_counter()
+            mark_unattached(session, burst, utcnow())
+            out["worker mark_unattached, new ms"] = (time.perf_counter() - started) * 1000
+            session.rollback()
+    return out
+
+
+def shape(node: dict) -> str:
+    """A plan in a line: its nodes, depth first, with the tables and indexes they read."""
+    where = " ".join(filter(None, (node.get("Relation Name"), node.get("Index Name"))))
+    own = f"{node['Node Type']}{f' ({where})' if where else ''}"
+    children = [shape(child) for child in node.get("Plans", [])]
+    return own + (f" [{'; '.join(children)}]" if children else "")
+
+
+def drain(db: Database, count: int) -> tuple[dict[str, float], list[int]]:
+    with db.rt.engine.begin() as connection:
+        connection.execute(text(BURST), {"count": count, "template": TEMPLATE})
+    with db.rt.engine.connect() as connection:
+        burst = list(connection.scalars(select(Submission.id).where(Submission.instance_id.like("uuid:burst-%"))))
+    times, started = [], time.perf_counter()
+    while True:
+        batch_started = time.perf_counter()
+        if not run_pending(db.rt.sessions, db.rt.queue):
+            break
+        times.append(time.perf_counter() - batch_started)
+    return {"drain s": time.perf_counter() - started, "batch s (median)": statistics.median(times)}, burst
+
+
+def rebuild_rates(db: Database, chunks: int, batch: int) -> dict[str, float]:
+    started = time.perf_counter()
+    start_rebuild(db.rt.sessions, batch)
+    out = {"rebuild planned s": time.perf_counter() - started}
+    started = time.perf_counter()
+    done = run_chunks(db.rt.sessions, db.rt.queue, limit=chunks).households
+    out["rebuild households/s (1 process)"] = done / (time.perf_counter() - started)
+    db.rt.engine.dispose()
+    context = multiprocessing.get_context("fork")
+    results = context.SimpleQueue()
+    processes = [context.Process(target=_chunks_in_child, args=(db, chunks // 2, results)) for _ in range(2)]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    done = sum(results.get() for _ in processes)
+    out["rebuild households/s (2 processes)"] = done / (time.perf_counter() - started)
+    return out
+
+
+def _chunks_in_child(db: Database, chunks: int, results) -> None:
+    db.rt.engine.dispose(close=False)
+    results.put(run_chunks(db.rt.sessions, db.rt.queue, limit=chunks).households)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True, help="PostgreSQL (two schemas of their own are used)")
+    parser.add_argument("--households", type=int, default=1_200_000)
+    parser.add_argument("--per-household", type=int, default=12, help="visit submissions per household")
+    parser.add_argument("--small", type=int, default=1000, help="households of the small database")
+    parser.add_argument("--burst", type=int, default=400, help="visits in the burst the worker drains")
+    parser.add_argument("--chunks", type=int, default=8, help="rebuild chunks timed (per way of running)")
+    parser.add_argument("--batch", type=int, default=100, help="households per rebuild chunk")
+    parser.add_argument("--full-rebuild", action="store_true", help="then rebuild all of the large database")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="zoufang-bench-scale-"))
+    figures: dict[str, dict[str, float]] = {}
+    databases = []
+    try:
+        for name, households in (("small", args.small), ("large", args.households)):
+            db = Database(args.database_url, households, args.per_household, workdir, name)
+            databases.append(db)
+            drained, burst = drain(db, args.burst)
+            figures[name] = {**statements_of_issue_18(db, burst), **drained,
+                             **rebuild_rates(db, args.chunks, args.batch)}
+        print(f"\n{'':42} {'small':>10} {'large':>10} {'large/small':>12}")
+        for key, small in figures["small"].items():
+            large = figures["large"][key]
+            print(f"{key:42} {small:10.3f} {large:10.3f} {large / small if small else float('nan'):12.2f}")
+        if args.full_rebuild:
+            large = databases[-1]
+            large.rt.engine.dispose()
+            started = time.perf_counter()
+            rebuilt = rebuild(large.rt.sessions, large.rt.queue, batch=args.batch, workers=2)
+            took = time.perf_counter() - started
+            print(f"\nfull rebuild of the large database, 2 processes: {rebuilt.households:,} households (the rest "
+                  f"of those timed above) in {took:.0f} s = {rebuilt.households / took:,.0f} households/s, "
+                  f"{rebuilt.left} chunks left")
+    finally:
+        for db in databases:
+            db.close()
+
+
+if __name__ == "__main__":
+    main()

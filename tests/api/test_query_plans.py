@@ -1,0 +1,181 @@
+"""Background work whose cost does not grow with the database (issue 18): every statement the worker, the
+reconciler and `reconcile rebuild` send is planned by PostgreSQL through an index.
+
+The statements are caught as they are sent, then EXPLAINed with sequential scans disabled. With the test's few
+rows PostgreSQL would choose a sequential scan whatever the indexes; with `enable_seqscan = off` it still does
+where no index can serve the statement, and where only a whole index could (a hashed NOT IN subplan, a merge
+join), it reads the whole index instead. So a plan is refused when it reads a big table in full (a sequential
+scan, or an index scan with no condition on the index's leading column and no LIMIT right above), or has a
+subplan, evaluated per row, that reads any table in full.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from conftest import PG_URL
+from server.db import session_scope
+from support import Collect, make_jpeg, new_instance_id, visit_xml
+from sync.jobs import queue_refolds, run_until_idle
+from sync.models import Household, Submission
+from sync.rebuild import rebuild
+from sync.rules import BUNDLED_RULES, load_rules
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="plans are PostgreSQL's; set ZOUFANG_TEST_DATABASE_URL")
+
+#: the tables that grow with the province: households and their members, submissions and everything derived
+BIG = {"households", "members", "submissions", "submission_attachments", "visits", "household_records",
+       "record_members", "conflicts", "findings", "resolutions"}
+SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
+
+HH, HH7, OTHER, UNKNOWN = "2105040010010001", "2105040010010007", "2105040010020002", "2105049990010001"
+
+
+def plan_problems(plan: dict, indexes: dict[str, tuple[str, str]]) -> list[str]:
+    """What in a JSON plan reads a big table in full, or any table in full for each row. `indexes`: index name →
+    (its table, its leading column)."""
+    problems = []
+
+    def unbounded(node: dict, parent: str) -> str | None:
+        """The table a scan reads in full: sequentially, or along an index with no condition on the index's
+        leading column (`month IS NOT NULL` on (area_id, month, …) is a condition, but reads every entry), and
+        no LIMIT right above it."""
+        if node["Node Type"] == "Seq Scan":
+            return node["Relation Name"]
+        if "Index Name" not in node or parent == "Limit":
+            return None
+        table, leading = indexes[node["Index Name"]]
+        bounded = re.search(rf"\b{leading}\b[^=<>(]*?(=|<|>|IS NULL)", node.get("Index Cond", ""))
+        return None if bounded else table
+
+    def walk(node: dict, parent: str) -> None:
+        if node.get("Parent Relationship") == "SubPlan":
+            # a subplan is evaluated for each row: fine as an index lookup, not as a read of a whole table
+            # (NOT IN (SELECT …): hashed, it reads the table once per statement; at scale, once per row)
+            for inner, inner_parent in descendants(node, parent):
+                if table := unbounded(inner, inner_parent):
+                    problems.append(f"{node.get('Subplan Name', 'SubPlan')} reads {table} in full")
+        if (table := unbounded(node, parent)) in BIG:
+            problems.append(f"{node['Node Type']} of the whole of {table}")
+        for child in node.get("Plans", []):
+            walk(child, node["Node Type"])
+
+    walk(plan["Plan"], "")
+    return problems
+
+
+def descendants(node: dict, parent: str):
+    yield node, parent
+    for child in node.get("Plans", []):
+        yield from descendants(child, node["Node Type"])
+
+
+def explain(connection, statement: str, parameters) -> dict:
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+    return cursor.fetchone()[0][0]
+
+
+INDEXES = text("""
+    SELECT ci.relname, ct.relname, a.attname
+    FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_class ct ON ct.oid = i.indrelid
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE ct.relnamespace = 'public'::regnamespace""")
+
+
+def refused(engine, statements: list[tuple[str, object]]) -> dict[str, list[str]]:
+    """Statement → its plan's problems, for the statements whose plan has some."""
+    out = {}
+    with engine.connect() as connection:
+        connection.execute(text("SET enable_seqscan = off"))
+        indexes = {index: (table, leading) for index, table, leading in connection.execute(INDEXES)}
+        for statement, parameters in statements:
+            problems = plan_problems(explain(connection, statement, parameters), indexes)
+            if problems:
+                out[statement] = problems
+        connection.rollback()
+    return out
+
+
+def caught(engine):
+    """Collect every statement sent on `engine` (with its first parameter set) from now on, once each."""
+    statements: dict[str, object] = {}
+
+    def before(_connection, _cursor, statement, parameters, _context, executemany):
+        if not statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+            return
+        statements.setdefault(statement, parameters[0] if executemany else parameters)
+
+    event.listen(engine, "before_cursor_execute", before)
+    return statements, lambda: event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["zoufang"].engine
+
+
+def _submit_everything(client, sample_district):
+    device = Collect(client, sample_district["cadre1"])
+    town = Collect(client, sample_district["town1"])
+    for xml, files in (
+            (visit_xml(HH, water="no", base_version=1, end="2026-11-20T09:00:00+08:00"),
+             {"family.jpg": make_jpeg()}),
+            (visit_xml(HH, water="yes", base_version=1, end="2026-11-20T11:00:00+08:00"), None),
+            (visit_xml(HH7, instance_id=new_instance_id(), branch_id="uuid:b1", base_version=3, trunk_version=1),
+             None),
+            (visit_xml(UNKNOWN), None)):
+        assert device.submit(xml, files).status_code == 201
+    assert town.submit(visit_xml(OTHER)).status_code == 201
+
+
+def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(app, client, sample_district,
+                                                                               engine, tmp_path):
+    """The worker's rounds (reconciles, photos, coverage counts, a refold after a change of rules), then a
+    rebuild. Not its start: `mark_uncounted` reads the (area, month) pairs of every visit, once per start."""
+    rt = app.extensions["zoufang"]
+    changed = tmp_path / "rules.toml"
+    changed.write_text(BUNDLED_RULES.read_text(encoding="utf-8").replace("school_age_max = 15", "school_age_max = 16"),
+                       encoding="utf-8")
+    other_rules = load_rules(changed)
+    run_until_idle(rt.sessions, rt.queue, rt.store)  # the roster import's jobs
+    _submit_everything(client, sample_district)
+    statements, stop = caught(engine)
+    try:
+        assert run_until_idle(rt.sessions, rt.queue, rt.store) > 0
+        assert queue_refolds(rt.sessions, dataclasses.replace(rt.queue, rules=other_rules)) == 113
+        assert run_until_idle(rt.sessions, dataclasses.replace(rt.queue, rules=other_rules), rt.store) == 1
+        rebuilt = rebuild(rt.sessions, rt.queue, batch=10)
+        run_until_idle(rt.sessions, rt.queue, rt.store)  # the counts the rebuild marked
+    finally:
+        stop()
+    assert rebuilt.households == 113 and rebuilt.left == 0
+    with session_scope(rt.sessions) as session:
+        assert session.scalar(select(Submission.reconcile_state).where(Submission.household_number == UNKNOWN)) \
+            == "unknown_household"
+    touching = [(s, p) for s, p in statements.items() if any(name in s for name in BIG)]
+    assert len(touching) > 30  # the paths were really taken: claims, loads, writes, unattached, chunks
+    problems = refused(engine, list(statements.items()))
+    assert not problems, "\n\n".join(f"{', '.join(found)}:\n{statement}" for statement, found in problems.items())
+
+
+def test_the_check_refuses_the_not_in_statements_issue_18_found(app, sample_district, sessions, engine):
+    """The statements before issue 18: NOT IN (SELECT number FROM households) in the worker's marking of
+    unattached submissions and in the rebuild's search for them."""
+    known = select(Household.number)
+    worker = (update(Submission).where(Submission.id.in_([1, 2]), Submission.household_number.is_not(None),
+                                       Submission.household_number.not_in(known))
+              .values(reconcile_state="unknown_household"))
+    loose = select(Submission.id).where(Submission.household_number.is_(None)
+                                        | Submission.household_number.not_in(known))
+    with engine.connect() as connection:
+        statements = []
+        for statement in (worker, loose):
+            compiled = statement.compile(connection, compile_kwargs={"render_postcompile": True})
+            statements.append((str(compiled), compiled.params))
+    problems = refused(engine, statements)
+    assert len(problems) == 2
+    assert all("SubPlan 1 reads households in full" in found for found in problems.values()), problems

@@ -1,0 +1,106 @@
+"""`reconcile rebuild` in chunks: resumed after an interruption, shared by processes, beside a running server."""
+import pytest
+from sqlalchemy import select, update
+
+from conftest import PG_URL
+from server.db import session_scope
+from support import Collect, assessment_xml, new_instance_id, visit_xml
+from sync.jobs import retry_failed, run_until_idle
+from sync.models import Job, Submission
+from sync.rebuild import rebuild, rebuild_progress, run_chunks, start_rebuild
+from test_reconcile import snapshot
+
+HH, HH7, OTHER = "2105040010010001", "2105040010010007", "2105040010020002"
+BELOW, BETWEEN, ABOVE = "0000000000000001", "2105040010010001X", "9999999999999999"
+
+
+@pytest.fixture
+def rt(app):
+    return app.extensions["zoufang"]
+
+
+@pytest.fixture
+def reconciled(client, sample_district, rt):
+    """A few households with submissions, reconciled as the worker does; the records as they stand."""
+    device = Collect(client, sample_district["cadre1"])
+    for xml in (visit_xml(HH, water="no", end="2026-11-20T09:00:00+08:00"), assessment_xml(HH7, grade="C"),
+                visit_xml(HH7, water="no", end="2026-11-21T09:00:00+08:00")):
+        assert device.submit(xml).status_code == 201
+    assert Collect(client, sample_district["town1"]).submit(visit_xml(OTHER)).status_code == 201
+    run_until_idle(rt.sessions, rt.queue)
+    return snapshot(rt.sessions)
+
+
+def test_an_interrupted_rebuild_resumes_where_it_stopped(rt, reconciled, runner):
+    assert start_rebuild(rt.sessions, batch=10)
+    assert run_chunks(rt.sessions, rt.queue, limit=3).households == 30
+    assert rebuild_progress(rt.sessions) == (30, 113)
+    assert not start_rebuild(rt.sessions, batch=10)  # one rebuild at a time: a second start resumes it
+    result = runner.invoke(args=["reconcile", "rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt 83 households" in result.output
+    assert rebuild_progress(rt.sessions) is None
+    assert snapshot(rt.sessions) == reconciled
+
+
+def test_submissions_naming_no_known_household_are_found_chunk_by_chunk(client, sample_district, rt, reconciled):
+    device = Collect(client, sample_district["cadre1"])
+    for number in (BELOW, BETWEEN, ABOVE):
+        assert device.submit(visit_xml(number)).status_code == 201
+    with session_scope(rt.sessions) as session:  # as if the worker had not got to them
+        session.execute(update(Submission).values(reconcile_state="pending"))
+        session.execute(update(Job).where(Job.kind == "reconcile").values(state="failed"))
+    assert rebuild(rt.sessions, rt.queue, batch=10).left == 0
+    with session_scope(rt.sessions) as session:
+        states = dict(session.execute(select(Submission.household_number, Submission.reconcile_state)).all())
+    assert {number: states[number] for number in (BELOW, BETWEEN, ABOVE)} == dict.fromkeys(
+        (BELOW, BETWEEN, ABOVE), "unknown_household")
+    assert states[HH] == "applied"
+
+
+def test_a_failing_chunk_is_kept_and_the_others_go_on(rt, reconciled, monkeypatch):
+    import sync.rebuild
+    real = sync.rebuild.reconcile_households
+
+    def failing(session, numbers, *args, **kwargs):
+        if HH in numbers:
+            raise RuntimeError("disk full")
+        return real(session, numbers, *args, **kwargs)
+
+    monkeypatch.setattr(sync.rebuild, "reconcile_households", failing)
+    rebuilt = rebuild(rt.sessions, rt.queue, batch=10)
+    assert (rebuilt.households, rebuilt.left) == (103, 1)
+    with session_scope(rt.sessions) as session:
+        assert "disk full" in session.scalar(select(Job.last_error).where(Job.kind == "rebuild"))
+    monkeypatch.setattr(sync.rebuild, "reconcile_households", real)
+    assert retry_failed(rt.sessions) == 1
+    assert (rebuild(rt.sessions, rt.queue).households, rebuild_progress(rt.sessions)) == (10, None)
+    assert snapshot(rt.sessions) == reconciled
+
+
+def test_a_submission_received_during_a_rebuild_is_still_reconciled(client, sample_district, rt, reconciled):
+    start_rebuild(rt.sessions, batch=10)
+    run_chunks(rt.sessions, rt.queue)  # HH's chunk is done before the submission arrives
+    instance_id = new_instance_id()
+    assert Collect(client, sample_district["cadre1"]).submit(
+        visit_xml(HH, instance_id=instance_id, water="yes", end="2026-11-25T09:00:00+08:00")).status_code == 201
+    assert rebuild(rt.sessions, rt.queue).left == 0
+    run_until_idle(rt.sessions, rt.queue)
+    with session_scope(rt.sessions) as session:
+        assert session.scalar(select(Submission.reconcile_state).where(Submission.instance_id == instance_id)) \
+            == "applied"
+
+
+@pytest.mark.skipif(not PG_URL, reason="several rebuild processes need PostgreSQL")
+def test_two_processes_share_the_chunks(rt, reconciled, runner):
+    result = runner.invoke(args=["reconcile", "rebuild", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt 113 households" in result.output
+    assert snapshot(rt.sessions) == reconciled
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's refusal")
+def test_several_processes_are_refused_on_sqlite(rt, runner):
+    result = runner.invoke(args=["reconcile", "rebuild", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "need PostgreSQL" in result.output
