@@ -51,6 +51,7 @@ from sqlalchemy import JSON, text  # noqa: E402
 import server.schema  # noqa: E402,F401  (every model, so the mappers configure)
 from server.app import create_app  # noqa: E402
 from server.auth import password_marker  # noqa: E402
+from server.login_sessions import open_session  # noqa: E402
 from server.bootstrap import migrate  # noqa: E402
 from server.config import load_settings  # noqa: E402
 from server.models import User  # noqa: E402
@@ -286,13 +287,15 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def logged_in(app, username: str):
+    """A test client with a login session, as /login opens one (server-side session, its id in the cookie)."""
     client = app.test_client()
     rt = app.extensions["zoufang"]
     with rt.sessions() as session:
         user = session.query(User).filter_by(username=username).one()
-        uid, marker = user.id, password_marker(user)
+        sid, marker = open_session(session, user), password_marker(user)
+        session.commit()
     with client.session_transaction() as cookie:
-        cookie["user_id"] = uid
+        cookie["sid"] = sid
         cookie["pw"] = marker
     return client
 
