@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from flask import url_for
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from server.models import User
 from server.scope import AreaScope
@@ -194,11 +194,14 @@ def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str |
     area = resolve_area(session, scope, area_code)
     conditions = household_conditions(scope, area, cadre)
     visits, state_expr = month_state(month, scope, cadre)
+    cadres = aliased(User)
     statement = (select(Household.id, Household.number, Household.head_name, Household.latitude,
-                        Household.longitude, Household.status, Household.cadre, Area.code, Area.name,
-                        state_expr.label("state"), func.coalesce(visits.c.visits, 0).label("visits"))
+                        Household.longitude, Household.status, Household.cadre,
+                        cadres.display_name.label("cadre_name"), Area.code, Area.name, state_expr.label("state"),
+                        func.coalesce(visits.c.visits, 0).label("visits"))
                  .join(Area, Household.area_id == Area.id)
                  .outerjoin(visits, visits.c.household_id == Household.id)
+                 .outerjoin(cadres, cadres.username == Household.cadre)
                  .where(*conditions))
     if state:
         statement = statement.where(state_expr == state)
@@ -229,7 +232,8 @@ def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str |
             if has_location else None,
             "properties": {"kind": "household", "number": row.number, "head": row.head_name,
                            "village": row.name, "village_code": row.code, "status": row.status,
-                           "cadre": row.cadre, "state": row.state, "color": COLORS[row.state],
+                           "cadre": row.cadre, "cadre_name": row.cadre_name or row.cadre,
+                           "state": row.state, "color": COLORS[row.state],
                            "visits": row.visits, "url": file_url.replace("NUMBER", _path(row.number))}})
     if truncated:
         summary.update(_counts(session, conditions, visits, state_expr, state))
@@ -237,7 +241,7 @@ def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str |
     shown = {row.id: row.number for row in rows}
     visit_rows = session.execute(
         select(Visit.id, Visit.household_id, Visit.latitude, Visit.longitude, Visit.accuracy, Visit.verdict,
-               Visit.reasons, Visit.visit_date, Submission.instance_id, User.username)
+               Visit.reasons, Visit.visit_date, Submission.instance_id, User.username, User.display_name)
         .join(Household, Visit.household_id == Household.id)
         .join(Submission, Visit.submission_id == Submission.id)
         .outerjoin(User, Visit.submitter_id == User.id)
@@ -260,7 +264,8 @@ def map_geojson(session: Session, scope: AreaScope, month: str, area_code: str |
             "properties": {"kind": "visit", "household": number, "verdict": visit.verdict,
                            "color": VERDICT_COLORS.get(visit.verdict, COLORS["questionable"]),
                            "date": visit.visit_date.isoformat() if visit.visit_date else None,
-                           "by": visit.username, "reasons": list(visit.reasons or []),
+                           "by": visit.username, "by_name": visit.display_name or visit.username,
+                           "reasons": list(visit.reasons or []),
                            "accuracy": visit.accuracy, "distance_m": distance,
                            "instance_id": visit.instance_id,
                            "url": submission_url.replace("NUMBER", _path(number))

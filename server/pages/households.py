@@ -144,15 +144,18 @@ def list_page():
                                     .where(Visit.household_id.in_(ids)).group_by(Visit.household_id)).all()) \
         if ids else {}
     options = _filter_options(principal.scope)
+    people = display_names([r.household.cadre for r in rows] + [cadre])
     db().commit()
     items = [{"number": r.household.number, "head": r.household.head_name, "status": r.household.status,
-              "cadre": r.household.cadre, "village": r.area.name, "size": r.record.size if r.record else None,
+              "cadre": r.household.cadre, "cadre_name": people.get(r.household.cadre, r.household.cadre),
+              "village": r.area.name, "size": r.record.size if r.record else None,
               "exit_eligible": bool(r.record and r.record.exit_eligible),
               "open_conflicts": (r.record.open_conflicts if r.record else 0) or 0, "state": r.state,
               "last_visit": last_visits.get(r.household.id),
               "flags": [FLAG_LABELS.get(c, c) for c in dict.fromkeys(f.code for f in r.findings)]} for r in rows]
     shown = {"q": q, "area": filters.area.code if filters.area else "", "status": status or "", "flag": flag or "",
-             "state": state or "", "cadre": cadre or "", "location": location or "", "month": month}
+             "state": state or "", "cadre": cadre or "", "cadre_name": people.get(cadre, cadre or ""),
+             "location": location or "", "month": month}
     return render_template("households/list.html", items=items, total=total, page=number, pages=pages,
                            filters=shown, options=options, statuses=HOUSEHOLD_STATUSES,
                            states=STATES, state_labels=STATE_LABELS, colors=COLORS,

@@ -17,7 +17,7 @@ from server.audit import record_area_decision, record_resolution, record_review
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import current_principal, month_arg, page, page_number
+from server.pages.common import current_principal, display_names, month_arg, page, page_number
 from server.pages.submission_view import answers, visit_evidence
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
@@ -181,7 +181,8 @@ def conflicts():
                             offset=(number - 1) * PER_PAGE)
     items = [{"conflict": c, "household": n, "head": h, "village": v, "choices": _choices(c)}
              for c, n, h, v in result.items]
-    return render_template("review/conflicts.html", items=items, pages=_pages(result.total, number),
+    people = display_names(e.get("by") for c, *_rest in result.items for e in c.entries)
+    return render_template("review/conflicts.html", items=items, people=people, pages=_pages(result.total, number),
                            areas=area_choices(db(), principal.scope), area=request.args.get("area", ""))
 
 

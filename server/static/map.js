@@ -96,7 +96,7 @@
     box.appendChild(node("strong", labels.visit + " " + (p.date || "")));
     var verdict = labels.verdicts[p.verdict || ""] || p.verdict;
     box.appendChild(node("div", verdict, "verdict verdict-" + (p.verdict || "none")));
-    if (p.by) { box.appendChild(node("div", p.by, "muted")); }
+    if (p.by) { box.appendChild(node("div", p.by_name || p.by, "muted")); }
     if (p.distance_m !== null && p.distance_m !== undefined) { box.appendChild(node("div", fill(labels.distance, {m: p.distance_m}))); }
     if (p.accuracy !== null && p.accuracy !== undefined) { box.appendChild(node("div", fill(labels.accuracy, {m: p.accuracy}), "muted")); }
     if (p.reasons && p.reasons.length) {
@@ -128,7 +128,7 @@
     state.style.color = p.color;
     box.appendChild(state);
     if (p.visits) { box.appendChild(node("div", fill(labels.visits, {n: p.visits}), "muted")); }
-    if (p.cadre) { box.appendChild(node("div", labels.cadre + ": " + p.cadre, "muted")); }
+    if (p.cadre) { box.appendChild(node("div", labels.cadre + ": " + (p.cadre_name || p.cadre), "muted")); }
     var link = node("a", labels.open_file);
     link.href = p.url;
     link.setAttribute("data-testid", "map-open-file");
