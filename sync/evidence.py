@@ -12,11 +12,12 @@ from typing import Any
 
 from geopy.distance import geodesic
 
+from sync.forms import VISIT_FORM, definition
+
 CHINA = dt.timezone(dt.timedelta(hours=8))
 BAD_IMAGE = ("not_an_image", "unsupported_format", "too_many_pixels", "dimensions_too_large", "truncated", "corrupt")
-PHOTO_NAMES = {"family": ("与户内成员合影", "photo with the family"),
-               "housing_sign": ("住房安全等级标识牌照片", "photo of the housing-safety sign"),
-               "water_sign": ("饮水安全标识牌照片", "photo of the drinking-water sign")}
+#: the visit form's photos as evidence: their names in a sentence and the ones a visit must have (sync/forms/visit.py)
+PHOTOS = definition(VISIT_FORM).evidence
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +61,10 @@ def judge_visit(visit: dict[str, Any], household_location: tuple[float, float] |
                 reasons.append(_reason("gps_far", f"走访定位离该户 {distance} 米（允许 {evidence['max_distance_m']:g} 米）",
                                        f"The visit's GPS is {distance} m from the household "
                                        f"(allowed {evidence['max_distance_m']:g} m)", distance_m=distance))
-    if "family" not in named:
-        reasons.append(_reason("photo_missing", "缺少与户内成员合影", "No photo with the family", photo="family"))
+    for role in PHOTOS.required:
+        if role not in named:
+            caption = PHOTOS.photos[role]
+            reasons.append(_reason("photo_missing", f"缺少{caption.zh}", f"No {caption.en}", photo=role))
     for role, name in named.items():
         reasons.extend(_photo_reasons(role, name, photos.get(name, {}), point, observed_at, evidence))
     return Verdict("questionable" if reasons else "verified", reasons)
@@ -69,7 +72,8 @@ def judge_visit(visit: dict[str, Any], household_location: tuple[float, float] |
 
 def _photo_reasons(role: str, name: str, photo: dict[str, Any], point: tuple[float, float] | None,
                    observed_at: dt.datetime, evidence: dict[str, float]) -> list[dict[str, Any]]:
-    zh_name, en_name = PHOTO_NAMES.get(role, (role, role))
+    caption = PHOTOS.photos.get(role)
+    zh_name, en_name = (caption.zh, caption.en) if caption else (role, role)
     if not photo.get("received"):
         return [_reason("photo_missing", f"{zh_name}尚未上传", f"The {en_name} has not arrived", photo=name)]
     check = photo.get("image_check")

@@ -57,6 +57,15 @@ class Detail:
     skip: tuple[str, ...] = ()
 
 
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What makes a form's entry evidence of a real visit (sync/evidence.py): its photos, named as a sentence
+    names them, and the ones it must have."""
+
+    photos: Mapping[str, Text]
+    required: tuple[str, ...]
+
+
 #: (household fields observed, the form's own record, member changes), read from a submission
 Reading = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
 
@@ -90,6 +99,8 @@ class FormDefinition:
     superseded: Text | None = None
     #: household fields computed from the kept entries (oldest first), as {name: {"value": …, provenance}}
     derive: Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]] | None = None
+    #: for a visit form: the photos its evidence check judges
+    evidence: Evidence | None = None
 
     @property
     def counts_as_visit(self) -> bool:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
-from sync.forms.base import YES_NO_VALUES, Detail, Field, FormDefinition, Reading, Text, keep_every, put
+from sync.forms.base import (YES_NO_VALUES, Detail, Evidence, Field, FormDefinition, Reading, Text, keep_every,
+                             put)
 from sync.instance import local
 from sync.values import GRADES, MAX_COUNT, YES_NO, Reader
 
@@ -109,4 +110,10 @@ DEFINITION = FormDefinition(
         Detail("help_given", Text("帮扶措施", "Help given")),
         Detail("remarks", Text("备注", "Remarks")),
     ),
+    # a visit without the family photo is questionable (DOMAIN.md "Visit coverage"); the signs' photos are judged
+    # when they were taken
+    evidence=Evidence(photos={"family": Text("与户内成员合影", "photo with the family"),
+                              "housing_sign": Text("住房安全等级标识牌照片", "photo of the housing-safety sign"),
+                              "water_sign": Text("饮水安全标识牌照片", "photo of the drinking-water sign")},
+                      required=("family",)),
 )

@@ -61,6 +61,8 @@ def texts(definition: base.FormDefinition) -> list[tuple[str, base.Text]]:
     shown += [(f"photo {role}", text) for role, text in definition.photo_roles.items()]
     if definition.superseded:
         shown.append(("superseded", definition.superseded))
+    if definition.evidence:
+        shown += [(f"evidence photo {role}", text) for role, text in definition.evidence.photos.items()]
     return shown
 
 
@@ -114,6 +116,15 @@ def test_a_filled_submission_sets_only_declared_fields_and_photo_roles(form_id):
         kept = definition.keep(fact, NOW)
         assert kept is not None
         assert set(definition.derive([kept[1]])) <= set(definition.fields)
+
+
+@pytest.mark.parametrize("form_id", FORM_IDS)
+def test_the_evidence_photos_are_the_forms_own(form_id):
+    definition = DEFINITIONS[form_id]
+    assert (definition.evidence is not None) == definition.counts_as_visit
+    if definition.evidence:
+        assert set(definition.evidence.photos) <= set(definition.photo_roles)
+        assert set(definition.evidence.required) <= set(definition.evidence.photos)
 
 
 def test_households_csv_carries_each_forms_columns_once():
