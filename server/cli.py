@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from forms.service import publish_form
+from server.accounts import MIN_PASSWORD
 from server.audit import record
 from server.bootstrap import migrate, prepare
 from server.config import load_settings
@@ -17,6 +18,7 @@ from server.db import session_scope
 from server.demo_cli import register_demo
 from server.errors import DomainError
 from server.first_admin import needs_first_admin
+from server.login_sessions import end_user_sessions
 from server.models import ROLES, User, UserArea
 from server.passwords import hash_password
 from server.runtime import Runtime
@@ -36,6 +38,15 @@ def _rt(app: Flask) -> Runtime:
         if rt.settings.migrate_on_start:
             prepare(rt)
     return rt
+
+
+def _new_password(from_stdin: bool) -> str:
+    password = sys.stdin.readline().rstrip("\n") if from_stdin else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        _fail(DomainError("invalid", "user.password_short", f"密码至少 {MIN_PASSWORD} 个字符。",
+                          f"The password needs at least {MIN_PASSWORD} characters."))
+    return password
 
 
 def _fail(problem: DomainError) -> None:
@@ -172,12 +183,11 @@ def register(app: Flask) -> None:
     @click.option("--display-name", default="")
     @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
     def users_create(name: str, role: str, areas: tuple[str, ...], display_name: str, password_stdin: bool):
-        """Create a user with a role and the areas they may see."""
-        password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
-            "Password", hide_input=True, confirmation_prompt=True)
-        if len(password) < 8:
-            _fail(DomainError("invalid", "user.password_short", "密码至少 8 个字符。",
-                              "The password needs at least 8 characters."))
+        """Create a user with a role and the areas they may see; pages name people by their display name, so an
+        operator at the keyboard is asked for it when it is not given."""
+        if not display_name and not password_stdin:
+            display_name = click.prompt("姓名 / Display name", default=name).strip()
+        password = _new_password(password_stdin)
         with session_scope(_rt(app).sessions) as session:
             if session.scalar(select(User.id).where(User.username == name)):
                 _fail(DomainError("conflict", "user.exists", f"用户“{name}”已存在。", f"User '{name}' already exists."))
@@ -195,6 +205,31 @@ def register(app: Flask) -> None:
             record(session, "user.create", f"user:{name}",
                    {"role": role, "display_name": user.display_name, "areas": list(areas)})
         click.echo(f"created {role} {name}")
+
+    @users_group.command("list")
+    def users_list():
+        """Every account: user name, role, display name, area codes, whether it may sign in."""
+        with session_scope(_rt(app).sessions) as session:
+            codes = dict(session.execute(select(Area.id, Area.code)).all())
+            for user in session.scalars(select(User).order_by(User.username)):
+                areas = ",".join(sorted(codes[a.area_id] for a in user.areas)) or "-"
+                click.echo("\t".join((user.username, user.role, user.display_name or "-", areas,
+                                      "active" if user.active else "inactive")))
+
+    @users_group.command("set-password")
+    @click.argument("name")
+    @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+    def users_set_password(name: str, password_stdin: bool):
+        """Give a user a new password: their browser sessions end; their phones' tokens stay."""
+        password = _new_password(password_stdin)
+        with session_scope(_rt(app).sessions) as session:
+            user = session.scalar(select(User).where(User.username == name))
+            if user is None:
+                _fail(DomainError("not_found", "user.not_found", f"没有用户“{name}”。", f"There is no user '{name}'."))
+            user.password_hash = hash_password(password)
+            record(session, "user.password_reset", f"user:{name}")
+            end_user_sessions(session, user.id)
+        click.echo(f"new password set for {name}")
 
     @app.cli.group("forms")
     def forms_group():

@@ -1,6 +1,7 @@
 """Pages for people: log in, home, and setting up a phone with ODK Collect by QR code."""
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from urllib.parse import urlsplit
@@ -31,11 +32,25 @@ def login_required():
     return principal
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico where a page does not name its icon (a photo or the XML opened alone)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = False
     if request.method == "POST":
-        user_id = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            user_id = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        except Problem as refused:
+            if refused.status != 429:
+                raise
+            # the login page again, saying in words how long to wait, rather than an error page without a form
+            wait = int(refused.headers.get("Retry-After", "60"))
+            return render_template("login.html", wait_minutes=max(1, math.ceil(wait / 60)),
+                                   no_admin=needs_first_admin(db())), 429, refused.headers
         if user_id is not None:
             user = db().get(User, user_id)
             session.clear()

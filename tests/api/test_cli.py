@@ -1,4 +1,4 @@
-"""The operator's command line: areas import, users create, forms publish."""
+"""The operator's command line: areas import, users create, list and set-password, forms publish."""
 from sqlalchemy import select
 
 from server.db import session_scope
@@ -69,6 +69,38 @@ def test_users_create_with_role_areas_and_password_from_stdin(runner, sessions, 
     unknown = runner.invoke(args=["users", "create", "x", "--role", "cadre", "--area", "999", "--password-stdin"],
                             input="long-enough-pw\n")
     assert unknown.exit_code == 1 and "999" in unknown.output
+
+
+def test_users_create_at_the_keyboard_asks_for_the_display_name(runner, sessions):
+    """Issue 17, 4: pages name people by their display name, so the operator is asked for one."""
+    result = runner.invoke(args=["users", "create", "admin2", "--role", "admin"],
+                           input="王主任\nlong-enough-pw\nlong-enough-pw\n")
+    assert result.exit_code == 0, result.output
+    with session_scope(sessions) as session:
+        assert session.scalar(select(User.display_name).where(User.username == "admin2")) == "王主任"
+
+
+def test_users_list_and_set_password(runner, client, tmp_path):
+    path = tmp_path / "areas.csv"
+    path.write_text(AREAS_CSV, encoding="utf-8")
+    runner.invoke(args=["areas", "import", str(path)])
+    created = runner.invoke(args=["users", "create", "town1", "--role", "supervisor", "--area", "210504001",
+                                  "--display-name", "李镇长", "--password-stdin"], input="first-password\n")
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(args=["users", "list"])
+    assert listed.exit_code == 0 and "town1\tsupervisor\t李镇长\t210504001\tactive" in listed.output
+    from support import basic, login
+    login(client, "town1", "first-password")
+    assert client.get("/coverage/").status_code == 200
+    short = runner.invoke(args=["users", "set-password", "town1", "--password-stdin"], input="short\n")
+    assert short.exit_code == 1 and "8" in short.output
+    unknown = runner.invoke(args=["users", "set-password", "nobody", "--password-stdin"], input="second-password\n")
+    assert unknown.exit_code == 1 and "nobody" in unknown.output
+    changed = runner.invoke(args=["users", "set-password", "town1", "--password-stdin"], input="second-password\n")
+    assert changed.exit_code == 0, changed.output
+    assert client.get("/coverage/").status_code == 302  # the browser session ended with the old password
+    assert client.get("/formList", headers=basic("town1", "first-password")).status_code == 401
+    assert client.get("/formList", headers=basic("town1", "second-password")).status_code == 200
 
 
 def test_forms_publish_reports_version_and_errors(runner, tmp_path):

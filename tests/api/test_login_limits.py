@@ -48,7 +48,10 @@ def test_the_login_page_is_limited_too(client, admin):
         assert login_page(client, "admin", "wrong-guess").status_code == 401
     refused = login_page(client, "admin", RIGHT)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert "密码错误次数过多" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    # the login page again, in words and minutes, with its form (issue 17, 13)
+    assert re.search(r'data-testid="login-wait">密码错误次数过多，为保护账号暂停登录。请 \d+ 分钟后再试。<', page)
+    assert 'name="password"' in page and "出错了" not in page
 
 
 def test_failures_on_one_path_count_on_the_others(client, admin):

@@ -32,3 +32,13 @@ def test_an_unversioned_or_outdated_url_is_revalidated_as_before(client):
 
 def test_a_missing_file_is_404_without_a_version(client):
     assert client.get("/static/nothing-here.css?v=abc").status_code == 404
+
+
+def test_every_page_names_its_icon_and_favicon_ico_leads_to_it(client):
+    """Issue 17, 13: no page's request for an icon ends in a 404."""
+    page = client.get("/login").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page).group(1)
+    with client.get(icon) as served:
+        assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+    moved = client.get("/favicon.ico")
+    assert moved.status_code == 301 and moved.headers["Location"].split("?")[0].endswith("/static/favicon.svg")
