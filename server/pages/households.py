@@ -121,7 +121,7 @@ def list_page():
     principal = current_principal()
     args = request.args
     month = month_arg()
-    q = (args.get("q") or "").strip()
+    q = (args.get("q") or "").strip()[:100]  # as the API's q: a number's start or part of a name
     status = args.get("status") or None
     flag = args.get("flag") or None
     state = args.get("state") or None

@@ -54,3 +54,13 @@ def test_bad_filters_are_400_and_another_areas_code_is_404(client, sample_distri
     unknown = client.get("/api/v1/households?area=999999999999", headers=cadre)
     assert outside.status_code == unknown.status_code == 404
     assert outside.get_json()["code"] == unknown.get_json()["code"]
+
+
+def test_the_page_shows_a_hostile_search_as_text(client, sample_district):
+    from support import login
+    login(client, "town1")
+    page = client.get("/households/?q=" + "<script>x</script>" + "长" * 5000)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "长" * 101 not in html  # the search is bounded as the API's is
