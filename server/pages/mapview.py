@@ -53,7 +53,8 @@ def map_page():
               "reasons": {code: str(label) for code, label in REASON_LABELS.items()},
               "open_file": gettext("打开一户一档"), "open_submission": gettext("查看这次走访"),
               "visit": gettext("入户走访"), "cadre": gettext("帮扶责任人"), "distance": gettext("距该户 %(m)s 米"),
-              "accuracy": gettext("定位精度 %(m)s 米"), "visits": gettext("本月走访 %(n)s 次")}
+              "accuracy": gettext("定位精度 %(m)s 米"), "visits": gettext("本月走访 %(n)s 次"),
+              "cluster_villages": gettext("%(n)s 个村"), "cluster_households": gettext("%(n)s 户")}
     # compact JSON, safe inside <script> (a county's map is a few megabytes: the spaces matter)
     embedded = htmlsafe_json_dumps(data, separators=(",", ":"), ensure_ascii=False)
     return render_template("mapview/map.html", data=data, embedded=embedded, labels=labels, filters=filters,

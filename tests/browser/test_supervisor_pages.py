@@ -116,26 +116,85 @@ def test_household_file_opens_a_photo_preview(open_page, shoot, screenshot):
     shoot("household-list", "/households/", user="town1", ready="[data-testid=household-row]")
 
 
-def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_db, fits_phone):
+def drawn_boxes(page) -> dict[str, list[dict]]:
+    """The on-screen rectangles of the map's names, household markers and village circles."""
+    return page.evaluate("""() => {
+        const rects = sel => [...document.querySelectorAll(sel)].map(el => {
+            const r = el.getBoundingClientRect();
+            return {left: r.left, top: r.top, right: r.right, bottom: r.bottom, text: el.textContent,
+                    households: el.getAttribute("data-households")};
+        }).filter(r => r.right > r.left && r.bottom > r.top);
+        return {labels: rects("[data-testid=map-label]"), households: rects("[data-testid=map-household]"),
+                clusters: rects("[data-testid=map-cluster]")};
+    }""")
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+def assert_names_cover_nothing(page) -> dict[str, list[dict]]:
+    boxes = drawn_boxes(page)
+    labels = boxes["labels"]
+    assert labels, "no village name is drawn"
+    for i, label in enumerate(labels):
+        for other in labels[i + 1:]:
+            assert not overlap(label, other), f"{label['text']} overlaps {other['text']}"
+        for marker in boxes["households"] + boxes["clusters"]:
+            assert not overlap(label, marker), f"{label['text']} covers a marker"
+    return boxes
+
+
+def test_the_map_groups_villages_when_zoomed_out_and_names_cover_no_marker(open_page, screenshot):
+    # a district on a phone: villages a few pixels apart would be one smudge under their names
     for device in DEVICES:
         page = open_page("county", device, "/map/")
+        expect(page.get_by_test_id("map")).to_have_attribute("data-ready", "1")
+        boxes = assert_names_cover_nothing(page)
+        assert boxes["clusters"], "zoomed out to the district, villages are grouped"
+        drawn = sum(int(c["households"]) for c in boxes["clusters"]) + len(boxes["households"])
+        assert drawn == 113  # every located household is in a circle or drawn itself
+        screenshot(page, "map-district", device, full_page=False)
+        # a tap on a circle zooms to it, until its village's households are drawn one by one
+        for _ in range(4):
+            if not page.get_by_test_id("map-cluster").count():
+                break
+            zoom = page.get_by_test_id("map").get_attribute("data-zoom")
+            page.get_by_test_id("map-cluster").first.click()
+            expect(page.get_by_test_id("map")).not_to_have_attribute("data-zoom", zoom)
+        expect(page.locator("[data-testid=map-household]:visible").first).to_be_visible()
+        assert_names_cover_nothing(page)
+        screenshot(page, "map-village-zoomed", device, full_page=False)
+    english = open_page("county", "phone", "/map/?lang=en")
+    expect(english.get_by_test_id("map-legend")).to_contain_text("tap to zoom in")
+
+
+def test_the_map_draws_households_and_visit_points(open_page, screenshot, demo_db, fits_phone):
+    for device in DEVICES:
+        page = open_page("county", device, f"/map/?area={VILLAGE_1}")
         expect(page.get_by_test_id("map")).to_have_attribute("data-ready", "1")
         expect(page.get_by_test_id("map")).to_have_class(re.compile(r"leaflet-container"))
         legend = {state: int(page.get_by_test_id(f"legend-{state}").inner_text())
                   for state in ("verified", "questionable", "not_visited", "visits")}
-        assert legend["verified"] + legend["questionable"] + legend["not_visited"] == 113
-        expect(page.get_by_test_id("map-household")).to_have_count(113)
+        (households,) = demo_db.execute("SELECT count(*) FROM households h JOIN areas a ON a.id = h.area_id "
+                                        "WHERE a.code = ?", (VILLAGE_1,)).fetchone()
+        assert legend["verified"] + legend["questionable"] + legend["not_visited"] == households
+        expect(page.get_by_test_id("map-household")).to_have_count(households)  # one village: none grouped
+        expect(page.get_by_test_id("map-cluster")).to_have_count(0)
         data = json.loads(page.locator("#map-data").text_content())
         located_visits = [f for f in data["features"] if f["properties"]["kind"] == "visit" and f["geometry"]]
         assert 0 < len(located_visits) == legend["visits"]  # the legend counts only the points drawn
         expect(page.get_by_test_id("map-visit")).to_have_count(len(located_visits))
-        (without_gps,) = demo_db.execute("SELECT count(*) FROM visits WHERE month = ? AND latitude IS NULL",
-                                         (data["month"],)).fetchone()
-        assert without_gps > 0  # the demo has some
-        expect(page.get_by_test_id("legend-no-gps")).to_have_attribute("data-count", str(without_gps))
-        expect(page.get_by_test_id("legend-no-gps")).to_contain_text(f"无定位的走访 {without_gps} 次")
         assert page.locator("[data-testid=map-visit][data-verdict=questionable]").count() > 0
+        assert_names_cover_nothing(page)
         screenshot(page, "map", device)
+    page = open_page("county", "phone", "/map/")
+    data = json.loads(page.locator("#map-data").text_content())
+    (without_gps,) = demo_db.execute("SELECT count(*) FROM visits WHERE month = ? AND latitude IS NULL",
+                                     (data["month"],)).fetchone()
+    assert without_gps > 0  # the demo has some
+    expect(page.get_by_test_id("legend-no-gps")).to_have_attribute("data-count", str(without_gps))
+    expect(page.get_by_test_id("legend-no-gps")).to_contain_text(f"无定位的走访 {without_gps} 次")
     english = open_page("county", "phone", "/map/?lang=en")
     expect(english.get_by_test_id("legend-no-gps")).to_contain_text(f"Visits without GPS: {without_gps} (not shown)")
     fits_phone(english)
