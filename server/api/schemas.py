@@ -7,6 +7,7 @@ from media.images import without_paths
 from server.params import MAX_OFFSET, MONTH  # noqa: F401 (the API's name for it)
 from server.readmodels import STATES
 from sync.idcard import mask
+from sync.review_models import REVIEW_STATES
 
 
 def offset_field() -> fields.Integer:
@@ -106,6 +107,34 @@ class HouseholdQuerySchema(PageQuerySchema):
     def _state_needs_month(self, data, **_kwargs):
         if "state" in data and "month" not in data:
             raise ValidationError("state needs month", "state")
+
+
+class HouseholdExportQuerySchema(HouseholdQuerySchema):
+    """The household list's filters; an export has every matching row, so no paging."""
+
+    class Meta:
+        exclude = ("limit", "offset")
+
+
+class ExportQuerySchema(Schema):
+    """Which rows an export holds: an area (and what is below it), a month or a range of days, a review state."""
+
+    area = fields.String()
+    #: YYYY-MM (China time): submissions received, or visits made, that month
+    month = fields.String(validate=MONTH)
+    #: first and last day (YYYY-MM-DD, inclusive), instead of `month`
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    review_state = fields.String(validate=validate.OneOf(REVIEW_STATES))
+    #: the zip export: 0 leaves the photos out
+    media = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _one_period(self, data, **_kwargs):
+        if "month" in data and ("from_" in data or "to" in data):
+            raise ValidationError("give month, or from/to, not both", "month")
+        if "from_" in data and "to" in data and data["from_"] > data["to"]:
+            raise ValidationError("from is after to", "from")
 
 
 class ConflictQuerySchema(PageQuerySchema):

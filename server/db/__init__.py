@@ -96,7 +96,16 @@ class _SyncingConnection(sqlite3.Connection):
         super().rollback()
 
 
+#: an execution option: this connection only reads (exports), so on SQLite it takes no write lock at BEGIN
+READ_ONLY = "zoufang_read_only"
+
+
 def _sqlite_begin(conn) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        # deferred: a long read (an export) must not hold the write lock and stop every submission meanwhile;
+        # in WAL mode it reads one snapshot while writers go on
+        conn.connection.dbapi_connection.execute("BEGIN")
+        return
     begin_sqlite_write(conn.connection.dbapi_connection, conn.engine.url.database or "")
 
 
@@ -135,6 +144,11 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def reading_session(factory: sessionmaker[Session], engine: Engine) -> Session:
+    """A session for a long read that writes nothing (an export): its transaction takes no write lock."""
+    return factory(bind=engine.execution_options(**{READ_ONLY: True}))
 
 
 @contextmanager
