@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import re
 import random
@@ -121,6 +122,15 @@ def _entity(household: str, base_version: int | None, update: bool = True, trunk
             "trunkVersion": trunk_version, "branchId": branch_id}
 
 
+def _opened(end: str, minutes: int = 15) -> str:
+    """When a form finishing at `end` was opened: a plausible while before (sync/checks.py); an `end` that is no
+    time (a test of unreadable times) is the start too."""
+    try:
+        return (dt.datetime.fromisoformat(end) - dt.timedelta(minutes=minutes)).isoformat()
+    except (ValueError, OverflowError):
+        return end
+
+
 def _meta(instance_id: str | None, deprecated_id: str | None) -> dict:
     return {"meta/instanceID": instance_id or new_instance_id(), "meta/deprecatedID": deprecated_id}
 
@@ -138,7 +148,7 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
     changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c.get("relation", "other"),
                 "change_date": c.get("date", visit_date), "id_number": c.get("id_number", "")} for c in changes]
     return (form or bundled("household_visit")).fill({
-        "start": end, "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
+        "start": _opened(end), "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
         "visitor": username, "visit_date": visit_date, "household": household, "gps": gps, "photo_family": photo,
         "two_assurances/food_secure": food, "two_assurances/clothing_secure": clothing,
         "two_assurances/children_6_15": children, "two_assurances/out_of_school": 0,
@@ -160,7 +170,7 @@ def assessment_xml(household: str, grade: str = "C", renovation_state: str = "pl
     saved = renovation_state if grade in ("C", "D") else ""
     safe = "yes" if grade in ("A", "B") or renovation_state in ("moved_in", "old_dealt") else "no"
     return bundled("housing_assessment").fill({
-        "start": end, "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
         "assessor": username, "assess_date": end[:10], "household": household, "gps": "41.296 123.801 90 4",
         "structure": "brick_wood", "parts/foundation": "minor", "parts/walls": "severe", "parts/roof": "minor",
         "parts/load_bearing": "minor", "grade": grade, "renovation/renovation_mode": "repair" if saved else "",
@@ -178,7 +188,7 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
     total = wage + business_gross - business_cost + property_income + dibao + pension + subsidies + dividends + other
     reported = total if reported_total is None else reported_total
     return bundled("income_survey").fill({
-        "start": end, "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
         "surveyor": "cadre001", "survey_date": end[:10], "household": household, "survey_year": year,
         "household_size": size, "income/wage_income": wage, "income/business_gross": business_gross,
         "income/business_cost": business_cost, "income/business_net": business_gross - business_cost,
