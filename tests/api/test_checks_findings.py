@@ -57,7 +57,7 @@ def test_a_visits_own_checks_are_listed_and_its_notes_shown_in_the_household_fil
     html = client.get(f"/households/{HH}").get_data(as_text=True)
     assert "宋建，外出未续保" in html and "未参保人员及原因" in html
     assert "用户名“somebody”不是提交它的账号“cadre001”" in html
-    assert "从打开到完成只用了 1.5 分钟" in html
+    assert "从打开到完成只用了 1.5 分钟" in html and "用户名与账号不符" in html  # the finding's label
 
 
 def test_a_visit_at_a_plausible_pace_by_its_account_has_none_of_them(send, client, sample_district, work):
