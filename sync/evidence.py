@@ -3,21 +3,38 @@ the seeds warn against paper visits, 慰问式、走访式帮扶, 数字脱贫, 
 
 Pure: a visit record, the household's known location, what is known of the visit's photos and the thresholds in,
 a verdict with its reasons out: "verified", "questionable" (with reasons) or "no_evidence".
+
+Housing assessments and income surveys are judged by the same evidence (GPS at the house, photos taken on the
+form's date and where its GPS says), but they are not counted as visits: what is wrong with their evidence becomes
+data-quality findings on the household (`entry_findings`).
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from geopy.distance import geodesic
 
 from sync.forms import VISIT_FORM, definition
+from sync.forms.base import FormDefinition, Text
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 BAD_IMAGE = ("not_an_image", "unsupported_format", "too_many_pixels", "dimensions_too_large", "truncated", "corrupt")
 #: the visit form's photos as evidence: their names in a sentence and the ones a visit must have (sync/forms/visit.py)
 PHOTOS = definition(VISIT_FORM).evidence
+
+
+@dataclasses.dataclass(frozen=True)
+class Basis:
+    """How reasons name what a photo is compared with: a visit's GPS and filling time, or another form's GPS and
+    date."""
+    gps: Text
+    time: Text
+
+
+VISIT_BASIS = Basis(Text("走访定位", "the visit's GPS"), Text("填表时间", "when the form was filled"))
+FORM_BASIS = Basis(Text("表上定位", "the form's GPS"), Text("表上日期", "the form's date"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,23 +73,61 @@ def judge_visit(visit: dict[str, Any], household_location: tuple[float, float] |
             reasons.append(_reason("no_household_location", "该户没有确认的位置，无法核对距离",
                                    "The household has no confirmed location to compare with"))
         else:
-            distance = round(metres(point, household_location))
-            if distance > evidence["max_distance_m"]:
-                reasons.append(_reason("gps_far", f"走访定位离该户 {distance} 米（允许 {evidence['max_distance_m']:g} 米）",
-                                       f"The visit's GPS is {distance} m from the household "
-                                       f"(allowed {evidence['max_distance_m']:g} m)", distance_m=distance))
+            reasons.extend(_distance_reasons(point, household_location, VISIT_BASIS.gps, evidence))
     for role in PHOTOS.required:
         if role not in named:
             caption = PHOTOS.photos[role]
             reasons.append(_reason("photo_missing", f"缺少{caption.zh}", f"No {caption.en}", photo=role))
     for role, name in named.items():
-        reasons.extend(_photo_reasons(role, name, photos.get(name, {}), point, observed_at, evidence))
+        reasons.extend(_photo_reasons(PHOTOS.photos.get(role), role, name, photos.get(name, {}), point, VISIT_BASIS,
+                                      lambda taken: abs((taken - observed_at).total_seconds()) / 3600, evidence))
     return Verdict("questionable" if reasons else "verified", reasons)
 
 
-def _photo_reasons(role: str, name: str, photo: dict[str, Any], point: tuple[float, float] | None,
-                   observed_at: dt.datetime, evidence: dict[str, float]) -> list[dict[str, Any]]:
-    caption = PHOTOS.photos.get(role)
+def _distance_reasons(point: tuple[float, float], household_location: tuple[float, float], gps_name: Text,
+                      evidence: dict[str, float]) -> list[dict[str, Any]]:
+    distance = round(metres(point, household_location))
+    if distance <= evidence["max_distance_m"]:
+        return []
+    en = gps_name.en[0].upper() + gps_name.en[1:]
+    return [_reason("gps_far", f"{gps_name.zh}离该户 {distance} 米（允许 {evidence['max_distance_m']:g} 米）",
+                    f"{en} is {distance} m from the household (allowed {evidence['max_distance_m']:g} m)",
+                    distance_m=distance)]
+
+
+def entry_findings(form: FormDefinition, entry: dict[str, Any], household_location: tuple[float, float] | None,
+                   photos: dict[str, dict[str, Any]], evidence: dict[str, float]) -> list[dict[str, Any]]:
+    """A housing assessment's or income survey's evidence as data-quality findings: its GPS far from the house,
+    its photos not arrived, not images, taken away from the form's date (its day in China, give or take the
+    photo time gap) or away from its GPS. A household without a known location, or a form without GPS, is not
+    compared (the visits propose the location)."""
+    gps = entry.get("gps")
+    point = (gps["latitude"], gps["longitude"]) if gps else None
+    reasons = _distance_reasons(point, household_location, FORM_BASIS.gps, evidence) if point and household_location \
+        else []
+    day = entry.get("date")
+    opens = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(0), CHINA) if day else None
+
+    def hours_from_day(taken: dt.datetime) -> float:
+        if opens is None:
+            return 0.0
+        before, after = (opens - taken).total_seconds(), (taken - opens).total_seconds() - 86400
+        return max(before, after, 0.0) / 3600
+
+    for role, name in (entry.get("photos") or {}).items():
+        if name:
+            reasons.extend(_photo_reasons(form.evidence.photos.get(role), role, name, photos.get(name, {}), point,
+                                          FORM_BASIS, hours_from_day, evidence))
+    title = f"{form.title.zh}（{day or '无日期'}）", f"{form.title.en} ({day or 'undated'})"
+    return [{"code": r["code"], "message_zh": f"{title[0]}：{r['message_zh']}",
+             "message_en": f"{title[1]}: {r['message_en']}",
+             "details": {"instance_id": entry.get("instance_id"), "form": form.form_id, **r["details"]}}
+            for r in reasons]
+
+
+def _photo_reasons(caption: Text | None, role: str, name: str, photo: dict[str, Any],
+                   point: tuple[float, float] | None, basis: Basis, hours_away: Callable[[dt.datetime], float],
+                   evidence: dict[str, float]) -> list[dict[str, Any]]:
     zh_name, en_name = (caption.zh, caption.en) if caption else (role, role)
     if not photo.get("received"):
         return [_reason("photo_missing", f"{zh_name}尚未上传", f"The {en_name} has not arrived", photo=name)]
@@ -84,16 +139,16 @@ def _photo_reasons(role: str, name: str, photo: dict[str, Any], point: tuple[flo
     reasons = []
     taken = _taken_at(info.get("taken_at"))
     if taken is not None:
-        gap = abs((taken - observed_at).total_seconds()) / 3600
+        gap = hours_away(taken)
         if gap > evidence["max_photo_time_gap_hours"]:
-            reasons.append(_reason("photo_time_mismatch", f"{zh_name}的拍摄时间与填表时间相差 {gap:.0f} 小时",
-                                   f"The {en_name} was taken {gap:.0f} h away from when the form was filled",
+            reasons.append(_reason("photo_time_mismatch", f"{zh_name}的拍摄时间与{basis.time.zh}相差 {gap:.0f} 小时",
+                                   f"The {en_name} was taken {gap:.0f} h away from {basis.time.en}",
                                    photo=name, hours=round(gap, 1)))
     if info.get("gps") and point is not None:
         gap_m = round(metres(tuple(info["gps"]), point))
         if gap_m > evidence["max_photo_gps_gap_m"]:
-            reasons.append(_reason("photo_gps_mismatch", f"{zh_name}的拍摄位置离走访定位 {gap_m} 米",
-                                   f"The {en_name} was taken {gap_m} m from the visit's GPS", photo=name,
+            reasons.append(_reason("photo_gps_mismatch", f"{zh_name}的拍摄位置离{basis.gps.zh} {gap_m} 米",
+                                   f"The {en_name} was taken {gap_m} m from {basis.gps.en}", photo=name,
                                    distance_m=gap_m))
     return reasons
 

@@ -21,7 +21,7 @@ from sync.values import CHINA, MAX_VERSION, Reader, finding, getter, truthy
 
 #: the cached JSON of a fact read by an older version of this module is read again from the XML (the older
 #: reader did not check values); raise it whenever what read_fact makes changes
-READER = 2
+READER = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,9 @@ class Fact:
     member_changes: list[dict[str, Any]]
     #: data-quality findings on this submission: values left out as out of range, a time moved back
     findings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: what the form says of its own filling, for the checks of sync/checks.py: when it was opened and finished
+    #: (ISO, UTC) and the user name the phone put in it
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         # the values are plain JSON already: a shallow copy is enough (dataclasses.asdict deep-copies, slowly)
@@ -107,9 +110,10 @@ def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
         fields, record, changes = form.read(Reader(values, parsed.instance_id, latest_day, form.paths,
                                                    read.findings), root)
     entity = _entity(root)
+    start, end = read.stamp("start"), read.stamp("end")
     return Fact(
         form=parsed.xml_form_id, instance_id=parsed.instance_id, household=parsed.household_number,
-        observed_at=_observed_at(read, form.date_question if form else None, received_at), by=None,
+        observed_at=_observed_at(read, end or start, form.date_question if form else None, received_at), by=None,
         entity_update=truthy(entity.get("update")) if entity else False,
         base_version=read.integer("meta/entity@baseVersion", 0, MAX_VERSION, entity.get("baseVersion"))
         if entity else None,
@@ -117,6 +121,8 @@ def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
         if entity else None,
         branch_id=(read.text("meta/entity@branchId", entity.get("branchId"), 100) or None) if entity else None,
         fields=fields, record=record, member_changes=changes, findings=read.findings,
+        meta={"start": start and start.isoformat(), "end": end and end.isoformat(),
+              "username": read.text("username", limit=100) or None},
     )
 
 
@@ -126,11 +132,10 @@ def _entity(root: Element) -> dict[str, str] | None:
     return dict(entity.attrib) if entity is not None else None
 
 
-def _observed_at(read: Reader, date_question: str | None, received_at: dt.datetime) -> dt.datetime:
-    for name in ("end", "start"):
-        stamp = read.stamp(name)
-        if stamp is not None:
-            return stamp
+def _observed_at(read: Reader, stamp: dt.datetime | None, date_question: str | None,
+                 received_at: dt.datetime) -> dt.datetime:
+    if stamp is not None:
+        return stamp
     day = read.date(date_question) if date_question else None
     if day is not None:
         return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(12), CHINA).astimezone(dt.timezone.utc)

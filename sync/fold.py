@@ -17,6 +17,7 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
+from sync.checks import fact_findings, insurance_findings
 from sync.facts import Fact
 from sync.forms import DEFINITIONS, definition
 from sync.rules import RulesConfig, dangerous_house, exit_standard, monitoring_flags, quality_findings
@@ -96,6 +97,7 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
         for name, value in fact.fields.items():
             fields[name] = {"value": value, **provenance}
         findings.extend(fact.findings)
+        findings.extend(fact_findings(fact, rules.checks))
         form = definition(fact.form)
         event = {"at": at.isoformat(), "kind": fact.form, "instance_id": fact.instance_id, "by": fact.by,
                  "summary": form.summary(fact.record) if form else {}}
@@ -128,6 +130,7 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
     if house:
         flags.append(house.to_dict())
     findings.extend(f.to_dict() for f in quality_findings(members, incomes, visits, rules, today))
+    findings.extend(insurance_findings(members, visits))
     return Record(fields=fields, members=members, visits=visits, assessments=assessments, incomes=incomes,
                   events=events, conflicts=conflicts, flags=flags, findings=findings,
                   exit_eligible=exit_standard(values, incomes[-1] if incomes else None, rules))

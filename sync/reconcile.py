@@ -23,11 +23,14 @@ from sync.coverage import mark_stale
 from sync.entity_list import bump_revision
 from sync.facts import Fact, as_received, cached_fact, read_fact, unreadable_finding
 from sync.fold import Baseline, Record, Resolution, fold
-from sync.evidence import judge_visit, proposed_location
+from sync.evidence import entry_findings, judge_visit, proposed_location
+from sync.forms import DEFINITIONS
 from sync.models import Household, Job, Submission, SubmissionAttachment
+from sync.photo_reuse import Use, partners_to_reconcile, reuse_findings, stored_hashes, uses_of
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Resolution as ResolutionRow, Visit
 from sync.review_models import HELD_OUT_OF_AREA
 from sync.rules import RulesConfig
+from sync.values import CHINA
 
 log = logging.getLogger("zoufang.reconcile")
 # the accounts table, without importing the server shell (domain packages may not import server.models)
@@ -145,7 +148,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
         ids = resolutions.get(household.id, [])
         try:
             record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)
-            _judge_visits(household, record, photos, submitters, options)
+            _judge_evidence(household, record, photos, submitters, options)
         except Exception:  # a bug met by one household's data must not stop the others' records
             log.exception("household %s could not be reconciled", household.number)
             result.failed[household.number] = traceback.format_exc(limit=5)
@@ -156,6 +159,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
         result.skipped += [{"household": household.number, "instance_id": f["details"]["instance_id"],
                             "reason": f["message_en"]} for f in record.findings
                            if f["code"] in ("value_out_of_range", "submission_unreadable")]
+    _photo_reuse(session, records, facts, photos, submitters)
     if result.failed:
         result.households = [n for n in result.households if n not in result.failed]
         session.execute(update(Submission).where(Submission.household_number.in_(list(result.failed)),
@@ -292,13 +296,14 @@ def _load_photos(session: Session, submission_ids: list[int]) -> dict[int, dict[
         for a in session.scalars(select(SubmissionAttachment).where(
                 SubmissionAttachment.submission_id.in_(submission_ids))):
             out[a.submission_id][a.filename] = {"received": a.sha256 is not None, "image_check": a.image_check,
-                                                "image_info": a.image_info}
+                                                "image_info": a.image_info, "sha256": a.sha256}
     return out
 
 
-def _judge_visits(household: Household, record: Record, photos: dict[int, dict[str, dict]],
-                  submitters: dict[str, tuple[int, int | None]], options: ReconcileOptions) -> None:
-    """Each visit's evidence verdict, and a proposed location for a household that has none."""
+def _judge_evidence(household: Household, record: Record, photos: dict[int, dict[str, dict]],
+                    submitters: dict[str, tuple[int, int | None]], options: ReconcileOptions) -> None:
+    """Each visit's evidence verdict, the other forms' evidence as findings, and a proposed location for a
+    household that has none."""
     evidence = options.rules.evidence
     location = None if household.latitude is None else (household.latitude, household.longitude)
     for visit in record.visits:
@@ -306,11 +311,47 @@ def _judge_visits(household: Household, record: Record, photos: dict[int, dict[s
         verdict = judge_visit(visit, location, photos.get(submission_id, {}),
                               dt.datetime.fromisoformat(visit["at"]), evidence)
         visit["verdict"], visit["reasons"] = verdict.verdict, verdict.reasons
+    collections = {"assessments": record.assessments, "incomes": record.incomes}
+    for form in DEFINITIONS.values():
+        if form.evidence and not form.counts_as_visit and form.collection in collections:
+            for entry in collections[form.collection]:
+                submission_id = submitters[entry["instance_id"]][0]
+                record.findings.extend(entry_findings(form, entry, location, photos.get(submission_id, {}),
+                                                      evidence))
     if location is None:
         proposal = proposed_location(record.visits, evidence)
         if proposal:
             record.fields["proposed_location"] = {"value": proposal, "source": "submission",
                                                   "instance_id": proposal["instance_id"], "at": proposal["at"]}
+
+
+def _photo_reuse(session: Session, records: dict[int, tuple[Household, Record, int]], facts: dict[str, list[Fact]],
+                 photos: dict[int, dict[str, dict]], submitters: dict[str, tuple[int, int | None]]) -> None:
+    """The batch's photos used for another household or in another month (sync/photo_reuse.py), as findings on
+    its records; the other households whose findings no longer agree are queued to be reconciled again."""
+    own: dict[str, list[Use]] = defaultdict(list)
+    months: dict[int, str] = {}
+    for household, _record, _version in records.values():
+        for fact in facts.get(household.number, []):
+            submission_id = submitters[fact.instance_id][0]
+            months[submission_id] = _month(fact)
+            for filename, photo in photos.get(submission_id, {}).items():
+                if photo["sha256"]:
+                    own[household.number].append(Use(photo["sha256"], submission_id, fact.instance_id,
+                                                     household.number, filename))
+    hashes = {use.sha256 for uses in own.values() for use in uses} | stored_hashes(session, list(records))
+    uses = uses_of(session, hashes) if hashes else []
+    for household, record, _version in records.values():
+        record.findings.extend(reuse_findings(own[household.number], uses, months))
+    partners = partners_to_reconcile(session, {household.number for household, _r, _v in records.values()}, uses)
+    if partners:
+        session.add(Job(kind="reconcile", payload={"households": partners}))
+
+
+def _month(fact: Fact) -> str:
+    """The month of the form's date, or of when it was filled."""
+    date = fact.record.get("date")
+    return date[:7] if date else fact.observed_at.astimezone(CHINA).strftime("%Y-%m")
 
 
 def _load_resolutions(session: Session, household_ids: list[int]) -> dict[int, list[Resolution]]:

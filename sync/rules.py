@@ -19,6 +19,8 @@ RENOVATION_STATES = {"": ("未开始", "not started"), "planned": ("计划", "pl
                      "finished": ("竣工", "finished")}
 EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo_time_gap_hours": 12.0,
                      "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
+#: the checks of a submission's own circumstances (sync/checks.py), when a rules file has no [checks] table
+CHECKS_DEFAULTS = {"min_fill_minutes": 3.0, "max_start_days_from_date": 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +29,7 @@ class RulesConfig:
     thresholds: dict[str, float]
     housing_subsidy: dict[str, float]
     evidence: dict[str, float] = dataclasses.field(default_factory=dict)
+    checks: dict[str, float] = dataclasses.field(default_factory=lambda: dict(CHECKS_DEFAULTS))
     #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
     #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
@@ -49,14 +52,15 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                         thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
                         housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
                         evidence={**EVIDENCE_DEFAULTS,
-                                  **{k: float(v) for k, v in data.get("evidence", {}).items()}})
+                                  **{k: float(v) for k, v in data.get("evidence", {}).items()}},
+                        checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}})
     return dataclasses.replace(rules, digest=rules_digest(rules))
 
 
 def rules_digest(rules: RulesConfig) -> str:
     """The digest of the values the rules apply, not of the file's text: a comment or a reordering changes nothing."""
     values = {"lines": rules.lines, "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
-              "evidence": rules.evidence}
+              "evidence": rules.evidence, "checks": rules.checks}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import re
 import random
@@ -121,6 +122,15 @@ def _entity(household: str, base_version: int | None, update: bool = True, trunk
             "trunkVersion": trunk_version, "branchId": branch_id}
 
 
+def _opened(end: str, minutes: int = 15) -> str:
+    """When a form finishing at `end` was opened: a plausible while before (sync/checks.py); an `end` that is no
+    time (a test of unreadable times) is the start too."""
+    try:
+        return (dt.datetime.fromisoformat(end) - dt.timedelta(minutes=minutes)).isoformat()
+    except (ValueError, OverflowError):
+        return end
+
+
 def _meta(instance_id: str | None, deprecated_id: str | None) -> dict:
     return {"meta/instanceID": instance_id or new_instance_id(), "meta/deprecatedID": deprecated_id}
 
@@ -131,14 +141,15 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
               education: str = "yes", medical: str = "yes", house_safe: str = "yes", grade: str = "A",
               water: str = "yes", children: int = 0, changes: Iterable[dict] = (), photo: str = "family.jpg",
               gps: str = "41.296222 123.80102 100 5", deprecated_id: str | None = None,
-              username: str = "cadre001", problems: str = "none", form: InstanceTemplate | None = None) -> bytes:
+              username: str = "cadre001", problems: str = "none", form: InstanceTemplate | None = None,
+              start: str | None = None, answers: dict | None = None) -> bytes:
     """A door-to-door visit, filled into the instance of the bundled household_visit form (or of `form`, another
-    version of it)."""
+    version of it); `answers` (path → value) fills or overrides any other question."""
     visit_date = visit_date or end[:10]
     changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c.get("relation", "other"),
                 "change_date": c.get("date", visit_date), "id_number": c.get("id_number", "")} for c in changes]
     return (form or bundled("household_visit")).fill({
-        "start": end, "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
+        "start": start or _opened(end), "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
         "visitor": username, "visit_date": visit_date, "household": household, "gps": gps, "photo_family": photo,
         "two_assurances/food_secure": food, "two_assurances/clothing_secure": clothing,
         "two_assurances/children_6_15": children, "two_assurances/out_of_school": 0,
@@ -149,23 +160,26 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
                                                "water_reliability", "water_safe")},
         "signs/housing_sign_present": "yes", "signs/water_sign_present": "yes", "findings/problems": problems,
         "has_member_changes": "yes" if changes else "no", "member_change": changes,
-        **_meta(instance_id, deprecated_id)},
+        **_meta(instance_id, deprecated_id), **(answers or {})},
         entity=_entity(household, base_version, update, trunk_version, branch_id))
 
 
 def assessment_xml(household: str, grade: str = "C", renovation_state: str = "planned",
                    end: str = "2026-11-21T10:00:00+08:00", instance_id: str | None = None,
-                   base_version: int | None = 1, deprecated_id: str | None = None, username: str = "assessor1") -> bytes:
-    """A housing-safety assessment, filled into the bundled housing_assessment form's instance."""
+                   base_version: int | None = 1, deprecated_id: str | None = None, username: str = "assessor1",
+                   answers: dict | None = None) -> bytes:
+    """A housing-safety assessment, filled into the bundled housing_assessment form's instance; `answers` as for
+    a visit."""
     saved = renovation_state if grade in ("C", "D") else ""
     safe = "yes" if grade in ("A", "B") or renovation_state in ("moved_in", "old_dealt") else "no"
     return bundled("housing_assessment").fill({
-        "start": end, "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
         "assessor": username, "assess_date": end[:10], "household": household, "gps": "41.296 123.801 90 4",
         "structure": "brick_wood", "parts/foundation": "minor", "parts/walls": "severe", "parts/roof": "minor",
         "parts/load_bearing": "minor", "grade": grade, "renovation/renovation_mode": "repair" if saved else "",
         "renovation/renovation_state": saved, "renovation_saved": saved, "housing_safe": safe,
-        "photos/photo_house": "house.jpg", "photos/photo_sign": "sign.jpg", **_meta(instance_id, deprecated_id)},
+        "photos/photo_house": "house.jpg", "photos/photo_sign": "sign.jpg", **_meta(instance_id, deprecated_id),
+        **(answers or {})},
         entity=_entity(household, base_version))
 
 
@@ -173,12 +187,13 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
                business_cost: float = 1000, property_income: float = 0, dibao: float = 0, pension: float = 1200,
                subsidies: float = 0, dividends: float = 0, other: float = 0, medical: float = 0,
                end: str = "2026-11-22T10:00:00+08:00", instance_id: str | None = None, base_version: int | None = 1,
-               reported_total: float | None = None) -> bytes:
-    """A household income survey, filled into the bundled income_survey form's instance."""
+               reported_total: float | None = None, answers: dict | None = None) -> bytes:
+    """A household income survey, filled into the bundled income_survey form's instance; `answers` as for a
+    visit."""
     total = wage + business_gross - business_cost + property_income + dibao + pension + subsidies + dividends + other
     reported = total if reported_total is None else reported_total
     return bundled("income_survey").fill({
-        "start": end, "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
         "surveyor": "cadre001", "survey_date": end[:10], "household": household, "survey_year": year,
         "household_size": size, "income/wage_income": wage, "income/business_gross": business_gross,
         "income/business_cost": business_cost, "income/business_net": business_gross - business_cost,
@@ -187,7 +202,7 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
         "transfer_total": dibao + pension + subsidies + dividends + other, "total_net": reported,
         "per_capita": round(reported / size, 2), "spending/spend_medical": medical,
         "spending/spend_education": 0, "spending/spend_disaster": 0, "spend_total": medical, "confirmed": "OK",
-        **_meta(instance_id, None)}, entity=_entity(household, base_version))
+        **_meta(instance_id, None), **(answers or {})}, entity=_entity(household, base_version))
 
 
 # ---- photos with EXIF, made by Pillow -------------------------------------------------------------------

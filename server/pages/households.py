@@ -48,6 +48,15 @@ FLAG_LABELS = {
     "income_total_mismatch": lazy_gettext("收入合计不符"), "school_age_not_in_school": lazy_gettext("适龄儿童未在校"),
     "schooling_vs_age": lazy_gettext("在校状况与年龄不符"), "children_count_mismatch": lazy_gettext("适龄儿童数不符"),
     "member_change_unknown": lazy_gettext("成员变动对不上"),
+    # a form's own filling and the visit's insurance answer (sync/checks.py), photos used twice (sync/photo_reuse.py)
+    "fill_too_short": lazy_gettext("填表用时过短"), "fill_times_inverted": lazy_gettext("填表时间颠倒"),
+    "start_far_from_date": lazy_gettext("填表日期与表上日期不符"), "username_mismatch": lazy_gettext("用户名与账号不符"),
+    "insurance_mismatch": lazy_gettext("参保情况不符"), "photo_other_household": lazy_gettext("照片用于其他户"),
+    "photo_other_month": lazy_gettext("照片跨月重复使用"),
+    # an assessment's or income survey's evidence, worded as the map words the visits' reasons (sync/evidence.py)
+    "gps_far": lazy_gettext("定位离该户太远"), "photo_missing": lazy_gettext("缺少照片"),
+    "photo_invalid": lazy_gettext("照片无效"), "photo_time_mismatch": lazy_gettext("照片拍摄时间不符"),
+    "photo_gps_mismatch": lazy_gettext("照片拍摄位置不符"),
 }
 #: timeline events that are not a form's own (the fold's consequences and a supervisor's resolution)
 EVENT_TITLES = {"member_added": lazy_gettext("成员增加"), "member_removed": lazy_gettext("成员减少"),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element
 
-from sync.forms.base import YES_NO_VALUES, Detail, Field, FormDefinition, Reading, Text, keep_every, put
+from sync.forms.base import (YES_NO_VALUES, Detail, Evidence, Field, FormDefinition, Reading, Text, keep_every,
+                             put)
 from sync.values import GRADES, YES_NO, Reader
 
 FORM_ID = "housing_assessment"
@@ -72,4 +73,10 @@ DEFINITION = FormDefinition(
         Detail("structure", Text("结构类型", "Structure"), show="choice", path="structure"),
         Detail("notes", Text("鉴定意见", "Assessor's notes")),
     ),
+    # judged as evidence too (GPS at the house, photos of the assessment's day): findings, not a verdict
+    evidence=Evidence(photos={"photo_house": Text("房屋全景照片", "photo of the whole house"),
+                              "photo_house_2": Text("其他角度照片", "photo of another side"),
+                              "photo_damage": Text("损坏部位照片", "photo of the damage"),
+                              "photo_sign": Text("住房安全等级标识牌照片", "photo of the grade sign")},
+                      required=()),
 )

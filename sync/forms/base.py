@@ -59,8 +59,8 @@ class Detail:
 
 @dataclasses.dataclass(frozen=True)
 class Evidence:
-    """What makes a form's entry evidence of a real visit (sync/evidence.py): its photos, named as a sentence
-    names them, and the ones it must have."""
+    """What makes a form's entry evidence that it was filled at the house (sync/evidence.py): its photos, named as
+    a sentence names them, and the ones a visit must have."""
 
     photos: Mapping[str, Text]
     required: tuple[str, ...]
@@ -99,7 +99,7 @@ class FormDefinition:
     superseded: Text | None = None
     #: household fields computed from the kept entries (oldest first), as {name: {"value": …, provenance}}
     derive: Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]] | None = None
-    #: for a visit form: the photos its evidence check judges
+    #: the photos its evidence check judges: a visit's verdict, or another form's data-quality findings
     evidence: Evidence | None = None
 
     @property

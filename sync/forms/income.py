@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from sync.forms.base import Detail, Field, FormDefinition, Reading, Text
+from sync.forms.base import Detail, Evidence, Field, FormDefinition, Reading, Text
 from sync.rules import net_income, per_capita
 from sync.values import EARLIEST, MAX_COUNT, MAX_YUAN, Reader
 
@@ -26,7 +26,7 @@ FIELDS = {
 }
 
 PATHS = frozenset({"survey_date", "surveyor", "survey_year", "household_size", "size_note", "total_net",
-                   "per_capita", "gps", "notes", *INCOME_PARTS, *SPENDING_PARTS})
+                   "per_capita", "gps", "photo_ledger", "notes", *INCOME_PARTS, *SPENDING_PARTS})
 
 
 def read(read: Reader, _root: Element) -> Reading:
@@ -41,6 +41,7 @@ def read(read: Reader, _root: Element) -> Reading:
         "parts": parts, "spending": spending,
         "reported_total_net": read.number("total_net", -total_bound, total_bound),
         "reported_per_capita": read.number("per_capita", -total_bound, total_bound), "gps": read.gps("gps"),
+        "photos": {"photo_ledger": read.text("photo_ledger")},
         "notes": read.text("notes"),
     }
     return {}, record, []
@@ -74,7 +75,7 @@ DEFINITION = FormDefinition(
     entity_columns=("income_year", "income_per_capita"),
     collection="incomes", keep=keep, derive=derive,
     summary=lambda record: {"year": record.get("year")},
-    photo_roles={},
+    photo_roles={"photo_ledger": Text("收入核算表", "Income sheet")},
     details=(
         Detail("year", FIELDS["income_year"].label),
         Detail("total_net", Text("家庭纯收入", "Household net income"), show="money"),
@@ -82,4 +83,6 @@ DEFINITION = FormDefinition(
         Detail("household_size", Text("家庭人口", "Household size")),
     ),
     superseded=Text("同一年度有更新的调查，以更新的为准", "A newer survey of the same year replaces this one"),
+    # judged as evidence too (GPS, when given, at the house; the sheet photographed on the survey's day)
+    evidence=Evidence(photos={"photo_ledger": Text("收入核算表照片", "photo of the income sheet")}, required=()),
 )

@@ -121,15 +121,16 @@ def engine(app):
 def _submit_everything(client, sample_district):
     device = Collect(client, sample_district["cadre1"])
     town = Collect(client, sample_district["town1"])
+    photo = make_jpeg()
     for xml, files in (
-            (visit_xml(HH, water="no", base_version=1, end="2026-11-20T09:00:00+08:00"),
-             {"family.jpg": make_jpeg()}),
+            (visit_xml(HH, water="no", base_version=1, end="2026-11-20T09:00:00+08:00"), {"family.jpg": photo}),
             (visit_xml(HH, water="yes", base_version=1, end="2026-11-20T11:00:00+08:00"), None),
             (visit_xml(HH7, instance_id=new_instance_id(), branch_id="uuid:b1", base_version=3, trunk_version=1),
              None),
             (visit_xml(UNKNOWN), None)):
         assert device.submit(xml, files).status_code == 201
-    assert town.submit(visit_xml(OTHER)).status_code == 201
+    # the same photo for another household: looked up by its hash, and the other household told
+    assert town.submit(visit_xml(OTHER), {"family.jpg": photo}).status_code == 201
 
 
 def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(app, client, sample_district,
@@ -158,6 +159,9 @@ def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(ap
             == "unknown_household"
     touching = [(s, p) for s, p in statements.items() if any(name in s for name in BIG)]
     assert len(touching) > 30  # the paths were really taken: claims, loads, writes, unattached, chunks
+    # ... and the same photo's: its uses by hash, the households told
+    assert any("submission_attachments.sha256 IN" in s for s in statements)
+    assert any("JOIN findings" in s and "households.number IN" in s for s in statements)
     problems = refused(engine, list(statements.items()))
     assert not problems, "\n\n".join(f"{', '.join(found)}:\n{statement}" for statement, found in problems.items())
 
