@@ -165,8 +165,10 @@ def list_page():
     shown = {"q": q, "area": filters.area.code if filters.area else "", "status": status or "", "flag": flag or "",
              "state": state or "", "cadre": cadre or "", "cadre_name": people.get(cadre, cadre or ""),
              "location": location or "", "month": month}
+    export = {"q": q, "area": shown["area"], "status": status, "flag": flag, "state": state, "cadre": cadre,
+              "location": location, "month": month}
     return render_template("households/list.html", items=items, total=total, page=number, pages=pages,
-                           filters=shown, options=options, statuses=HOUSEHOLD_STATUSES,
+                           filters_for_export={k: v for k, v in export.items() if v}, filters=shown, options=options, statuses=HOUSEHOLD_STATUSES,
                            states=STATES, state_labels=STATE_LABELS, colors=COLORS,
                            default_month=month == this_month())
 

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -224,3 +225,29 @@ def test_a_submission_is_accepted_while_an_export_is_being_read(client, submitte
     rest = b"".join(chunks)
     response.close()
     assert len(rows_of_csv(first + rest)) in (2, 3)  # the export reads one snapshot, before or after the new one
+
+
+def _export_link(html: str, testid: str) -> str:
+    import html as entities
+    import re
+    return entities.unescape(re.search(rf'href="([^"]+)"[^>]*data-testid="{testid}"', html).group(1))
+
+
+def test_each_list_page_exports_the_rows_it_shows(client, submitted):
+    from support import login
+    login(client, "town1")
+    page = client.get("/coverage/not-visited?month=2026-11&area=210504001001").get_data(as_text=True)
+    shown = set(re.findall(r'data-number="(\d+)"', page))
+    link = _export_link(page, "export-csv")
+    assert "state=not_visited" in link and "month=2026-11" in link
+    exported = rows_of_csv(client.get(link).data)
+    assert shown and {r["户编号 (number)"] for r in exported} == shown
+    assert HH not in shown  # visited that month
+
+    page = client.get(f"/households/?q={HH[:12]}&state=verified&month=2026-11").get_data(as_text=True)
+    link = _export_link(page, "export-xlsx")
+    book = load_workbook(io.BytesIO(client.get(link).data))
+    numbers = {row[0] for row in book.active.iter_rows(min_row=2, values_only=True)}
+    listed = set(re.findall(r'data-testid="household-row"[^>]*data-number="(\d+)"', page)) or \
+        set(re.findall(r'data-number="(\d+)"[^>]*data-testid="household-row"', page))
+    assert numbers == listed
