@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from forms.service import publish_form
+from media.store import StoreUnavailable
 from server.accounts import MIN_PASSWORD
 from server.audit import record
 from server.bootstrap import migrate, prepare
@@ -34,7 +35,10 @@ def _rt(app: Flask) -> Runtime:
     rt = app.extensions.get("zoufang")
     if rt is None:
         from server.app import build_runtime  # server.app imports this module
-        rt = app.extensions["zoufang"] = build_runtime(load_settings())
+        try:
+            rt = app.extensions["zoufang"] = build_runtime(load_settings())
+        except StoreUnavailable as problem:
+            raise click.ClickException(str(problem)) from None
         if rt.settings.migrate_on_start:
             prepare(rt)
     return rt
