@@ -47,8 +47,11 @@ class QueueSettings:
     batch: int = 200
     #: size limits for the image checks
     image_limits: ImageLimits = ImageLimits()
-    #: how long an image job may run before another worker may take it over
-    lease: dt.timedelta = dt.timedelta(minutes=5)
+    #: how long an image job is held by the worker that claimed it: the worker renews the lease every `heartbeat`
+    #: while it works, so a live slow job keeps it however long it takes, and a killed worker's jobs go back to
+    #: the others within seconds (a reconcile job needs none: its claim is a transaction, which dies with it)
+    lease: dt.timedelta = dt.timedelta(seconds=20)
+    heartbeat: dt.timedelta = dt.timedelta(seconds=5)
     #: photos claimed at once, and how long a round may spend on them before handing the rest back
     image_batch: int = 8
     image_budget: dt.timedelta = dt.timedelta(milliseconds=250)
@@ -191,31 +194,73 @@ def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSe
     again. Two short transactions for the lot: one claims them with a lease, one records what was found.
     Photos not reached within `queue.image_budget` are handed back for the next round."""
     now = utcnow()
+    jobs, sources, lease_end = claim_image_jobs(sessions, queue, now)
+    if not jobs:
+        return []
+    started, reports, failed = time.monotonic(), {}, []
+    with LeaseHeartbeat(sessions, [j.id for j in jobs], lease_end, queue):
+        for job in jobs:
+            if reports and time.monotonic() - started > queue.image_budget.total_seconds():
+                break
+            source = sources.get(job.id)
+            try:
+                reports[job.id] = process_image(store, *source, queue.image_limits) if source else None
+            except Exception:
+                _record_failure(sessions, [job.id], queue)
+                failed.append(job.id)
+    with session_scope(sessions) as session:
+        _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
+        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
+    return list(reports)
+
+
+def claim_image_jobs(sessions: sessionmaker[Session], queue: QueueSettings, now: dt.datetime):
+    """Take up to `queue.image_batch` due photos with a lease: (jobs, their sources, the lease's end)."""
+    lease_end = now + queue.lease
     with session_scope(sessions) as session:
         jobs = session.execute(select(Job.id, Job.submission_id, Job.payload).where(
             Job.kind == "image", Job.run_after <= now,
             (Job.state == "queued") | (Job.state == "running"))  # a running job whose lease ran out
             .order_by(Job.id).limit(queue.image_batch).with_for_update(skip_locked=True)).all()
         if not jobs:
-            return []
+            return [], {}, lease_end
         session.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
-                        .values(state="running", run_after=now + queue.lease))
-        sources = _image_sources(session, jobs)
-    started, reports, failed = time.monotonic(), {}, []
-    for job in jobs:
-        if reports and time.monotonic() - started > queue.image_budget.total_seconds():
-            break
-        source = sources.get(job.id)
-        try:
-            reports[job.id] = process_image(store, *source, queue.image_limits) if source else None
-        except Exception:
-            _record_failure(sessions, [job.id], queue)
-            failed.append(job.id)
-    with session_scope(sessions) as session:
-        _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
-        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
-        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
-    return list(reports)
+                        .values(state="running", run_after=lease_end))
+        return jobs, _image_sources(session, jobs), lease_end
+
+
+class LeaseHeartbeat(threading.Thread):
+    """While the `with` block runs, renew the lease of the jobs claimed every `queue.heartbeat`. A round usually
+    ends before the first beat, and then costs nothing.
+
+    A renewal matches the lease this worker set (`run_after` equal to it): if this worker stalled past its lease
+    and another took the jobs over, their new lease is not touched."""
+
+    def __init__(self, sessions: sessionmaker[Session], job_ids: list[int], lease_end: dt.datetime,
+                 queue: QueueSettings):
+        super().__init__(name="zoufang-lease", daemon=True)
+        self.sessions, self.job_ids, self.lease_end, self.queue = sessions, job_ids, lease_end, queue
+        self._done = threading.Event()
+
+    def __enter__(self) -> "LeaseHeartbeat":
+        self.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(self.queue.heartbeat.total_seconds()):
+            renewed = utcnow() + self.queue.lease
+            try:
+                with session_scope(self.sessions) as session:
+                    session.execute(update(Job).where(Job.id.in_(self.job_ids), Job.state == "running",
+                                                      Job.run_after == self.lease_end).values(run_after=renewed))
+                self.lease_end = renewed
+            except Exception:  # the database may be restarting: the next beat tries again
+                log.exception("could not renew the lease of image jobs %s", self.job_ids)
 
 
 _ATTACHMENTS = SubmissionAttachment.__table__
