@@ -13,6 +13,7 @@ from forms.service import publish_form
 from media.store import StoreUnavailable
 from server.accounts import MIN_PASSWORD
 from server.audit import record
+from server.backup_cli import register_backup
 from server.bootstrap import migrate, prepare
 from server.config import load_settings
 from server.db import session_scope
@@ -65,6 +66,7 @@ def _fail(problem: DomainError) -> None:
 
 def register(app: Flask) -> None:
     register_demo(app, lambda: _rt(app))
+    register_backup(app, lambda: _rt(app), _fail)
     @app.cli.group("db")
     def db_group():
         """Database schema."""
