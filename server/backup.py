@@ -240,7 +240,7 @@ def restore_backup(settings: Settings, source: Path) -> dict:
                        "away, or set ZOUFANG_DATA_DIR to a new folder.")
     for path in (database, media):
         _empty_target(path)
-    made = [data_dir, database, media]
+    made = [media, database.with_name(database.name + ".part"), database, data_dir / SECRET_KEY]
     try:
         _restore_media(source / MEDIA, media, manifest["media"])
         _restore_database(source / DATABASE, database, manifest["database"])
@@ -248,7 +248,7 @@ def restore_backup(settings: Settings, source: Path) -> dict:
             shutil.copyfile(source / SECRET_KEY, data_dir / SECRET_KEY)
             os.chmod(data_dir / SECRET_KEY, 0o600)
     except BaseException:
-        for path in made:  # all three were empty or absent before
+        for path in made:  # each was empty or absent before
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
