@@ -131,8 +131,8 @@ def register(app: Flask) -> None:
         if once:
             click.echo(f"{run_until_idle(rt.sessions, rt.queue, rt.store)} jobs done")
             return
-        worker = Worker(rt.sessions, rt.queue, rt.store)
-        click.echo("reconcile worker running; Ctrl-C stops it")
+        worker = Worker(rt.sessions, rt.queue, rt.store, kind="command")
+        click.echo("reconcile worker running, logging each batch; Ctrl-C stops it")
         try:
             worker.run()
         except KeyboardInterrupt:

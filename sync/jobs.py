@@ -28,6 +28,7 @@ from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
                             mark_unattached, reconcile_households)
 from sync.rules import RulesConfig
+from sync.workers import BatchLog, count_batch, register_worker
 
 log = logging.getLogger("zoufang.worker")
 
@@ -117,8 +118,9 @@ def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
     return out
 
 
-def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[int]:
-    """Process one batch of due jobs; returns the ids of the jobs done (empty when there was nothing to do)."""
+def run_pending(sessions: sessionmaker[Session], queue: QueueSettings, worker_id: int | None = None) -> list[int]:
+    """Process one batch of due jobs; returns the ids of the jobs done (empty when there was nothing to do). The
+    batch is counted for `worker_id` (sync/workers.py) in its own transaction."""
     now = utcnow()
     session = sessions()
     jobs = []
@@ -128,6 +130,7 @@ def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[i
             session.rollback()
             return []
         _work(session, jobs, queue, now)
+        count_batch(session, worker_id, reconciled=len(jobs))
         session.commit()
         return [j.id for j in jobs]
     except Exception:
@@ -145,6 +148,7 @@ def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[i
             claimed = _claim(session, 1, now, only=[job.id])
             if claimed:
                 _work(session, claimed, queue, now)
+                count_batch(session, worker_id, reconciled=1)
                 session.commit()
                 done.append(job.id)
         except Exception:
@@ -189,7 +193,8 @@ def refill_coverage(sessions: sessionmaker[Session]) -> int:
         return refill_stale(session)
 
 
-def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
+def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings,
+                   worker_id: int | None = None) -> list[int]:
     """Check a few photos and make their thumbnails, outside any transaction; then have their visits judged
     again. Two short transactions for the lot: one claims them with a lease, one records what was found.
     Photos not reached within `queue.image_budget` are handed back for the next round."""
@@ -210,6 +215,7 @@ def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSe
                 failed.append(job.id)
     with session_scope(sessions) as session:
         _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+        count_batch(session, worker_id, photos=len(reports))
         # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
         _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
     return list(reports)
@@ -390,8 +396,13 @@ class Worker(threading.Thread):
 
     def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
                  poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5,
-                 photo_patience: float = 5.0):
+                 photo_patience: float = 5.0, kind: str = "thread"):
         super().__init__(name="zoufang-reconcile", daemon=True)
+        #: "thread" in a web process, "command" in `reconcile run`, which logs each batch (a web process's log
+        #: is its requests')
+        self.kind = kind
+        self.batches = BatchLog() if kind == "command" else None
+        self.worker_id: int | None = None
         self.sessions = sessions
         self.queue = queue
         self.store = store
@@ -413,6 +424,10 @@ class Worker(threading.Thread):
     def run(self) -> None:
         _lower_priority()
         try:
+            self.worker_id = register_worker(self.sessions, self.kind)
+        except Exception:  # it works all the same, only not listed on the admin page
+            log.exception("could not register this worker for the admin page")
+        try:
             queue_start_work(self.sessions, self.queue)
         except Exception:  # the database may be restarting: requests count live meanwhile, records stay as folded
             log.exception("could not queue the work a start finds (coverage months to count, records to refold)")
@@ -420,18 +435,25 @@ class Worker(threading.Thread):
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
             try:
-                done = run_pending(self.sessions, queue)
+                started = time.monotonic()
+                done = run_pending(self.sessions, queue, self.worker_id)
+                self._log("reconciled", done, started)
                 if not done:
                     refill_coverage(self.sessions)
                 if not done and (quiet or time.monotonic() - self._photos_checked >= self.photo_patience):
-                    self._photos_checked = time.monotonic()
-                    done = run_image_jobs(self.sessions, self.store, queue)
+                    self._photos_checked = started = time.monotonic()
+                    done = run_image_jobs(self.sessions, self.store, queue, self.worker_id)
+                    self._log("photos checked", done, started)
             except Exception:  # the database may be restarting: keep the thread alive
                 log.exception("worker loop failed")
                 done = []
             if not done:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+    def _log(self, what: str, done: list[int], started: float) -> None:
+        if done and self.batches is not None:
+            self.batches.batch(what, len(done), time.monotonic() - started)
 
     def _give_way(self) -> bool:
         """Wait for the server to be quiet, at most `patience` seconds; True when it is."""
