@@ -23,10 +23,10 @@ from urllib.parse import urlparse
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
 from botocore.exceptions import ResponseStreamingError
 
-from media.store import Blob, BlobNotFound, SpooledUpload, Store, check_digest
+from media.store import Blob, BlobNotFound, SpooledUpload, Store, StoreUnavailable, check_digest
 
 MB = 1024 * 1024
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -76,8 +76,25 @@ class S3Store(Store):
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def check(self) -> None:
-        """Fail early (at start-up) with boto3's error when the bucket is missing or not accessible."""
-        self.client.head_bucket(Bucket=self.bucket)
+        """StoreUnavailable when the bucket is missing, the keys may not use it or the endpoint does not answer:
+        found at start, not as a 500 NoSuchBucket on every submission."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            # HEAD has no body: S3 answers a bare 404 or 403
+            code = {"404": "NoSuchBucket", "403": "AccessDenied"}.get(_code(exc), _code(exc) or "error")
+            reason = f"{code}: {exc.response.get('Error', {}).get('Message') or exc}"
+        except BotoCoreError as exc:  # no answer, no credentials
+            reason = str(exc)
+        else:
+            return
+        where = f"s3://{self.bucket}/{self.prefix}"
+        endpoint = self.client.meta.endpoint_url
+        raise StoreUnavailable(
+            f"媒体存储 {where}（{endpoint}）不可用（{reason}）：请确认存储桶已创建，并检查 ZOUFANG_MEDIA_URL、"
+            f"ZOUFANG_S3_ENDPOINT 和 AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY。服务器没有启动。\n"
+            f"The media store {where} at {endpoint} cannot be used ({reason}): create the bucket, or check "
+            f"ZOUFANG_MEDIA_URL, ZOUFANG_S3_ENDPOINT and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. Not starting.")
 
     def _head(self, sha256: str) -> dict | None:
         try:

@@ -19,6 +19,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
@@ -27,12 +28,22 @@ from media.durable import fsync_dir, fsync_file
 from media.slots import UploadSlots
 
 HEX = frozenset("0123456789abcdef")
+#: temporary upload files are named so (in the store's tmp_dir) when they are not in an upload slot
+UPLOAD_PREFIX = "upload-"
+#: an `upload-*` file untouched for this long belongs to no live request: a request writes its upload as the bytes
+#: arrive, and a sibling process's upload stalled this long has been given up by gunicorn and the phone alike
+ORPHAN_UPLOAD_SECONDS = 3600
 #: a LocalStore's blob folders, by the first two hex digits of the digest
 PREFIXES = tuple(f"{n:02x}" for n in range(256))
 
 
 class BlobNotFound(FileNotFoundError):
     """No blob with this content address; a FileNotFoundError, whatever the backend."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The configured store cannot be used (a missing bucket, wrong keys, an endpoint that does not answer): the
+    server refuses to start rather than answer 500 to every submission. The message says what to check."""
 
 
 def check_digest(sha256: str) -> str:
@@ -88,10 +99,10 @@ class SpooledUpload:
             fd, name = self._slots.take()
         else:
             try:
-                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix=UPLOAD_PREFIX)
             except FileNotFoundError:  # the folder was removed since the store made it
                 self._tmp_dir.mkdir(parents=True, exist_ok=True)
-                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix="upload-")
+                fd, name = tempfile.mkstemp(dir=self._tmp_dir, prefix=UPLOAD_PREFIX)
         spilled = os.fdopen(fd, "w+b")
         position = self._file.tell()
         spilled.write(self._file.getbuffer())
@@ -175,6 +186,9 @@ class Store(abc.ABC):
     def new_upload(self) -> SpooledUpload:
         """A temporary file to stream an upload into; pass it to `commit`, or `discard` it."""
         return SpooledUpload(self.tmp_dir)
+
+    def check(self) -> None:
+        """Raise StoreUnavailable when the store cannot be used; called once at start."""
 
     @abc.abstractmethod
     def commit(self, upload: SpooledUpload) -> str:
@@ -348,6 +362,22 @@ class LocalStore(Store):
             os.replace(staging, final)
             source.unlink()
             return False
+
+
+def remove_orphan_uploads(tmp_dir: Path, max_age: float = ORPHAN_UPLOAD_SECONDS, now: float | None = None) -> int:
+    """Remove the `upload-*` files a process killed mid-request left in `tmp_dir` (a request removes its own when
+    it ends, however it ends, but not when its process is killed); returns how many. Only files untouched for
+    `max_age` seconds go: a sibling worker process may be receiving an upload into this folder right now."""
+    cutoff = (time.time() if now is None else now) - max_age
+    removed = 0
+    for path in Path(tmp_dir).glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another process starting at the same time took it
+            pass
+    return removed
 
 
 def store_from_url(media_url: str, tmp_dir: Path, env: Mapping[str, str] | None = None) -> Store:

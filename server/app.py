@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from media.images import ImageLimits
-from media.store import store_from_url
+from media.store import remove_orphan_uploads, store_from_url
 from server import bootstrap, cli, first_admin
 from server.activity import RequestActivity, SharedClock
 from server.api import bp as api_bp
@@ -144,11 +144,20 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    """What serving and the commands share: database, media store, credential cache, rate limits, queue."""
+    """What serving and the commands share: database, media store, credential cache, rate limits, queue.
+
+    A store that cannot be used raises media.store.StoreUnavailable here, before anything is served: the server
+    refuses to start rather than answer 500 per submission. Uploads left behind by a process killed mid-request
+    are removed."""
+    store = store_from_url(settings.media_url, settings.tmp_dir)
+    store.check()
+    removed = remove_orphan_uploads(settings.tmp_dir)
+    if removed:
+        log.info("removed %d temporary upload(s) left by a process that was killed mid-request", removed)
     engine = make_engine(settings.database_url)
     return Runtime(
         settings=settings, engine=engine, sessions=make_session_factory(engine),
-        store=store_from_url(settings.media_url, settings.tmp_dir),
+        store=store,
         credentials=CredentialCache(settings.credential_cache_seconds),
         login_limiter=LoginLimiter(counters_for(settings.ratelimit_storage, settings.ratelimit_prefix, engine)),
         queue=QueueSettings(rules=load_rules(settings.rules_file),

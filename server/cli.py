@@ -10,8 +10,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from forms.service import publish_form
+from media.store import StoreUnavailable
 from server.accounts import MIN_PASSWORD
 from server.audit import record
+from server.backup_cli import register_backup
 from server.bootstrap import migrate, prepare
 from server.config import load_settings
 from server.db import session_scope
@@ -34,7 +36,10 @@ def _rt(app: Flask) -> Runtime:
     rt = app.extensions.get("zoufang")
     if rt is None:
         from server.app import build_runtime  # server.app imports this module
-        rt = app.extensions["zoufang"] = build_runtime(load_settings())
+        try:
+            rt = app.extensions["zoufang"] = build_runtime(load_settings())
+        except StoreUnavailable as problem:
+            raise click.ClickException(str(problem)) from None
         if rt.settings.migrate_on_start:
             prepare(rt)
     return rt
@@ -61,6 +66,7 @@ def _fail(problem: DomainError) -> None:
 
 def register(app: Flask) -> None:
     register_demo(app, lambda: _rt(app))
+    register_backup(app, lambda: _rt(app), _fail)
     @app.cli.group("db")
     def db_group():
         """Database schema."""
@@ -125,8 +131,8 @@ def register(app: Flask) -> None:
         if once:
             click.echo(f"{run_until_idle(rt.sessions, rt.queue, rt.store)} jobs done")
             return
-        worker = Worker(rt.sessions, rt.queue, rt.store)
-        click.echo("reconcile worker running; Ctrl-C stops it")
+        worker = Worker(rt.sessions, rt.queue, rt.store, kind="command")
+        click.echo("reconcile worker running, logging each batch; Ctrl-C stops it")
         try:
             worker.run()
         except KeyboardInterrupt:

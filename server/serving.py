@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from typing import Callable
 
 from gunicorn.app.base import BaseApplication
 from werkzeug.serving import is_running_from_reloader, run_simple
 
+from media.store import StoreUnavailable
 from server import bootstrap, first_admin
 from server.app import build_runtime, create_app
 from server.config import load_settings
@@ -123,7 +125,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev", action="store_true",
                         help="Werkzeug's development server with the reloader, for working on the code")
     args = parser.parse_args(argv)
-    if args.dev:
-        serve_dev(args.host, args.port)
-    else:
-        serve(args.host, args.port, args.workers or cores(), args.threads)
+    try:
+        if args.dev:
+            serve_dev(args.host, args.port)
+        else:
+            serve(args.host, args.port, args.workers or cores(), args.threads)
+    except StoreUnavailable as problem:  # found by the master before any worker starts: say it, exit 1
+        sys.exit(str(problem))

@@ -28,6 +28,7 @@ from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
                             mark_unattached, reconcile_households)
 from sync.rules import RulesConfig
+from sync.workers import BatchLog, count_batch, register_worker
 
 log = logging.getLogger("zoufang.worker")
 
@@ -47,8 +48,11 @@ class QueueSettings:
     batch: int = 200
     #: size limits for the image checks
     image_limits: ImageLimits = ImageLimits()
-    #: how long an image job may run before another worker may take it over
-    lease: dt.timedelta = dt.timedelta(minutes=5)
+    #: how long an image job is held by the worker that claimed it: the worker renews the lease every `heartbeat`
+    #: while it works, so a live slow job keeps it however long it takes, and a killed worker's jobs go back to
+    #: the others within seconds (a reconcile job needs none: its claim is a transaction, which dies with it)
+    lease: dt.timedelta = dt.timedelta(seconds=20)
+    heartbeat: dt.timedelta = dt.timedelta(seconds=5)
     #: photos claimed at once, and how long a round may spend on them before handing the rest back
     image_batch: int = 8
     image_budget: dt.timedelta = dt.timedelta(milliseconds=250)
@@ -114,8 +118,9 @@ def _jobs_of(session: Session, jobs, numbers: set[str]) -> dict[int, str]:
     return out
 
 
-def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[int]:
-    """Process one batch of due jobs; returns the ids of the jobs done (empty when there was nothing to do)."""
+def run_pending(sessions: sessionmaker[Session], queue: QueueSettings, worker_id: int | None = None) -> list[int]:
+    """Process one batch of due jobs; returns the ids of the jobs done (empty when there was nothing to do). The
+    batch is counted for `worker_id` (sync/workers.py) in its own transaction."""
     now = utcnow()
     session = sessions()
     jobs = []
@@ -125,6 +130,7 @@ def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[i
             session.rollback()
             return []
         _work(session, jobs, queue, now)
+        count_batch(session, worker_id, reconciled=len(jobs))
         session.commit()
         return [j.id for j in jobs]
     except Exception:
@@ -142,6 +148,7 @@ def run_pending(sessions: sessionmaker[Session], queue: QueueSettings) -> list[i
             claimed = _claim(session, 1, now, only=[job.id])
             if claimed:
                 _work(session, claimed, queue, now)
+                count_batch(session, worker_id, reconciled=1)
                 session.commit()
                 done.append(job.id)
         except Exception:
@@ -186,36 +193,80 @@ def refill_coverage(sessions: sessionmaker[Session]) -> int:
         return refill_stale(session)
 
 
-def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings) -> list[int]:
+def run_image_jobs(sessions: sessionmaker[Session], store: Store, queue: QueueSettings,
+                   worker_id: int | None = None) -> list[int]:
     """Check a few photos and make their thumbnails, outside any transaction; then have their visits judged
     again. Two short transactions for the lot: one claims them with a lease, one records what was found.
     Photos not reached within `queue.image_budget` are handed back for the next round."""
     now = utcnow()
+    jobs, sources, lease_end = claim_image_jobs(sessions, queue, now)
+    if not jobs:
+        return []
+    started, reports, failed = time.monotonic(), {}, []
+    with LeaseHeartbeat(sessions, [j.id for j in jobs], lease_end, queue):
+        for job in jobs:
+            if reports and time.monotonic() - started > queue.image_budget.total_seconds():
+                break
+            source = sources.get(job.id)
+            try:
+                reports[job.id] = process_image(store, *source, queue.image_limits) if source else None
+            except Exception:
+                _record_failure(sessions, [job.id], queue)
+                failed.append(job.id)
+    with session_scope(sessions) as session:
+        _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
+        count_batch(session, worker_id, photos=len(reports))
+        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
+        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
+    return list(reports)
+
+
+def claim_image_jobs(sessions: sessionmaker[Session], queue: QueueSettings, now: dt.datetime):
+    """Take up to `queue.image_batch` due photos with a lease: (jobs, their sources, the lease's end)."""
+    lease_end = now + queue.lease
     with session_scope(sessions) as session:
         jobs = session.execute(select(Job.id, Job.submission_id, Job.payload).where(
             Job.kind == "image", Job.run_after <= now,
             (Job.state == "queued") | (Job.state == "running"))  # a running job whose lease ran out
             .order_by(Job.id).limit(queue.image_batch).with_for_update(skip_locked=True)).all()
         if not jobs:
-            return []
+            return [], {}, lease_end
         session.execute(update(Job).where(Job.id.in_([j.id for j in jobs]))
-                        .values(state="running", run_after=now + queue.lease))
-        sources = _image_sources(session, jobs)
-    started, reports, failed = time.monotonic(), {}, []
-    for job in jobs:
-        if reports and time.monotonic() - started > queue.image_budget.total_seconds():
-            break
-        source = sources.get(job.id)
-        try:
-            reports[job.id] = process_image(store, *source, queue.image_limits) if source else None
-        except Exception:
-            _record_failure(sessions, [job.id], queue)
-            failed.append(job.id)
-    with session_scope(sessions) as session:
-        _record_image_reports(session, [j for j in jobs if j.id not in failed], reports, now)
-        # a photo that failed for good no longer holds up its submission's reconcile; one that will be retried does
-        _queue_reconcile_after_images(session, {j.submission_id for j in jobs if j.id in reports or j.id in failed})
-    return list(reports)
+                        .values(state="running", run_after=lease_end))
+        return jobs, _image_sources(session, jobs), lease_end
+
+
+class LeaseHeartbeat(threading.Thread):
+    """While the `with` block runs, renew the lease of the jobs claimed every `queue.heartbeat`. A round usually
+    ends before the first beat, and then costs nothing.
+
+    A renewal matches the lease this worker set (`run_after` equal to it): if this worker stalled past its lease
+    and another took the jobs over, their new lease is not touched."""
+
+    def __init__(self, sessions: sessionmaker[Session], job_ids: list[int], lease_end: dt.datetime,
+                 queue: QueueSettings):
+        super().__init__(name="zoufang-lease", daemon=True)
+        self.sessions, self.job_ids, self.lease_end, self.queue = sessions, job_ids, lease_end, queue
+        self._done = threading.Event()
+
+    def __enter__(self) -> "LeaseHeartbeat":
+        self.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._done.set()
+        self.join()
+
+    def run(self) -> None:
+        while not self._done.wait(self.queue.heartbeat.total_seconds()):
+            renewed = utcnow() + self.queue.lease
+            try:
+                with session_scope(self.sessions) as session:
+                    session.execute(update(Job).where(Job.id.in_(self.job_ids), Job.state == "running",
+                                                      Job.run_after == self.lease_end).values(run_after=renewed))
+                self.lease_end = renewed
+            except Exception:  # the database may be restarting: the next beat tries again
+                log.exception("could not renew the lease of image jobs %s", self.job_ids)
 
 
 _ATTACHMENTS = SubmissionAttachment.__table__
@@ -345,8 +396,13 @@ class Worker(threading.Thread):
 
     def __init__(self, sessions: sessionmaker[Session], queue: QueueSettings, store: Store,
                  poll_seconds: float = 0.5, quiet: Callable[[], bool] | None = None, patience: float = 0.5,
-                 photo_patience: float = 5.0):
+                 photo_patience: float = 5.0, kind: str = "thread"):
         super().__init__(name="zoufang-reconcile", daemon=True)
+        #: "thread" in a web process, "command" in `reconcile run`, which logs each batch (a web process's log
+        #: is its requests')
+        self.kind = kind
+        self.batches = BatchLog() if kind == "command" else None
+        self.worker_id: int | None = None
         self.sessions = sessions
         self.queue = queue
         self.store = store
@@ -368,6 +424,10 @@ class Worker(threading.Thread):
     def run(self) -> None:
         _lower_priority()
         try:
+            self.worker_id = register_worker(self.sessions, self.kind)
+        except Exception:  # it works all the same, only not listed on the admin page
+            log.exception("could not register this worker for the admin page")
+        try:
             queue_start_work(self.sessions, self.queue)
         except Exception:  # the database may be restarting: requests count live meanwhile, records stay as folded
             log.exception("could not queue the work a start finds (coverage months to count, records to refold)")
@@ -375,18 +435,25 @@ class Worker(threading.Thread):
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
             try:
-                done = run_pending(self.sessions, queue)
+                started = time.monotonic()
+                done = run_pending(self.sessions, queue, self.worker_id)
+                self._log("reconciled", done, started)
                 if not done:
                     refill_coverage(self.sessions)
                 if not done and (quiet or time.monotonic() - self._photos_checked >= self.photo_patience):
-                    self._photos_checked = time.monotonic()
-                    done = run_image_jobs(self.sessions, self.store, queue)
+                    self._photos_checked = started = time.monotonic()
+                    done = run_image_jobs(self.sessions, self.store, queue, self.worker_id)
+                    self._log("photos checked", done, started)
             except Exception:  # the database may be restarting: keep the thread alive
                 log.exception("worker loop failed")
                 done = []
             if not done:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+    def _log(self, what: str, done: list[int], started: float) -> None:
+        if done and self.batches is not None:
+            self.batches.batch(what, len(done), time.monotonic() - started)
 
     def _give_way(self) -> bool:
         """Wait for the server to be quiet, at most `patience` seconds; True when it is."""

@@ -235,3 +235,26 @@ class Job(Base):
     #: not before this time (retries back off)
     run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerActivity(Base):
+    """A background worker (the thread of a web process, or a `reconcile run` process) and what it has done, so
+    that an operator sees on the admin page that each one is working. Counted in the transaction of each batch."""
+
+    __tablename__ = "workers"
+    __table_args__ = (CheckConstraint("kind IN ('thread','command')", name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the machine it runs on (socket.gethostname())
+    host: Mapped[str] = mapped_column(String(255))
+    #: its process id on that machine
+    pid: Mapped[int] = mapped_column(Integer)
+    #: "thread": a web process's background thread; "command": `flask --app wsgi reconcile run`
+    kind: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when it last finished a batch of jobs; null until its first
+    last_batch_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime, index=True)
+    #: reconcile jobs done since it started
+    reconciled: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: photos checked since it started
+    photos: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -26,6 +26,7 @@ from sync.areas import import_areas
 from sync.models import Area, Household, Submission
 from sync.reconcile import stale_records
 from sync.review import area_tree
+from sync.workers import recent_workers
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 USERS_PER_PAGE = 100
@@ -53,7 +54,7 @@ def _forms_page(status: int = 200, **outcome):
     stale, total = stale_records(db(), runtime().queue.rules.digest)
     return render_template("admin/forms.html", forms=forms, counts=counts, states=FORM_STATES,
                            max_mb=runtime().settings.max_form_bytes // (1024 * 1024),
-                           rules={"stale": stale, "total": total}, **outcome), status
+                           rules={"stale": stale, "total": total}, workers=recent_workers(db()), **outcome), status
 
 
 @bp.get("/")

@@ -1,4 +1,7 @@
 """First start: create the database, migrate, create the first admin, publish the bundled forms — once."""
+import os
+import time
+
 from sqlalchemy import func, select
 
 from forms.models import Form, FormVersion
@@ -56,3 +59,18 @@ def test_migrations_build_exactly_the_models_schema(database_url):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
     engine.dispose()
+
+
+def test_a_start_removes_uploads_a_killed_worker_left_but_not_a_live_one(tmp_path):
+    """Issue 17 item 15: a web worker killed mid-upload leaves its `upload-*` file; the next start removes it,
+    but not the upload a sibling worker is receiving right now (touched a moment ago)."""
+    tmp = tmp_path / "fresh" / "tmp"
+    tmp.mkdir(parents=True)
+    orphan, live = tmp / "upload-orphan", tmp / "upload-live"
+    orphan.write_bytes(b"half a photo")
+    live.write_bytes(b"arriving")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (hours_ago, hours_ago))
+    app, rt = start(tmp_path, f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    assert not orphan.exists() and live.exists()
+    rt.engine.dispose()

@@ -1,11 +1,17 @@
 """Photos through the whole path: accepted at once, checked and thumbnailed by the worker, judged as evidence."""
+import dataclasses
+import datetime as dt
 import io
+import threading
+import time
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from server.db import session_scope
+from server.db import session_scope, utcnow
+from sync import jobs
+from sync.jobs import claim_image_jobs, run_image_jobs
 from support import Collect, make_jpeg, make_png, visit_xml
 from sync.models import Job, SubmissionAttachment
 from sync.records import Visit
@@ -110,10 +116,7 @@ def test_location_is_proposed_then_confirmed_by_a_supervisor(device, client, sam
 
 
 def test_photos_not_reached_within_the_time_budget_go_back_to_the_queue(device, app, sample_district, sessions):
-    import dataclasses
-    import datetime as dt
-
-    from sync.jobs import run_image_jobs, run_until_idle
+    from sync.jobs import run_until_idle
     rt = app.extensions["zoufang"]
     for number in range(3):
         xml = visit_xml(HH, instance_id=f"uuid:budget-{number}", photo="family.jpg")
@@ -178,3 +181,46 @@ def test_a_photo_checked_while_its_submission_waits_to_be_folded_queues_no_secon
     with session_scope(sessions) as session:
         jobs = session.execute(select(Job.kind, Job.payload).where(Job.submission_id.is_not(None))).all()
     assert jobs == [("reconcile", {})]  # the one queued on arrival
+
+
+SHORT_LEASE = {"lease": dt.timedelta(seconds=0.3), "heartbeat": dt.timedelta(seconds=0.05)}
+
+
+def test_a_killed_workers_photo_returns_when_its_short_lease_runs_out(device, app, sample_district):
+    """Issue 17 item 15: a claim nobody renews (its worker was killed) is taken over within the lease, seconds,
+    not after five minutes."""
+    rt = app.extensions["zoufang"]
+    assert rt.queue.lease <= dt.timedelta(seconds=30) and rt.queue.heartbeat < rt.queue.lease / 2
+    short = dataclasses.replace(rt.queue, **SHORT_LEASE)
+    assert device.submit(visit_xml(HH, photo="family.jpg"), {"family.jpg": make_jpeg()}).status_code == 201
+    claimed, _sources, _lease_end = claim_image_jobs(rt.sessions, short, utcnow())  # then the worker dies
+    assert len(claimed) == 1
+    assert run_image_jobs(rt.sessions, rt.store, short) == []  # still leased
+    time.sleep(0.4)
+    assert run_image_jobs(rt.sessions, rt.store, short) == [claimed[0].id]
+
+
+def test_a_live_slow_photo_keeps_its_lease_by_heartbeat(device, app, sample_district, monkeypatch):
+    rt = app.extensions["zoufang"]
+    short = dataclasses.replace(rt.queue, **SHORT_LEASE)
+    assert device.submit(visit_xml(HH, photo="family.jpg"), {"family.jpg": make_jpeg()}).status_code == 201
+    checks, working = [], threading.Event()
+    real = jobs.process_image
+
+    def slow(*args):  # three leases long
+        checks.append(args[2])  # (store, sha256, file name, …)
+        working.set()
+        time.sleep(0.9)
+        return real(*args)
+
+    monkeypatch.setattr(jobs, "process_image", slow)
+    done = []
+    first = threading.Thread(target=lambda: done.extend(run_image_jobs(rt.sessions, rt.store, short)))
+    first.start()
+    assert working.wait(5)
+    while first.is_alive():  # another worker keeps asking meanwhile and gets nothing
+        assert run_image_jobs(rt.sessions, rt.store, short) == []
+        time.sleep(0.05)
+    first.join()
+    assert len(done) == 1 and checks == ["family.jpg"]
+    assert attachment(app.extensions["zoufang"].sessions).image_check == "ok"

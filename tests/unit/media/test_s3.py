@@ -1,12 +1,16 @@
 """The S3 store against a real S3-compatible server process (moto_server on localhost), over HTTP."""
 import hashlib
 import os
+import socket
 import tracemalloc
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from media.store import BlobNotFound
+from media.s3 import S3Store
+from media.store import BlobNotFound, StoreUnavailable
 
 MB = 1024 * 1024
 
@@ -103,3 +107,52 @@ def test_a_failed_multipart_upload_leaves_nothing_under_the_final_key(s3_store, 
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     upload.discard()
     assert list(s3_store.tmp_dir.iterdir()) == []
+
+
+def test_check_passes_for_a_bucket_that_is_there(s3_store):
+    s3_store.check()
+
+
+def test_check_refuses_a_missing_bucket_saying_what_to_check(s3_env, tmp_path):
+    store = S3Store.from_url("s3://no-such-bucket/media", tmp_path / "tmp", s3_env)
+    with pytest.raises(StoreUnavailable) as refused:
+        store.check()
+    message = str(refused.value)
+    assert "s3://no-such-bucket/media" in message and "NoSuchBucket" in message
+    assert "ZOUFANG_S3_ENDPOINT" in message and "存储桶" in message
+
+
+def test_check_refuses_an_endpoint_that_does_not_answer(tmp_path):
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    # one attempt: the store's own client retries with back-off for ~10 s before it gives up
+    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                          aws_access_key_id="k", aws_secret_access_key="s", config=Config(retries={"max_attempts": 1}))
+    with pytest.raises(StoreUnavailable, match="Could not connect"):
+        S3Store(client, "bucket", "media", tmp_path / "tmp").check()
+
+
+@pytest.fixture
+def missing_bucket_env(monkeypatch, s3_env, tmp_path):
+    for name, value in {**s3_env, "ZOUFANG_DATA_DIR": str(tmp_path / "data"),
+                        "ZOUFANG_MEDIA_URL": "s3://no-such-bucket/media"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ZOUFANG_DATABASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def test_the_server_refuses_to_start_on_a_missing_bucket(missing_bucket_env):
+    """Issue 17 item 15: not a server that starts and answers 500 NoSuchBucket per submission."""
+    from server.serving import main
+    with pytest.raises(SystemExit) as stopped:
+        main(["--port", "0", "--workers", "1"])
+    assert "no-such-bucket" in str(stopped.value.code) and "NoSuchBucket" in str(stopped.value.code)
+    assert not (missing_bucket_env / "zoufang.sqlite3").exists()  # refused before the database was touched
+
+
+def test_a_command_refuses_to_run_on_a_missing_bucket(missing_bucket_env):
+    from server.app import create_command_app
+    result = create_command_app().test_cli_runner().invoke(args=["users", "list"])
+    assert result.exit_code == 1
+    assert "NoSuchBucket" in result.output and "no-such-bucket" in result.output

@@ -2,13 +2,15 @@
 import hashlib
 import io
 import os
+import time
 import tracemalloc
 
 import pytest
 from werkzeug.formparser import parse_form_data
 
 from media.s3 import S3Store
-from media.store import BlobNotFound, LocalStore, SpooledUpload, Store, store_from_url
+from media.store import (ORPHAN_UPLOAD_SECONDS, BlobNotFound, LocalStore, SpooledUpload, Store, remove_orphan_uploads,
+                         store_from_url)
 from support import uploads_left
 
 MB = 1024 * 1024
@@ -272,3 +274,17 @@ def test_processes_starting_together_move_the_old_layout_once_without_tripping(t
     store = LocalStore(tmp_path / "media", tmp_path / "tmp")
     assert all(store.read_bytes(hashlib.sha256(d).hexdigest()) == d for d in contents)
     assert not [p for p in (tmp_path / "media").glob("??/??") if p.is_dir()]
+
+
+def test_orphan_uploads_go_only_once_untouched_for_the_safe_age(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    old, recent, other = tmp / "upload-a", tmp / "upload-b", tmp / "notes.txt"
+    for path in (old, recent, other):
+        path.write_bytes(b"x")
+    now = time.time()
+    os.utime(old, (now - ORPHAN_UPLOAD_SECONDS - 1,) * 2)
+    os.utime(other, (now - ORPHAN_UPLOAD_SECONDS - 1,) * 2)
+    os.utime(recent, (now - ORPHAN_UPLOAD_SECONDS + 60,) * 2)  # a slow upload, but alive
+    assert remove_orphan_uploads(tmp, now=now) == 1
+    assert not old.exists() and recent.exists() and other.exists()
