@@ -17,16 +17,18 @@ from forms.models import Form
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import documented
-from server.api.schemas import ExportQuerySchema, HouseholdExportQuerySchema
+from server.api.schemas import ExportQuerySchema, HouseholdExportQuerySchema, MonthlyReportQuerySchema
 from server.api.submissions import FULL_ID_NUMBER_ROLES
 from server.auth import require_api_user
 from server.db import reading_session
 from server.errors import Problem
 from server.exports import households as household_exports
+from server.exports.monthly import monthly_xlsx
 from server.exports import submissions as submission_exports
 from server.params import CHINA
 from server.readmodels import HouseholdFilters, HouseholdList, resolve_area
 from server.runtime import db, runtime
+from sync.report import monthly_report
 
 TYPES = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -128,3 +130,18 @@ def export_visits():
     suffix = "_".join(p for p in (area.code if area else "", _period(args)[2]) if p)
     return _download(produce, "走访" + (f"_{suffix}" if suffix else ""), "visits" + (f"_{suffix}" if suffix else ""),
                      "geojson")
+
+
+@bp.get("/reports/monthly.xlsx")
+@documented(query=MonthlyReportQuerySchema, media_type=TYPES["xlsx"])
+def monthly_report_xlsx():
+    """The month's report by town and village (coverage, 三保障 and water, C/D houses, household types, findings)"""
+    principal = require_api_user()
+    args = load(MonthlyReportQuerySchema(), request.args)
+    area = resolve_area(db(), principal.scope, args.get("area"))  # 404 for an area outside the caller's
+    month, scope = args["month"], principal.scope
+
+    def produce(session: Session) -> Iterator[bytes]:
+        return monthly_xlsx(monthly_report(session, scope.area_ids, month, area.code if area else None))
+    name = "_".join(p for p in ("月报", month, area.name if area else "") if p)
+    return _download(produce, name, "_".join(p for p in ("monthly", month, area.code if area else "") if p), "xlsx")

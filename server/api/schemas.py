@@ -137,6 +137,11 @@ class ExportQuerySchema(Schema):
             raise ValidationError("from is after to", "from")
 
 
+class MonthlyReportQuerySchema(Schema):
+    month = fields.String(required=True, validate=MONTH)
+    area = fields.String()
+
+
 class ConflictQuerySchema(PageQuerySchema):
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "superseded"]))
 

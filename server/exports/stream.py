@@ -107,12 +107,12 @@ class Sheet:
             text = "" if value is None else str(value)
             if not text:
                 continue
-            if style == 0 and (isinstance(value, (int, float)) or self._numeric[i]) and _NUMBER.match(text):
-                cells.append(f'<c r="{ref}"><v>{text}</v></c>')
+            styled = f' s="{style}"' if style else ""
+            if (isinstance(value, (int, float)) or self._numeric[i]) and _NUMBER.match(text):
+                cells.append(f'<c r="{ref}"{styled}><v>{text}</v></c>')
             else:
                 text = escape(_NOT_XML.sub("", text))
-                cells.append(f'<c r="{ref}" t="inlineStr"{f" s={chr(34)}{style}{chr(34)}" if style else ""}>'
-                             f'<is><t xml:space="preserve">{text}</t></is></c>')
+                cells.append(f'<c r="{ref}" t="inlineStr"{styled}><is><t xml:space="preserve">{text}</t></is></c>')
         self._out.write(f'<row r="{self._row}">{"".join(cells)}</row>'.encode("utf-8"))
 
     def close(self) -> None:

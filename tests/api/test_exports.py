@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server.db import session_scope
 from server.params import CHINA
@@ -251,3 +251,33 @@ def test_each_list_page_exports_the_rows_it_shows(client, submitted):
     listed = set(re.findall(r'data-testid="household-row"[^>]*data-number="(\d+)"', page)) or \
         set(re.findall(r'data-number="(\d+)"[^>]*data-testid="household-row"', page))
     assert numbers == listed
+
+
+def test_the_monthly_report_has_a_sheet_per_table_by_village_with_subtotals_and_a_total(client, submitted,
+                                                                                       sessions):
+    response = get(client, "/api/v1/reports/monthly.xlsx?month=2026-11&area=210504001", submitted["town1"])
+    assert "monthly_2026-11_210504001.xlsx" in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["说明", "走访覆盖", "两不愁三保障和饮水安全", "危房改造", "户类型", "风险与数据质量"]
+    coverage = list(book["走访覆盖"].iter_rows(values_only=True))
+    assert coverage[0][:6] == ("乡镇", "村", "应走访户", "已走访（证据核实）", "走访存疑", "未走访")
+    with session_scope(sessions) as session:
+        per_village = dict(session.execute(
+            select(Area.name, func.count(Household.id)).join(Household, Household.area_id == Area.id)
+            .where(Area.code.startswith("210504001")).group_by(Area.name)).all())
+        (village_of_hh,) = session.execute(select(Area.name).join(Household, Household.area_id == Area.id)
+                                           .where(Household.number == HH)).one()
+    villages = {row[1]: row for row in coverage[1:] if row[1] not in ("小计", None)}
+    assert {name: row[2] for name, row in villages.items()} == per_village
+    visited = villages[village_of_hh]
+    assert visited[3] + visited[4] == 1 and visited[5] == per_village[village_of_hh] - 1  # one household visited
+    subtotal, total = coverage[-2], coverage[-1]
+    assert subtotal[1] == "小计" and total[0] == "合计"
+    assert total[2:6] == tuple(sum(r[i] for r in villages.values()) for i in range(2, 6))
+    assert book["走访覆盖"]["A" + str(len(coverage))].font.b  # the total stands out
+    assert round(total[6], 1) == round(100 * (total[3] + total[4]) / total[2], 1)
+    statuses = list(book["户类型"].iter_rows(values_only=True))
+    assert statuses[-1][-1] == sum(per_village.values())
+    get(client, "/api/v1/reports/monthly.xlsx?month=2026-11&area=210504002", submitted["town1"], 404)
+    assert get(client, "/api/v1/reports/monthly.xlsx", submitted["town1"], 400).get_json()["code"] == \
+        "request.invalid"
