@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
-from forms.messages import FormMessage, locate
+from forms.messages import FormMessage, locate, unreadable
 
 XF = "{http://www.w3.org/2002/xforms}"
 H = "{http://www.w3.org/1999/xhtml}"
@@ -63,9 +63,7 @@ def compile_xlsform(content: bytes, filename: str = "form.xlsx") -> CompiledForm
         raise FormCompileError([locate(str(exc), getattr(exc, "context", None))],
                                [locate(w) for w in raw_warnings]) from None
     except Exception as exc:  # pyxform lets openpyxl's and its own parsing errors through unwrapped
-        raise FormCompileError([FormMessage(None, None, f"无法读取这个 XLSForm 文件：{exc}",
-                                            f"This XLSForm file could not be read: {exc}")],
-                               [locate(w) for w in raw_warnings]) from None
+        raise FormCompileError([unreadable(exc)], [locate(w) for w in raw_warnings]) from None
     return read_xform(result.xform.encode("utf-8"), [locate(w) for w in raw_warnings])
 
 

@@ -2,7 +2,8 @@
 
 pyxform writes English sentences that start with "[row : N]" and often name the sheet ("On the 'survey'
 sheet"). An admin who knows Excel but not XML needs the sheet and row to find the cell, and the sentence in
-Chinese. The common sentences are translated; any other keeps its English text behind a Chinese lead-in.
+Chinese. The common sentences are translated, with pyxform's own sentence kept as the detail; any other keeps its
+English text behind a Chinese lead-in.
 """
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
      "survey 工作表为空或缺少必需的列（type、name、label）。"),
     (re.compile(r"does not have a label"), "题目缺少标签（label）。"),
     (re.compile(r"Unknown language"), "标签列中的语言未在其它列中出现。"),
+    (re.compile(r"not recognized as a supported type"),
+     "无法读取这个文件：它不是 Excel 表格（.xlsx），可能是改了扩展名的其它文件，或文件已损坏。请在 Excel 或 WPS 中打开 XLSForm，"
+     "另存为 .xlsx 后重新上传。"),
 ]
+#: what any file that pyxform cannot read at all gets (openpyxl's and pyxform's parsing errors)
+UNREADABLE_ZH = ("无法读取这个文件：它不是有效的 XLSForm 表格，或文件已损坏。请在 Excel 或 WPS 中打开，另存为 .xlsx 后重新"
+                 "上传。")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +50,8 @@ class FormMessage:
     row: int | None
     message_zh: str
     message_en: str
+    #: pyxform's own sentence, when the messages above are ours
+    detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -63,8 +72,9 @@ def locate(text: str, context: dict[str, Any] | None = None) -> FormMessage:
             sheet = next(g for g in sheet_match.groups() if g)
         elif row is not None:
             sheet = "survey"  # pyxform only numbers rows without naming a sheet for the survey sheet
-    return FormMessage(sheet=sheet, row=row, message_zh=_lead_in(sheet, row) + _chinese(body),
-                       message_en=body.strip())
+    translated = _chinese(body)
+    return FormMessage(sheet=sheet, row=row, message_zh=_lead_in(sheet, row) + (translated or _untranslated(body)),
+                       message_en=body.strip(), detail=body.strip() if translated else None)
 
 
 def _lead_in(sheet: str | None, row: int | None) -> str:
@@ -77,9 +87,19 @@ def _lead_in(sheet: str | None, row: int | None) -> str:
     return ""
 
 
-def _chinese(body: str) -> str:
+def _chinese(body: str) -> str | None:
     for pattern, template in _TRANSLATIONS:
         found = pattern.search(body)
         if found:
             return template.format(*found.groups())
+    return None
+
+
+def _untranslated(body: str) -> str:
     return f"XLSForm 有误（原文）：{body.strip()}"
+
+
+def unreadable(error: Exception) -> FormMessage:
+    """A file nothing could read: said in Chinese, the reader's own sentence kept as the detail."""
+    return FormMessage(None, None, UNREADABLE_ZH, f"This file could not be read as an XLSForm: {error}",
+                       detail=str(error))

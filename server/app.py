@@ -31,6 +31,7 @@ from server.runtime import Runtime, close_db, new_request_upload
 from server.security_headers import init_security_headers
 from server.static_versions import init_static_versions
 from server.web import bp as web_bp
+from sync.forms import form_title
 from sync.jobs import QueueSettings, Worker
 from sync.rules import load_rules
 
@@ -88,7 +89,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     init_static_versions(app)
     init_security_headers(app)
     init_csrf(app, exempt=(openrosa_bp, api_bp))
-    app.jinja_env.globals.update(nav_items=nav_items, url_with=url_with)
+    app.jinja_env.globals.update(nav_items=nav_items, url_with=url_with,
+                                 form_title=lambda form_id, published: form_title(form_id, published, current_lang()))
     app.context_processor(lambda: {"lang": current_lang()})
 
     @app.after_request

@@ -22,6 +22,7 @@ from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifes
 from server.db.prepared import direct_connection
 from server.runtime import db, new_request_upload, runtime
 from sync.entity_list import households_csv
+from sync.forms import form_title
 from sync.submissions import IncomingFile, Sender, plan_submission, record_submission, store_files
 
 bp = Blueprint("openrosa", __name__)
@@ -96,7 +97,8 @@ def form_list_view():
     for form, version in _listed_forms(request.args.get("formID")):
         has_media = any(a.dataset or a.sha256 for a in version.attachments)
         entries.append(FormListEntry(
-            form_id=form.xml_form_id, name=version.title or form.xml_form_id, version=version.version,
+            # Collect shows one title: the Chinese one (sync/forms), also for a version published before it was
+            form_id=form.xml_form_id, name=form_title(form.xml_form_id, version.title, "zh"), version=version.version,
             hash=f"md5:{version.xform_md5}", download_url=_url("form_xml", xml_form_id=form.xml_form_id),
             manifest_url=_url("form_manifest", xml_form_id=form.xml_form_id) if has_media else None))
     return _xml(form_list(entries))

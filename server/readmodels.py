@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, aliased
 from server.models import User
 from server.scope import AreaScope
 from sync.areas import area_by_code
+from sync.coverage import counts_as_visit
 from sync.forms import VISIT_FORM
 from sync.models import Area, Household, Submission
 from sync.records import Finding, HouseholdRecord, Visit
@@ -46,8 +47,9 @@ NO_CADRE = "-"
 
 
 def visit_conditions(month: str, scope: AreaScope, cadre: str | None) -> list:
-    """The month's visits that count: in the caller's areas, and the cadre's own when filtered by a cadre."""
-    conditions = [Visit.month == month]
+    """The month's visits that count: in the caller's areas, and the cadre's own when filtered by a cadre; an
+    attempt that found nobody home is none (sync/coverage.py)."""
+    conditions = [Visit.month == month, counts_as_visit()]
     if scope.area_ids is not None:
         conditions.append(Visit.area_id.in_(sorted(scope.area_ids)))
     if cadre and cadre != NO_CADRE:

@@ -4,6 +4,9 @@ cadre, compared with the months before.
 A household's state for a month is the best verdict of its visits dated in that month: `verified` when at least one
 visit has verified evidence (GPS at the door, photo then and there), `questionable` when it was visited but only with
 questionable or no-evidence visits (or visits not judged yet), `not_visited` when no visit is dated in that month.
+A visit that found nobody home (verdict `attempt`, sync/evidence.py) is not a visit: it counts nowhere, and in the
+lists a household with only attempts in the month is `not_visited` with its state shown as `attempted` (DOMAIN.md
+Precisions: "counts as an attempt, not a visit").
 
 Area rows (county, town, village) count every visit to their households. A cadre row counts the households assigned
 to the cadre (Household.cadre == the cadre's user name) and only the visits that cadre's account submitted: a visit by
@@ -40,11 +43,13 @@ from sqlalchemy.sql import ColumnElement
 
 from server.errors import DomainError
 from sync.areas import area_by_code
+from sync.evidence import ATTEMPT
 from sync.models import Area, Household
 from sync.records import CoverageMonth, CoverageStale, Visit
 
 VERIFIED = "verified"
-STATES = ("verified", "questionable", "not_visited")
+#: the list filters; "attempted" (only attempts in the month) is part of "not_visited"
+STATES = ("verified", "questionable", "not_visited", "attempted")
 #: the cadre filter that selects households without an assigned cadre
 NO_CADRE = "-"
 #: how many months before the month are averaged for the comparison, and how long the trend is
@@ -148,7 +153,7 @@ class HouseholdState:
     cadre_name: Optional[str]
     village_code: str
     village_name: str
-    #: verified, questionable or not_visited in the month
+    #: verified, questionable, attempted (nobody home at every attempt) or not_visited in the month
     state: str
     #: the latest visit dated up to the end of the month (the cadre's own when the list is for a cadre)
     last_visit: Optional[dt.date]
@@ -389,7 +394,7 @@ def _cadre_rows(session: Session, view: _View, month: str, compared: list[str]) 
                  .join(Household, Household.id == Visit.household_id)
                  .outerjoin(_users, _users.c.id == Visit.submitter_id)
                  .where(Visit.month >= first, Visit.month <= month, Visit.area_id.in_(view.filter_ids),
-                        Household.area_id.in_(view.filter_ids), _own_visit(_users.c.username))
+                        Household.area_id.in_(view.filter_ids), _own_visit(_users.c.username), counts_as_visit())
                  .group_by(cadre, Visit.month))
     visits = {(key, m): (visited, verified) for key, m, visited, verified in session.execute(statement)}
     names = _cadre_names(session, [k for k in assigned if k != NO_CADRE])
@@ -400,6 +405,11 @@ def _cadre_rows(session: Session, view: _View, month: str, compared: list[str]) 
         previous = _average(n, [visits.get((key, m), (0, 0))[1] for m in compared])
         rows.append(CoverageRow("cadre", key, names.get(key, key) if key != NO_CADRE else "", None, counts, previous))
     return rows
+
+
+def counts_as_visit() -> ColumnElement:
+    """The visits rows that are visits: every one but an attempt that found nobody home (not judged yet counts)."""
+    return or_(Visit.verdict.is_(None), Visit.verdict != ATTEMPT)
 
 
 def _own_visit(submitter_username: ColumnElement) -> ColumnElement:
@@ -452,7 +462,7 @@ def visit_count_statement(area_ids: list[int], first: str, last: str):
     can feed them from the index ordered by (area_id, month, household_id) without sorting each group."""
     return (select(Visit.area_id, Visit.month, func.count(Visit.household_id.distinct()),
                    func.count(Visit.household_id.distinct()).filter(Visit.verdict == VERIFIED))
-            .where(Visit.area_id.in_(area_ids), Visit.month >= first, Visit.month <= last)
+            .where(Visit.area_id.in_(area_ids), Visit.month >= first, Visit.month <= last, counts_as_visit())
             .group_by(Visit.area_id, Visit.month))
 
 
@@ -510,9 +520,12 @@ def refill_stale(session: Session) -> int:
 
 
 def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
-    """((area id, month, household id), has a verified visit) for every household-month with a visit."""
+    """((area id, month, household id), has a verified visit) for every household-month with a visit (attempts are
+    none)."""
     best: dict[tuple[int, str, int], bool] = {}
     for area_id, month, household_id, verdict in visits:
+        if verdict == ATTEMPT:
+            continue
         key = (area_id, month, household_id)
         best[key] = best.get(key, False) or verdict == VERIFIED
     return set(best.items())
@@ -565,14 +578,15 @@ def coverage_households(session: Session, area_ids: Optional[Iterable[int]], mon
     rows); otherwise every visit does."""
     number = parse_month(month)
     if state is not None and state not in STATES:
-        raise DomainError("invalid", "coverage.state", "状态应为 verified、questionable 或 not_visited。",
-                          "`state` must be verified, questionable or not_visited.")
+        raise DomainError("invalid", "coverage.state", "状态应为 verified、questionable、not_visited 或 attempted。",
+                          "`state` must be verified, questionable, not_visited or attempted.")
     view = _view(session, area_ids, area_code)
     if not view.filter_ids:
         return HouseholdList(month, view.area, view.breadcrumb, cadre, state, 0, [])
 
     # each household's best verdict of the month: one pass over the month's visits, grouped by household
-    best = (select(Visit.household_id, func.max(case((Visit.verdict == VERIFIED, 1), else_=0)).label("verified"))
+    best = (select(Visit.household_id, func.max(case((Visit.verdict == VERIFIED, 1), else_=0)).label("verified"),
+                   func.max(case((counts_as_visit(), 1), else_=0)).label("met"))
             .where(Visit.month == month, Visit.area_id.in_(view.filter_ids)).group_by(Visit.household_id))
     conditions = [Household.area_id.in_(view.filter_ids)]
     own = cadre if cadre and cadre != NO_CADRE else None
@@ -586,15 +600,18 @@ def coverage_households(session: Session, area_ids: Optional[Iterable[int]], mon
         conditions.append(best.c.verified == 1)
     elif state == "questionable":
         conditions.append(best.c.verified == 0)
+        conditions.append(best.c.met == 1)
     elif state == "not_visited":
-        conditions.append(best.c.household_id.is_(None))
+        conditions.append(or_(best.c.household_id.is_(None), best.c.met == 0))
+    elif state == "attempted":
+        conditions.append(best.c.met == 0)
 
     def joined(statement):
         return statement.outerjoin(best, best.c.household_id == Household.id).where(*conditions)
 
     statement = (joined(select(Household.id, Household.number, Household.head_name, Household.cadre, Area.code,
                                Area.name, _users.c.display_name, best.c.household_id.label("visited"),
-                               best.c.verified, func.count().over().label("total"))
+                               best.c.verified, best.c.met, func.count().over().label("total"))
                         .select_from(Household).join(Area, Area.id == Household.area_id)
                         .outerjoin(_users, _users.c.username == Household.cadre))
                  .order_by(case((_no_cadre(), 1), else_=0), Household.cadre, Area.code, Household.number)
@@ -608,7 +625,8 @@ def coverage_households(session: Session, area_ids: Optional[Iterable[int]], mon
     households = [HouseholdState(
         number=r.number, head_name=r.head_name, cadre=r.cadre or None,
         cadre_name=(r.display_name or r.cadre) if r.cadre else None, village_code=r.code, village_name=r.name,
-        state=VERIFIED if r.verified else "questionable" if r.visited is not None else "not_visited",
+        state=(VERIFIED if r.verified else "not_visited" if r.visited is None
+               else "questionable" if r.met else "attempted"),
         last_visit=last.get(r.id)) for r in rows]
     return HouseholdList(month, view.area, view.breadcrumb, cadre, state, total, households)
 
@@ -626,7 +644,7 @@ def _last_visits(session: Session, household_ids: list[int], before: dt.date,
     for start in range(0, len(household_ids), 2000):
         chunk = household_ids[start:start + 2000]
         statement = (select(Visit.household_id, func.max(Visit.visit_date))
-                     .where(Visit.household_id.in_(chunk), Visit.visit_date < before)
+                     .where(Visit.household_id.in_(chunk), Visit.visit_date < before, counts_as_visit())
                      .group_by(Visit.household_id))
         if cadre:
             statement = statement.where(

@@ -45,6 +45,7 @@ from sync.areas import import_areas
 from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
 from sync.models import Area, Household, Submission, SubmissionAttachment
 from sync.roster import import_roster
+from sync.rules import SAFE_RENOVATION, renovation_progress
 from sync.submissions import IncomingFile, Sender, accept_submission
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -59,7 +60,7 @@ CADRE_NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静", "杨帆",
 
 # how a visit's evidence turns out, with weights: most are fine, the rest is what supervisors look for
 EVIDENCE = [("verified", 80), ("gps_far", 5), ("no_photo", 3), ("photo_other_day", 4), ("photo_not_sent", 3),
-            ("gps_inaccurate", 3), ("no_evidence", 2)]
+            ("gps_inaccurate", 3), ("no_evidence", 2), ("not_home", 2)]
 # share of households visited in a month (this month is still running)
 VISITED_LAST_MONTH, VISITED_THIS_MONTH = 0.9, 0.75
 NEVER_VISITED_SHARE = 0.05
@@ -197,7 +198,8 @@ def generate(households: Iterable[HouseholdInfo], now: dt.datetime, seed: int = 
         if profile["grade"] in ("C", "D") or rng.random() < 0.1:
             at = _work_time(rng, last_month, now)
             planned[h.number].append(_Planned(ASSESSMENT, h, at, "assessor1", f"assessment:{last_month:%Y-%m}",
-                                              {"grade": profile["grade"], "renovation": profile["renovation"]}))
+                                              {"grade": profile["grade"], "renovation": profile["renovation"],
+                                               "mode": profile["mode"]}))
         if rng.random() < INCOME_SURVEYED:
             at = _work_time(rng, last_month, now)
             latest = _Planned(INCOME, h, at, h.cadre, f"income:{survey_year}",
@@ -253,8 +255,12 @@ def _profiles(households: list[HouseholdInfo], chooser: random.Random, seed: int
         low, high = INCOME_RANGE.get(h.status, (6000, 12000))
         profiles[h.number] = {
             "grade": grade,
-            "renovation": rng.choice(["planned", "building", "building", "moved_in"]) if grade in ("C", "D") else "",
+            "renovation": rng.choice(["planned", "building", "building", "moved_in", "old_dealt"])
+            if grade in ("C", "D") else "",
+            # 改造方式: on the same site moving in finishes it; elsewhere the old house must be dealt with too
+            "mode": rng.choice(["rebuild", "repair", "relocate", "ex_situ"]) if grade in ("C", "D") else "",
             "water_ok": h.number not in special["water_problem"],
+            "water_source": rng.choice(["central_tap"] * 6 + ["central", "scattered_tap", "scattered"]),
             "out_of_school": h.number in special["out_of_school"],
             # the cadre miscounts the children: a data-quality finding
             "children_off": h.number in special["children_miscounted"],
@@ -402,11 +408,24 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _renovation(args: dict) -> str:
+    """The renovation progress as the rules read it (sync/rules.py)."""
+    return renovation_progress(args["renovation"], args["mode"]) if args["grade"] in ("C", "D") else ""
+
+
 def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[str, bytes]]:
     h, args, at = item.household, item.args, item.at
     evidence = args["evidence"]
     day = at.date().isoformat()
     start = at - dt.timedelta(minutes=rng.randint(12, 35))
+    if evidence == "not_home":
+        # nobody at home: an attempt, recorded as such, with GPS at the door and no photo
+        point = _near(rng, h.latitude, h.longitude, rng.uniform(3, 30))
+        return _fill(VISIT, item, iid, f"{h.head_name} {day}", {
+            "start": _stamp(start), "end": _stamp(at), "today": day, "visit_date": day, "household": h.number,
+            "visit_outcome": rng.choice(["not_home", "not_home", "lost_contact"]),
+            "absent_note": rng.choice(["全家外出务工，已电话联系户主", "户主住院，家中无人", "电话无人接听，已托邻居转告"]),
+            "gps": f"{point[0]} {point[1]} {rng.uniform(150, 400):.1f} {rng.uniform(3, 15):.1f}"}), {}
     # GPS at the door
     if evidence == "no_evidence":
         gps_text, point = "", None
@@ -441,7 +460,7 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
     out_of_school = 1 if args.get("out_of_school") and children else 0
     insured = all(m.insured for m in h.members)
     grade = args["grade"]
-    renovated = args["renovation"] in ("moved_in", "old_dealt")
+    renovated = _renovation(args) == SAFE_RENOVATION
     house_safe = grade in ("A", "B") or renovated
     water_ok = args["water_ok"]
     problems = [p for p, bad in (("education", out_of_school), ("medical", not insured),
@@ -451,14 +470,19 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
     notes = {"education": "孩子在县城打工，已联系学校劝返", "medical": "一人未参保，已协助办理",
              "housing": "危房改造尚未完成", "water": "井水浑浊，已报水利站", "income": "收入不稳定",
              "employment": "希望就近务工", "illness": "慢病用药支出较大"}
-    help_given = rng.choice(["宣讲帮扶政策", "协助申请公益岗位", "联系村医上门", "送去米面油", "帮助联系就业",
-                             "核对户信息"])
+    # help is a concrete measure for what was found, never a gift (DOMAIN.md Precisions: "A visit is not help")
+    measures = {"education": "policy", "medical": "aid", "housing": "housing", "water": "other", "income": "industry",
+                "employment": "job", "illness": "aid"}
+    help_given = sorted({measures[p] for p in problems})
+    help_notes = {"education": "讲解教育资助政策，与学校共同劝返", "medical": "协助申请医疗救助", "housing": "已报镇危改办",
+                  "water": "已报水利站维修", "income": "推荐加入养殖合作社", "employment": "推荐到县城就业",
+                  "illness": "协助申请大病救助"}
     changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c["relation"],
                 "change_date": c["date"]} for c in args.get("changes", [])]
     water = _yes(water_ok)
     xml = _fill(VISIT, item, iid, f"{h.head_name} {day}", {
-        "start": _stamp(start), "end": _stamp(at), "today": day, "visitor": item.sender, "visit_date": day,
-        "household": h.number, "gps": gps_text, "photo_family": family,
+        "start": _stamp(start), "end": _stamp(at), "today": day, "visit_date": day, "household": h.number,
+        "visit_outcome": "visited", "gps": gps_text, "photo_family": family,
         "two_assurances/food_secure": "yes", "two_assurances/clothing_secure": "yes",
         "two_assurances/children_6_15": children, "two_assurances/out_of_school": out_of_school,
         "two_assurances/out_of_school_note": notes["education"] if out_of_school else "",
@@ -470,37 +494,43 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
         "two_assurances/house_safe": _yes(house_safe),
         "water/water_quantity": "yes", "water/water_quality": water, "water/water_convenience": "yes",
         "water/water_reliability": "yes", "water/water_safe": water,
+        "water/water_source": args["water_source"],
         "signs/housing_sign_present": "yes", "signs/photo_housing_sign": housing_sign,
         "signs/water_sign_present": "yes", "signs/photo_water_sign": water_sign,
         "findings/problems": " ".join(problems) or "none",
-        "findings/problems_note": "；".join(notes[p] for p in problems), "findings/help_given": help_given,
+        "findings/problems_note": "；".join(notes[p] for p in problems), "findings/help_given": " ".join(help_given),
+        "findings/help_other": "联系水利站" if "other" in help_given else "",
+        "findings/help_note": "；".join(help_notes[p] for p in problems),
         "has_member_changes": _yes(bool(changes)), "member_change": changes})
     return xml, files
 
 
 def _assessment(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[str, bytes]]:
     h, at = item.household, item.at
-    grade, renovation = item.args["grade"], item.args["renovation"]
-    saved = renovation if grade in ("C", "D") else ""
-    safe = grade in ("A", "B") or renovation in ("moved_in", "old_dealt")
+    grade = item.args["grade"]
+    renovation = item.args["renovation"] if grade in ("C", "D") else ""
+    mode = item.args["mode"] if renovation else ""
+    if renovation == SAFE_RENOVATION and mode == "repair":
+        renovation = "moved_in"  # the form offers "old house dealt with" only where there is an old house
+    saved = _renovation(item.args)
+    safe = grade in ("A", "B") or saved == SAFE_RENOVATION
     point = _near(rng, h.latitude, h.longitude, rng.uniform(2, 25))
     state = {"A": "intact", "B": "minor", "C": "severe", "D": "dangerous"}[grade]
-    mode = rng.choice(["rebuild", "repair"]) if saved else ""
     house, sign = f"{_photo_stamp(at)}_house.jpg", f"{_photo_stamp(at)}_sign.jpg"
     taken = at - dt.timedelta(minutes=rng.randint(3, 15))
     files = {house: scene_jpeg(rng, "house", taken, point, grade),
              sign: scene_jpeg(rng, "sign", taken + dt.timedelta(minutes=2), point, grade)}
     day = at.date().isoformat()
     xml = _fill(ASSESSMENT, item, iid, f"{h.head_name} {day}", {
-        "start": _stamp(at - dt.timedelta(minutes=40)), "end": _stamp(at), "today": day, "assessor": item.sender,
+        "start": _stamp(at - dt.timedelta(minutes=40)), "end": _stamp(at), "today": day,
         "assess_date": day, "household": h.number,
         "gps": f"{point[0]} {point[1]} {rng.uniform(150, 400):.1f} {rng.uniform(3, 12):.1f}",
         "structure": rng.choice(["brick_wood", "brick_concrete", "earth_wood"]),
         "parts/foundation": "minor" if grade != "A" else "intact", "parts/walls": state, "parts/roof": state,
         "parts/load_bearing": "minor" if grade in ("A", "B") else state, "grade": grade,
-        "renovation/renovation_mode": mode, "renovation/renovation_state": saved, "renovation_saved": saved,
+        "renovation/renovation_mode": mode, "renovation/renovation_state": renovation, "renovation_saved": saved,
         "housing_safe": _yes(safe), "unsafe_note": "" if safe else "墙体开裂，屋顶漏雨",
-        "photos/photo_house": house, "photos/photo_sign": sign})
+        "photos/photo_house": house, "photos/sign_present": "yes", "photos/photo_sign": sign})
     return xml, files
 
 
@@ -520,15 +550,15 @@ def _income(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[s
     wage = round(rest - business_net, 2)
     computed = wage + business_net + pension + dibao + subsidies + dividends
     reported = computed + 2000 if args["misreported"] else computed
-    transfers = dibao + pension + subsidies + dividends
+    transfers = dibao + pension + subsidies
     day = today.isoformat()
     xml = _fill(INCOME, item, iid, f"{h.head_name} {args['year']}", {
-        "start": _stamp(at - dt.timedelta(minutes=30)), "end": _stamp(at), "today": day, "surveyor": item.sender,
+        "start": _stamp(at - dt.timedelta(minutes=30)), "end": _stamp(at), "today": day,
         "survey_date": day, "household": h.number, "survey_year": args["year"], "household_size": size,
         "income/wage_income": f"{wage:g}", "income/business_gross": f"{business_net + business_cost:g}",
         "income/business_cost": f"{business_cost:g}", "income/business_net": f"{business_net:g}",
-        "income/property_income": 0, "transfer/dibao": f"{dibao:g}", "transfer/pension": f"{pension:g}",
-        "transfer/subsidies": f"{subsidies:g}", "transfer/dividends": f"{dividends:g}",
+        "income/property_income": 0, "income/dividends": f"{dividends:g}", "income/property_total": f"{dividends:g}",
+        "transfer/dibao": f"{dibao:g}", "transfer/pension": f"{pension:g}", "transfer/subsidies": f"{subsidies:g}",
         "transfer/other_transfer": 0, "transfer_total": f"{transfers:g}", "total_net": f"{reported:g}",
         "per_capita": f"{round(reported / size, 2):g}", "spending/spend_medical": args["medical"],
         "spending/spend_education": 0, "spending/spend_disaster": 0,

@@ -2,7 +2,9 @@
 the seeds warn against paper visits, 慰问式、走访式帮扶, 数字脱贫, 弄虚作假).
 
 Pure: a visit record, the household's known location, what is known of the visit's photos and the thresholds in,
-a verdict with its reasons out: "verified", "questionable" (with reasons) or "no_evidence".
+a verdict with its reasons out: "verified", "questionable" (with reasons) or "no_evidence"; or "attempt" for a
+visit that found nobody home (DOMAIN.md Precisions: "counts as an attempt, not a visit"), which is not judged as a
+visit: it needs no family photo and never counts as one.
 
 Housing assessments and income surveys are judged by the same evidence (GPS at the house, photos taken on the
 form's date and where its GPS says), but they are not counted as visits: what is wrong with their evidence becomes
@@ -18,11 +20,13 @@ from geopy.distance import geodesic
 
 from sync.forms import VISIT_FORM, definition
 from sync.forms.base import FormDefinition, Text
+from sync.forms.visit import VISITED
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 BAD_IMAGE = ("not_an_image", "unsupported_format", "too_many_pixels", "dimensions_too_large", "truncated", "corrupt")
 #: the visit form's photos as evidence: their names in a sentence and the ones a visit must have (sync/forms/visit.py)
 PHOTOS = definition(VISIT_FORM).evidence
+ATTEMPT = "attempt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +58,9 @@ def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 def judge_visit(visit: dict[str, Any], household_location: tuple[float, float] | None,
                 photos: dict[str, dict[str, Any]], observed_at: dt.datetime, evidence: dict[str, float]) -> Verdict:
     """`photos` maps a file name to {"received": bool, "image_check": str | None, "image_info": dict | None}."""
+    if visit.get("outcome", VISITED) != VISITED:
+        return Verdict(ATTEMPT, [_reason("attempt", "走访未遇（不在家或失联），不计为走访",
+                                         "Nobody met (not at home or unreachable): an attempt, not a visit")])
     reasons: list[dict[str, Any]] = []
     gps = visit.get("gps")
     named = {role: name for role, name in (visit.get("photos") or {}).items() if name}

@@ -107,7 +107,7 @@ def read_fact(xml: bytes, received_at: dt.datetime) -> Fact:
     form = definition(parsed.xml_form_id)
     fields, record, changes = ({}, {}, [])
     if form is not None:
-        fields, record, changes = form.read(Reader(values, parsed.instance_id, latest_day, form.paths,
+        fields, record, changes = form.read(Reader(values, parsed.instance_id, latest_day, form.paths | form.former_paths,
                                                    read.findings), root)
     entity = _entity(root)
     start, end = read.stamp("start"), read.stamp("end")

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 BUNDLED_RULES = Path(__file__).resolve().parent / "rules.toml"
-SAFE_RENOVATION = ("moved_in", "old_dealt")
+#: a renovation ends only when the family has moved in AND the old house is dealt with (DOMAIN.md Precisions:
+#: 建新拆旧, 防止"两头住", 004): the progress code that says both
+SAFE_RENOVATION = "old_dealt"
+#: modes that keep the family on the same site, where no second house is left to deal with: moving in ends them
+IN_PLACE_RENOVATION = ("repair", "rebuild")
 # the housing-assessment form's renovation progress codes (forms/README.md)
 RENOVATION_STATES = {"": ("未开始", "not started"), "planned": ("计划", "planned"), "building": ("在建", "under way"),
-                     "finished": ("竣工", "finished")}
+                     "finished": ("竣工", "finished"), "moved_in": ("已入住，旧房未处置", "moved in, old house not dealt with")}
 EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo_time_gap_hours": 12.0,
                      "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
 #: the checks of a submission's own circumstances (sync/checks.py), when a rules file has no [checks] table
@@ -67,10 +71,12 @@ def rules_digest(rules: RulesConfig) -> str:
 # ---- income -------------------------------------------------------------------------------------------------
 
 def net_income(parts: dict[str, float]) -> float:
-    """家庭纯收入: wages + (business income − its costs) + property + transfers (DOMAIN.md, form 3)."""
-    transfers = sum(parts.get(k, 0.0) for k in ("dibao", "pension", "subsidies", "dividends", "other_transfer"))
+    """家庭纯收入: wages + (business income − its expenses, 生产经营性支出) + property (资产收益分红 included) +
+    transfers (DOMAIN.md, form 3)."""
+    transfers = sum(parts.get(k, 0.0) for k in ("dibao", "pension", "subsidies", "other_transfer"))
     business = parts.get("business_gross", 0.0) - parts.get("business_cost", 0.0)
-    return round(parts.get("wage_income", 0.0) + business + parts.get("property_income", 0.0) + transfers, 2)
+    property_income = parts.get("property_income", 0.0) + parts.get("dividends", 0.0)
+    return round(parts.get("wage_income", 0.0) + business + property_income + transfers, 2)
 
 
 def per_capita(total: float, size: int | None) -> float | None:
@@ -139,11 +145,19 @@ def monitoring_flags(status: str, incomes: list[dict[str, Any]], fields: dict[st
     return flags
 
 
+def renovation_progress(state: str | None, mode: str | None) -> str | None:
+    """The progress of a C/D house's renovation as the rules read it: moved in on the same site (repaired, or rebuilt
+    where the old one stood) leaves no old house, so it is finished; moved in elsewhere is not finished until the
+    old house is dealt with (DOMAIN.md Precisions: "Renovation ends only when both hold", 004)."""
+    return SAFE_RENOVATION if state == "moved_in" and mode in IN_PLACE_RENOVATION else state
+
+
 def dangerous_house(fields: dict[str, Any], rules: RulesConfig) -> Flag | None:
-    """C/D houses are tracked until the family has moved in (全部入住) or the old house is dealt with (DOMAIN.md)."""
+    """C/D houses are tracked until the family has moved in (全部入住) and the old house is dealt with (建新拆旧,
+    DOMAIN.md Precisions)."""
     grade = fields.get("housing_grade")
     state = fields.get("renovation_state") or ""
-    if grade in ("C", "D") and state not in SAFE_RENOVATION:
+    if grade in ("C", "D") and state != SAFE_RENOVATION:
         subsidy = rules.housing_subsidy.get(grade)
         zh, en = RENOVATION_STATES.get(state, (state, state))
         return Flag("dangerous_house", f"{grade} 级危房，改造未完成（{zh}）",

@@ -142,23 +142,35 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
               water: str = "yes", children: int = 0, changes: Iterable[dict] = (), photo: str = "family.jpg",
               gps: str = "41.296222 123.80102 100 5", deprecated_id: str | None = None,
               username: str = "cadre001", problems: str = "none", form: InstanceTemplate | None = None,
-              start: str | None = None, answers: dict | None = None) -> bytes:
+              start: str | None = None, answers: dict | None = None, outcome: str = "visited",
+              chronic: str = "na", help_given: str = "", water_source: str = "central_tap") -> bytes:
     """A door-to-door visit, filled into the instance of the bundled household_visit form (or of `form`, another
-    version of it); `answers` (path → value) fills or overrides any other question."""
+    version of it); `answers` (path → value) fills or overrides any other question. An `outcome` other than
+    "visited" (nobody home) leaves the checklist and the photo empty."""
+    if outcome != "visited":
+        return (form or bundled("household_visit")).fill({
+            "start": start or _opened(end), "end": end, "today": visit_date or end[:10], "deviceid": "collect:x",
+            "username": username, "visit_date": visit_date or end[:10], "household": household,
+            "visit_outcome": outcome, "absent_note": "外出务工", "gps": gps, **_meta(instance_id, deprecated_id),
+            **(answers or {})},
+            entity=_entity(household, base_version, False, trunk_version, branch_id))
     visit_date = visit_date or end[:10]
     changes = [{"change_type": c["type"], "person_name": c["name"], "relation": c.get("relation", "other"),
                 "change_date": c.get("date", visit_date), "id_number": c.get("id_number", "")} for c in changes]
     return (form or bundled("household_visit")).fill({
         "start": start or _opened(end), "end": end, "today": visit_date, "deviceid": "collect:x", "username": username,
-        "visitor": username, "visit_date": visit_date, "household": household, "gps": gps, "photo_family": photo,
+        "visit_date": visit_date, "household": household, "visit_outcome": outcome, "gps": gps,
+        "photo_family": photo,
         "two_assurances/food_secure": food, "two_assurances/clothing_secure": clothing,
         "two_assurances/children_6_15": children, "two_assurances/out_of_school": 0,
         "two_assurances/education_secure": education, "two_assurances/all_insured": medical,
-        "two_assurances/chronic_signed": "na", "two_assurances/medical_secure": medical,
+        "two_assurances/chronic_signed": chronic,
+        "two_assurances/medical_secure": "yes" if medical == "yes" and chronic != "no" else "no",
         "two_assurances/housing_grade": grade, "two_assurances/house_safe": house_safe,
         **{f"water/{name}": water for name in ("water_quantity", "water_quality", "water_convenience",
                                                "water_reliability", "water_safe")},
-        "signs/housing_sign_present": "yes", "signs/water_sign_present": "yes", "findings/problems": problems,
+        "water/water_source": water_source, "signs/housing_sign_present": "yes", "signs/water_sign_present": "yes",
+        "findings/problems": problems, "findings/help_given": help_given,
         "has_member_changes": "yes" if changes else "no", "member_change": changes,
         **_meta(instance_id, deprecated_id), **(answers or {})},
         entity=_entity(household, base_version, update, trunk_version, branch_id))
@@ -167,19 +179,22 @@ def visit_xml(household: str, instance_id: str | None = None, end: str = "2026-1
 def assessment_xml(household: str, grade: str = "C", renovation_state: str = "planned",
                    end: str = "2026-11-21T10:00:00+08:00", instance_id: str | None = None,
                    base_version: int | None = 1, deprecated_id: str | None = None, username: str = "assessor1",
-                   answers: dict | None = None) -> bytes:
-    """A housing-safety assessment, filled into the bundled housing_assessment form's instance; `answers` as for
-    a visit."""
-    saved = renovation_state if grade in ("C", "D") else ""
-    safe = "yes" if grade in ("A", "B") or renovation_state in ("moved_in", "old_dealt") else "no"
+                   mode: str = "relocate", answers: dict | None = None) -> bytes:
+    """A housing-safety assessment, filled into the bundled housing_assessment form's instance, with the form's
+    own calculations (a family moved in after a renovation on the same site has no old house left); `answers` as
+    for a visit."""
+    dangerous = grade in ("C", "D")
+    saved = ("old_dealt" if renovation_state == "moved_in" and mode in ("repair", "rebuild") else renovation_state
+             ) if dangerous else ""
+    safe = "yes" if grade in ("A", "B") or saved == "old_dealt" else "no"
     return bundled("housing_assessment").fill({
         "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:y", "username": username,
-        "assessor": username, "assess_date": end[:10], "household": household, "gps": "41.296 123.801 90 4",
+        "assess_date": end[:10], "household": household, "gps": "41.296 123.801 90 4",
         "structure": "brick_wood", "parts/foundation": "minor", "parts/walls": "severe", "parts/roof": "minor",
-        "parts/load_bearing": "minor", "grade": grade, "renovation/renovation_mode": "repair" if saved else "",
-        "renovation/renovation_state": saved, "renovation_saved": saved, "housing_safe": safe,
-        "photos/photo_house": "house.jpg", "photos/photo_sign": "sign.jpg", **_meta(instance_id, deprecated_id),
-        **(answers or {})},
+        "parts/load_bearing": "minor", "grade": grade, "renovation/renovation_mode": mode if dangerous else "",
+        "renovation/renovation_state": renovation_state if dangerous else "", "renovation_saved": saved,
+        "housing_safe": safe, "photos/photo_house": "house.jpg", "photos/sign_present": "yes",
+        "photos/photo_sign": "sign.jpg", **_meta(instance_id, deprecated_id), **(answers or {})},
         entity=_entity(household, base_version))
 
 
@@ -194,12 +209,13 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
     reported = total if reported_total is None else reported_total
     return bundled("income_survey").fill({
         "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
-        "surveyor": "cadre001", "survey_date": end[:10], "household": household, "survey_year": year,
+        "survey_date": end[:10], "household": household, "survey_year": year,
         "household_size": size, "income/wage_income": wage, "income/business_gross": business_gross,
         "income/business_cost": business_cost, "income/business_net": business_gross - business_cost,
-        "income/property_income": property_income, "transfer/dibao": dibao, "transfer/pension": pension,
-        "transfer/subsidies": subsidies, "transfer/dividends": dividends, "transfer/other_transfer": other,
-        "transfer_total": dibao + pension + subsidies + dividends + other, "total_net": reported,
+        "income/property_income": property_income, "income/dividends": dividends,
+        "income/property_total": property_income + dividends, "transfer/dibao": dibao, "transfer/pension": pension,
+        "transfer/subsidies": subsidies, "transfer/other_transfer": other,
+        "transfer_total": dibao + pension + subsidies + other, "total_net": reported,
         "per_capita": round(reported / size, 2), "spending/spend_medical": medical,
         "spending/spend_education": 0, "spending/spend_disaster": 0, "spend_total": medical, "confirmed": "OK",
         **_meta(instance_id, None), **(answers or {})}, entity=_entity(household, base_version))

@@ -23,6 +23,7 @@ from server.render import problem_from
 from server.passwords import hash_password
 from server.runtime import db, runtime
 from sync.areas import import_areas
+from sync.forms import form_title
 from sync.models import Area, Household, Submission
 from sync.reconcile import stale_records
 from sync.review import area_tree
@@ -86,7 +87,8 @@ def publish():
     record(db(), "form.publish", f"form:{version.form.xml_form_id}",
            {"version": version.version, "file": upload.filename, "media": sorted(media)})
     db().commit()
-    published = {"form_id": version.form.xml_form_id, "version": version.version, "title": version.title,
+    published = {"form_id": version.form.xml_form_id, "version": version.version,
+                 "title": form_title(version.form.xml_form_id, version.title, current_lang()),
                  "warnings": list(version.warnings or []),
                  "missing_media": [a.filename for a in version.attachments if not a.dataset and not a.sha256]}
     return _forms_page(published=published)

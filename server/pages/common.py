@@ -20,8 +20,8 @@ from server.runtime import db
 
 #: an ISO 8601 date and time with its offset, as Collect writes start, end and dateTime answers
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)$")
-#: the bundled forms' answers that name a person (forms/README.md): Collect's user name, and the visitor,
-#: assessor and surveyor, which default to it
+#: the bundled forms' answers that name a person (forms/README.md): Collect's user name, and in versions before
+#: 2026120601 the visitor, assessor and surveyor, which defaulted to it
 PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 
 # (endpoint, label, roles that see it); an entry shows once its page module is there

@@ -29,7 +29,7 @@ from server.pages.submission_view import answers, current_labels, display_value,
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
-from sync.forms import DEFINITIONS, definition, field_label
+from sync.forms import DEFINITIONS, definition, field_label, form_title
 from sync.forms.base import Detail, FormDefinition
 from sync.forms.visit import CHANGES
 from sync.idcard import mask
@@ -42,7 +42,8 @@ PER_PAGE = 50
 STATE_LABELS = {"verified": lazy_gettext("已走访（证据核实）"), "questionable": lazy_gettext("走访存疑"),
                 "not_visited": lazy_gettext("未走访")}
 VERDICT_LABELS = {"verified": lazy_gettext("证据核实"), "questionable": lazy_gettext("存疑"),
-                  "no_evidence": lazy_gettext("无证据"), None: lazy_gettext("待核验")}
+                  "no_evidence": lazy_gettext("无证据"), "attempt": lazy_gettext("走访未遇，不计为走访"),
+                  None: lazy_gettext("待核验")}
 FLAG_LABELS = {
     "income_drop": lazy_gettext("收入骤降"), "spending_jump": lazy_gettext("大额支出"),
     "exited_under_line": lazy_gettext("已脱贫户低于标准"), "near_poor": lazy_gettext("边缘易致贫"),
@@ -464,7 +465,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
         raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
     submission, xml_form_id, version, title, username, display_name = row
     rows, files = answers(submission, xml_form_id)
-    meta = {"form_title": title, "form_id": xml_form_id, "version": version, "instance_id": submission.instance_id,
+    meta = {"form_title": form_title(xml_form_id, title, current_lang()), "form_id": xml_form_id, "version": version, "instance_id": submission.instance_id,
             "instance_name": submission.instance_name, "deprecated_id": submission.deprecated_id,
             "current": submission.current, "received_at": local_time(submission.received_at),
             "submitter": display_name or username, "review_state": submission.review_state,

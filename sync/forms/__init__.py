@@ -39,6 +39,13 @@ def definition(form_id: str | None) -> FormDefinition | None:
     return DEFINITIONS.get(form_id or "")
 
 
+def form_title(form_id: str | None, published: str | None, lang: str) -> str:
+    """A form's title in the page's language: a bundled form's module has both (its XLSForm's one title is the
+    Chinese one, which Collect lists); another form has the title its XLSForm gives, else its id."""
+    found = definition(form_id)
+    return found.title(lang) if found else (published or form_id or "")
+
+
 def field_label(name: str, lang: str) -> str:
     field = HOUSEHOLD_FIELDS.get(name)
     return field.label(lang) if field else name

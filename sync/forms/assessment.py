@@ -9,16 +9,21 @@ from xml.etree.ElementTree import Element
 
 from sync.forms.base import (YES_NO_VALUES, Detail, Evidence, Field, FormDefinition, Reading, Text, keep_every,
                              put)
-from sync.values import GRADES, YES_NO, Reader
+from sync.rules import SAFE_RENOVATION, renovation_progress
+from sync.values import GRADES, Reader
 
 FORM_ID = "housing_assessment"
 RENOVATION_CODES = ("planned", "building", "finished", "moved_in", "old_dealt")
+#: 改造方式 (DOMAIN.md Precisions: renovation modes, 001)
+RENOVATION_MODES = ("rebuild", "repair", "relocate", "collective_rental", "public_repair", "swap_lease", "ex_situ",
+                    "other")
 PARTS = ("foundation", "walls", "roof", "load_bearing")
 PHOTOS = ("photo_house", "photo_house_2", "photo_damage", "photo_sign")
 
 RENOVATION_VALUES = {"planned": Text("计划", "Planned"), "building": Text("在建", "Under construction"),
-                     "finished": Text("竣工", "Finished"), "moved_in": Text("已入住", "Moved in"),
-                     "old_dealt": Text("旧房已处置", "Old house dealt with")}
+                     "finished": Text("竣工", "Finished"),
+                     "moved_in": Text("已入住，旧房未处置", "Moved in, old house not dealt with"),
+                     "old_dealt": Text("改造完成（已入住，旧房已处置）", "Finished (moved in, old house dealt with)")}
 
 FIELDS = {
     "housing_assessed": Field(Text("最近鉴定日期", "Last assessment date")),
@@ -32,7 +37,7 @@ PHOTO_ROLES = {"photo_house": Text("房屋全景", "Whole house"), "photo_house_
                "photo_sign": Text("住房安全等级标识牌", "Housing-safety grade sign")}
 
 PATHS = frozenset({
-    "assess_date", "assessor", "grade", "housing_safe", "renovation_saved", "gps", "structure", "structure_other",
+    "assess_date", "grade", "gps", "structure", "structure_other", "photos/sign_present",
     *(f"parts/{p}" for p in PARTS), "renovation/renovation_mode", "renovation/renovation_mode_other",
     "renovation/renovation_state", "notes", *(f"photos/{p}" for p in PHOTOS),
 })
@@ -44,17 +49,21 @@ def read(read: Reader, _root: Element) -> Reading:
     put(fields, "housing_assessed", assess_date)
     grade = read.choice("grade", GRADES)
     put(fields, "housing_grade", grade)
-    put(fields, "housing_safe", read.choice("housing_safe", YES_NO))
-    saved = read.choice("renovation_saved", RENOVATION_CODES)
+    state = read.choice("renovation/renovation_state", RENOVATION_CODES)
+    mode = read.choice("renovation/renovation_mode", RENOVATION_MODES)
+    dangerous = grade in ("C", "D")
+    progress = renovation_progress(state, mode) if dangerous else None
     if grade:
-        # an A/B assessment clears the renovation state: "" is an observed value here
-        fields["renovation_state"] = saved or ""
+        # read from the answers, not from the form's own calculations, so that a submission of an older version
+        # is judged by today's rule; an A/B assessment clears the renovation state: "" is an observed value here
+        fields["renovation_state"] = progress or ""
+        fields["housing_safe"] = "no" if dangerous and progress != SAFE_RENOVATION else "yes"
     record = {
-        "date": assess_date, "assessor": read.text("assessor"), "grade": grade, "gps": read.gps("gps"),
+        "date": assess_date, "grade": grade, "gps": read.gps("gps"),
         "structure": read.text("structure_other") or read.text("structure"),
         "parts": {p: read.text(f"parts/{p}") for p in PARTS},
-        "renovation_mode": read.text("renovation/renovation_mode_other") or read.text("renovation/renovation_mode"),
-        "renovation_state": read.choice("renovation/renovation_state", RENOVATION_CODES), "notes": read.text("notes"),
+        "renovation_mode": read.text("renovation/renovation_mode_other") or mode, "renovation_state": progress,
+        "sign_present": read.text("photos/sign_present"), "notes": read.text("notes"),
         "photos": {p: read.text(f"photos/{p}") for p in PHOTOS},
     }
     return fields, record, []

@@ -101,6 +101,9 @@ class FormDefinition:
     derive: Callable[[list[dict[str, Any]]], dict[str, dict[str, Any]]] | None = None
     #: the photos its evidence check judges: a visit's verdict, or another form's data-quality findings
     evidence: Evidence | None = None
+    #: paths only older versions of the form have, read so that their submissions keep their values on a rebuild
+    #: (the current form must not have them: test_form_definitions.py)
+    former_paths: frozenset[str] = frozenset()
 
     @property
     def counts_as_visit(self) -> bool:

@@ -15,9 +15,12 @@ from sync.rules import net_income, per_capita
 from sync.values import EARLIEST, MAX_COUNT, MAX_YUAN, Reader
 
 FORM_ID = "income_survey"
+#: 资产收益分红 is property income (财产性收入) as the statistics count it; before version 2026120601 the form asked
+#: it among the transfers, where older submissions still carry it
 INCOME_PARTS = ("income/wage_income", "income/business_gross", "income/business_cost", "income/property_income",
-                "transfer/dibao", "transfer/pension", "transfer/subsidies", "transfer/dividends",
+                "income/dividends", "transfer/dibao", "transfer/pension", "transfer/subsidies",
                 "transfer/other_transfer")
+FORMER_DIVIDENDS = "transfer/dividends"
 SPENDING_PARTS = ("spending/spend_medical", "spending/spend_education", "spending/spend_disaster")
 
 FIELDS = {
@@ -25,17 +28,19 @@ FIELDS = {
     "income_per_capita": Field(Text("人均纯收入", "Per-capita net income")),
 }
 
-PATHS = frozenset({"survey_date", "surveyor", "survey_year", "household_size", "size_note", "total_net",
+PATHS = frozenset({"survey_date", "survey_year", "household_size", "size_note", "total_net",
                    "per_capita", "gps", "photo_ledger", "notes", *INCOME_PARTS, *SPENDING_PARTS})
 
 
 def read(read: Reader, _root: Element) -> Reading:
     parts = {path.split("/")[1]: read.number(path, 0, MAX_YUAN) or 0.0 for path in INCOME_PARTS}
+    if read.get(FORMER_DIVIDENDS) is not None:
+        parts["dividends"] = read.number(FORMER_DIVIDENDS, 0, MAX_YUAN) or 0.0
     spending = {path.split("/")[1]: read.number(path, 0, MAX_YUAN) or 0.0 for path in SPENDING_PARTS}
     # the totals are the form's own calculations, and a business may run at a loss
     total_bound = MAX_YUAN * len(INCOME_PARTS)
     record = {
-        "date": read.date("survey_date"), "surveyor": read.text("surveyor"),
+        "date": read.date("survey_date"),
         "year": read.integer("survey_year", EARLIEST.year, 2100),
         "household_size": read.integer("household_size", 1, MAX_COUNT), "size_note": read.text("size_note"),
         "parts": parts, "spending": spending,
@@ -85,4 +90,5 @@ DEFINITION = FormDefinition(
     superseded=Text("同一年度有更新的调查，以更新的为准", "A newer survey of the same year replaces this one"),
     # judged as evidence too (GPS, when given, at the house; the sheet photographed on the survey's day)
     evidence=Evidence(photos={"photo_ledger": Text("收入核算表照片", "photo of the income sheet")}, required=()),
+    former_paths=frozenset({FORMER_DIVIDENDS}),
 )

@@ -16,7 +16,20 @@ FORM_ID = "household_visit"
 ASSURANCES = ("food_secure", "clothing_secure", "education_secure", "medical_secure")
 WATER_INDICATORS = ("water_quantity", "water_quality", "water_convenience", "water_reliability")
 PROBLEMS = ("none", "food", "clothing", "education", "medical", "housing", "water", "signs", "income", "illness",
-            "disaster", "employment", "policy", "other")
+            "disaster", "employment", "schooling_cost", "disability", "unsold", "policy", "safety_net", "other")
+#: 走访结果: only "visited" is a visit; nobody home or unreachable is an attempt (DOMAIN.md Precisions: "A visit is
+#: not help … counts as an attempt, not a visit"). A submission of an older version, without the question, is a visit
+VISITED = "visited"
+OUTCOMES = (VISITED, "not_home", "lost_contact")
+#: 慢病签约: "no" only when a chronic or special-disease patient at home and willing is not signed up (DOMAIN.md
+#: Precisions: Medical, 004); "na" no such patient, "not_required" the patient is away or unwilling
+CHRONIC = ("yes", "no", "na", "not_required")
+#: 帮扶措施: concrete measures, never gifts (DOMAIN.md Precisions: "A visit is not help", 004)
+HELP = ("job", "aid", "housing", "industry", "policy", "other")
+#: 供水方式, counted for 自来水普及率 (tap) and 集中供水率 (central) (DOMAIN.md Precisions: Water, 000)
+WATER_SOURCES = ("central_tap", "central", "scattered_tap", "scattered")
+TAP_WATER = ("central_tap", "scattered_tap")
+CENTRAL_WATER = ("central_tap", "central")
 CHANGE_TYPES = ("birth", "death", "marriage_in", "marriage_out", "moved_out", "moved_in")
 #: the member-change repeat and its questions
 CHANGES = "member_change"
@@ -36,6 +49,11 @@ FIELDS = {
     "water_reliability": Field(Text("供水保证率", "Water supply reliability"), YES_NO_VALUES),
     "housing_sign_present": Field(Text("住房安全等级标识牌", "Housing-safety grade sign"), YES_NO_VALUES),
     "water_sign_present": Field(Text("饮水安全标识牌", "Drinking-water safety sign"), YES_NO_VALUES),
+    "water_source": Field(Text("供水方式", "Water supply"), {
+        "central_tap": Text("集中供水，自来水入户", "Central supply, tap water in the house"),
+        "central": Text("集中供水，到供水点取水", "Central supply, fetched from a standpipe"),
+        "scattered_tap": Text("分散供水，管道入户", "Own source, piped into the house"),
+        "scattered": Text("分散供水，人力取水", "Own source, fetched by hand")}),
     # set by the reconciler from the visits' GPS when the house has no confirmed location (sync/evidence.py)
     "proposed_location": Field(Text("建议位置", "Proposed location")),
 }
@@ -45,13 +63,14 @@ PHOTO_ROLES = {"family": Text("与户内成员合影", "Photo with the family"),
                "water_sign": Text("饮水安全标识牌", "Drinking-water safety sign")}
 
 PATHS = frozenset({
-    "visit_date", "visitor", "gps", "photo_family",
+    "visit_date", "visit_outcome", "absent_note", "gps", "photo_family",
     *(f"two_assurances/{name}" for name in (*ASSURANCES, "housing_grade", "house_safe", "children_6_15",
                                             "out_of_school", "out_of_school_note", "all_insured",
-                                            "not_insured_count", "not_insured_names")),
-    "water/water_safe", *(f"water/{name}" for name in WATER_INDICATORS),
+                                            "not_insured_count", "not_insured_names", "chronic_signed")),
+    "water/water_safe", "water/water_source", *(f"water/{name}" for name in WATER_INDICATORS),
     "signs/housing_sign_present", "signs/water_sign_present", "signs/photo_housing_sign", "signs/photo_water_sign",
-    "findings/problems", "findings/problems_other", "findings/problems_note", "findings/help_given", "remarks",
+    "findings/problems", "findings/problems_other", "findings/problems_note", "findings/help_given", "findings/help_other",
+    "findings/help_note", "remarks",
     *(f"{CHANGES}/{name}" for name in ("change_type", "person_name", "relation", "change_date", "id_number")),
 })
 
@@ -59,6 +78,11 @@ PATHS = frozenset({
 def read(read: Reader, root: Element) -> Reading:
     fields: dict = {}
     visit_date = read.date("visit_date")
+    outcome = read.choice("visit_outcome", OUTCOMES) or VISITED
+    record = {"date": visit_date, "outcome": outcome, "gps": read.gps("gps")}
+    if outcome != VISITED:
+        # an attempt observes nothing of the household, not even a visit date: nobody was met
+        return fields, {**record, "absent_note": read.text("absent_note"), "photos": {}}, []
     put(fields, "last_visit", visit_date)
     for name in ASSURANCES:
         put(fields, name, read.choice(f"two_assurances/{name}", YES_NO))
@@ -69,8 +93,13 @@ def read(read: Reader, root: Element) -> Reading:
         put(fields, name, read.choice(f"water/{name}", YES_NO))
     put(fields, "housing_sign_present", read.choice("signs/housing_sign_present", YES_NO))
     put(fields, "water_sign_present", read.choice("signs/water_sign_present", YES_NO))
+    water_source = read.choice("water/water_source", WATER_SOURCES)
+    put(fields, "water_source", water_source)
+    # before version 2026120601 help_given was free text: such a text is kept as the note, not judged as codes
+    help_text = read.text("findings/help_given") or ""
+    help_given = help_text.split() if set(help_text.split()) <= set(HELP) else []
     record = {
-        "date": visit_date, "visitor": read.text("visitor"), "gps": read.gps("gps"),
+        **record,
         "photos": {"family": read.text("photo_family"), "housing_sign": read.text("signs/photo_housing_sign"),
                    "water_sign": read.text("signs/photo_water_sign")},
         "children_6_15": read.integer("two_assurances/children_6_15", 0, MAX_COUNT),
@@ -79,10 +108,13 @@ def read(read: Reader, root: Element) -> Reading:
         "all_insured": read.choice("two_assurances/all_insured", YES_NO),
         "not_insured_count": read.integer("two_assurances/not_insured_count", 0, MAX_COUNT),
         "not_insured_names": read.text("two_assurances/not_insured_names"),
+        "chronic_signed": read.choice("two_assurances/chronic_signed", CHRONIC), "water_source": water_source,
         "problems": read.choices("findings/problems", PROBLEMS),
         "problems_note": " ".join(filter(None, (read.text("findings/problems_other"),
                                                 read.text("findings/problems_note")))),
-        "help_given": read.text("findings/help_given"), "remarks": read.text("remarks"),
+        "help_given": help_given, "help_other": read.text("findings/help_other"),
+        "help_note": read.text("findings/help_note") or (None if help_given else help_text or None),
+        "remarks": read.text("remarks"),
     }
     changes = []
     for element in root:
@@ -102,17 +134,25 @@ DEFINITION = FormDefinition(
     date_question="visit_date", paths=PATHS, read=read, fields=FIELDS,
     entity_columns=("last_visit", *ASSURANCES, "housing_safe", "water_safe", "housing_grade"),
     collection="visits", keep=keep_every,
-    summary=lambda record: {"date": record.get("date"), "problems": record.get("problems", [])},
+    summary=lambda record: {"date": record.get("date"), "outcome": record.get("outcome", VISITED),
+                            "problems": record.get("problems", [])},
     photo_roles=PHOTO_ROLES,
     details=(
         Detail("date", Text("走访日期", "Visit date")),
+        Detail("outcome", Text("走访结果", "Outcome"), show="choice", path="visit_outcome"),
+        Detail("absent_note", Text("未遇情况说明", "What was found out")),
         Detail("gps", Text("户门口定位", "GPS at the door"), show="gps"),
         Detail("problems", Text("发现的问题", "Problems found"), show="choice", path="findings/problems",
                skip=("none",)),
         Detail("problems_note", Text("问题说明", "Details")),
         Detail("out_of_school_note", Text("失学辍学儿童姓名及原因", "Children out of school: names and reasons")),
         Detail("not_insured_names", Text("未参保人员及原因", "Members not insured: who and why")),
-        Detail("help_given", Text("帮扶措施", "Help given")),
+        Detail("help_given", Text("帮扶措施", "Help given"), show="choice", path="findings/help_given"),
+        Detail("help_other", Text("其他帮扶措施", "Other measure")),
+        Detail("help_note", Text("措施说明", "About the measures")),
+        Detail("chronic_signed", Text("慢病患者签约家庭医生", "Chronic patients with a family doctor"), show="choice",
+               path="two_assurances/chronic_signed"),
+        Detail("water_source", Text("供水方式", "Water supply"), show="field", path="water_source"),
         Detail("remarks", Text("备注", "Remarks")),
     ),
     # a visit without the family photo is questionable (DOMAIN.md "Visit coverage"); the signs' photos are judged

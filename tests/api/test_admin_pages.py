@@ -64,6 +64,19 @@ def test_the_errors_come_in_english_on_an_english_page(admin_client):
     assert "survey 表第 3 行" not in errors
 
 
+def test_a_file_that_is_not_an_xlsx_is_explained_in_chinese_with_the_original_as_detail(admin_client):
+    """issue 17 item 5: a PDF or a text renamed .xlsx is said to be what it is, in Chinese; pyxform's sentence
+    stays as the detail."""
+    response = upload(admin_client, b"%PDF-1.4 not a spreadsheet", "plan.xlsx")
+    assert response.status_code == 400
+    errors = block(response.get_data(as_text=True), "form-errors")
+    assert "它不是 Excel 表格（.xlsx）" in errors and "另存为 .xlsx" in errors
+    detail = block(response.get_data(as_text=True), "error-detail")
+    assert "not recognized as a supported type" in detail
+    english = block(upload(admin_client, b"%PDF-1.4", "plan.xlsx", lang="en").get_data(as_text=True), "form-errors")
+    assert "not recognized as a supported type" in english and "Excel 表格" not in english
+
+
 def before(html, first, then):
     """Whether the element with data-testid `first` comes before the one with `then` in the page."""
     return html.index(f'data-testid="{first}"') < html.index(f'data-testid="{then}"')

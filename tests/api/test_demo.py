@@ -43,6 +43,8 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert by_month[last_month] > 80 and by_month[this_month] > 60
         verdicts = dict(session.execute(select(Visit.verdict, func.count(Visit.id)).group_by(Visit.verdict)).all())
         assert verdicts["verified"] > verdicts["questionable"] > 0
+        # DOMAIN.md Precisions: "A visit may also find nobody home (失联/不在家) … counts as an attempt"
+        assert verdicts["attempt"] > 0
         reasons = {code for (codes,) in session.execute(select(Visit.reasons)) for code in codes}
         assert {"gps_far", "photo_missing", "photo_time_mismatch"} <= reasons
 
@@ -103,3 +105,15 @@ def test_the_generator_is_deterministic_and_never_dates_a_form_in_the_future(sam
     assert all(s.observed_at <= now for s in first)
     assert {s.observed_at.astimezone(CHINA).strftime("%Y-%m") for s in first} == {"2026-02", "2026-03"}
     assert len({s.instance_id for s in first}) == len(first)
+
+
+def test_the_demos_help_is_concrete_measures_never_gifts(sample_district, sessions):
+    """DOMAIN.md Precisions: "A visit is not help: the seeds forbid 慰问式、走访式帮扶 (004). Help given is a concrete
+    measure (job referral, subsidy applied for, repair arranged…), never gifts"."""
+    with session_scope(sessions) as session:
+        infos = household_infos(session)
+    visits = [s.xml.decode() for s in generate(infos, dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.timezone.utc), seed=7)
+              if b"household_visit" in s.xml[:200]]
+    given = [v.split("<help_given>")[1].split("</help_given>")[0] for v in visits if "<help_given>" in v]
+    assert any(given) and all(set(g.split()) <= {"job", "aid", "housing", "industry", "policy", "other"} for g in given)
+    assert not any(gift in v for v in visits for gift in ("米面油", "慰问"))

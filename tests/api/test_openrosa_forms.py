@@ -118,3 +118,10 @@ def test_xlsform_fixture_compiles_via_publish_and_lists_media_warning(publish):
     assert any("missing.png" in w["message_en"] for w in warnings)
     assert answer["published_version"]["attachments"] == [
         {"filename": "missing.png", "dataset": None, "md5": None, "size": None, "present": False}]
+
+
+def test_collects_form_list_names_the_bundled_forms_in_chinese(client, sample_district):
+    """issue 17 item 5: the form list shows the Chinese title, not "入户走访 / Door-to-door visit"."""
+    body = client.get("/formList", headers=sample_district["cadre1"]).get_data(as_text=True)
+    names = re.findall(r"<name>(.*?)</name>", body)
+    assert sorted(names) == sorted(["入户走访", "住房安全鉴定", "家庭收入调查"])

@@ -46,7 +46,6 @@ def test_the_review_page_shows_china_time_and_display_names(client, named, recon
     assert cell(html, "field-start") == "2026-11-25 13:48"  # opened a quarter of an hour before (tests/support.py)
     assert cell(html, "field-end") == "2026-11-25 14:03"
     assert cell(html, "field-username") == "王建国"
-    assert cell(html, "field-visitor") == "王建国"
     assert cell(html, "field-visit_date") == "2026-11-25"  # a date alone stays as it is
     assert fact(html, "填报人") == "王建国"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", fact(html, "接收时间"))
@@ -55,15 +54,14 @@ def test_the_review_page_shows_china_time_and_display_names(client, named, recon
 
 def test_an_empty_display_name_or_an_unknown_name_stays_as_written(client, named, reconcile):
     submit(client, named["town1"], "uuid:by-town", "town1")
-    xml = visit_xml(HH, instance_id="uuid:typed", end=END_UTC).replace(
-        b"<visitor>cadre001</visitor>", "<visitor>李四</visitor>".encode())
+    xml = visit_xml(HH, instance_id="uuid:typed", end=END_UTC, username="李四")
     assert Collect(client, named["cadre1"]).submit(xml).status_code == 201
     reconcile()
     login(client, "town1")
     by_town = client.get("/review/submissions/household_visit/uuid:by-town").get_data(as_text=True)
     assert cell(by_town, "field-username") == "town1" and fact(by_town, "填报人") == "town1"
     typed = client.get("/review/submissions/household_visit/uuid:typed").get_data(as_text=True)
-    assert cell(typed, "field-visitor") == "李四" and cell(typed, "field-username") == "王建国"
+    assert cell(typed, "field-username") == "李四" and fact(typed, "填报人") == "王建国"
 
 
 def test_the_households_submission_page_names_people_the_same_way(client, named, reconcile):
@@ -72,8 +70,8 @@ def test_the_households_submission_page_names_people_the_same_way(client, named,
     login(client, "cadre001")
     html = client.get(f"/households/{HH}/submissions/household_visit/uuid:by-cadre").get_data(as_text=True)
     assert fact(html, "填报人") == "王建国"
-    visitor = re.search(r'data-testid="field-visitor"><span title="cadre001">([^<]*)<', html)
-    assert visitor and visitor.group(1) == "王建国"
+    username = re.search(r'data-testid="field-username"><span title="cadre001">([^<]*)<', html)
+    assert username and username.group(1) == "王建国"
     assert re.search(r'data-testid="field-end"><span title="[^"]+">2026-11-25 14:03<', html)
     english = client.get(f"/households/{HH}/submissions/household_visit/uuid:by-cadre?lang=en").get_data(as_text=True)
     assert fact(english, "Submitted by") == "王建国"

@@ -123,3 +123,33 @@ def test_a_bad_roster_lists_each_row_error_and_imports_nothing(open_page, screen
         expect(errors).to_contain_text("校验位")
         expect(errors).to_contain_text("男 或 女")
         screenshot(page, "roster-errors", device)
+
+
+def test_a_cadres_home_names_the_forms_by_their_title_in_the_pages_language(open_page, screenshot, fits_phone):
+    """issue 17 item 5: Chinese titles on a Chinese page, English on an English one, the version as a hint; no
+    `household_visit · 版本 …`."""
+    page = open_page("cadre001", "phone", "/")
+    forms = page.get_by_test_id("published-form")
+    expect(forms.first).to_be_visible()
+    texts = forms.all_inner_texts()
+    assert any(t.startswith("入户走访") and "版本" in t for t in texts)
+    assert not any("household_visit" in t or "Door-to-door" in t for t in texts)
+    fits_phone(page)
+    screenshot(page, "home-form-titles", "phone")
+    page.goto("/?lang=en")
+    english = page.get_by_test_id("published-form").all_inner_texts()
+    assert any(t.startswith("Door-to-door visit") for t in english) and not any("入户走访" in t for t in english)
+
+
+def test_a_file_that_is_not_an_xlsform_is_explained_in_chinese(open_page, screenshot, fits_phone, tmp_path):
+    """issue 17 item 5: a renamed PDF on the publishing page: what is wrong, in Chinese; pyxform's text as detail."""
+    fake = tmp_path / "plan.xlsx"
+    fake.write_bytes(b"%PDF-1.4 not a spreadsheet")
+    page = open_page("admin", "phone", "/admin/")
+    page.get_by_test_id("xlsform-input").set_input_files(str(fake))
+    page.get_by_test_id("publish-submit").click()
+    errors = page.get_by_test_id("form-errors")
+    expect(errors).to_contain_text("它不是 Excel 表格（.xlsx）")
+    expect(errors.get_by_test_id("error-detail")).to_contain_text("原文")
+    fits_phone(page)
+    screenshot(page, "admin-form-not-xlsx", "phone")

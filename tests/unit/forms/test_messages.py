@@ -30,3 +30,11 @@ def test_untranslated_message_keeps_the_english_behind_a_chinese_lead_in():
 
 def test_unknown_question_type_is_translated():
     assert locate("Unknown question type 'textt'.").message_zh == "未知的题型“textt”。"
+
+
+def test_a_translated_message_keeps_pyxforms_sentence_as_the_detail():
+    # issue 17 item 5: the admin reads Chinese, the original stays for whoever searches for it
+    message = locate("Argument 'definition' was not recognized as a supported type. Must be one of: .xlsx, .xls")
+    assert message.message_zh.startswith("无法读取这个文件：它不是 Excel 表格（.xlsx）")
+    assert message.detail == message.message_en and "not recognized" in message.detail
+    assert locate("Something pyxform says that we have not translated.").detail is None

@@ -109,6 +109,28 @@ def test_visits_without_a_judged_verdict_count_as_visited_but_not_verified(distr
     assert counts(read(coverage_for_month, None, MONTH, area_code=VILLAGE).total) == (19, 0, 1, 18)
 
 
+def test_nobody_at_home_is_an_attempt_not_a_visit(district, visit, read):
+    """DOMAIN.md Precisions: "A visit may also find nobody home (失联/不在家): that is recorded as such, without a
+    family photo, and counts as an attempt, not a visit"."""
+    visit(HAO_FU, "2026-03-02", "attempt")
+    visit(LONG, "2026-03-02", "attempt")
+    visit(LONG, "2026-03-20", "questionable")      # came back and met the family: a visit
+    visit(HUANG, "2026-02-10", "verified")
+    visit(HUANG, "2026-03-05", "attempt")
+    report = read(coverage_for_month, None, MONTH, area_code=VILLAGE)
+    assert counts(report.total) == (19, 0, 1, 18)
+    assert counts(row(read(coverage_for_month, None, MONTH, area_code=VILLAGE, by="cadre"), "cadre001")) == (7, 0, 1, 6)
+    missed = read(not_visited, None, MONTH, area_code=VILLAGE, cadre="cadre001")
+    states = {h.number: h.state for h in missed.households}
+    assert missed.total == 6 and states[HAO_FU] == states[HUANG] == "attempted" and LONG not in states
+    attempted = read(coverage_households, None, MONTH, area_code=VILLAGE, state="attempted")
+    assert sorted(h.number for h in attempted.households) == sorted([HAO_FU, HUANG])
+    # the last visit is the last real one
+    assert next(h for h in missed.households if h.number == HUANG).last_visit == dt.date(2026, 2, 10)
+    questionable = read(coverage_households, None, MONTH, area_code=VILLAGE, state="questionable")
+    assert [h.number for h in questionable.households] == [LONG]
+
+
 # ---- rows: towns, villages, cadres ----------------------------------------------------------------------------
 
 def test_county_rows_are_towns_and_town_rows_are_villages(district, visit, read):

@@ -69,3 +69,13 @@ def test_household_without_location_gets_the_first_accurate_point_proposed():
     proposal = proposed_location(visits, EVIDENCE)
     assert proposal["instance_id"] == "uuid:good" and proposal["accuracy"] == 8
     assert proposed_location(visits[:1], EVIDENCE) is None
+
+
+def test_nobody_at_home_is_an_attempt_without_a_family_photo():
+    """DOMAIN.md Precisions: "A visit may also find nobody home (失联/不在家): that is recorded as such, without a
+    family photo, and counts as an attempt, not a visit"."""
+    for outcome in ("not_home", "lost_contact"):
+        verdict = judge_visit({**visit(photos={}), "outcome": outcome}, HOUSE, {}, WHEN, EVIDENCE)
+        assert (verdict.verdict, codes(verdict)) == ("attempt", ["attempt"])
+    met = judge_visit({**visit(), "outcome": "visited"}, HOUSE, {"f.jpg": photo()}, WHEN, EVIDENCE)
+    assert met.verdict == "verified"

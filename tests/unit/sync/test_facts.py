@@ -15,9 +15,9 @@ def test_visit_fact_has_fields_record_entity_and_time():
     fact = read_fact(visit_xml("111", instance_id="uuid:v", water="no", grade="C", house_safe="no", base_version=3,
                                trunk_version=3, branch_id="br", end="2026-11-20T10:00:00+08:00",
                                changes=[{"type": "birth", "name": "小明", "date": "2026-10-01"}]), RECEIVED)
-    # the form's visitor stays in the record; who sent it is the account, which only the reconciler knows
+    # who sent it is the account, which only the reconciler knows; the form names nobody (issue 17 item 12)
     assert (fact.form, fact.instance_id, fact.household, fact.by) == ("household_visit", "uuid:v", "111", None)
-    assert fact.record["visitor"] == "cadre001"
+    assert "visitor" not in fact.record and fact.record["outcome"] == "visited"
     assert fact.observed_at == dt.datetime(2026, 11, 20, 2, tzinfo=dt.timezone.utc)
     assert (fact.entity_update, fact.base_version, fact.trunk_version, fact.branch_id) == (True, 3, 3, "br")
     assert fact.fields["water_safe"] == "no" and fact.fields["housing_grade"] == "C"
@@ -31,8 +31,68 @@ def test_visit_fact_has_fields_record_entity_and_time():
 def test_assessment_of_a_b_house_clears_the_renovation_state():
     fact = read_fact(assessment_xml("111", grade="B"), RECEIVED)
     assert fact.fields["housing_grade"] == "B" and fact.fields["renovation_state"] == ""
-    fact = read_fact(assessment_xml("111", grade="D", renovation_state="moved_in"), RECEIVED)
-    assert fact.fields["renovation_state"] == "moved_in" and fact.fields["housing_safe"] == "yes"
+    fact = read_fact(assessment_xml("111", grade="D", renovation_state="old_dealt"), RECEIVED)
+    assert fact.fields["renovation_state"] == "old_dealt" and fact.fields["housing_safe"] == "yes"
+
+
+def test_a_family_moved_in_with_the_old_house_standing_is_not_safe_yet():
+    """DOMAIN.md Precisions: "Renovation ends only when both hold: the family has moved in and the old house is
+    dealt with (建新拆旧, 防止"两头住", 004)"; read from the answers, so an older version's "moved in, safe" is
+    judged again by this rule."""
+    fact = read_fact(assessment_xml("111", grade="D", renovation_state="moved_in", mode="ex_situ"), RECEIVED)
+    assert fact.fields["renovation_state"] == "moved_in" and fact.fields["housing_safe"] == "no"
+    older = assessment_xml("111", grade="D", renovation_state="moved_in", mode="relocate")
+    older = older.replace(b"<housing_safe>no</housing_safe>", b"<housing_safe>yes</housing_safe>")
+    assert read_fact(older, RECEIVED).fields["housing_safe"] == "no"
+    repaired = read_fact(assessment_xml("111", grade="C", renovation_state="moved_in", mode="repair"), RECEIVED)
+    assert repaired.fields["renovation_state"] == "old_dealt" and repaired.fields["housing_safe"] == "yes"
+    assert repaired.record["renovation_mode"] == "repair"
+
+
+def test_nobody_at_home_is_an_attempt_that_observes_nothing():
+    """DOMAIN.md Precisions: "A visit may also find nobody home (失联/不在家): that is recorded as such, without a
+    family photo, and counts as an attempt, not a visit"."""
+    fact = read_fact(visit_xml("111", outcome="not_home", photo=""), RECEIVED)
+    assert fact.fields == {} and fact.member_changes == []
+    assert fact.record["outcome"] == "not_home" and fact.record["absent_note"] == "外出务工"
+    assert fact.record["date"] == "2026-11-20" and fact.record["gps"]["accuracy"] == 5.0
+    assert fact.record["photos"] == {}
+
+
+def test_chronic_signing_is_kept_and_counts_only_when_required():
+    """DOMAIN.md Precisions, Medical: "family-doctor signing is required for chronic or special-disease patients
+    who are at home and willing (在家且有签约意愿, 004), not for everyone"."""
+    away = read_fact(visit_xml("111", chronic="not_required"), RECEIVED)
+    assert away.record["chronic_signed"] == "not_required" and away.fields["medical_secure"] == "yes"
+    unsigned = read_fact(visit_xml("111", chronic="no"), RECEIVED)
+    assert unsigned.record["chronic_signed"] == "no" and unsigned.fields["medical_secure"] == "no"
+
+
+def test_help_given_is_a_list_of_measures_and_an_older_free_text_is_kept_as_the_note():
+    """DOMAIN.md Precisions: "Help given is a concrete measure (job referral, subsidy applied for, repair
+    arranged…), never gifts"."""
+    fact = read_fact(visit_xml("111", problems="income", help_given="job aid"), RECEIVED)
+    assert fact.record["help_given"] == ["job", "aid"] and fact.findings == []
+    older = read_fact(visit_xml("111", problems="income", help_given="协助申请公益岗位"), RECEIVED)
+    assert older.record["help_given"] == [] and older.record["help_note"] == "协助申请公益岗位"
+    assert older.findings == []
+
+
+def test_the_water_source_is_kept_for_the_tap_and_central_supply_rates():
+    """DOMAIN.md Precisions, Water: "the source type (集中供水 / 分散供水, 自来水) is needed for the targets
+    自来水普及率 ≥ 85% and 集中供水率 ≥ 90% (000)"."""
+    fact = read_fact(visit_xml("111", water_source="scattered_tap"), RECEIVED)
+    assert fact.record["water_source"] == fact.fields["water_source"] == "scattered_tap"
+
+
+def test_dividends_are_property_income_and_older_surveys_keep_theirs():
+    """issue 14 item 10: 资产收益分红 counts as 财产性收入; a survey of the version that asked it among the transfers
+    keeps its amount."""
+    fact = read_fact(income_xml("111", dividends=600), RECEIVED)
+    assert fact.record["parts"]["dividends"] == 600
+    older = income_xml("111", dividends=0).replace(b"<dividends>0</dividends>", b"").replace(
+        b"<dibao>0</dibao>", b"<dibao>0</dibao><dividends>450</dividends>")
+    assert read_fact(older, RECEIVED).record["parts"]["dividends"] == 450
 
 
 def test_income_fact_keeps_parts_and_reported_totals():
@@ -145,7 +205,7 @@ def test_a_fact_cached_by_the_older_reader_is_read_again():
 def test_the_account_is_who_sent_it_whatever_the_form_says():
     fact = read_fact(visit_xml("111", username="username not found"), RECEIVED)
     received = as_received(fact, "cadre001", RECEIVED, dt.timedelta(minutes=10))
-    assert received.by == "cadre001" and received.record["visitor"] == "username not found"
+    assert received.by == "cadre001" and "username not found" not in str(received.record)
 
 
 def test_a_form_filled_after_it_arrived_counts_as_filled_when_it_arrived():

@@ -73,6 +73,14 @@ def test_the_module_names_its_own_form(form_id):
     assert form.xml_form_id == form_id
 
 
+@pytest.mark.parametrize("form_id", FORM_IDS)
+def test_former_paths_are_gone_from_the_current_form(form_id):
+    """A path read only for older versions' submissions must not be a question of the form as it is now."""
+    definition = DEFINITIONS[form_id]
+    assert not definition.former_paths & instance_paths(compiled(form_id).xform)
+    assert not definition.former_paths & definition.paths
+
+
 def unknown_paths(definition: base.FormDefinition) -> set[str]:
     """The paths the module reads that its compiled XLSForm does not have."""
     return (definition.paths | {definition.date_question}) - instance_paths(compiled(definition.form_id).xform)

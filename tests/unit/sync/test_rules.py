@@ -3,7 +3,7 @@ import datetime as dt
 from pathlib import Path
 
 from sync.rules import (dangerous_house, exit_standard, load_rules, monitoring_flags, net_income, per_capita,
-                        quality_findings, two_assurances_met)
+                        quality_findings, renovation_progress, two_assurances_met)
 
 RULES = load_rules()
 ALL_MET = {"food_secure": "yes", "clothing_secure": "yes", "education_secure": "yes", "medical_secure": "yes",
@@ -82,16 +82,32 @@ def test_near_poor_is_flagged():
     assert monitoring_flags("已脱贫", [income(2025, line * 3)], ALL_MET, RULES) == []
 
 
-def test_c_and_d_houses_are_tracked_until_moved_in():
+def test_c_and_d_houses_are_tracked_until_moved_in_and_the_old_house_dealt_with():
     """DOMAIN.md:47-49 "C and D are dangerous and must be renovated … followed until the family has moved in
-    (全部入住) and the old house is dealt with (建新拆旧)"; subsidies C 5,000 / D 45,000 (configurable)."""
+    (全部入住) and the old house is dealt with (建新拆旧)"; subsidies C 5,000 / D 45,000 (configurable).
+    DOMAIN.md Precisions: "Renovation ends only when both hold: the family has moved in and the old house is dealt
+    with (建新拆旧, 防止"两头住", 004)"."""
     flag = dangerous_house({"housing_grade": "D", "renovation_state": "building"}, RULES)
     assert flag.code == "dangerous_house" and flag.details["subsidy"] == 45000
     assert flag.message_zh == "D 级危房，改造未完成（在建）" and "under way" in flag.message_en
     assert dangerous_house({"housing_grade": "C"}, RULES).details["subsidy"] == 5000
-    assert dangerous_house({"housing_grade": "C", "renovation_state": "moved_in"}, RULES) is None
+    # moved in while the old house still stands: 两头住, not finished
+    moved_in = dangerous_house({"housing_grade": "C", "renovation_state": "moved_in"}, RULES)
+    assert moved_in.message_zh == "C 级危房，改造未完成（已入住，旧房未处置）"
     assert dangerous_house({"housing_grade": "D", "renovation_state": "old_dealt"}, RULES) is None
     assert dangerous_house({"housing_grade": "B"}, RULES) is None
+
+
+def test_moving_in_after_a_renovation_on_the_same_site_finishes_it():
+    """DOMAIN.md Precisions: "Renovation ends only when both hold … (建新拆旧, 004)": a house repaired, or rebuilt
+    where the old one stood, leaves no old house to deal with; moving in elsewhere (集中安置, 公租房, 易地扶贫搬迁…)
+    does."""
+    assert renovation_progress("moved_in", "repair") == "old_dealt"
+    assert renovation_progress("moved_in", "rebuild") == "old_dealt"
+    for elsewhere in ("relocate", "collective_rental", "public_repair", "swap_lease", "ex_situ", "other", None):
+        assert renovation_progress("moved_in", elsewhere) == "moved_in"
+    assert renovation_progress("building", "repair") == "building"
+    assert renovation_progress("old_dealt", "ex_situ") == "old_dealt"
 
 
 TODAY = dt.date(2026, 11, 25)
