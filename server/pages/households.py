@@ -6,6 +6,8 @@ not exist. The read transaction ends before rendering (on SQLite every transacti
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import math
 from typing import Any
 
@@ -233,7 +235,8 @@ def file_page(number: str):
         "can_confirm_location": current_principal().user.role in LOCATION_CONFIRMERS,
     }
     db().commit()
-    return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS)
+    return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS,
+                           printed_at=local_time(dt.datetime.now(dt.timezone.utc)))
 
 
 @bp.post("/<number>/location")

@@ -15,6 +15,7 @@ DEVICES = ("phone", "desktop")
 VILLAGE_1, VILLAGE_2 = "210504001001", "210504001002"   # 高峪一村, 高峪二村 (town 1, 高峪街道)
 TOWN_2 = "210504002"                                      # 牛心台街道
 SAMPLE_ROSTER = Path(__file__).resolve().parents[2] / "sync" / "samples" / "roster.csv"
+SCREENSHOTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 def most(rows, attribute: str):
@@ -143,6 +144,27 @@ def assert_names_cover_nothing(page) -> dict[str, list[dict]]:
         for marker in boxes["households"] + boxes["clusters"]:
             assert not overlap(label, marker), f"{label['text']} covers a marker"
     return boxes
+
+
+def test_the_household_file_prints_whole_without_the_site_around_it(open_page, screenshot, demo_db):
+    (number,) = demo_db.execute("SELECT h.number FROM households h JOIN visits v ON v.household_id = h.id "
+                                "ORDER BY h.number LIMIT 1").fetchone()
+    page = open_page("county", "phone", f"/households/{number}")
+    button = page.get_by_test_id("print-file")
+    expect(button).to_be_visible()  # shown by the script, so it never shows where it could not work
+    page.evaluate("window.print = () => { window.printed = true; }")  # no dialog in a headless browser
+    button.click()
+    assert page.evaluate("window.printed") is True
+    assert page.evaluate("[...document.querySelectorAll('details')].every(d => d.open)")
+    page.emulate_media(media="print")
+    expect(page.locator("nav.sections")).to_be_hidden()
+    expect(button).to_be_hidden()
+    expect(page.locator(".print-only")).to_contain_text(number)
+    expect(page.get_by_test_id("value-source").first).to_be_visible()  # each value's source goes on paper
+    screenshot(page, "household-file-print", "phone")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 1
+    (SCREENSHOTS_DIR / "household-file.pdf").write_bytes(pdf)
 
 
 def test_the_map_groups_villages_when_zoomed_out_and_names_cover_no_marker(open_page, screenshot):
