@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import os
 import re
 import random
 import uuid
@@ -92,6 +93,12 @@ def jpeg(target_bytes: int = 200_000, seed: int = 1) -> bytes:
 
 def new_instance_id() -> str:
     return f"uuid:{uuid.uuid4()}"
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL database of this test process (conftest names one per xdist worker), or None on SQLite.
+    Test modules read it from here: `from conftest import …` finds whichever conftest was imported first."""
+    return os.environ.get("ZOUFANG_TEST_DATABASE_URL")
 
 
 def basic(username: str, password: str) -> dict[str, str]:

@@ -7,12 +7,13 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from conftest import PG_URL
 from server.app import create_app, create_command_app
 from server.config import load_settings
 from server.db import session_scope
-from support import Collect, make_jpeg, visit_xml
+from support import Collect, make_jpeg, postgres_url, visit_xml
 from sync.models import Submission, SubmissionAttachment
+
+PG_URL = postgres_url()
 
 HH, HH7 = "2105040010010001", "2105040010010007"
 sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="backup create copies SQLite; PostgreSQL is refused (below)")

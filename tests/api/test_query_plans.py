@@ -16,13 +16,14 @@ import re
 import pytest
 from sqlalchemy import event, select, text, update
 
-from conftest import PG_URL
 from server.db import session_scope
-from support import Collect, make_jpeg, new_instance_id, visit_xml
+from support import Collect, make_jpeg, new_instance_id, postgres_url, visit_xml
 from sync.jobs import queue_refolds, run_until_idle
 from sync.models import Household, Submission
 from sync.rebuild import rebuild
 from sync.rules import BUNDLED_RULES, load_rules
+
+PG_URL = postgres_url()
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="plans are PostgreSQL's; set ZOUFANG_TEST_DATABASE_URL")
 

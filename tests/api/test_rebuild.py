@@ -2,13 +2,14 @@
 import pytest
 from sqlalchemy import select, update
 
-from conftest import PG_URL
 from server.db import session_scope
-from support import Collect, assessment_xml, new_instance_id, visit_xml
+from support import Collect, assessment_xml, new_instance_id, postgres_url, visit_xml
 from sync.jobs import retry_failed, run_until_idle
 from sync.models import Job, Submission
 from sync.rebuild import rebuild, rebuild_progress, run_chunks, start_rebuild
 from test_reconcile import snapshot
+
+PG_URL = postgres_url()
 
 HH, HH7, OTHER = "2105040010010001", "2105040010010007", "2105040010020002"
 BELOW, BETWEEN, ABOVE = "0000000000000001", "2105040010010001X", "9999999999999999"
