@@ -101,16 +101,6 @@ def home():
     return render_template("home.html", user=principal.user, areas=areas, forms=forms)
 
 
-@bp.route("/admin/roster")
-def roster_page():
-    principal = login_required()
-    if principal is None:
-        return redirect(url_for("web.login", next=request.path))
-    if principal.user.role != "admin":
-        raise Problem(403, "auth.forbidden", "仅管理员可用。", "Administrators only.")
-    return render_template("roster.html")
-
-
 def _device_owner(user_id: int) -> User:
     principal = g.principal
     if principal.user.id != user_id and principal.user.role != "admin":

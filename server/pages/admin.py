@@ -1,6 +1,6 @@
 """Admin pages (admins only): publish XLSForms and open/close forms, manage users (create, deactivate, reset the
-password, set up their phones), and the area tree (see it, import it). The roster import has its own page
-(web.roster_page); the QR code for a phone is on web.devices."""
+password, set up their phones), the area tree (see it, import it) and the roster import (the page; the upload goes
+to the API, api.upload_roster). The QR code for a phone is on web.devices."""
 from __future__ import annotations
 
 from typing import Any
@@ -105,6 +105,15 @@ def form_state(xml_form_id: str):
     db().commit()
     flash(_("表单 %(form)s 现在是“%(state)s”。", form=xml_form_id, state=FORM_STATE_LABELS[state]), "ok")
     return redirect(url_for("admin.index"))
+
+
+# ---- roster ------------------------------------------------------------------------------------------------
+
+@bp.get("/roster")
+@page("admin")
+def roster():
+    """The roster import: the file goes to api.upload_roster by script, with its upload progress."""
+    return render_template("admin/roster.html")
 
 
 # ---- users -------------------------------------------------------------------------------------------------
