@@ -3,9 +3,10 @@ password, set up their phones), the area tree (see it, import it) and the roster
 to the API, api.upload_roster). The QR code for a phone is on web.devices."""
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import func, select
@@ -25,6 +26,8 @@ from server.runtime import db, runtime
 from sync.areas import import_areas
 from sync.models import Area, Household, Submission
 from sync.reconcile import stale_records
+from sync.roster_template import FILENAME as TEMPLATE_NAME
+from sync.roster_template import roster_template
 from sync.review import area_tree
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -114,6 +117,14 @@ def form_state(xml_form_id: str):
 def roster():
     """The roster import: the file goes to api.upload_roster by script, with its upload progress."""
     return render_template("admin/roster.html")
+
+
+@bp.get("/roster/template.xlsx")
+@page("admin")
+def roster_template_file():
+    """The roster template: headers, a sample row and a sheet explaining each column (sync/roster_template.py)."""
+    return send_file(io.BytesIO(roster_template()), as_attachment=True, download_name=TEMPLATE_NAME,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # ---- users -------------------------------------------------------------------------------------------------
