@@ -30,6 +30,17 @@ def decode_settings(payload: str) -> dict:
     return json.loads(zlib.decompress(base64.b64decode(payload)).decode("utf-8"))
 
 
+def _qr(payload: str) -> segno.QRCode:
+    return segno.make(payload, error="l", micro=False)
+
+
 def qr_svg(payload: str) -> str:
     # no width/height of its own: the code scales to the phone's width even before the stylesheet applies
-    return segno.make(payload, error="l", micro=False).svg_inline(scale=5, border=2, omitsize=True)
+    return _qr(payload).svg_inline(scale=5, border=2, omitsize=True)
+
+
+def qr_png_data_uri(payload: str) -> str:
+    """The same code as a PNG, for a link that saves it: a cadre setting up the phone the page is open on cannot
+    scan its own screen, but Collect imports a QR code from a saved image. A data: URI, because the token is
+    shown once and is stored nowhere to serve it from."""
+    return _qr(payload).png_data_uri(scale=8, border=4)

@@ -25,3 +25,11 @@ except ZoneInfoNotFoundError:  # a host without a tz database: China has kept UT
 
 def this_month() -> str:
     return dt.datetime.now(CHINA).strftime("%Y-%m")
+
+
+def month_span(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """A YYYY-MM month of China time as its [start, end) in UTC, the time the database keeps."""
+    year, number = int(month[:4]), int(month[5:7])
+    start = dt.datetime(year, number, 1, tzinfo=CHINA)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=CHINA)
+    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)

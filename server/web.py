@@ -12,7 +12,7 @@ from sqlalchemy import select
 from forms.models import Form, FormVersion
 from server.audit import record
 from server.auth import authenticate, password_marker, session_principal, token_sha256
-from server.collect_qr import collect_settings, encode_settings, qr_svg
+from server.collect_qr import collect_settings, encode_settings, qr_png_data_uri, qr_svg
 from server.db import utcnow
 from server.errors import Problem
 from server.first_admin import needs_first_admin
@@ -101,16 +101,6 @@ def home():
     return render_template("home.html", user=principal.user, areas=areas, forms=forms)
 
 
-@bp.route("/admin/roster")
-def roster_page():
-    principal = login_required()
-    if principal is None:
-        return redirect(url_for("web.login", next=request.path))
-    if principal.user.role != "admin":
-        raise Problem(403, "auth.forbidden", "仅管理员可用。", "Administrators only.")
-    return render_template("roster.html")
-
-
 def _device_owner(user_id: int) -> User:
     principal = g.principal
     if principal.user.id != user_id and principal.user.role != "admin":
@@ -126,7 +116,7 @@ def devices(user_id: int):
     if login_required() is None:
         return redirect(url_for("web.login", next=request.path))
     user = _device_owner(user_id)
-    qr = server_url = None
+    qr = qr_png = server_url = None
     if request.method == "POST":
         token = secrets.token_urlsafe(32)
         name = (request.form.get("name") or "").strip()[:100] or f"{user.username} {utcnow():%Y-%m-%d}"
@@ -136,9 +126,10 @@ def devices(user_id: int):
         record(db(), "device.create", f"device:{device.id}", {"user": user.username, "name": name})
         db().commit()
         server_url = url_for("web.home", _external=True).rstrip("/") + f"/key/{token}"
-        qr = qr_svg(encode_settings(collect_settings(server_url, runtime().settings.project_name)))
+        payload = encode_settings(collect_settings(server_url, runtime().settings.project_name))
+        qr, qr_png = qr_svg(payload), qr_png_data_uri(payload)
     listed = db().scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at.desc())).all()
-    return render_template("devices.html", owner=user, devices=listed, qr=qr, server_url=server_url)
+    return render_template("devices.html", owner=user, devices=listed, qr=qr, qr_png=qr_png, server_url=server_url)
 
 
 @bp.route("/users/<int:user_id>/devices/<int:device_id>/revoke", methods=["POST"])

@@ -8,6 +8,7 @@ this module stays free of the server shell. Services flush; the request commits.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
@@ -16,6 +17,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from forms.models import Form, FormVersion
 from server.errors import DomainError
+from sync.facts import as_received, cached_fact
 from sync.idcard import mask
 from sync.models import Area, Household, Job, Submission
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit
@@ -138,14 +140,48 @@ def _count(session: Session, statement: Select) -> int:
     return session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
 
 
+#: what a submission's evidence filter may ask for: a verdict, or "none" for what has none (not a visit, not judged)
+VERDICT_FILTERS = ("verified", "questionable", "no_evidence", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmissionRow:
+    """One row of the submissions list."""
+
+    submission: Submission
+    form_id: str
+    title: str
+    area: Area | None
+    #: the household it names, when that is on the roster
+    household_id: int | None
+    head_name: str | None
+    #: the visit's evidence verdict and reason codes (sync/evidence.py); None for other forms or before judging
+    verdict: str | None
+    reasons: list[Any]
+
+    def filled_at(self, clock_skew: dt.timedelta) -> dt.datetime | None:
+        """When the form was filled, as the household file counts it (sync/facts.py: meta end, start or its date,
+        never later than it arrived plus the clock skew); None until the reconciler has read the submission."""
+        fact = cached_fact(self.submission.facts)
+        if fact is None:
+            return None
+        return as_received(fact, None, self.submission.received_at, clock_skew).observed_at
+
+
 def list_submissions(session: Session, scope: Scope, *, state: str | None = None, form: str | None = None,
-                     area: Area | None = None, household: str | None = None, limit: int = 50,
+                     area: Area | None = None, household: str | None = None, verdict: str | None = None,
+                     received: tuple[dt.datetime, dt.datetime] | None = None, limit: int = 50,
                      offset: int = 0) -> Page:
-    """Current submissions (not replaced by an edit), newest first: (Submission, form id, form title, area)."""
-    statement = (select(Submission, Form.xml_form_id, FormVersion.title, Area)
+    """Current submissions (not replaced by an edit), newest first, as SubmissionRows: with the household's head
+    and the visit's evidence verdict. `received` is a [from, to) range of arrival times (UTC, as stored): the
+    arrival time is what (area_id, received_at) indexes, so a month's page reads only that month."""
+    statement = (select(Submission, Form.xml_form_id, FormVersion.title, Area, Household.id, Household.head_name,
+                        Visit.verdict, Visit.reasons)
                  .join(Form, Submission.form_id == Form.id)
                  .join(FormVersion, Submission.form_version_id == FormVersion.id)
                  .outerjoin(Area, Submission.area_id == Area.id)
+                 .outerjoin(Household, Household.number == Submission.household_number)
+                 .outerjoin(Visit, Visit.submission_id == Submission.id)
                  .where(Submission.current.is_(True)))
     statement = _in_area(scope.filter(statement, Submission.area_id), Submission.area_id, area)
     if state:
@@ -154,10 +190,16 @@ def list_submissions(session: Session, scope: Scope, *, state: str | None = None
         statement = statement.where(Form.xml_form_id == form)
     if household:
         statement = statement.where(Submission.household_number == household)
+    if verdict == "none":
+        statement = statement.where(Visit.verdict.is_(None))
+    elif verdict:
+        statement = statement.where(Visit.verdict == verdict)
+    if received:
+        statement = statement.where(Submission.received_at >= received[0], Submission.received_at < received[1])
     total = _count(session, statement)
     rows = session.execute(statement.order_by(Submission.received_at.desc(), Submission.id.desc())
                            .limit(limit).offset(offset)).all()
-    return Page(total, [tuple(r) for r in rows])
+    return Page(total, [SubmissionRow(*row[:7], list(row[7] or [])) for row in rows])
 
 
 def out_of_area_submissions(session: Session, scope: Scope, *, area: Area | None = None, limit: int = 50,

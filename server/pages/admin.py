@@ -1,11 +1,12 @@
 """Admin pages (admins only): publish XLSForms and open/close forms, manage users (create, deactivate, reset the
-password, set up their phones), and the area tree (see it, import it). The roster import has its own page
-(web.roster_page); the QR code for a phone is on web.devices."""
+password, set up their phones), the area tree (see it, import it) and the roster import (the page; the upload goes
+to the API, api.upload_roster). The QR code for a phone is on web.devices."""
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import func, select
@@ -26,6 +27,8 @@ from sync.areas import import_areas
 from sync.forms import form_title
 from sync.models import Area, Household, Submission
 from sync.reconcile import stale_records
+from sync.roster_template import FILENAME as TEMPLATE_NAME
+from sync.roster_template import roster_template
 from sync.review import area_tree
 from sync.workers import recent_workers
 
@@ -108,6 +111,23 @@ def form_state(xml_form_id: str):
     db().commit()
     flash(_("表单 %(form)s 现在是“%(state)s”。", form=xml_form_id, state=FORM_STATE_LABELS[state]), "ok")
     return redirect(url_for("admin.index"))
+
+
+# ---- roster ------------------------------------------------------------------------------------------------
+
+@bp.get("/roster")
+@page("admin")
+def roster():
+    """The roster import: the file goes to api.upload_roster by script, with its upload progress."""
+    return render_template("admin/roster.html")
+
+
+@bp.get("/roster/template.xlsx")
+@page("admin")
+def roster_template_file():
+    """The roster template: headers, a sample row and a sheet explaining each column (sync/roster_template.py)."""
+    return send_file(io.BytesIO(roster_template()), as_attachment=True, download_name=TEMPLATE_NAME,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # ---- users -------------------------------------------------------------------------------------------------

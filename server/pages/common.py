@@ -24,13 +24,14 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{
 #: 2026120601 the visitor, assessor and surveyor, which defaulted to it
 PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 
-# (endpoint, label, roles that see it); an entry shows once its page module is there
+# (endpoint, label, roles that see it, the blueprints whose pages are in this section); an entry shows once its
+# page module is there
 NAV = [
-    ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre")),
-    ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre")),
-    ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre")),
-    ("review.index", lazy_gettext("审核"), ("admin", "supervisor")),
-    ("admin.index", lazy_gettext("管理"), ("admin",)),
+    ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre"), ("coverage",)),
+    ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre"), ("mapview",)),
+    ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre"), ("households",)),
+    ("review.index", lazy_gettext("审核"), ("admin", "supervisor"), ("review",)),
+    ("admin.index", lazy_gettext("管理"), ("admin",), ("admin", "audit")),
 ]
 
 
@@ -38,9 +39,9 @@ def nav_items() -> list[tuple[str, str, bool]]:
     principal = g.get("principal")
     if principal is None:
         return []
-    return [(url_for(endpoint), label, request.endpoint is not None and
-             request.endpoint.split(".")[0] == endpoint.split(".")[0])
-            for endpoint, label, roles in NAV
+    blueprint = request.endpoint.split(".")[0] if request.endpoint else None
+    return [(url_for(endpoint), label, blueprint in blueprints)
+            for endpoint, label, roles, blueprints in NAV
             if endpoint in current_app.view_functions and principal.user.role in roles]
 
 

@@ -72,28 +72,34 @@ def _month_switch(chosen: str) -> dict[str, str | None]:
 
 
 def trend_chart(trend: list[TrendPoint], width: int = 320, height: int = 170) -> dict:
-    """Bar positions for the trend chart: per month a verified bar with the questionable share stacked on it."""
+    """Bar positions for the trend chart: per month a verified bar with the questionable share stacked on it,
+    labelled with its verified percentage.
+
+    A month before the first month with a visit, or any month of an area with nobody to visit, has no data: it
+    gets no bar (a bar of 0 would say that nobody visited) and says 无数据 instead. A month without visits after
+    the first visit is a real 0."""
     top, bottom, left = 18, 22, 36
     plot = height - top - bottom
     step = (width - left) / max(1, len(trend))
     bar = step * 0.62
+    first = next((i for i, point in enumerate(trend) if point.counts.visited and point.counts.assigned), len(trend))
     bars = []
     for index, point in enumerate(trend):
         counts = point.counts
-        verified = counts.verified_pct or 0.0
-        questionable = counts.pct(counts.questionable) or 0.0
         x = left + index * step + (step - bar) / 2
-        verified_h = plot * verified / 100
-        questionable_h = plot * questionable / 100
-        bars.append({
-            "month": point.month, "label": point.month[5:], "x": round(x, 1), "width": round(bar, 1),
-            "verified_pct": counts.verified_pct, "questionable_pct": counts.pct(counts.questionable),
-            "verified_y": round(top + plot - verified_h, 1), "verified_h": round(verified_h, 1),
-            "questionable_y": round(top + plot - verified_h - questionable_h, 1),
-            "questionable_h": round(questionable_h, 1),
-            "center": round(x + bar / 2, 1), "text_y": round(top + plot - verified_h - questionable_h - 4, 1),
-            "assigned": counts.assigned,
-        })
+        entry = {"month": point.month, "label": point.month[5:], "x": round(x, 1), "width": round(bar, 1),
+                 "center": round(x + bar / 2, 1), "assigned": counts.assigned, "no_data": index < first}
+        if index >= first:
+            verified_h = plot * (counts.verified_pct or 0.0) / 100
+            questionable_h = plot * (counts.pct(counts.questionable) or 0.0) / 100
+            entry.update({
+                "verified_pct": counts.verified_pct, "questionable_pct": counts.pct(counts.questionable),
+                "verified_y": round(top + plot - verified_h, 1), "verified_h": round(verified_h, 1),
+                "questionable_y": round(top + plot - verified_h - questionable_h, 1),
+                "questionable_h": round(questionable_h, 1),
+                "text_y": round(top + plot - verified_h - questionable_h - 4, 1)})
+        bars.append(entry)
     grid = [{"pct": pct, "y": round(top + plot - plot * pct / 100, 1)} for pct in (0, 50, 100)]
     return {"width": width, "height": height, "left": left, "bottom": top + plot, "label_y": height - 6,
-            "bars": bars, "grid": grid}
+            "no_data_y": top + plot - 6, "bars": bars, "grid": grid, "empty": first == len(trend),
+            "middle": round(left + (width - left) / 2, 1), "middle_y": round(top + plot / 2, 1)}

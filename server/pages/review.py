@@ -3,6 +3,7 @@ comment), the conflict queue with the disagreeing values side by side, the data-
 questionable visits, and submissions sent from outside their household's areas (超出辖区) to accept or reject. Everything is limited to the caller's areas; another area's record answers 404."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,19 +13,20 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from forms.models import Form
+from forms.models import Form, FormVersion
 from server.audit import record_area_decision, record_resolution, record_review
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import current_principal, display_names, month_arg, page, page_number
 from server.pages.submission_view import answers, visit_evidence
+from server.params import month_span
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
 from sync.forms import field_label
 from sync.forms import value_label as household_value_label
 from sync.areas import area_by_code
-from sync.review import (MAX_COMMENT, area_choices, comments_for, decide_out_of_area, find_conflict,
+from sync.review import (MAX_COMMENT, VERDICT_FILTERS, area_choices, comments_for, decide_out_of_area, find_conflict,
                          find_submission, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES
@@ -43,6 +45,8 @@ VERDICT_LABELS = {
     "verified": lazy_gettext("已核实"),
     "questionable": lazy_gettext("存疑"),
     "no_evidence": lazy_gettext("无佐证"),
+    # the filter's choice for submissions without a verdict: other forms, or a visit not judged yet
+    "none": lazy_gettext("无（非走访或尚未核查）"),
 }
 # sync/evidence.py reason codes, for a visit whose record does not carry the worded reasons
 REASON_LABELS = {
@@ -114,21 +118,36 @@ def _pages(total: int, number: int) -> dict[str, int]:
 @bp.get("/")
 @page(*REVIEWERS)
 def index():
+    """Submissions, newest first: when filled, the household (number and head), the sender, the visit's evidence
+    verdict with its reasons and the review state; filtered by form, state, verdict, area, month of arrival."""
     principal = current_principal()
     state = request.args.get("state") or None
     if state not in REVIEW_STATES:
         state = None
+    verdict = request.args.get("verdict") or None
+    if verdict not in VERDICT_FILTERS:
+        verdict = None
+    month = month_arg() if request.args.get("month") else None
     form = request.args.get("form") or None
     household = (request.args.get("household") or "").strip() or None
     number = page_number()
     result = list_submissions(db(), principal.scope, state=state, form=form, area=_area_arg(), household=household,
+                              verdict=verdict, received=month_span(month) if month else None,
                               limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    submitters = _user_names(s.submitter_id for s, *_rest in result.items)
-    forms = db().scalars(select(Form.xml_form_id).order_by(Form.xml_form_id)).all()
-    return render_template("review/submissions.html", result=result, pages=_pages(result.total, number),
-                           submitters=submitters, forms=forms, areas=area_choices(db(), principal.scope),
+    skew = dt.timedelta(seconds=runtime().settings.clock_skew_seconds)
+    rows = [(row, row.filled_at(skew)) for row in result.items]
+    submitters = _user_names(row.submission.submitter_id for row in result.items)
+    details = visit_reasons(db(), [row.household_id for row in result.items
+                                   if row.reasons and row.household_id is not None])
+    forms = db().execute(select(Form.xml_form_id, FormVersion.title)
+                         .outerjoin(FormVersion, Form.current_version_id == FormVersion.id)
+                         .order_by(Form.xml_form_id)).all()
+    return render_template("review/submissions.html", rows=rows, total=result.total,
+                           pages=_pages(result.total, number), submitters=submitters, details=details,
+                           reason_labels=REASON_LABELS, forms=forms, areas=area_choices(db(), principal.scope),
+                           verdicts=VERDICT_FILTERS,
                            filters={"state": state or "", "form": form or "", "area": request.args.get("area", ""),
-                                    "household": household or ""})
+                                    "household": household or "", "verdict": verdict or "", "month": month or ""})
 
 
 @bp.route("/submissions/<xml_form_id>/<instance_id>", methods=["GET", "POST"])

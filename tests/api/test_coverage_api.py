@@ -180,6 +180,34 @@ def test_the_coverage_page_shows_the_towns_villages_with_links_and_a_chart(clien
     assert "<script" not in html.split("<main>")[1]     # the chart is drawn without a script
 
 
+def test_the_chart_says_no_data_before_the_first_visit_and_labels_bars_in_percent(client, november):
+    login(client, "town1")
+    html = client.get(f"/coverage/?month={MONTH}").get_data(as_text=True)
+    chart = html[html.index('data-testid="trend-chart"'):html.index("</svg>")]
+    # June–September have no visit at all in the town: no bar of "0", 无数据 under each
+    assert re.findall(r'data-month="([\d-]+)" data-no-data="1"', chart) == ["2026-06", "2026-07", "2026-08", "2026-09"]
+    assert chart.count("无数据") == 2 * 4        # the text and its title
+    assert chart.count("<rect") == 2 * 2         # October and November: verified and questionable
+    assert re.findall(r'data-testid="trend-value">([^<]*)<', chart) == ["3%", "5%"]   # 1 and 2 of 38 verified
+
+
+def test_an_area_with_nobody_to_visit_shows_dashes_not_a_green_zero(client, november, sessions):
+    with session_scope(sessions) as session:
+        town = session.scalar(select(Area).where(Area.code == TOWN))
+        empty = Area(code="210504001009", name="空村", level="village", parent=town, path="")
+        session.add(empty)
+        session.flush()
+        empty.path = f"{town.path}{empty.id}/"
+    login(client, "town1")
+    town_page = client.get(f"/coverage/?month={MONTH}").get_data(as_text=True)
+    row = re.search(r'<tr data-testid="coverage-row" data-kind="area" data-key="210504001009".*?</tr>', town_page,
+                    re.S).group(0)
+    assert row.count('class="cov-none"') == 3 and "cov-pct" not in row
+    html = client.get(f"/coverage/?month={MONTH}&area=210504001009").get_data(as_text=True)
+    assert re.search(r'class="cov-big-pct cov-none" data-testid="total-pct">—<', html)
+    assert 'data-testid="trend-no-data">无数据<' in html and "<rect" not in html
+
+
 def test_drilling_down_to_a_village_shows_its_cadres(client, november):
     login(client, "town1")
     html = client.get(f"/coverage/?month={MONTH}&area={VILLAGE}").get_data(as_text=True)

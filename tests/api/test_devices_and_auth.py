@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 import pytest
 
 from server import passwords
-from server.collect_qr import collect_settings, decode_settings, encode_settings
+from server.collect_qr import collect_settings, decode_settings, encode_settings, qr_png_data_uri
 from support import submission_xml
 
 
@@ -40,6 +40,22 @@ def test_qr_page_creates_a_device_whose_token_works(client, admin, collect):
     assert client.head(f"{prefix}/submission").status_code == 204
     from support import Collect
     assert Collect(client, {}, prefix).submit(submission_xml()).status_code == 201
+
+
+def test_the_qr_page_offers_the_same_code_as_an_image_to_save(client, admin, collect):
+    """Issue 17 item 7: a cadre setting up the phone the page is on saves the image and imports it in Collect."""
+    import base64
+    import io
+    import html as entities
+
+    from PIL import Image
+    login(client)
+    html, _prefix = new_device(client)
+    href = entities.unescape(re.search(r'href="([^"]+)" download="[^"]+\.png" data-testid="save-qr"', html).group(1))
+    server_url = re.search(r'data-testid="server-url">([^<]+)<', html).group(1)
+    assert href == qr_png_data_uri(encode_settings(collect_settings(server_url, "走访 Zoufang")))
+    image = Image.open(io.BytesIO(base64.b64decode(href.removeprefix("data:image/png;base64,"))))
+    assert image.format == "PNG" and image.width >= 200
 
 
 def test_a_devices_last_use_is_written_at_most_once_a_minute(client, admin, collect, sessions):

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, select, text, update
 
 from server.db import session_scope
-from support import Collect, make_jpeg, new_instance_id, postgres_url, visit_xml
+from support import Collect, login, make_jpeg, new_instance_id, postgres_url, visit_xml
 from sync.jobs import queue_refolds, run_until_idle
 from sync.models import Household, Submission
 from sync.rebuild import rebuild
@@ -184,3 +184,24 @@ def test_the_check_refuses_the_not_in_statements_issue_18_found(app, sample_dist
     problems = refused(engine, statements)
     assert len(problems) == 2
     assert all("SubPlan 1 reads households in full" in found for found in problems.values()), problems
+
+
+@pytest.mark.parametrize("query", ["", "verdict=questionable", "verdict=none", "state=received&form=household_visit",
+                                   "area=210504001001", "month=2026-11", "household=" + HH])
+def test_the_submissions_page_of_a_town_supervisor_reads_through_an_index(app, client, sample_district, engine,
+                                                                          query):
+    """The review page's list (issue 17 item 9), with each filter: the count and the page read the town's
+    submissions through (area_id, received_at) and join households, visits, areas and forms by index."""
+    rt = app.extensions["zoufang"]
+    _submit_everything(client, sample_district)
+    run_until_idle(rt.sessions, rt.queue, rt.store)
+    login(client, "town1")
+    statements, stop = caught(engine)
+    try:
+        assert client.get(f"/review/?{query}").status_code == 200
+    finally:
+        stop()
+    touching = [(s, p) for s, p in statements.items() if "FROM submissions" in s]
+    assert len(touching) == 2  # the count and the page
+    problems = refused(engine, touching)
+    assert not problems, "\n\n".join(f"{', '.join(found)}:\n{statement}" for statement, found in problems.items())

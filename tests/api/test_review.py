@@ -1,12 +1,15 @@
 """Review: review states and comments (API and pages), the conflict queue resolved through the page, the
 data-quality list and questionable visits, each limited to the caller's areas."""
+import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.db import session_scope
 from support import login, Collect, new_instance_id, visit_xml
+from server.models import User
+from sync.models import Household, Submission
 from sync.records import Visit
 from sync.review_models import ReviewComment
 
@@ -129,6 +132,45 @@ def test_supervisor_reviews_a_submission_on_the_page(client, district, visit, se
     assert blocks(filtered, "submission-row") == []
     assert len(blocks(client.get("/review/?state=rejected&area=210504001001").get_data(as_text=True),
                       "submission-row")) == 1
+
+
+def test_the_submissions_list_shows_when_filled_the_household_the_sender_and_the_verdict(client, district, visit,
+                                                                                       sessions):
+    """Issue 17 item 9: the filled time (not only the upload's), household number and head, the sender's display
+    name, the evidence verdict and why, the review state."""
+    with session_scope(sessions) as session:
+        session.execute(update(User).where(User.username == "cadre001").values(display_name="王建国"))
+        head = session.scalar(select(Household.head_name).where(Household.number == HH))
+    login(client, "town1")
+    [row] = blocks(client.get("/review/").get_data(as_text=True), "submission-row")
+    assert 'data-testid="filled-at">填表 2026-11-20 10:00<' in row        # meta end, China time
+    assert "上传 " in row
+    assert f">{HH}<" in row and f'data-testid="head">{head}<' in row
+    assert 'data-testid="sender">王建国<' in row and "cadre001" not in row
+    assert 'data-testid="verdict">存疑<' in row and 'data-testid="review-state">已接收<' in row
+    assert 'data-code="photo_missing"' in row                                # why: the photo did not arrive
+    assert re.search(r"<strong>([^<]*)</strong>", row).group(1).startswith("入户走访")  # its title, not its id
+
+
+@pytest.mark.parametrize("query, listed", [
+    ("verdict=questionable", 1), ("verdict=verified", 0), ("verdict=none", 0),
+    ("form=household_visit", 1), ("form=housing_assessment", 0),
+    ("state=received", 1), ("state=approved", 0),
+    ("area=210504001001", 1), ("area=210504001002", 0)])
+def test_the_submissions_list_filters(client, district, visit, query, listed):
+    login(client, "town1")
+    html = client.get(f"/review/?{query}").get_data(as_text=True)
+    assert len(blocks(html, "submission-row")) == listed
+
+
+def test_the_submissions_list_filters_by_the_month_it_arrived_in_china_time(client, district, visit, sessions):
+    with session_scope(sessions) as session:
+        # 2026-11-30 16:30 UTC is 2026-12-01 00:30 in China: a December upload
+        session.execute(update(Submission).values(received_at=dt.datetime(2026, 11, 30, 16, 30, tzinfo=dt.timezone.utc)))
+    login(client, "town1")
+    assert len(blocks(client.get("/review/?month=2026-12").get_data(as_text=True), "submission-row")) == 1
+    assert blocks(client.get("/review/?month=2026-11").get_data(as_text=True), "submission-row") == []
+    assert client.get("/review/?month=2026-13").status_code == 400
 
 
 def test_the_review_form_needs_its_csrf_token(client, district, visit):

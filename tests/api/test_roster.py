@@ -202,6 +202,35 @@ def test_roster_page_is_for_admins(client, admin, district):
     assert "导入建档立卡名单" in page and "roster.js" in page
 
 
+def test_the_downloaded_template_imports_its_sample_row(client, admin, district, sessions, make_user):
+    """Issue 17 item 10: download the template on the roster page, import it as it is: the sample household is
+    there."""
+    from openpyxl import load_workbook
+    from test_devices_and_auth import login
+    login(client, "admin")
+    page = client.get("/admin/roster").get_data(as_text=True)
+    assert 'href="/admin/roster/template.xlsx"' in page and 'data-testid="admin-tabs"' in page
+    response = client.get("/admin/roster/template.xlsx")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert "attachment" in response.headers["Content-Disposition"]
+    header, sample = load_workbook(io.BytesIO(response.data)).worksheets[0].iter_rows(values_only=True)
+    row = dict(zip(header, sample))
+    make_user(row["帮扶责任人"], "cadre", ())  # the cadre it names has an account
+    assert counts(sessions) == (0, 0)
+    token = re.search(r'data-csrf="([^"]+)"', page).group(1)  # as the page's script sends it
+    imported = upload(client, {"X-CSRF-Token": token}, response.data, "模板.xlsx")
+    assert imported.status_code == 200, imported.get_json()
+    with session_scope(sessions) as session:
+        household = session.scalar(select(Household).where(Household.number == row["户编号"]))
+        assert household is not None and household.head_name == row["姓名"]
+
+
+def test_the_template_is_for_admins(client, admin, district):
+    from test_devices_and_auth import login
+    login(client, "cadre1")
+    assert client.get("/admin/roster/template.xlsx").status_code == 403
+
+
 def test_session_api_writes_need_the_csrf_header(client, admin, district):
     from test_devices_and_auth import login
     login(client, "admin")
