@@ -124,7 +124,7 @@ def test_a_round_taken_while_requests_run_is_a_small_one(monkeypatch):
     queue = QueueSettings(rules=None, hold=dt.timedelta(0))
     rounds = []
 
-    def run_pending(_sessions, given):
+    def run_pending(_sessions, given, _worker_id=None):
         rounds.append(given)
         worker.stop()
         return [1]
@@ -149,8 +149,9 @@ def test_photos_wait_for_a_quiet_server_longer_than_reconciles(monkeypatch):
 
     queue = QueueSettings(rules=None, hold=dt.timedelta(0))
     photo_rounds = []
-    monkeypatch.setattr(sync.jobs, "run_pending", lambda _sessions, _queue: [])  # no reconcile due
-    monkeypatch.setattr(sync.jobs, "run_image_jobs", lambda _s, _store, given: photo_rounds.append(given) or [])
+    monkeypatch.setattr(sync.jobs, "run_pending", lambda _sessions, _queue, _worker_id=None: [])  # no reconcile due
+    monkeypatch.setattr(sync.jobs, "run_image_jobs",
+                        lambda _s, _store, given, _worker_id=None: photo_rounds.append(given) or [])
     monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)
     monkeypatch.setattr(sync.jobs, "queue_start_work", lambda _sessions, _queue: None)   # nothing found at start
     monkeypatch.setattr(sync.jobs, "refill_coverage", lambda _sessions: 0)              # no month to count
