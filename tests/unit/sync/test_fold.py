@@ -141,8 +141,26 @@ def test_the_newest_survey_of_a_year_counts_and_line_crossings_are_events():
                              survey("uuid:3", 3, 2025, 4000)], [], RULES, TODAY)
     assert [i["per_capita"] for i in record.incomes] == [9000, 4000]
     assert record.value("income_per_capita") == 4000 and record.value("income_year") == "2025"
+    # DOMAIN.md Precisions: "After 2020 the figure in force is a monitoring range (监测范围), not a poverty line"
+    # (000): 2025's crossing says so
     assert [e["kind"] for e in record.events if e["kind"].startswith("income_")] == ["income_survey"] * 3 + [
-        "income_below_line"]
+        "income_into_monitoring_range"]
+
+
+def test_a_crossing_up_to_2020_is_of_the_poverty_line_and_after_of_the_monitoring_range():
+    """DOMAIN.md Precisions: "3,247 yuan is the 2018 line in one district (000). After 2020 the figure in force is
+    a monitoring range (监测范围), not a poverty line"."""
+    def survey(instance_id, minutes, year, wage):
+        return fact(instance_id, minutes, "income_survey", record={
+            "year": year, "household_size": 1, "parts": {"wage_income": wage}, "spending": {}})
+    crossings = [e for e in fold(BASELINE, [survey("uuid:1", 1, 2017, 3000), survey("uuid:2", 2, 2018, 3248),
+                                            survey("uuid:3", 3, 2019, 3000), survey("uuid:4", 4, 2021, 7000),
+                                            survey("uuid:5", 5, 2022, 5000)], [], RULES, TODAY).events
+                 if e["kind"] != "income_survey"]
+    assert [(e["kind"], e["summary"]["year"]) for e in crossings] == [
+        ("income_above_line", 2018), ("income_below_line", 2019), ("income_out_of_monitoring_range", 2021),
+        ("income_into_monitoring_range", 2022)]
+    assert crossings[0]["summary"]["line"] == 3247
 
 
 def test_offline_chain_holds_until_its_predecessor_arrives_or_the_hold_passes():
