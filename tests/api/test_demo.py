@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from server.db import session_scope
 from server.models import User, UserArea
-from sync.demo import DemoSubmission, generate, household_infos
+from sync.demo import DemoSubmission, demo_roster, generate, household_infos
 from sync.models import Area, Household, Job, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
 
@@ -57,6 +57,12 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert held == ["out_of_area"]
         codes = set(session.scalars(select(Finding.code)))
         assert {"dangerous_house", "income_drop"} <= codes
+        # DOMAIN.md Precisions: "statuses 未脱贫/返贫 belong to 2020 and before" — a demo of today has none, and
+        # its 监测户 keep their kinds
+        statuses = dict(session.execute(select(Household.status, func.count()).group_by(Household.status)).all())
+        assert set(statuses) == {"已脱贫", "监测户"}
+        assert session.scalar(select(func.count()).where(Household.status == "监测户",
+                                                         Household.monitoring_type.is_(None))) == 0
 
         # every photo that arrived was checked and has a thumbnail; some named photos never arrived
         photos = session.execute(select(SubmissionAttachment.sha256, SubmissionAttachment.image_check,
@@ -103,3 +109,11 @@ def test_the_generator_is_deterministic_and_never_dates_a_form_in_the_future(sam
     assert all(s.observed_at <= now for s in first)
     assert {s.observed_at.astimezone(CHINA).strftime("%Y-%m") for s in first} == {"2026-02", "2026-03"}
     assert len({s.instance_id for s in first}) == len(first)
+
+
+def test_the_demo_roster_keeps_the_poverty_period_statuses_only_before_2021():
+    """DOMAIN.md Precisions: "After 2020 the figure in force is a monitoring range …; statuses 未脱贫/返贫 belong to
+    2020 and before"."""
+    assert "未脱贫" in demo_roster(monitoring_period=False).decode("utf-8")
+    later = demo_roster(monitoring_period=True).decode("utf-8")
+    assert "未脱贫" not in later and "返贫" not in later

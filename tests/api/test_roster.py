@@ -12,6 +12,7 @@ from server.db import session_scope
 from server.models import User
 from sync.areas import import_areas
 from sync.models import Area, Household, Member
+from sync.records import Finding
 
 SAMPLES = BUNDLED_DIR.parent.parent / "sync" / "samples"
 ROSTER = (SAMPLES / "roster.csv").read_text(encoding="utf-8")
@@ -288,3 +289,24 @@ def test_the_phone_number_is_kept(client, admin, district, sessions):
     detail = client.get("/api/v1/households/2105040010010001", headers=admin).get_json()
     assert detail["phone"] == "13900000000" and detail["monitoring_type"] == "脱贫不稳定户"
     assert upload(client, admin, text).get_json()["unchanged"] == 113
+
+
+def test_relation_versus_sex_is_a_data_quality_finding_and_the_sample_has_none(client, admin, district, sessions,
+                                                                              reconcile):
+    """DOMAIN.md:73 "logic errors … are found and listed for correction": 之子 is a man, 之女 a woman. A finding, not a
+    row error (the roster is still imported); the sample roster passes it (issue 14 item 8: 70 of its rows did
+    not)."""
+    rows = list(csv.DictReader(io.StringIO(ROSTER)))
+    line = next(i for i, r in enumerate(rows, start=2) if r["与户主关系"] == "之子" and r["性别"] == "男")
+    number = rows[line - 2]["户编号"]
+    assert upload(client, admin, ROSTER).status_code == 200
+    reconcile()
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(Finding.id)).where(Finding.code == "relation_vs_sex")) == 0
+    assert upload(client, admin, edit(ROSTER, line, "与户主关系", "之女")).status_code == 200
+    reconcile()
+    with session_scope(sessions) as session:
+        found = session.execute(select(Household.number, Finding.kind)
+                                .join(Finding, Finding.household_id == Household.id)
+                                .where(Finding.code == "relation_vs_sex")).all()
+    assert found == [(number, "quality")]
