@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from forms.service import BUNDLED_DIR
 from server.db import session_scope
 from server.models import User
+from support import login
 from sync.areas import import_areas
 from sync.models import Area, Household, Member
 from sync.records import Finding
@@ -289,6 +290,9 @@ def test_the_phone_number_is_kept(client, admin, district, sessions):
     detail = client.get("/api/v1/households/2105040010010001", headers=admin).get_json()
     assert detail["phone"] == "13900000000" and detail["monitoring_type"] == "脱贫不稳定户"
     assert upload(client, admin, text).get_json()["unchanged"] == 113
+    login(client, "admin")
+    page = client.get("/households/2105040010010001").get_data(as_text=True)
+    assert 'data-testid="household-phone">13900000000<' in page
 
 
 def test_relation_versus_sex_is_a_data_quality_finding_and_the_sample_has_none(client, admin, district, sessions,
