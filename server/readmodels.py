@@ -34,6 +34,7 @@ from sync.coverage import counts_as_visit
 from sync.forms import VISIT_FORM
 from sync.models import Area, Household, Submission
 from sync.records import Finding, HouseholdRecord, Visit
+from sync.rules import SCREENING_CODES
 
 STATES = ("verified", "questionable", "not_visited")
 #: colours the page and the GeoJSON use: green, orange, red
@@ -99,6 +100,10 @@ class HouseholdFilters:
     #: the area (resolved within the caller's areas) whose households, and those below it, are listed
     area: Area | None = None
     status: str | None = None
+    #: the kind of 监测户 (sync.rules.MONITORING_TYPES)
+    monitoring_type: str | None = None
+    #: only the households on the 排查 list (seed 002: income or 低保金 under the configured figures)
+    screening: bool = False
     #: a monitoring flag or data-quality finding code the household has
     flag: str | None = None
     #: the paired cadre's user name, or NO_CADRE
@@ -134,8 +139,13 @@ class HouseholdList:
                                   Household.head_name.contains(filters.text, autoescape=True)))
         if filters.status:
             conditions.append(Household.status == filters.status)
+        if filters.monitoring_type:
+            conditions.append(Household.monitoring_type == filters.monitoring_type)
         if filters.flag:
             conditions.append(Household.id.in_(select(Finding.household_id).where(Finding.code == filters.flag)))
+        if filters.screening:
+            conditions.append(Household.id.in_(select(Finding.household_id)
+                                               .where(Finding.code.in_(SCREENING_CODES))))
         if filters.location == "missing":
             conditions.append(or_(Household.latitude.is_(None), Household.longitude.is_(None)))
         statement = (select(Household, Area, HouseholdRecord).join(Area, Household.area_id == Area.id)

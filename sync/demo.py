@@ -20,6 +20,7 @@ then skipped). The photos are small real JPEGs drawn with Pillow, with EXIF capt
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import io
@@ -44,9 +45,10 @@ from server.errors import DomainError
 from sync.areas import import_areas
 from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
 from sync.models import Area, Household, Submission, SubmissionAttachment
-from sync.roster import import_roster
-from sync.rules import SAFE_RENOVATION, renovation_progress
+from sync.roster import HEADERS, OPTIONAL, import_roster
+from sync.rules import SAFE_RENOVATION, UNSTABLE_EXITED, renovation_progress
 from sync.submissions import IncomingFile, Sender, accept_submission
+from sync.tables import Row, read_table
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -74,6 +76,8 @@ RARE = {"water_problem": 9, "out_of_school": 2, "children_miscounted": 2, "large
         "income_total_misreported": 2}
 # per-capita net income drawn for each registered status (yuan per person per year)
 INCOME_RANGE = {"未脱贫": (4200, 7400), "已脱贫": (8500, 16000), "监测户": (7400, 10500), "返贫": (4000, 7000)}
+#: the statuses of the poverty-alleviation years only (DOMAIN.md "Precisions")
+POVERTY_PERIOD_STATUSES = ("未脱贫", "返贫")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +136,10 @@ class DemoReport:
 
 # ---- accounts ---------------------------------------------------------------------------------------------
 
-def plan_users(session: Session) -> list[DemoUser]:
+def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
     """admin, a county supervisor, one supervisor per town, an assessor, and the roster's cadres (帮扶责任人)
-    with the villages of the households they are paired with."""
+    with the villages of the households they are paired with. Planned from the roster file before it is
+    imported: the import accepts only 帮扶责任人 who have an account."""
     county = session.scalar(select(Area).where(Area.level == "county").order_by(Area.code))
     towns = session.scalars(select(Area).where(Area.level == "town").order_by(Area.code)).all()
     users = [DemoUser("admin", "admin", (), "信息员（管理员）", ADMIN_PASSWORD)]
@@ -144,13 +149,31 @@ def plan_users(session: Session) -> list[DemoUser]:
     for index, town in enumerate(towns, start=1):
         users.append(DemoUser(f"town{index}", "supervisor", (town.code,), f"{town.name}督导", DEMO_PASSWORD))
     villages: dict[str, set[str]] = defaultdict(set)
-    for cadre, code in session.execute(select(Household.cadre, Area.code).join(Area, Household.area_id == Area.id)
-                                       .where(Household.cadre.is_not(None))):
-        villages[cadre].add(code)
+    for row in roster:
+        if row.values.get("cadre"):
+            villages[row.values["cadre"]].add(row.values["area_code"])
     for index, cadre in enumerate(sorted(villages)):
         users.append(DemoUser(cadre, "cadre", tuple(sorted(villages[cadre])), CADRE_NAMES[index % len(CADRE_NAMES)],
                               DEMO_PASSWORD))
     return users
+
+
+def demo_roster(monitoring_period: bool) -> bytes:
+    """The sample roster as the demo imports it. The sample describes the poverty-alleviation years; in the
+    consolidation period (from 2021: the rules' figure is a monitoring range) nobody is 未脱贫 or 返贫 any more
+    (DOMAIN.md "Precisions": statuses 未脱贫/返贫 belong to 2020 and before), so a demo of those years registers
+    them as monitored households at risk of falling back (脱贫不稳定户)."""
+    text = (SAMPLES / "roster.csv").read_text(encoding="utf-8")
+    if not monitoring_period:
+        return text.encode("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    column = rows[0].index("户类型")
+    for row in rows[1:]:
+        if row[column] in POVERTY_PERIOD_STATUSES:
+            row[column] = UNSTABLE_EXITED
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 # ---- the generator (pure) ---------------------------------------------------------------------------------
@@ -640,11 +663,17 @@ def scene_jpeg(rng: random.Random, kind: str, taken: dt.datetime, gps: tuple[flo
 
 # ---- loading ----------------------------------------------------------------------------------------------
 
-def load_reference_data(session: Session, store: Store) -> None:
-    """Areas, roster and bundled forms; each step leaves what is already there as it is."""
+def load_reference_data(session: Session, store: Store, roster: bytes,
+                        create_users: Callable[[Session, list[DemoUser]], tuple[dict[str, int], list[str]]]
+                        ) -> tuple[list[DemoUser], dict[str, int], list[str]]:
+    """Areas, the accounts (the roster's cadres among them), roster and bundled forms; each step leaves what is
+    already there as it is."""
     import_areas(session, (SAMPLES / "areas.csv").read_bytes(), "areas.csv")
-    import_roster(session, (SAMPLES / "roster.csv").read_bytes(), "roster.csv")
+    users = plan_users(session, read_table(roster, "roster.csv", HEADERS, OPTIONAL))
+    user_ids, created = create_users(session, users)
+    import_roster(session, roster, "roster.csv")
     publish_bundled_forms(session, store)
+    return users, user_ids, created
 
 
 def household_infos(session: Session) -> list[HouseholdInfo]:
@@ -675,9 +704,8 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
                               f"This instance already has {existing} households; demo data is only loaded into a "
                               "fresh instance. Use an empty data dir (ZOUFANG_DATA_DIR), or --force to add it anyway.")
         say("areas, roster and forms")
-        load_reference_data(session, store)
-        users = plan_users(session)
-        user_ids, created = create_users(session, users)
+        roster = demo_roster(queue.rules.monitoring_range(now.astimezone(CHINA).year))
+        users, user_ids, created = load_reference_data(session, store, roster, create_users)
         infos = household_infos(session)
 
     say("generating submissions")

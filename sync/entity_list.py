@@ -23,8 +23,8 @@ from sync.models import Area, EntityList, Household, Member
 from sync.records import HouseholdRecord
 
 #: the roster's columns, then the household fields the forms maintain (each form's module names its own)
-ROSTER_COLUMNS = ("name", "label", "__version", "village_code", "village", "head", "size", "status", "latitude",
-                  "longitude", "cadre")
+ROSTER_COLUMNS = ("name", "label", "__version", "village_code", "village", "head", "size", "status",
+                  "monitoring_type", "latitude", "longitude", "cadre")
 COLUMNS = ROSTER_COLUMNS + ENTITY_COLUMNS
 
 _cache: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
@@ -79,7 +79,7 @@ def _render(session: Session, area_ids: frozenset[int] | None) -> bytes:
         writer.writerow((
             household.number, f"{household.head_name} ({household.number})", version or household.roster_version,
             area_code, area_name, household.head_name, size if size is not None else sizes.get(household.id, 0),
-            household.status, _coordinate(household.latitude), _coordinate(household.longitude),
+            household.status, household.monitoring_type or "", _coordinate(household.latitude), _coordinate(household.longitude),
             household.cadre or "", *(_text(fields.get(column, {}).get("value")) for column in ENTITY_COLUMNS)))
     return out.getvalue().encode("utf-8")
 

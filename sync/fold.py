@@ -24,7 +24,10 @@ from sync.rules import RulesConfig, dangerous_house, exit_standard, monitoring_f
 
 ADDS = ("birth", "moved_in", "marriage_in")
 REMOVES = ("death", "moved_out", "marriage_out")
-CONSEQUENCES = ("member_added", "member_removed", "income_above_line", "income_below_line")
+#: a survey's income crossing the year's figure: the poverty line up to 2020, the monitoring range (监测范围) after
+LINE_CROSSINGS = {(False, True): "income_above_line", (False, False): "income_below_line",
+                  (True, True): "income_out_of_monitoring_range", (True, False): "income_into_monitoring_range"}
+CONSEQUENCES = ("member_added", "member_removed", *LINE_CROSSINGS.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Baseline:
     status: str
     #: roster members as dicts (name, id_number, relation, sex, birth_date ISO, schooling, insured, health, labour)
     members: list[dict[str, Any]]
+    #: the kind of 监测户 as registered (sync.rules.MONITORING_TYPES), None for other statuses or when not given
+    monitoring_type: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +60,8 @@ class Record:
     conflicts: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     findings: list[dict[str, Any]]
-    exit_eligible: bool
+    #: meets the exit standard; None when it cannot be judged (no income surveyed)
+    exit_eligible: bool | None
 
     def value(self, name: str) -> Any:
         entry = self.fields.get(name)
@@ -74,6 +80,8 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
          today: dt.date) -> Record:
     ordered = sorted(facts, key=lambda f: (f.observed_at, f.instance_id))
     fields: dict[str, dict[str, Any]] = {"status": {"value": baseline.status, "source": "roster"}}
+    if baseline.monitoring_type:
+        fields["monitoring_type"] = {"value": baseline.monitoring_type, "source": "roster"}
     members = [dict(m) for m in baseline.members]
     events: list[dict[str, Any]] = []
     # per form's collection: entries by key (the newest of a key replaces the older), in time order
@@ -125,7 +133,8 @@ def fold(baseline: Baseline, facts: list[Fact], resolutions: list[Resolution], r
 
     conflicts = _conflicts(baseline.number, ordered, resolutions, fields)
     values = {name: entry["value"] for name, entry in fields.items()}
-    flags = [f.to_dict() for f in monitoring_flags(baseline.status, incomes, values, rules)]
+    flags = [f.to_dict() for f in monitoring_flags(baseline.status, incomes, values, rules,
+                                                        baseline.monitoring_type)]
     house = dangerous_house(values, rules)
     if house:
         flags.append(house.to_dict())
@@ -182,7 +191,8 @@ def _find_member(members: list[dict[str, Any]], change: dict[str, Any]) -> dict[
 
 
 def _line_crossings(incomes: list[dict[str, Any]], rules: RulesConfig) -> list[dict[str, Any]]:
-    """Status changes as events: the household's income crossing the year's line from one survey to the next."""
+    """Status changes as events: the household's income crossing the year's figure from one survey to the next; from
+    2021 that figure is a monitoring range, and the event says so (DOMAIN.md "Precisions": the lines change meaning)."""
     events, above = [], None
     for survey in incomes:
         line = rules.poverty_line(survey["year"])
@@ -190,8 +200,8 @@ def _line_crossings(incomes: list[dict[str, Any]], rules: RulesConfig) -> list[d
             continue
         now_above = survey["per_capita"] > line
         if above is not None and now_above != above:
-            events.append({"at": survey["provenance"]["at"], "kind": "income_above_line" if now_above else
-                           "income_below_line", "instance_id": survey["instance_id"],
+            kind = LINE_CROSSINGS[(rules.monitoring_range(survey["year"]), now_above)]
+            events.append({"at": survey["provenance"]["at"], "kind": kind, "instance_id": survey["instance_id"],
                            "summary": {"year": survey["year"], "per_capita": survey["per_capita"], "line": line}})
         above = now_above
     return events

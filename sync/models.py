@@ -54,9 +54,14 @@ class Household(Base):
     longitude: Mapped[Optional[float]]
     #: 户类型 as registered: 未脱贫, 已脱贫, 监测户, 返贫
     status: Mapped[str] = mapped_column(String(16), default="未脱贫")
+    #: for a 监测户, its kind as registered: 脱贫不稳定户, 边缘易致贫户 or 突发严重困难户 (kept, not folded into 监测户);
+    #: null for the other statuses, or a 监测户 whose roster did not say
+    monitoring_type: Mapped[Optional[str]] = mapped_column(String(16))
     #: 主要致贫原因
     poverty_cause: Mapped[Optional[str]] = mapped_column(String(32))
-    #: user name of the paired cadre 帮扶责任人
+    #: 联系电话, the household's contact number as the roster gives it
+    phone: Mapped[Optional[str]] = mapped_column(String(20))
+    #: user name of the paired cadre 帮扶责任人 (the roster's import matches it to an account)
     cadre: Mapped[Optional[str]] = mapped_column(String(64), index=True)
     #: how many times the roster changed this household (1 when first imported); part of the entity version
     roster_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -144,7 +144,8 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     result = Reconciled(list(by_number))
     for household in households:
         baseline = Baseline(number=household.number, status=household.status,
-                            members=[_member_dict(m) for m in household.members])
+                            members=[_member_dict(m) for m in household.members],
+                            monitoring_type=household.monitoring_type)
         ids = resolutions.get(household.id, [])
         try:
             record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)

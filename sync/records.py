@@ -33,8 +33,8 @@ class HouseholdRecord(Base):
     version: Mapped[int] = mapped_column(Integer)
     #: number of current members
     size: Mapped[int] = mapped_column(Integer)
-    #: meets the exit standard (脱贫标准) on the latest data
-    exit_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: meets the exit standard (脱贫标准) on the latest data; null when it cannot be judged (no income surveyed)
+    exit_eligible: Mapped[Optional[bool]] = mapped_column(Boolean)
     #: number of open conflicts, for lists
     open_conflicts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

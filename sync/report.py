@@ -6,7 +6,7 @@ Pure counting over what the reconciler keeps, for the caller's areas below `area
 - 两不愁三保障和饮水安全: households whose record now says a guarantee is not met (each household field of the
   forms' registry that reads yes/no: 不愁吃, 不愁穿, 义务教育, 基本医疗, 住房安全, 饮水安全);
 - 危房改造: C and D houses, and the renovation progress of each;
-- 户类型: households by their roster status (监测户 and the others);
+- 户类型: households by their roster status, a 监测户 by its kind where the roster gives it;
 - 风险与数据质量: households with a monitoring flag, with a data-quality finding, and how many of each.
 
 Every table has a row per village, a subtotal per town and a total. Problems are counted as the records stand when
@@ -117,12 +117,13 @@ def _records(session: Session, villages: dict[int, _Village]) -> None:
     ids = list(villages)
     for start in range(0, len(ids), BATCH):
         rows = session.execute(
-            select(Household.area_id, Household.status, HouseholdRecord.fields)
+            select(Household.area_id, Household.status, Household.monitoring_type, HouseholdRecord.fields)
             .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
             .where(Household.area_id.in_(ids[start:start + BATCH])).execution_options(yield_per=BATCH))
-        for area_id, status, fields in rows:
+        for area_id, status, monitoring_type, fields in rows:
             village = villages[area_id]
-            village.statuses[status or ""] += 1
+            # a 监测户 counted by its kind where the roster gives it (脱贫不稳定户, 边缘易致贫户, 突发严重困难户)
+            village.statuses[monitoring_type or status or ""] += 1
             values = {name: (entry or {}).get("value") for name, entry in (fields or {}).items()}
             failed = [name for name in GUARANTEES if values.get(name) == "no"]
             village.problems.update(failed)

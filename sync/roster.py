@@ -17,7 +17,7 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Boolean, String, column, delete, insert, select, table
 from sqlalchemy.orm import Session
 
 from server.db import utcnow
@@ -25,34 +25,62 @@ from server.errors import DomainError
 from sync import idcard
 from sync.entity_list import bump_revision
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Job, Member
+from sync.rules import MONITORING_TYPES
 from sync.tables import Row, read_table
 
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A roster column: what the import reads and what a template (pages) offers, defined once here."""
+    #: the canonical field name
+    key: str
+    #: the header as users write it, used in every message
+    zh: str
+    #: the English header, also accepted
+    en: str
+    #: a file without this header is refused; an optional column may be left out of the file entirely
+    required: bool
+    #: what goes in it, for a template's hint row
+    hint_zh: str
+    hint_en: str
+
+
+#: the roster's columns, in the order of the sample and the template
+COLUMNS = (
+    Column("household_number", "户编号", "household_number", True, "6–32 位数字", "6–32 digits"),
+    Column("area_code", "行政区划代码", "area_code", True, "已导入的村或组的代码", "code of an imported village or group"),
+    Column("village_name", "村名", "village", True, "可空；填写时须与代码的名称一致", "optional; must match the code's name"),
+    Column("name", "姓名", "name", True, "", ""),
+    Column("id_number", "证件号码", "id_number", True, "18 位身份证号码", "18-character ID number"),
+    Column("relation", "与户主关系", "relation", True, "户主、配偶、之子、之女……", "户主, 配偶, 之子, 之女, …"),
+    Column("sex", "性别", "sex", True, "男 或 女", "男 or 女"),
+    Column("birth_date", "出生日期", "birth_date", True, "YYYY-MM-DD", "YYYY-MM-DD"),
+    Column("schooling", "在校生状况", "schooling", True, "非在校生、学龄前儿童、义务教育（小学、初中、送教上门）、普通高中……",
+           "非在校生, 学龄前儿童, 义务教育 (小学, 初中, 送教上门), 普通高中, …"),
+    Column("insured", "是否参加城乡居民基本医疗保险", "medical_insurance", True, "是 或 否", "是 or 否"),
+    Column("health", "健康状况", "health", True, "健康、长期慢性病、患有大病、残疾", "健康, 长期慢性病, 患有大病, 残疾"),
+    Column("labour", "劳动技能", "labour", True, "普通劳动力、弱劳动力、无劳动力", "普通劳动力, 弱劳动力, 无劳动力"),
+    Column("status", "户类型", "household_type", True,
+           "未脱贫、已脱贫、返贫，或监测户的类别：脱贫不稳定户、边缘易致贫户、突发严重困难户",
+           "未脱贫, 已脱贫, 返贫, or the kind of 监测户: 脱贫不稳定户, 边缘易致贫户, 突发严重困难户"),
+    Column("poverty_cause", "主要致贫原因", "poverty_cause", True, "因病、因残、因学……", "因病, 因残, 因学, …"),
+    Column("latitude", "纬度", "latitude", True, "可空；WGS84", "optional; WGS84"),
+    Column("longitude", "经度", "longitude", True, "可空；WGS84", "optional; WGS84"),
+    Column("cadre", "帮扶责任人", "cadre", True, "已有账号的登录名，或唯一的显示名", "an account's login name, or its unique display name"),
+    Column("phone", "联系电话", "phone", False, "可空；手机或座机号码", "optional; mobile or landline number"),
+)
 # accepted headers → canonical field names
-HEADERS = {
-    "户编号": "household_number", "household_number": "household_number",
-    "行政区划代码": "area_code", "area_code": "area_code",
-    "村名": "village_name", "village": "village_name",
-    "姓名": "name", "name": "name",
-    "证件号码": "id_number", "id_number": "id_number",
-    "与户主关系": "relation", "relation": "relation",
-    "性别": "sex", "sex": "sex",
-    "出生日期": "birth_date", "birth_date": "birth_date",
-    "在校生状况": "schooling", "schooling": "schooling",
-    "是否参加城乡居民基本医疗保险": "insured", "medical_insurance": "insured",
-    "健康状况": "health", "health": "health",
-    "劳动技能": "labour", "labour": "labour",
-    "户类型": "status", "household_type": "status",
-    "主要致贫原因": "poverty_cause", "poverty_cause": "poverty_cause",
-    "纬度": "latitude", "latitude": "latitude",
-    "经度": "longitude", "longitude": "longitude",
-    "帮扶责任人": "cadre", "cadre": "cadre",
-}
+HEADERS = {header: c.key for c in COLUMNS for header in (c.zh, c.en)}
+OPTIONAL = frozenset(c.key for c in COLUMNS if not c.required)
 # how each canonical field is named in messages
-COLUMN_ZH = {canonical: header for header, canonical in HEADERS.items() if not header.isascii()}
-HOUSEHOLD_FIELDS = ("area_code", "village_name", "status", "poverty_cause", "latitude", "longitude", "cadre")
+COLUMN_ZH = {c.key: c.zh for c in COLUMNS}
+COLUMN_EN = {c.key: c.en for c in COLUMNS}
+HOUSEHOLD_FIELDS = ("area_code", "village_name", "status", "poverty_cause", "latitude", "longitude", "cadre", "phone")
 HEAD = "户主"
-# the sub-kinds of 监测户 that some rosters write instead
-STATUS_ALIASES = {"脱贫不稳定户": "监测户", "边缘易致贫户": "监测户", "突发严重困难户": "监测户", "贫困户": "未脱贫"}
+# what some rosters write instead of the statuses; the kinds of 监测户 are kept (DOMAIN.md "Precisions")
+STATUS_ALIASES = {"贫困户": "未脱贫"}
+ROSTER_STATUSES = tuple(s for s in HOUSEHOLD_STATUSES if s != "监测户") + MONITORING_TYPES + ("监测户",)
+# the accounts table, read by name: sync may not import the server's models (tests/unit/test_package_boundaries.py)
+_users = table("users", column("username", String), column("display_name", String), column("active", Boolean))
 YES = {"是", "yes", "y", "true", "1"}
 NO = {"否", "no", "n", "false", "0"}
 
@@ -85,13 +113,15 @@ class RosterRowSchema(Schema):
     health = fields.String(load_default="", validate=validate.Length(max=16))
     labour = fields.String(load_default="", validate=validate.Length(max=16))
     status = fields.String(required=True, validate=validate.OneOf(
-        HOUSEHOLD_STATUSES, error=f"户类型应为 {'、'.join(HOUSEHOLD_STATUSES)} / unknown household type"))
+        ROSTER_STATUSES, error=f"户类型应为 {'、'.join(ROSTER_STATUSES)} 之一 / unknown household type"))
     poverty_cause = fields.String(load_default="", validate=validate.Length(max=32))
     latitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(
         -90, 90, error="应在 -90 到 90 之间 / must be between -90 and 90"))
     longitude = fields.Float(load_default=None, allow_none=True, validate=validate.Range(
         -180, 180, error="应在 -180 到 180 之间 / must be between -180 and 180"))
-    cadre = fields.String(load_default="", validate=validate.Length(max=64))
+    cadre = fields.String(load_default="", validate=validate.Length(max=100))
+    phone = fields.String(load_default="", validate=validate.Regexp(
+        r"^(\+?\d[\d-]{5,19})?$", error="电话号码只能包含数字和“-”，6–20 位 / a phone number is 6–20 digits or '-'"))
 
     @pre_load
     def _normalize(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
@@ -102,6 +132,8 @@ class RosterRowSchema(Schema):
             data["status"] = STATUS_ALIASES.get(data["status"], data["status"])
         if "id_number" in data:
             data["id_number"] = idcard.normalize(data["id_number"])
+        if "phone" in data:
+            data["phone"] = re.sub(r"\s", "", data["phone"])
         return data
 
     @validates("id_number")
@@ -118,12 +150,17 @@ class RosterRowSchema(Schema):
 @dataclasses.dataclass
 class RosterError:
     row: int
+    #: the column's Chinese header (COLUMNS), as the file's user knows it
     column: str | None
     message_zh: str
     message_en: str
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _error(row: int, key: str, zh: str, en: str) -> RosterError:
+    return RosterError(row, COLUMN_ZH[key], f"{COLUMN_ZH[key]}：{zh}", f"{COLUMN_EN[key]}: {en}")
 
 
 @dataclasses.dataclass
@@ -139,27 +176,56 @@ class ParsedHousehold:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def parse_roster(rows: list[Row], areas: dict[str, Area]) -> tuple[list[ParsedHousehold], list[RosterError]]:
-    """Pure: rows and the known areas → households, or every error found."""
+@dataclasses.dataclass(frozen=True)
+class Accounts:
+    """The accounts a 帮扶责任人 cell may name: by login name, or by display name when only one account has it."""
+    #: login name → display name, of active accounts
+    names: dict[str, str]
+
+    def resolve(self, value: str) -> tuple[str | None, str | None, str | None]:
+        """(login name, None, None), or (None, Chinese reason, English reason)."""
+        if value in self.names:
+            return value, None, None
+        matches = sorted(u for u, display in self.names.items() if display == value)
+        if len(matches) == 1:
+            return matches[0], None, None
+        if matches:
+            return (None, f"“{value}”是 {len(matches)} 个账号的显示名（{'、'.join(matches)}），请填写登录名",
+                    f"'{value}' is the display name of {len(matches)} accounts ({', '.join(matches)}); give the login "
+                    "name")
+        return (None, f"没有登录名或显示名为“{value}”的账号，请先建账号或改正姓名",
+                f"no account has the login or display name '{value}'; create the account or correct the name")
+
+
+def parse_roster(rows: list[Row], areas: dict[str, Area],
+                 accounts: Accounts) -> tuple[list[ParsedHousehold], list[RosterError]]:
+    """Pure: rows, the known areas and accounts → households, or every error found. A row's errors are all
+    reported at once: the checks across columns and rows run on whatever of the row was valid."""
     schema = RosterRowSchema()
     errors: list[RosterError] = []
     loaded: list[tuple[Row, dict[str, Any]]] = []
+    failed: set[str] = set()  # households with a row that did not load: their cross-row checks would mislead
     for row in rows:
         try:
-            loaded.append((row, schema.load(row.values, unknown="exclude")))
+            data = schema.load(row.values, unknown="exclude")
         except ValidationError as exc:
-            for column, messages in sorted(exc.messages.items()):
+            data = exc.valid_data or {}
+            failed.add(data.get("household_number") or row.values.get("household_number", ""))
+            for key, messages in sorted(exc.messages.items()):
                 for message in messages if isinstance(messages, list) else [str(messages)]:
                     zh, _, en = str(message).partition(" / ")
-                    label = COLUMN_ZH.get(column, column)
-                    errors.append(RosterError(row.number, column, f"{label}：{_zh_message(zh)}",
-                                              f"{column}: {en or zh}"))
+                    errors.append(_error(row.number, key, _zh_message(zh), en or zh))
+        errors.extend(_cadre_error(row, data, accounts))
+        loaded.append((row, data))
     errors.extend(_person_errors(loaded))
     by_household: dict[str, list[tuple[Row, dict[str, Any]]]] = defaultdict(list)
     for row, data in loaded:
-        by_household[data["household_number"]].append((row, data))
+        if "household_number" in data:
+            by_household[data["household_number"]].append((row, data))
     households = []
     for number, members in by_household.items():
+        if number in failed:
+            continue
         found = _household_errors(number, members, areas)
         errors.extend(found)
         if not found:
@@ -176,22 +242,34 @@ def _zh_message(text: str) -> str:
             "Not a valid string.": "不是有效的文字"}.get(text, text)
 
 
+def _cadre_error(row: Row, data: dict[str, Any], accounts: Accounts) -> list[RosterError]:
+    """帮扶责任人 names an account: the household's cadre is that login name (coverage and devices use it)."""
+    if not data.get("cadre"):
+        return []
+    username, zh, en = accounts.resolve(data["cadre"])
+    if username is None:
+        return [_error(row.number, "cadre", zh, en)]
+    data["cadre"] = username
+    return []
+
+
 def _person_errors(loaded: list[tuple[Row, dict[str, Any]]]) -> list[RosterError]:
     errors = []
     seen: dict[str, int] = {}
     for row, data in loaded:
-        number = data["id_number"]
+        number = data.get("id_number")
+        if number is None:
+            continue
         if number in seen:
-            errors.append(RosterError(row.number, "id_number", f"证件号码与第 {seen[number]} 行重复",
-                                      f"id_number: the same ID number as row {seen[number]}"))
+            errors.append(_error(row.number, "id_number", f"与第 {seen[number]} 行重复",
+                                 f"the same ID number as row {seen[number]}"))
         else:
             seen[number] = row.number
-        if idcard.birth_date(number) != data["birth_date"]:
-            errors.append(RosterError(row.number, "birth_date", "出生日期与身份证号码中的出生日期不一致",
-                                      "birth_date: does not match the birth date in the ID number"))
-        if idcard.sex(number) != data["sex"]:
-            errors.append(RosterError(row.number, "sex", "性别与身份证号码不一致",
-                                      "sex: does not match the ID number"))
+        if "birth_date" in data and idcard.birth_date(number) != data["birth_date"]:
+            errors.append(_error(row.number, "birth_date", "出生日期与身份证号码中的出生日期不一致",
+                                 "does not match the birth date in the ID number"))
+        if "sex" in data and idcard.sex(number) != data["sex"]:
+            errors.append(_error(row.number, "sex", "性别与身份证号码不一致", "does not match the ID number"))
     return errors
 
 
@@ -202,28 +280,27 @@ def _household_errors(number: str, members: list[tuple[Row, dict[str, Any]]],
     for row, data in members[1:]:
         for name in HOUSEHOLD_FIELDS:
             if data[name] != first[name]:
-                errors.append(RosterError(
+                errors.append(_error(
                     row.number, name, f"户 {number} 的{COLUMN_ZH[name]}与第 {first_row.number} 行不一致"
                     f"（“{data[name] or ''}” ≠ “{first[name] or ''}”）",
-                    f"{name}: household {number} has '{data[name] or ''}' here but '{first[name] or ''}' "
+                    f"household {number} has '{data[name] or ''}' here but '{first[name] or ''}' "
                     f"on row {first_row.number}"))
     heads = [row.number for row, data in members if data["relation"] == HEAD]
     # a missing head is reported on the household's first row, extra heads on their own rows
     for row_number in (heads[1:] if heads else [first_row.number]):
-        errors.append(RosterError(row_number, "relation", f"户 {number} 应恰好有一名户主，现有 {len(heads)} 名",
-                                  f"relation: household {number} must have exactly one 户主 (head), has {len(heads)}"))
+        errors.append(_error(row_number, "relation", f"户 {number} 应恰好有一名户主，现有 {len(heads)} 名",
+                             f"household {number} must have exactly one 户主 (head), has {len(heads)}"))
     area = areas.get(first["area_code"])
     if area is None or area.level not in ("village", "group"):
-        errors.append(RosterError(first_row.number, "area_code", f"行政区划代码“{first['area_code']}”不是已导入的村或组",
-                                  f"area_code: '{first['area_code']}' is not a known village or group"))
+        errors.append(_error(first_row.number, "area_code", f"“{first['area_code']}”不是已导入的村或组",
+                             f"'{first['area_code']}' is not a known village or group"))
     elif first["village_name"] and first["village_name"] != area.name:
-        errors.append(RosterError(first_row.number, "village_name",
-                                  f"村名“{first['village_name']}”与代码 {area.code} 的名称“{area.name}”不符",
-                                  f"village_name: '{first['village_name']}' is not the name of {area.code} "
-                                  f"('{area.name}')"))
+        errors.append(_error(first_row.number, "village_name",
+                             f"村名“{first['village_name']}”与代码 {area.code} 的名称“{area.name}”不符",
+                             f"'{first['village_name']}' is not the name of {area.code} ('{area.name}')"))
     if (first["latitude"] is None) != (first["longitude"] is None):
-        errors.append(RosterError(first_row.number, "latitude", "纬度和经度应同时填写或同时留空",
-                                  "latitude: give both latitude and longitude, or neither"))
+        errors.append(_error(first_row.number, "latitude", "纬度和经度应同时填写或同时留空",
+                             "give both latitude and longitude, or neither"))
     return errors
 
 
@@ -233,8 +310,12 @@ def _household(number: str, members: list[tuple[Row, dict[str, Any]]]) -> Parsed
     people = [{key: data[key] for key in ("name", "id_number", "relation", "sex", "birth_date", "schooling",
                                           "health", "labour")} | {"insured": data["insured"].strip().lower() in YES}
               for _row, data in ordered]
-    return ParsedHousehold(number=number, fields={name: first[name] for name in HOUSEHOLD_FIELDS},
-                           members=people, rows=[row.number for row, _data in members])
+    # fields a roster may leave out are only part of the fingerprint when given: adding the column changes nothing
+    fields_ = {name: first[name] for name in HOUSEHOLD_FIELDS if first[name] or name not in OPTIONAL}
+    # a kind of 监测户 is kept beside the status (DOMAIN.md "Precisions": monitoring subtypes are kept, not folded)
+    if fields_["status"] in MONITORING_TYPES:
+        fields_["status"], fields_["monitoring_type"] = "监测户", fields_["status"]
+    return ParsedHousehold(number=number, fields=fields_, members=people, rows=[row.number for row, _data in members])
 
 
 @dataclasses.dataclass
@@ -251,9 +332,11 @@ class ImportResult:
 
 def import_roster(session: Session, content: bytes, filename: str,
                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    rows = read_table(content, filename, HEADERS)
+    rows = read_table(content, filename, HEADERS, OPTIONAL)
     areas = {a.code: a for a in session.scalars(select(Area))}
-    households, errors = parse_roster(rows, areas)
+    accounts = Accounts(dict(session.execute(select(_users.c.username, _users.c.display_name)
+                                             .where(_users.c.active.is_(True))).all()))
+    households, errors = parse_roster(rows, areas, accounts)
     if errors:
         raise DomainError("invalid", "roster.invalid", f"名单有 {len(errors)} 处错误，全部未导入。请按行号修改后重新导入。",
                           f"The roster has {len(errors)} error(s); nothing was imported. Fix the rows listed and "
@@ -306,8 +389,9 @@ def _household_values(parsed: ParsedHousehold, areas: dict[str, Area], fingerpri
     fields_ = parsed.fields
     values = {
         "area_id": areas[fields_["area_code"]].id, "head_name": parsed.members[0]["name"],
-        "status": fields_["status"], "poverty_cause": fields_["poverty_cause"] or None,
-        "cadre": fields_["cadre"] or None, "roster_fingerprint": fingerprint, "updated_at": now,
+        "status": fields_["status"], "monitoring_type": fields_.get("monitoring_type"),
+        "poverty_cause": fields_["poverty_cause"] or None, "cadre": fields_["cadre"] or None,
+        "phone": fields_.get("phone") or None, "roster_fingerprint": fingerprint, "updated_at": now,
     }
     if fields_["latitude"] is not None:  # a roster without coordinates keeps a location a supervisor confirmed
         values.update(latitude=fields_["latitude"], longitude=fields_["longitude"])

@@ -27,6 +27,34 @@ EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo
 CHECKS_DEFAULTS = {"min_fill_minutes": 3.0, "max_start_days_from_date": 1.0}
 
 
+#: 监测户's kinds (DOMAIN.md "Precisions": monitoring subtypes are kept, not folded; seeds 003, 004)
+UNSTABLE_EXITED, EDGE_POOR, SUDDEN_HARDSHIP = "脱贫不稳定户", "边缘易致贫户", "突发严重困难户"
+MONITORING_TYPES = (UNSTABLE_EXITED, EDGE_POOR, SUDDEN_HARDSHIP)
+#: the 三保障 and water answers of the visit form, each a risk of an exited or monitored household when "no",
+#: with the reason the flag gives (DOMAIN.md "Precisions": a 三保障 or water gap is a risk, not only low income)
+RISK_GAPS = {
+    "education_secure": ("risk_education", "义务教育无保障（有适龄儿童失学辍学）",
+                         "compulsory education not assured (a child out of school)"),
+    "medical_secure": ("risk_medical", "基本医疗无保障（有成员未参保或慢病未签约）",
+                       "basic medical care not assured (a member uninsured or a chronic patient unsigned)"),
+    "housing_safe": ("risk_housing", "住房安全无保障", "housing not safe"),
+    "water_safe": ("risk_water", "饮水安全无保障", "drinking water not safe"),
+}
+#: the flags that put a household on the 排查 list of seed 002
+SCREENING_CODES = ("screening_income", "screening_dibao")
+#: 在校生状况 values of a child at compulsory school (义务教育), and of anybody at school at all: a child of
+#: compulsory-school age with one of IN_SCHOOL is not out of school
+COMPULSORY_SCHOOLING = ("义务教育", "小学", "初中", "送教上门", "九年一贯制", "特殊教育")
+IN_SCHOOL = COMPULSORY_SCHOOLING + ("在校生", "在校", "普通高中", "高中", "中职", "中专", "技工学校")
+#: 与户主关系 values that name a man or a woman, for the relation-vs-sex check
+MALE_RELATIONS = frozenset({"之子", "之父", "之孙子", "之外孙子", "之祖父", "之外祖父", "之兄", "之弟", "之兄弟", "之女婿",
+                            "之孙女婿", "之公公", "之岳父", "之曾孙子", "之侄子", "之外甥"})
+FEMALE_RELATIONS = frozenset({"之女", "之母", "之孙女", "之外孙女", "之祖母", "之外祖母", "之姐", "之妹", "之姐妹", "之儿媳",
+                              "之孙媳妇", "之婆婆", "之岳母", "之曾孙女", "之侄女", "之外甥女"})
+WATER_INDICATORS = {"water_quantity": ("水量", "quantity"), "water_quality": ("水质", "quality"),
+                    "water_convenience": ("用水方便程度", "convenience"), "water_reliability": ("供水保证率", "reliability")}
+
+
 @dataclasses.dataclass(frozen=True)
 class RulesConfig:
     lines: dict[int, float]
@@ -34,6 +62,8 @@ class RulesConfig:
     housing_subsidy: dict[str, float]
     evidence: dict[str, float] = dataclasses.field(default_factory=dict)
     checks: dict[str, float] = dataclasses.field(default_factory=lambda: dict(CHECKS_DEFAULTS))
+    #: the years whose figure is a monitoring range (监测范围, from 2021), not a poverty line
+    monitoring_years: frozenset[int] = frozenset()
     #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
     #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
@@ -42,6 +72,12 @@ class RulesConfig:
         """The year's line, or the latest configured before it (lines are set per year, DOMAIN.md)."""
         earlier = [y for y in self.lines if y <= year]
         return self.lines[max(earlier)] if earlier else None
+
+    def monitoring_range(self, year: int) -> bool:
+        """Whether the year's figure is a monitoring range (DOMAIN.md "Precisions": after 2020 the figure in force
+        is a monitoring range, not a poverty line); a year without its own figure takes the kind of the one it uses."""
+        earlier = [y for y in self.lines if y <= year]
+        return bool(earlier) and max(earlier) in self.monitoring_years
 
     def __getattr__(self, name: str) -> float:
         try:
@@ -52,7 +88,10 @@ class RulesConfig:
 
 def load_rules(path: Path | None = None) -> RulesConfig:
     data = tomllib.loads((path or BUNDLED_RULES).read_text(encoding="utf-8"))
-    rules = RulesConfig(lines={int(y): float(v["poverty_line"]) for y, v in data.get("years", {}).items()},
+    years = data.get("years", {})
+    rules = RulesConfig(lines={int(y): float(v.get("monitoring_line", v.get("poverty_line")))
+                               for y, v in years.items()},
+                        monitoring_years=frozenset(int(y) for y, v in years.items() if "monitoring_line" in v),
                         thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
                         housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
                         evidence={**EVIDENCE_DEFAULTS,
@@ -63,7 +102,8 @@ def load_rules(path: Path | None = None) -> RulesConfig:
 
 def rules_digest(rules: RulesConfig) -> str:
     """The digest of the values the rules apply, not of the file's text: a comment or a reordering changes nothing."""
-    values = {"lines": rules.lines, "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
+    values = {"lines": rules.lines, "monitoring_years": sorted(rules.monitoring_years),
+              "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
               "evidence": rules.evidence, "checks": rules.checks}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
@@ -103,18 +143,53 @@ def two_assurances_met(fields: dict[str, Any]) -> bool:
                ("food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_safe", "water_safe"))
 
 
-def exit_standard(fields: dict[str, Any], income: dict[str, Any] | None, rules: RulesConfig) -> bool:
-    """Exit standard (脱贫标准): per-capita net income above that year's line and 两不愁三保障 met (DOMAIN.md)."""
+def exit_standard(fields: dict[str, Any], income: dict[str, Any] | None, rules: RulesConfig) -> bool | None:
+    """Exit standard (脱贫标准): per-capita net income above that year's line and 两不愁三保障 met (DOMAIN.md).
+    None when it cannot be judged: no income was surveyed (未调查收入), or the year has no configured line."""
     if not income or income.get("per_capita") is None:
-        return False
+        return None
     line = rules.poverty_line(income["year"])
-    return line is not None and income["per_capita"] > line and two_assurances_met(fields)
+    if line is None:
+        return None
+    return income["per_capita"] > line and two_assurances_met(fields)
 
 
-def monitoring_flags(status: str, incomes: list[dict[str, Any]], fields: dict[str, Any],
-                     rules: RulesConfig) -> list[Flag]:
+def exited(status: str, monitoring_type: str | None) -> bool:
+    """An exited household: 已脱贫, or a 监测户 that is 脱贫不稳定户 (DOMAIN.md "Precisions")."""
+    return status == "已脱贫" or (status == "监测户" and monitoring_type == UNSTABLE_EXITED)
+
+
+def monitoring_flags(status: str, incomes: list[dict[str, Any]], fields: dict[str, Any], rules: RulesConfig,
+                     monitoring_type: str | None = None) -> list[Flag]:
     """防止返贫监测 (DOMAIN.md "Monitoring"): income falling sharply, spending jumping, exited households under
-    the line again, near-poor households. `incomes` is one survey per year, oldest first."""
+    the line again, near-poor households, and every 三保障 / water gap of an exited or monitored household.
+    `incomes` is one survey per year, oldest first."""
+    return (risk_gaps(status, fields) + _income_flags(status, monitoring_type, incomes, rules)
+            + screening(incomes, rules))
+
+
+def risk_gaps(status: str, fields: dict[str, Any]) -> list[Flag]:
+    """DOMAIN.md "Precisions": "A 三保障 or water gap in an exited household is a risk (致贫返贫风险), not only low
+    income" — each gap of an exited or monitored household is a flag naming it."""
+    if status not in ("已脱贫", "监测户"):
+        return []
+    flags = []
+    for name, (code, zh, en) in RISK_GAPS.items():
+        if fields.get(name) != "no":
+            continue
+        details: dict[str, Any] = {"field": name}
+        if name == "water_safe":
+            failing = [n for n in WATER_INDICATORS if fields.get(n) == "no"]
+            if failing:
+                details["indicators"] = failing
+                zh += "：" + "、".join(WATER_INDICATORS[n][0] for n in failing) + "不达标"
+                en += ": " + ", ".join(WATER_INDICATORS[n][1] for n in failing) + " below standard"
+        flags.append(Flag(code, f"致贫返贫风险：{zh}", f"Risk of (re)impoverishment: {en}", details))
+    return flags
+
+
+def _income_flags(status: str, monitoring_type: str | None, incomes: list[dict[str, Any]],
+                  rules: RulesConfig) -> list[Flag]:
     flags: list[Flag] = []
     if not incomes:
         return flags
@@ -133,15 +208,65 @@ def monitoring_flags(status: str, incomes: list[dict[str, Any]], fields: dict[st
         flags.append(Flag("spending_jump", f"{year} 年大额支出 {spending:g} 元（医疗、教育、灾害）",
                           f"Large spending of {spending:g} yuan in {year} (medical, education, disaster)",
                           {"year": year, "spending": spending}))
-    if line is not None and pc is not None:
-        if status == "已脱贫" and pc < line:
-            flags.append(Flag("exited_under_line", f"已脱贫户 {year} 年人均纯收入 {pc:g} 元，低于当年标准 {line:g} 元",
-                              f"Exited household under the {year} line: {pc:g} < {line:g} yuan",
-                              {"year": year, "per_capita": pc, "line": line}))
-        elif status != "未脱贫" and line <= pc < line * rules.near_poor_factor:
-            flags.append(Flag("near_poor", f"边缘易致贫：{year} 年人均纯收入 {pc:g} 元，接近标准 {line:g} 元",
-                              f"Near-poor: per-capita income {pc:g} yuan close to the {year} line of {line:g}",
-                              {"year": year, "per_capita": pc, "line": line}))
+    if line is not None and pc is not None and status not in ("未脱贫", "返贫"):
+        flag = (_in_monitoring_range if rules.monitoring_range(year) else _near_line)(
+            exited(status, monitoring_type), year, pc, line, rules)
+        if flag:
+            flags.append(flag)
+    return flags
+
+
+def _near_line(is_exited: bool, year: int, pc: float, line: float, rules: RulesConfig) -> Flag | None:
+    """Up to 2020: an exited household under the poverty line again, or a household just above it — 脱贫不稳定 if it
+    has exited, 边缘易致贫 otherwise (DOMAIN.md "Precisions": an exited household near the line is 脱贫不稳定户)."""
+    details = {"year": year, "per_capita": pc, "line": line}
+    if is_exited and pc < line:
+        return Flag("exited_under_line", f"已脱贫户 {year} 年人均纯收入 {pc:g} 元，低于当年贫困标准 {line:g} 元",
+                    f"Exited household under the {year} poverty line: {pc:g} < {line:g} yuan", details)
+    if line <= pc < line * rules.near_poor_factor:
+        if is_exited:
+            return Flag("unstable_exit", f"脱贫不稳定：{year} 年人均纯收入 {pc:g} 元，接近贫困标准 {line:g} 元",
+                        f"Unstable exit: per-capita income {pc:g} yuan close to the {year} poverty line of {line:g}",
+                        details)
+        return Flag("near_poor", f"边缘易致贫：{year} 年人均纯收入 {pc:g} 元，接近贫困标准 {line:g} 元",
+                    f"Near-poor: per-capita income {pc:g} yuan close to the {year} poverty line of {line:g}", details)
+    return None
+
+
+def _in_monitoring_range(is_exited: bool, year: int, pc: float, line: float, _rules: RulesConfig) -> Flag | None:
+    """From 2021 the figure is the monitoring range (监测范围), not a poverty line (DOMAIN.md "Precisions"): a household
+    under it is to be monitored — 脱贫不稳定 if it has exited, 边缘易致贫 otherwise."""
+    if pc >= line:
+        return None
+    details = {"year": year, "per_capita": pc, "line": line, "monitoring_range": True}
+    if is_exited:
+        return Flag("unstable_exit", f"脱贫不稳定：{year} 年人均纯收入 {pc:g} 元，在监测范围内（{line:g} 元以下）",
+                    f"Unstable exit: per-capita income {pc:g} yuan within the {year} monitoring range (under "
+                    f"{line:g})", details)
+    return Flag("near_poor", f"边缘易致贫：{year} 年人均纯收入 {pc:g} 元，在监测范围内（{line:g} 元以下）",
+                f"Near-poor: per-capita income {pc:g} yuan within the {year} monitoring range (under {line:g})",
+                details)
+
+
+def screening(incomes: list[dict[str, Any]], rules: RulesConfig) -> list[Flag]:
+    """The 排查 list of seed 002 (DOMAIN.md "Precisions": "re-checked every registered household with per-capita net
+    income under 5,000 yuan, especially those with 低保金 under 200 yuan (002): both are configuration")."""
+    if not incomes:
+        return []
+    latest = incomes[-1]
+    pc, year = latest.get("per_capita"), latest["year"]
+    dibao = (latest.get("parts") or {}).get("dibao") or 0.0
+    # a rules file without these figures has no 排查 list
+    income_below, dibao_below = (rules.thresholds.get(k) for k in ("screening_income_yuan", "screening_dibao_yuan"))
+    flags = []
+    if income_below is not None and pc is not None and pc < income_below:
+        flags.append(Flag("screening_income", f"排查：{year} 年人均纯收入 {pc:g} 元，低于 {income_below:g} 元",
+                          f"Re-check: per-capita income {pc:g} yuan in {year}, under {income_below:g}",
+                          {"year": year, "per_capita": pc, "below": income_below}))
+    if dibao_below is not None and 0 < dibao < dibao_below:
+        flags.append(Flag("screening_dibao", f"排查：{year} 年低保金 {dibao:g} 元，低于 {dibao_below:g} 元",
+                          f"Re-check: 低保 allowance of {dibao:g} yuan in {year}, under {dibao_below:g}",
+                          {"year": year, "dibao": dibao, "below": dibao_below}))
     return flags
 
 
@@ -194,6 +319,7 @@ def quality_findings(members: list[dict[str, Any]], incomes: list[dict[str, Any]
                                      {"year": survey["year"], "reported": reported, "computed": survey["total_net"]}))
     low, high = int(rules.school_age_min), int(rules.school_age_max)
     school_age = 0
+    findings.extend(relation_vs_sex(members))
     for member in members:
         birth = member.get("birth_date")
         if not birth:
@@ -202,15 +328,15 @@ def quality_findings(members: list[dict[str, Any]], incomes: list[dict[str, Any]
         schooling = member.get("schooling") or ""
         if low <= age <= high:
             school_age += 1
-            if schooling and schooling not in ("义务教育", "在校生"):
+            if schooling and schooling not in IN_SCHOOL:
                 findings.append(Flag("school_age_not_in_school",
                                      f"{member['name']}（{age} 岁）处于义务教育年龄，在校状况为“{schooling}”",
                                      f"{member['name']} ({age}) is of compulsory-school age but listed as "
                                      f"'{schooling}'", {"name": member["name"], "age": age}))
-        elif schooling == "义务教育" and (age > high + 3 or age < low - 1):
-            findings.append(Flag("schooling_vs_age", f"{member['name']}（{age} 岁）在校状况为义务教育，与年龄不符",
-                                 f"{member['name']} ({age}) is listed in compulsory schooling, which does not fit "
-                                 "the age", {"name": member["name"], "age": age}))
+        elif schooling in COMPULSORY_SCHOOLING and (age > high + 3 or age < low - 1):
+            findings.append(Flag("schooling_vs_age", f"{member['name']}（{age} 岁）在校状况为“{schooling}”（义务教育），"
+                                 "与年龄不符", f"{member['name']} ({age}) is listed as '{schooling}' (compulsory "
+                                 "school), which does not fit the age", {"name": member["name"], "age": age}))
     if visits:
         reported_children = visits[-1].get("children_6_15")
         if reported_children is not None and reported_children != school_age:
@@ -218,4 +344,17 @@ def quality_findings(members: list[dict[str, Any]], incomes: list[dict[str, Any]
                                  f"走访填报的义务教育阶段儿童 {reported_children} 人，成员中有 {school_age} 人",
                                  f"The visit reports {reported_children} children aged {low}–{high}; the members "
                                  f"include {school_age}", {"reported": reported_children, "members": school_age}))
+    return findings
+
+
+def relation_vs_sex(members: list[dict[str, Any]]) -> list[Flag]:
+    """数据质量 (DOMAIN.md "Data quality": logic errors): 之子 is a man, 之女 a woman, and so on."""
+    findings = []
+    for member in members:
+        relation, sex = member.get("relation") or "", member.get("sex")
+        expected = "男" if relation in MALE_RELATIONS else "女" if relation in FEMALE_RELATIONS else None
+        if expected and sex and sex != expected:
+            findings.append(Flag("relation_vs_sex", f"{member['name']}与户主关系为“{relation}”，性别却是“{sex}”",
+                                 f"{member['name']} is recorded as '{relation}' but with sex '{sex}'",
+                                 {"name": member["name"], "relation": relation, "sex": sex}))
     return findings

@@ -22,8 +22,10 @@ class Row:
     values: dict[str, str]
 
 
-def read_table(content: bytes, filename: str, headers: dict[str, str]) -> list[Row]:
-    """`headers` maps every accepted header (Chinese and English) to its canonical name."""
+def read_table(content: bytes, filename: str, headers: dict[str, str],
+               optional: frozenset[str] = frozenset()) -> list[Row]:
+    """`headers` maps every accepted header (Chinese and English) to its canonical name; a file may leave out the
+    columns named in `optional` (canonical names)."""
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raw = _xlsx_rows(content)
     elif filename.lower().endswith(".csv"):
@@ -33,7 +35,7 @@ def read_table(content: bytes, filename: str, headers: dict[str, str]) -> list[R
     if not raw:
         raise DomainError("invalid", "table.empty", "文件是空的。", "The file is empty.")
     header = [headers.get(_clean(h)) for h in raw[0]]
-    missing = sorted(set(headers.values()) - set(header))
+    missing = sorted(set(headers.values()) - set(header) - optional)
     if missing:
         names = {canonical: [h for h, c in headers.items() if c == canonical][0] for canonical in missing}
         listed = "、".join(names[m] for m in missing)

@@ -8,7 +8,9 @@ one database would wipe each other's data.
 from __future__ import annotations
 
 import copy
+import csv
 import functools
+import io
 import os
 import shutil
 from pathlib import Path
@@ -268,15 +270,33 @@ def sample_district(sessions, store, make_user):
     from sync.roster import import_roster
     with session_scope(sessions) as session:
         import_areas(session, (SAMPLES / "areas.csv").read_bytes(), "areas.csv")
-        import_roster(session, (SAMPLES / "roster.csv").read_bytes(), "roster.csv")
-        publish_bundled_forms(session, store)
         codes = {a.code: a.id for a in session.scalars(select(Area))}
-    return {
+    district = {
         "codes": codes,
         "cadre1": make_user("cadre001", "cadre", (codes[VILLAGE_1],)),
         "cadre2": make_user("cadre002", "cadre", (codes[VILLAGE_2],)),
         "town1": make_user("town1", "supervisor", (codes[TOWN_1],)),
     }
+    with session_scope(sessions) as session:
+        add_roster_cadres(session)  # the roster's 帮扶责任人 must be accounts
+        import_roster(session, (SAMPLES / "roster.csv").read_bytes(), "roster.csv")
+        publish_bundled_forms(session, store)
+    return district
+
+
+@pytest.fixture
+def roster_cadres(sessions):
+    """The sample roster's 帮扶责任人 as accounts: the roster import accepts only cadres who have one."""
+    with session_scope(sessions) as session:
+        add_roster_cadres(session)
+
+
+def add_roster_cadres(session) -> None:
+    """Accounts (no password) for the sample roster's 帮扶责任人 that do not exist yet."""
+    named = {row["帮扶责任人"] for row in csv.DictReader(io.StringIO((SAMPLES / "roster.csv").read_text("utf-8")))}
+    existing = set(session.scalars(select(User.username)))
+    session.add_all(User(username=name, role="cadre", display_name=name) for name in sorted(named - existing))
+    session.flush()
 
 
 @pytest.fixture

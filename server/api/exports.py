@@ -101,7 +101,8 @@ def export_households(extension: str):
     principal = require_api_user()
     args = load(HouseholdExportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
-    filters = HouseholdFilters(area=area, status=args.get("status"), flag=args.get("flag"), cadre=args.get("cadre"),
+    filters = HouseholdFilters(area=area, status=args.get("status"), monitoring_type=args.get("monitoring_type"),
+                               screening=args["screening"], flag=args.get("flag"), cadre=args.get("cadre"),
                                text=args.get("q"), location=args.get("location"), state=args.get("state"),
                                month=args.get("month"))
     writer = {"csv": household_exports.households_csv, "xlsx": household_exports.households_xlsx,

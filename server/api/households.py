@@ -8,7 +8,8 @@ from server.api import bp
 from server.api.common import load
 from server.api.openapi import documented, page_of
 from server.api.schemas import (ConflictQuerySchema, ConflictSchema, HouseholdDetailSchema, HouseholdListSchema,
-                                HouseholdQuerySchema, LocationSchema, PageQuerySchema, ResolveSchema)
+                                HouseholdQuerySchema, LocationSchema, PageQuerySchema, ResolveSchema,
+                                ScreeningSchema)
 from server.audit import record, record_resolution
 from server.auth import Principal, require_api_user
 from server.errors import Problem
@@ -46,11 +47,28 @@ def list_households():
     principal = require_api_user()
     args = load(HouseholdQuerySchema(), request.args)
     filters = HouseholdFilters(area=resolve_area(db(), principal.scope, args.get("area")), status=args.get("status"),
-                               flag=args.get("flag"), cadre=args.get("cadre"), text=args.get("q"),
-                               location=args.get("location"), state=args.get("state"), month=args.get("month"))
+                               monitoring_type=args.get("monitoring_type"), flag=args.get("flag"),
+                               cadre=args.get("cadre"), text=args.get("q"), location=args.get("location"),
+                               state=args.get("state"), month=args.get("month"))
     listing = HouseholdList(db(), principal.scope, filters)
     return jsonify({"total": listing.count(),
                     "items": HouseholdListSchema(many=True).dump(listing.rows(args["limit"], args["offset"]))})
+
+
+@bp.get("/households/screening")
+@documented(query=PageQuerySchema, response=page_of(ScreeningSchema))
+def screening_list():
+    """The 排查 list: households whose latest per-capita income or 低保金 is under the configured figures
+
+    Seed 002 re-checked every registered household under 5,000 yuan per person, especially those with 低保金 under
+    200 yuan; both figures are in the rules file (`screening_income_yuan`, `screening_dibao_yuan`). Each item
+    gives the reasons it is listed."""
+    principal = require_api_user()
+    args = load(PageQuerySchema(), request.args)
+    filters = HouseholdFilters(area=resolve_area(db(), principal.scope, args.get("area")), screening=True)
+    listing = HouseholdList(db(), principal.scope, filters)
+    return jsonify({"total": listing.count(),
+                    "items": ScreeningSchema(many=True).dump(listing.rows(args["limit"], args["offset"]))})
 
 
 @bp.get("/households/<number>")

@@ -8,6 +8,7 @@ from server.params import MAX_OFFSET, MONTH  # noqa: F401 (the API's name for it
 from server.readmodels import STATES
 from sync.idcard import mask
 from sync.review_models import REVIEW_STATES
+from sync.rules import MONITORING_TYPES, SCREENING_CODES
 
 
 def offset_field() -> fields.Integer:
@@ -92,6 +93,8 @@ class PageQuerySchema(Schema):
 
 class HouseholdQuerySchema(PageQuerySchema):
     status = fields.String()
+    #: the kind of 监测户: 脱贫不稳定户, 边缘易致贫户 or 突发严重困难户
+    monitoring_type = fields.String(validate=validate.OneOf(MONITORING_TYPES))
     #: a monitoring flag or quality finding code, e.g. income_drop
     flag = fields.String()
     cadre = fields.String()
@@ -111,6 +114,9 @@ class HouseholdQuerySchema(PageQuerySchema):
 
 class HouseholdExportQuerySchema(HouseholdQuerySchema):
     """The household list's filters; an export has every matching row, so no paging."""
+
+    #: only the households on the 排查 list, as the households page's checkbox
+    screening = fields.Boolean(load_default=False)
 
     class Meta:
         exclude = ("limit", "offset")
@@ -177,14 +183,23 @@ class HouseholdListSchema(Schema):
     village = fields.Function(lambda i: i.area.name)
     village_code = fields.Function(lambda i: i.area.code)
     status = fields.Function(lambda i: i.household.status)
+    monitoring_type = fields.Function(lambda i: i.household.monitoring_type)
     cadre = fields.Function(lambda i: i.household.cadre)
     size = fields.Function(lambda i: i.record.size if i.record else None)
     last_visit = fields.Function(lambda i: _value(i.record, "last_visit"))
-    exit_eligible = fields.Function(lambda i: bool(i.record and i.record.exit_eligible))
+    #: meets the exit standard; null when it cannot be judged (no income surveyed, or not reconciled yet)
+    exit_eligible = fields.Function(lambda i: i.record.exit_eligible if i.record else None)
     open_conflicts = fields.Function(lambda i: i.record.open_conflicts if i.record else 0)
     flags = fields.Function(lambda i: [f.code for f in i.findings])
     #: the month's visit state (verified, questionable, not_visited) when the list was asked with `month`
     month_state = fields.Function(lambda i: i.state)
+
+
+class ScreeningSchema(HouseholdListSchema):
+    """A household of the 排查 list (seed 002) with the reasons it is on it."""
+
+    reasons = fields.Function(lambda i: FindingSchema(many=True).dump(
+        [f for f in i.findings if f.code in SCREENING_CODES]))
 
 
 class ConflictSchema(Schema):
@@ -208,8 +223,10 @@ class HouseholdDetailSchema(Schema):
     head = fields.Function(lambda d: d["household"].head_name)
     village = fields.Function(lambda d: {"code": d["area"].code, "name": d["area"].name})
     status = fields.Function(lambda d: d["household"].status)
+    monitoring_type = fields.Function(lambda d: d["household"].monitoring_type)
     poverty_cause = fields.Function(lambda d: d["household"].poverty_cause)
     cadre = fields.Function(lambda d: d["household"].cadre)
+    phone = fields.Function(lambda d: d["household"].phone)
     location = fields.Function(lambda d: None if d["household"].latitude is None else {
         "latitude": d["household"].latitude, "longitude": d["household"].longitude})
     version = fields.Function(lambda d: d["record"].version if d["record"] else d["household"].roster_version)
@@ -220,7 +237,8 @@ class HouseholdDetailSchema(Schema):
         lambda d: d["record"].assessments[-1] if d["record"] and d["record"].assessments else None)
     latest_income = fields.Function(lambda d: d["record"].incomes[-1] if d["record"] and d["record"].incomes else None)
     incomes = fields.Function(lambda d: d["record"].incomes if d["record"] else [])
-    exit_eligible = fields.Function(lambda d: bool(d["record"] and d["record"].exit_eligible))
+    #: meets the exit standard; null when it cannot be judged (no income surveyed, or not reconciled yet)
+    exit_eligible = fields.Function(lambda d: d["record"].exit_eligible if d["record"] else None)
     flags = fields.Function(lambda d: FindingSchema(many=True).dump([f for f in d["findings"]
                                                                      if f.kind == "monitoring"]))
     findings = fields.Function(lambda d: FindingSchema(many=True).dump([f for f in d["findings"]

@@ -51,6 +51,13 @@ def _field(row: HouseholdRow, name: str) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
 
 
+def _exit(row: HouseholdRow) -> str:
+    """是 / 否, or 无法判断 when no income was surveyed (DOMAIN.md Precisions: the exit judgement needs income)."""
+    if row.record is None or row.record.exit_eligible is None:
+        return "无法判断（未调查收入）"
+    return "是" if row.record.exit_eligible else "否"
+
+
 class HouseholdColumns:
     """The columns of a household export; towns and cadres' names are read once, not per row."""
 
@@ -71,6 +78,8 @@ class HouseholdColumns:
             _Column("town", "乡镇", town),
             _Column("village", "村", lambda r: r.area.name),
             _Column("village_code", "村代码", lambda r: r.area.code),
+            _Column("monitoring_type", "监测户类型", lambda r: r.household.monitoring_type or ""),
+            _Column("phone", "联系电话", lambda r: r.household.phone or ""),
             _Column("poverty_cause", "主要致贫原因", lambda r: r.household.poverty_cause or ""),
             _Column("cadre_name", "帮扶责任人", cadre),
             _Column("cadre", "帮扶责任人账号", lambda r: r.household.cadre or ""),
@@ -82,7 +91,7 @@ class HouseholdColumns:
                           numeric=name == "income_per_capita")
                   for name, field in HOUSEHOLD_FIELDS.items()]
         tail = [
-            _Column("exit_eligible", "符合脱贫标准", lambda r: "是" if r.record and r.record.exit_eligible else ""),
+            _Column("exit_eligible", "符合脱贫标准", _exit),
             _Column("open_conflicts", "待处理冲突", lambda r: r.record.open_conflicts if r.record else 0,
                     numeric=True),
             _Column("findings", "风险与问题", lambda r: "；".join(f.message_zh for f in r.findings)),

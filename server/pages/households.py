@@ -31,10 +31,15 @@ from server.runtime import db, runtime
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.forms import DEFINITIONS, definition, field_label, form_title
 from sync.forms.base import Detail, FormDefinition
+from sync.fold import LINE_CROSSINGS
 from sync.forms.visit import CHANGES
 from sync.idcard import mask
 from sync.models import HOUSEHOLD_STATUSES, Area, Household, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
+from sync.rules import MONITORING_TYPES
+
+#: the line crossings of the monitoring period (from 2021)
+MONITORING_CROSSINGS = (LINE_CROSSINGS[(True, True)], LINE_CROSSINGS[(True, False)])
 
 bp = Blueprint("households", __name__, url_prefix="/households")
 
@@ -46,7 +51,11 @@ VERDICT_LABELS = {"verified": lazy_gettext("证据核实"), "questionable": lazy
                   None: lazy_gettext("待核验")}
 FLAG_LABELS = {
     "income_drop": lazy_gettext("收入骤降"), "spending_jump": lazy_gettext("大额支出"),
-    "exited_under_line": lazy_gettext("已脱贫户低于标准"), "near_poor": lazy_gettext("边缘易致贫"),
+    "exited_under_line": lazy_gettext("已脱贫户低于贫困标准"), "near_poor": lazy_gettext("边缘易致贫"),
+    "unstable_exit": lazy_gettext("脱贫不稳定"), "risk_education": lazy_gettext("风险：义务教育"),
+    "risk_medical": lazy_gettext("风险：基本医疗"), "risk_housing": lazy_gettext("风险：住房安全"),
+    "risk_water": lazy_gettext("风险：饮水安全"), "screening_income": lazy_gettext("排查：收入偏低"),
+    "screening_dibao": lazy_gettext("排查：低保金偏低"), "relation_vs_sex": lazy_gettext("与户主关系和性别不符"),
     "dangerous_house": lazy_gettext("危房未改造"), "size_mismatch": lazy_gettext("人口数不符"),
     "income_total_mismatch": lazy_gettext("收入合计不符"), "school_age_not_in_school": lazy_gettext("适龄儿童未在校"),
     "schooling_vs_age": lazy_gettext("在校状况与年龄不符"), "children_count_mismatch": lazy_gettext("适龄儿童数不符"),
@@ -63,7 +72,9 @@ FLAG_LABELS = {
 }
 #: timeline events that are not a form's own (the fold's consequences and a supervisor's resolution)
 EVENT_TITLES = {"member_added": lazy_gettext("成员增加"), "member_removed": lazy_gettext("成员减少"),
-                "income_above_line": lazy_gettext("收入高于标准线"), "income_below_line": lazy_gettext("收入低于标准线"),
+                "income_above_line": lazy_gettext("收入高于贫困标准"), "income_below_line": lazy_gettext("收入低于贫困标准"),
+                "income_out_of_monitoring_range": lazy_gettext("收入超出监测范围"),
+                "income_into_monitoring_range": lazy_gettext("收入进入监测范围"),
                 "conflict_resolved": lazy_gettext("冲突已裁定")}
 
 
@@ -135,6 +146,8 @@ def list_page():
     month = month_arg()
     q = (args.get("q") or "").strip()[:100]  # as the API's q: a number's start or part of a name
     status = args.get("status") or None
+    monitoring_type = args.get("monitoring_type") if args.get("monitoring_type") in MONITORING_TYPES else None
+    screening = args.get("screening") == "1"
     flag = args.get("flag") or None
     state = args.get("state") or None
     cadre = args.get("cadre") or None
@@ -145,7 +158,8 @@ def list_page():
         state = None
     number = page_number()
     filters = HouseholdFilters(area=resolve_area(db(), principal.scope, args.get("area")), status=status,
-                               flag=flag, cadre=cadre, text=q or None, location=location, state=state, month=month)
+                               monitoring_type=monitoring_type, screening=screening, flag=flag, cadre=cadre,
+                               text=q or None, location=location, state=state, month=month)
     listing = HouseholdList(db(), principal.scope, filters)
     total = listing.count()
     pages = max(1, math.ceil(total / PER_PAGE))
@@ -159,19 +173,23 @@ def list_page():
     people = display_names([r.household.cadre for r in rows] + [cadre])
     db().commit()
     items = [{"number": r.household.number, "head": r.household.head_name, "status": r.household.status,
+              "monitoring_type": r.household.monitoring_type,
               "cadre": r.household.cadre, "cadre_name": people.get(r.household.cadre, r.household.cadre),
               "village": r.area.name, "size": r.record.size if r.record else None,
               "exit_eligible": bool(r.record and r.record.exit_eligible),
               "open_conflicts": (r.record.open_conflicts if r.record else 0) or 0, "state": r.state,
               "last_visit": last_visits.get(r.household.id),
               "flags": [FLAG_LABELS.get(c, c) for c in dict.fromkeys(f.code for f in r.findings)]} for r in rows]
-    shown = {"q": q, "area": filters.area.code if filters.area else "", "status": status or "", "flag": flag or "",
+    shown = {"q": q, "area": filters.area.code if filters.area else "", "status": status or "",
+             "monitoring_type": monitoring_type or "", "screening": screening, "flag": flag or "",
              "state": state or "", "cadre": cadre or "", "cadre_name": people.get(cadre, cadre or ""),
              "location": location or "", "month": month}
-    export = {"q": q, "area": shown["area"], "status": status, "flag": flag, "state": state, "cadre": cadre,
+    export = {"q": q, "area": shown["area"], "status": status, "monitoring_type": monitoring_type,
+              "screening": "1" if screening else None, "flag": flag, "state": state, "cadre": cadre,
               "location": location, "month": month}
     return render_template("households/list.html", items=items, total=total, page=number, pages=pages,
-                           filters_for_export={k: v for k, v in export.items() if v}, filters=shown, options=options, statuses=HOUSEHOLD_STATUSES,
+                           filters_for_export={k: v for k, v in export.items() if v}, filters=shown, options=options,
+                           statuses=HOUSEHOLD_STATUSES, monitoring_types=MONITORING_TYPES,
                            states=STATES, state_labels=STATE_LABELS, colors=COLORS,
                            default_month=month == this_month())
 
@@ -209,6 +227,7 @@ def file_page(number: str):
     lang = current_lang()
     view = {
         "household": {"number": household.number, "head": household.head_name, "status": household.status,
+                      "monitoring_type": household.monitoring_type, "phone": household.phone,
                       "poverty_cause": household.poverty_cause, "cadre": household.cadre,
                       "cadre_name": cadre_name if cadre_name and cadre_name != household.cadre else None,
                       "village": area.name, "village_code": area.code,
@@ -318,21 +337,31 @@ def _glance(number: str, fields_: dict[str, dict[str, Any]], record: HouseholdRe
     details, tone = [], "unknown"
     if income is not None:
         year = value("income_year")
-        line = runtime().queue.rules.poverty_line(int(year)) if year and str(year).isdigit() else None
+        rules = runtime().queue.rules
+        line = rules.poverty_line(int(year)) if year and str(year).isdigit() else None
         if year:
             details.append((label("income_year"), year, None))
         if line is not None:
             tone = "ok" if income > line else "bad"
-            details.append((gettext("标准线"), gettext("%(amount)s 元", amount=money(line)), None))
+            details.append((_line_label(rules.monitoring_range(int(year))), gettext("%(amount)s 元", amount=money(line)),
+                            None))
     items.append({"key": "income_per_capita", "label": label("income_per_capita"),
                   "value": gettext("%(amount)s 元", amount=money(income)) if income is not None else gettext("未记录"),
                   "tone": tone, "details": details,
                   "source": source(number, fields_.get("income_per_capita"))})
-    eligible = bool(record and record.exit_eligible)
-    items.append({"key": "exit_eligible", "label": gettext("符合脱贫标准"),
-                  "value": gettext("是") if eligible else gettext("否"), "tone": "ok" if eligible else "info",
-                  "details": [], "source": None})
+    eligible = record.exit_eligible if record else None
+    # no income surveyed: the standard cannot be judged, which is not a "no" (DOMAIN.md "The rules": exit standard)
+    text = gettext("无法判断（未调查收入）") if eligible is None else gettext("是") if eligible else gettext("否")
+    items.append({"key": "exit_eligible", "label": gettext("符合脱贫标准"), "value": text,
+                  "tone": "unknown" if eligible is None else "ok" if eligible else "info", "details": [],
+                  "source": None})
     return items
+
+
+def _line_label(monitoring_range: bool) -> str:
+    """Up to 2020 the year's figure is the poverty line; from 2021 it is the monitoring range (DOMAIN.md
+    "Precisions": the lines change meaning)."""
+    return gettext("监测范围") if monitoring_range else gettext("贫困标准")
 
 
 def _members(number: str, members: list[dict[str, Any]], labels: dict[str, FormLabels]) -> list[dict[str, Any]]:
@@ -389,11 +418,12 @@ def _timeline(number: str, household: Household, record: HouseholdRecord | None,
             relation = reported.choice(f"{CHANGES}/relation", summary.get("relation"))
             item["details"].append((gettext("成员"), " · ".join(p for p in (summary.get("name"), relation) if p)))
             item["details"].append((gettext("变动"), " · ".join(p for p in (change, summary.get("date")) if p)))
-        elif kind in ("income_above_line", "income_below_line"):
+        elif kind in LINE_CROSSINGS.values():
             item["details"].append((field_label("income_year", lang), str(summary.get("year"))))
             item["details"].append((field_label("income_per_capita", lang),
                                     gettext("%(amount)s 元", amount=money(summary.get("per_capita")))))
-            item["details"].append((gettext("标准线"), gettext("%(amount)s 元", amount=money(summary.get("line")))))
+            item["details"].append((_line_label(kind in MONITORING_CROSSINGS),
+                                    gettext("%(amount)s 元", amount=money(summary.get("line")))))
         elif kind == "conflict_resolved":
             field = summary.get("field")
             item["details"].append((gettext("字段"), field_label(field, lang)))

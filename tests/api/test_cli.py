@@ -117,7 +117,7 @@ def test_forms_publish_reports_version_and_errors(runner, tmp_path):
     assert "[survey 3]" in failed.output and "nowhere" in failed.output
 
 
-def test_roster_import_from_the_command_line(runner, tmp_path):
+def test_roster_import_from_the_command_line(runner, tmp_path, roster_cadres):
     from forms.service import BUNDLED_DIR
     samples = BUNDLED_DIR.parent.parent / "sync" / "samples"
     assert runner.invoke(args=["areas", "import", str(samples / "areas.csv")]).exit_code == 0
@@ -129,4 +129,4 @@ def test_roster_import_from_the_command_line(runner, tmp_path):
                                                                               "210504194707180879"), encoding="utf-8")
     failed = runner.invoke(args=["roster", "import", str(bad)])
     assert failed.exit_code == 1
-    assert "[2 id_number]" in failed.output and "check digit" in failed.output
+    assert "[2 证件号码]" in failed.output and "check digit" in failed.output  # the header, not the key

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from server.db import session_scope
 from server.models import User, UserArea
-from sync.demo import DemoSubmission, generate, household_infos
+from sync.demo import DemoSubmission, demo_roster, generate, household_infos
 from sync.models import Area, Household, Job, Submission, SubmissionAttachment
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
 
@@ -59,6 +59,12 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert held == ["out_of_area"]
         codes = set(session.scalars(select(Finding.code)))
         assert {"dangerous_house", "income_drop"} <= codes
+        # DOMAIN.md Precisions: "statuses 未脱贫/返贫 belong to 2020 and before" — a demo of today has none, and
+        # its 监测户 keep their kinds
+        statuses = dict(session.execute(select(Household.status, func.count()).group_by(Household.status)).all())
+        assert set(statuses) == {"已脱贫", "监测户"}
+        assert session.scalar(select(func.count()).where(Household.status == "监测户",
+                                                         Household.monitoring_type.is_(None))) == 0
 
         # every photo that arrived was checked and has a thumbnail; some named photos never arrived
         photos = session.execute(select(SubmissionAttachment.sha256, SubmissionAttachment.image_check,
@@ -117,3 +123,11 @@ def test_the_demos_help_is_concrete_measures_never_gifts(sample_district, sessio
     given = [v.split("<help_given>")[1].split("</help_given>")[0] for v in visits if "<help_given>" in v]
     assert any(given) and all(set(g.split()) <= {"job", "aid", "housing", "industry", "policy", "other"} for g in given)
     assert not any(gift in v for v in visits for gift in ("米面油", "慰问"))
+
+
+def test_the_demo_roster_keeps_the_poverty_period_statuses_only_before_2021():
+    """DOMAIN.md Precisions: "After 2020 the figure in force is a monitoring range …; statuses 未脱贫/返贫 belong to
+    2020 and before"."""
+    assert "未脱贫" in demo_roster(monitoring_period=False).decode("utf-8")
+    later = demo_roster(monitoring_period=True).decode("utf-8")
+    assert "未脱贫" not in later and "返贫" not in later

@@ -56,12 +56,8 @@ def generated(sessions, sample_district, make_user):
             session.scalar(select(Household).where(Household.number == number)).cadre = cadre
         households = session.execute(select(Household.id, Household.number, Household.cadre,
                                             Household.area_id)).all()
-    cadres = sorted({h.cadre for h in households if h.cadre})
-    existing = {"cadre001", "cadre002", "town1"}
+    cadres = sorted({h.cadre for h in households if h.cadre})  # sample_district made their accounts
     headers = make_user("county", "supervisor", (sample_district["codes"][COUNTY],))
-    for cadre in cadres:
-        if cadre not in existing:
-            make_user(cadre, "cadre")
     submitters = cadres + ["town1"]
     visits = []
     with session_scope(sessions) as session:

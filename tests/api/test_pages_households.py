@@ -71,6 +71,11 @@ def test_the_list_holds_the_callers_households_and_searches(client, sample_distr
     assert set(re.findall(r'data-number="(\d+)"', by_number)) == {HH, HH7}
     monitored = text(client.get("/households/", query_string={"status": "监测户"}))
     assert HH in monitored and HH7 not in monitored  # 阎晓玉 has exited
+    # DOMAIN.md Precisions: monitoring subtypes are kept — and filtered on
+    unstable = text(client.get("/households/", query_string={"monitoring_type": "脱贫不稳定户"}))
+    assert HH in unstable and "监测户（脱贫不稳定户）" in unstable
+    edge = text(client.get("/households/", query_string={"monitoring_type": "边缘易致贫户"}))
+    assert HH not in edge and edge.count("监测户（边缘易致贫户）") == len(re.findall(r'data-number="(\d+)"', edge)) > 0
     assert 'data-testid="household-empty"' in text(client.get("/households/", query_string={"q": "没有这个人"}))
 
 
@@ -110,7 +115,8 @@ def test_pages_need_a_login(client, sample_district):
 def test_the_file_shows_status_and_the_two_assurances_with_their_sources(client, sample_district, history):
     login(client, "cadre001")
     html = text(client.get(f"/households/{HH}"))
-    assert re.search(r'data-testid="household-status">监测户<', html)
+    # DOMAIN.md Precisions: "Monitoring subtypes are kept, not folded" — the page names the kind
+    assert re.search(r'data-testid="household-status">监测户（脱贫不稳定户）<', html)
     water = re.search(r'data-testid="glance-water_safe" data-tone="(\w+)">(.*?)</li>', html, re.S)
     assert water.group(1) == "bad" and "否" in water.group(2)
     assert f'href="/households/{HH}/submissions/household_visit/uuid:visit-2"' in water.group(2)  # the newest
@@ -120,6 +126,10 @@ def test_the_file_shows_status_and_the_two_assurances_with_their_sources(client,
     assert "住房安全等级: A" in housing.group(2)  # the later visit's grade is the newer observation
     income = re.search(r'data-testid="glance-income_per_capita" data-tone="(\w+)">(.*?)</li>', html, re.S)
     assert "1,600 元" in income.group(2) and "uuid:income-2025" in income.group(2)
+    # DOMAIN.md Precisions: "After 2020 the figure in force is a monitoring range (监测范围), not a poverty line"
+    assert "监测范围" in income.group(2) and "贫困标准" not in income.group(2)
+    exit_ = re.search(r'data-testid="glance-exit_eligible" data-tone="(\w+)">(.*?)</li>', html, re.S)
+    assert "否" in exit_.group(2)  # surveyed, and under the figure
     assert re.search(r'data-testid="monitoring-flag" data-code="income_drop"', html)
 
 
@@ -135,7 +145,8 @@ def test_the_timeline_is_newest_first_with_every_kind_of_event(client, sample_di
     login(client, "cadre001")
     html = text(client.get(f"/households/{HH}"))
     kinds = re.findall(r'data-testid="timeline-item" data-kind="(\w+)"', html)
-    assert kinds == ["household_visit", "member_removed", "household_visit", "income_below_line", "income_survey",
+    assert kinds == ["household_visit", "member_removed", "household_visit", "income_into_monitoring_range",
+                     "income_survey",
                      "housing_assessment", "income_survey"]
     first_visit = html.split('data-kind="household_visit"')[2]
     assert "吃饭有困难" not in first_visit and "饮水不安全" in first_visit  # choice labels from the form
@@ -191,6 +202,15 @@ def test_a_household_without_submissions_shows_the_roster(client, sample_distric
     assert re.search(r'data-testid="household-status">已脱贫<', html)
 
 
+def test_without_an_income_survey_the_exit_standard_cannot_be_judged(client, sample_district):
+    """DOMAIN.md:61 the exit standard needs the year's per-capita income: never surveyed is 无法判断 (未调查收入), not
+    否 (issue 14 item 12)."""
+    login(client, "cadre002")
+    html = text(client.get(f"/households/{OTHER}"))
+    exit_ = re.search(r'data-testid="glance-exit_eligible" data-tone="(\w+)">(.*?)</li>', html, re.S)
+    assert exit_.group(1) == "unknown" and "无法判断（未调查收入）" in exit_.group(2) and "否" not in exit_.group(2)
+
+
 # ---- the submission page ---------------------------------------------------------------------------------------
 
 def test_the_submission_page_shows_the_answers_with_the_forms_labels(client, sample_district, history):
@@ -215,7 +235,8 @@ def test_the_file_and_list_in_english(client, sample_district, history):
     login(client, "cadre001")
     html = text(client.get(f"/households/{HH}?lang=en"))
     for words in ("Enough food", "Safe drinking water assured", "Members (1)", "Door-to-door visit",
-                  "Housing-safety assessment", "Income below the line", "Member left", "Drinking water not safe"):
+                  "Housing-safety assessment", "Income within the monitoring range",
+                  "Member left", "Drinking water not safe"):
         assert words in htmllib.unescape(html), words
     listed = text(client.get("/households/"))  # the cookie keeps English
     assert "Household number or head&#39;s name" in listed or "Household number or head's name" in listed

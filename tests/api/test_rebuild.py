@@ -1,12 +1,13 @@
 """`reconcile rebuild` in chunks: resumed after an interruption, shared by processes, beside a running server."""
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from server.db import session_scope
 from support import Collect, assessment_xml, new_instance_id, postgres_url, visit_xml
 from sync.jobs import retry_failed, run_until_idle
-from sync.models import Job, Submission
+from sync.models import Household, Job, Submission
 from sync.rebuild import rebuild, rebuild_progress, run_chunks, start_rebuild
+from sync.records import Finding, HouseholdRecord
 from test_reconcile import snapshot
 
 PG_URL = postgres_url()
@@ -105,3 +106,21 @@ def test_several_processes_are_refused_on_sqlite(rt, runner):
     result = runner.invoke(args=["reconcile", "rebuild", "--workers", "2"])
     assert result.exit_code == 2
     assert "need PostgreSQL" in result.output
+
+
+def test_a_rebuild_gives_the_corrected_records(rt, reconciled, runner):
+    """Issue 14: `reconcile rebuild` refolds every record with today's rules. Records written by the old code (no
+    risk flag for an exited household's unsafe water, "no" for an exit standard never judged) come back corrected:
+    DOMAIN.md Precisions "A 三保障 or water gap in an exited household is a risk"; DOMAIN.md:61 no income, no
+    judgement."""
+    with session_scope(rt.sessions) as session:  # as the old code left them
+        session.execute(delete(Finding).where(Finding.code.like("risk_%")))
+        session.execute(update(HouseholdRecord).values(exit_eligible=False))
+    result = runner.invoke(args=["reconcile", "rebuild"])
+    assert result.exit_code == 0, result.output
+    with session_scope(rt.sessions) as session:
+        flagged = set(session.scalars(select(Household.number).join(Finding, Finding.household_id == Household.id)
+                                      .where(Finding.code == "risk_water")))
+        assert flagged == {HH, HH7}  # a 脱贫不稳定户 and an exited household, both with unsafe water
+        assert set(session.scalars(select(HouseholdRecord.exit_eligible))) == {None}  # nobody's income surveyed
+    assert snapshot(rt.sessions) == reconciled

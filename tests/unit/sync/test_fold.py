@@ -141,8 +141,26 @@ def test_the_newest_survey_of_a_year_counts_and_line_crossings_are_events():
                              survey("uuid:3", 3, 2025, 4000)], [], RULES, TODAY)
     assert [i["per_capita"] for i in record.incomes] == [9000, 4000]
     assert record.value("income_per_capita") == 4000 and record.value("income_year") == "2025"
+    # DOMAIN.md Precisions: "After 2020 the figure in force is a monitoring range (监测范围), not a poverty line"
+    # (000): 2025's crossing says so
     assert [e["kind"] for e in record.events if e["kind"].startswith("income_")] == ["income_survey"] * 3 + [
-        "income_below_line"]
+        "income_into_monitoring_range"]
+
+
+def test_a_crossing_up_to_2020_is_of_the_poverty_line_and_after_of_the_monitoring_range():
+    """DOMAIN.md Precisions: "3,247 yuan is the 2018 line in one district (000). After 2020 the figure in force is
+    a monitoring range (监测范围), not a poverty line"."""
+    def survey(instance_id, minutes, year, wage):
+        return fact(instance_id, minutes, "income_survey", record={
+            "year": year, "household_size": 1, "parts": {"wage_income": wage}, "spending": {}})
+    crossings = [e for e in fold(BASELINE, [survey("uuid:1", 1, 2017, 3000), survey("uuid:2", 2, 2018, 3248),
+                                            survey("uuid:3", 3, 2019, 3000), survey("uuid:4", 4, 2021, 7000),
+                                            survey("uuid:5", 5, 2022, 5000)], [], RULES, TODAY).events
+                 if e["kind"] != "income_survey"]
+    assert [(e["kind"], e["summary"]["year"]) for e in crossings] == [
+        ("income_above_line", 2018), ("income_below_line", 2019), ("income_out_of_monitoring_range", 2021),
+        ("income_into_monitoring_range", 2022)]
+    assert crossings[0]["summary"]["line"] == 3247
 
 
 def test_offline_chain_holds_until_its_predecessor_arrives_or_the_hold_passes():
@@ -173,3 +191,30 @@ def test_a_member_added_with_an_id_number_that_holds_no_birth_date_has_none(id_n
     moved_in = {"type": "moved_in", "name": "新人", "relation": "other", "date": "2026-01-03", "id_number": id_number}
     record = fold(BASELINE, [fact("uuid:v", 5, changes=[moved_in])], [], RULES, TODAY)
     assert record.members[-1]["name"] == "新人" and record.members[-1]["birth_date"] is None
+
+
+def test_the_record_keeps_the_monitoring_subtype_and_flags_each_gap():
+    """DOMAIN.md Precisions: "Monitoring subtypes are kept, not folded" and "A 三保障 or water gap in an exited
+    household is a risk (致贫返贫风险), not only low income" — in the record that fold() makes."""
+    baseline = Baseline(number="H1", status="监测户", members=[], monitoring_type="脱贫不稳定户")
+    record = fold(baseline, [fact("uuid:v", 1, fields={"water_safe": "no", "water_quality": "no",
+                                                        "education_secure": "no", "medical_secure": "yes"})],
+                  [], RULES, TODAY)
+    assert record.fields["monitoring_type"] == {"value": "脱贫不稳定户", "source": "roster"}
+    assert [(f["code"], f["details"]) for f in record.flags] == [
+        ("risk_education", {"field": "education_secure"}),
+        ("risk_water", {"field": "water_safe", "indicators": ["water_quality"]})]
+    assert "monitoring_type" not in fold(BASELINE, [], [], RULES, TODAY).fields
+
+
+def test_the_exit_judgement_of_a_record_without_income_is_none():
+    """DOMAIN.md:61 exit standard: per-capita income above the line and 两不愁三保障 met — never surveyed is 无法判断,
+    not 否 (issue 14 item 12)."""
+    all_met = {name: "yes" for name in ("food_secure", "clothing_secure", "education_secure", "medical_secure",
+                                        "housing_safe", "water_safe")}
+    assert fold(BASELINE, [fact("uuid:v", 1, fields=all_met)], [], RULES, TODAY).exit_eligible is None
+    survey = fact("uuid:i", 2, "income_survey", record={"year": 2019, "household_size": 1,
+                                                          "parts": {"wage_income": 9000}, "spending": {}})
+    assert fold(BASELINE, [fact("uuid:v", 1, fields=all_met), survey], [], RULES, TODAY).exit_eligible is True
+    unsafe = {**all_met, "water_safe": "no"}
+    assert fold(BASELINE, [fact("uuid:v", 1, fields=unsafe), survey], [], RULES, TODAY).exit_eligible is False
