@@ -19,6 +19,8 @@ Targets: peak RSS < 200 MB for CSV and XLSX at 1,000,000 rows. Prints each figur
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import resource
 import subprocess
@@ -85,6 +87,10 @@ def fill(env: dict[str, str], rows: int) -> None:
     rt = create_app(load_settings(env=env, worker="off")).extensions["zoufang"]
     with session_scope(rt.sessions) as session:
         import_areas(session, (SAMPLES / "areas.csv").read_bytes(), "areas.csv")
+        # the roster names each household's cadre by an account: they exist first
+        cadres = {row["帮扶责任人"] for row in csv.DictReader(io.StringIO((SAMPLES / "roster.csv").read_text("utf-8")))}
+        session.add_all(User(username=name, role="cadre", display_name=name) for name in sorted(cadres))
+        session.flush()
         import_roster(session, (SAMPLES / "roster.csv").read_bytes(), "roster.csv")
         publish_bundled_forms(session, rt.store)
         session.add(User(username="bench-admin", role="admin", display_name="bench",
