@@ -37,6 +37,7 @@ ACTIONS = {
     "conflict.resolve": lazy_gettext("解决冲突"),
     "submission.area_decision": lazy_gettext("决定超出辖区的提交"),
     "household.location": lazy_gettext("确认位置"),
+    "app.upload": lazy_gettext("上传 ODK Collect 安装包"),
 }
 CLI = "cli"
 

@@ -29,6 +29,8 @@ class Settings:
     max_xml_bytes: int = 10 * MB
     #: largest XLSForm upload accepted
     max_form_bytes: int = 20 * MB
+    #: largest ODK Collect APK an admin may upload for the cadres to download (Collect's is ~30 MB)
+    max_apk_bytes: int = 150 * MB
     #: how long a verified Basic-auth password is remembered (seconds); 0 verifies every request
     credential_cache_seconds: int = 300
     #: create this admin on start when there is no user yet
@@ -101,6 +103,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         max_submission_bytes=int(env.get("ZOUFANG_MAX_SUBMISSION_BYTES") or 100 * MB),
         max_xml_bytes=int(env.get("ZOUFANG_MAX_XML_BYTES") or 10 * MB),
         max_form_bytes=int(env.get("ZOUFANG_MAX_FORM_BYTES") or 20 * MB),
+        max_apk_bytes=int(env.get("ZOUFANG_MAX_APK_BYTES") or 150 * MB),
         credential_cache_seconds=int(env.get("ZOUFANG_CREDENTIAL_CACHE_SECONDS") or 300),
         admin_user=env.get("ZOUFANG_ADMIN_USER") or None,
         admin_password=env.get("ZOUFANG_ADMIN_PASSWORD") or None,

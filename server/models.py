@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
@@ -128,3 +128,24 @@ class SetupToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: when an admin was created (with this link or another one); null while the link is open
     used_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+
+
+class CollectApp(Base):
+    """An ODK Collect APK an admin uploaded (Google Play is not reachable in China): the newest is what every
+    devices page offers for download. Kept in the media store by content; older ones stay listed in the audit."""
+
+    __tablename__ = "collect_apps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: as the admin gave it (e.g. v2024.3.5), shown next to the download
+    version: Mapped[str] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+
+
+def latest_collect_app(session) -> CollectApp | None:
+    """The APK the devices pages offer: the newest upload."""
+    return session.scalar(select(CollectApp).order_by(CollectApp.id.desc()).limit(1))

@@ -17,7 +17,8 @@ from server.db import utcnow
 from server.errors import Problem
 from server.first_admin import needs_first_admin
 from server.login_sessions import end_session, open_session
-from server.models import Device, User, UserArea
+from server.models import Device, User, UserArea, latest_collect_app
+from server.media_http import send_blob
 from server.runtime import db, runtime
 from sync.models import Area
 
@@ -129,7 +130,25 @@ def devices(user_id: int):
         payload = encode_settings(collect_settings(server_url, runtime().settings.project_name))
         qr, qr_png = qr_svg(payload), qr_png_data_uri(payload)
     listed = db().scalars(select(Device).where(Device.user_id == user.id).order_by(Device.created_at.desc())).all()
-    return render_template("devices.html", owner=user, devices=listed, qr=qr, qr_png=qr_png, server_url=server_url)
+    app = latest_collect_app(db())
+    return render_template("devices.html", owner=user, devices=listed, qr=qr, qr_png=qr_png, server_url=server_url,
+                           app=app)
+
+
+@bp.get("/collect-app/ODK-Collect.apk")
+def collect_app_download():
+    """The newest ODK Collect APK an admin uploaded, for any logged-in user's phone to install."""
+    if login_required() is None:
+        return redirect(url_for("web.login", next=request.path))
+    app = latest_collect_app(db())
+    if app is None:
+        raise Problem(404, "app.not_found", "管理员还没有上传 ODK Collect 安装包。",
+                      "No ODK Collect package has been uploaded yet.")
+    db().commit()
+    response = send_blob(runtime().store, app.sha256, None, app.filename)
+    # Android's installer takes a download of this type; it is ours to name, never the uploader's
+    response.mimetype = "application/vnd.android.package-archive"
+    return response
 
 
 @bp.route("/users/<int:user_id>/devices/<int:device_id>/revoke", methods=["POST"])

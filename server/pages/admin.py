@@ -13,16 +13,17 @@ from sqlalchemy import func, select
 
 from forms.models import Form, FormVersion
 from forms.service import publish_form
+from media.apk import apk_problem, version_from_filename
 from server.accounts import MIN_PASSWORD, password_errors, username_errors
 from server.audit import record
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.login_sessions import end_user_sessions
-from server.models import ROLES, Device, User, UserArea
+from server.models import ROLES, CollectApp, Device, User, UserArea, latest_collect_app
 from server.pages.common import current_principal, page, page_number
 from server.render import problem_from
 from server.passwords import hash_password
-from server.runtime import db, runtime
+from server.runtime import db, new_request_upload, runtime
 from sync.areas import import_areas
 from sync.forms import form_title
 from sync.models import Area, Household, Submission
@@ -111,6 +112,56 @@ def form_state(xml_form_id: str):
     db().commit()
     flash(_("表单 %(form)s 现在是“%(state)s”。", form=xml_form_id, state=FORM_STATE_LABELS[state]), "ok")
     return redirect(url_for("admin.index"))
+
+
+# ---- the ODK Collect app -------------------------------------------------------------------------------------
+
+def _app_page(status: int = 200, **outcome):
+    return render_template("admin/collect_app.html", app=latest_collect_app(db()),
+                           max_mb=runtime().settings.max_apk_bytes // (1024 * 1024), **outcome), status
+
+
+@bp.get("/collect-app")
+@page("admin")
+def collect_app():
+    return _app_page()
+
+
+@bp.post("/collect-app")
+@page("admin")
+def upload_collect_app():
+    """The ODK Collect APK (part `apk`) and its version: checked to be an Android package, kept in the media store,
+    offered on every devices page."""
+    principal = current_principal()
+    if request.content_length is not None and request.content_length > runtime().settings.max_apk_bytes:
+        return _app_page(413, problem=Problem(413, "app.too_large", "安装包太大。", "The package is too large."))
+    upload = request.files.get("apk")
+    if upload is None or not upload.filename:
+        return _app_page(400, problem=Problem(400, "app.file_missing", "请选择 ODK Collect 的 APK 安装包。",
+                                              "Choose the ODK Collect APK."))
+    version = (request.form.get("version") or "").strip()[:40] or version_from_filename(upload.filename)
+    if not version:
+        return _app_page(400, problem=Problem(400, "app.version_missing", "请填写版本号（例如 v2024.3.5）。",
+                                              "Give the version (e.g. v2024.3.5)."))
+    try:
+        wrong = apk_problem(upload.stream)
+        if wrong is not None:
+            return _app_page(400, problem=Problem(400, "app.not_an_apk", *wrong))
+        upload.stream.seek(0)
+        stored = new_request_upload()
+        for chunk in iter(lambda: upload.stream.read(1 << 16), b""):
+            stored.write(chunk)
+    finally:
+        upload.close()  # a large upload waits in a temporary file: closed now, not whenever the request is
+    size = stored.tell()
+    sha256 = runtime().store.commit(stored)
+    filename = f"ODK-Collect-{version}.apk"
+    db().add(CollectApp(version=version, filename=filename, size=size, sha256=sha256,
+                        uploaded_by_id=principal.user.id))
+    record(db(), "app.upload", f"app:{version}", {"file": upload.filename, "size": size, "sha256": sha256})
+    db().commit()
+    flash(_("ODK Collect %(version)s 已上传，各用户的“配置手机”页面可下载。", version=version), "ok")
+    return redirect(url_for("admin.collect_app"))
 
 
 # ---- roster ------------------------------------------------------------------------------------------------

@@ -32,12 +32,19 @@ def flask(server, *args: str, stdin: str | None = None) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_a_cadre_fills_the_bundled_visit_form_for_a_household_on_their_list(start_server, request):
+def test_a_cadre_fills_the_bundled_visit_form_for_a_household_on_their_list(start_server, request, tmp_path):
     server = start_server(ZOUFANG_PUBLISH_BUNDLED_FORMS="1")
     flask(server, "areas", "import", str(SAMPLES / "areas.csv"))
-    flask(server, "roster", "import", str(SAMPLES / "roster.csv"))
-    flask(server, "users", "create", "cadre001", "--role", "cadre", "--area", VILLAGE_1, "--password-stdin",
-          stdin="cadre-password\n")
+    # the roster names each household's cadre by an account, which must exist first: here one cadre for all
+    flask(server, "users", "create", "cadre001", "--role", "cadre", "--area", VILLAGE_1, "--display-name", "王建国",
+          "--password-stdin", stdin="cadre-password\n")
+    rows = list(csv.DictReader(io.StringIO((SAMPLES / "roster.csv").read_text(encoding="utf-8"))))
+    roster = tmp_path / "roster.csv"
+    with open(roster, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "帮扶责任人": "cadre001"} for row in rows)
+    flask(server, "roster", "import", str(roster))
     http = requests.Session()
     request.addfinalizer(http.close)
     http.auth = ("cadre001", "cadre-password")

@@ -50,8 +50,9 @@ def test_main_command_serves_with_gunicorn_workers_and_stops_cleanly(server, sto
     began = time.monotonic()
     server.process.send_signal(stop)
     assert server.process.wait(timeout=30) == 0
-    # 1-2 s on a quiet machine; the bound leaves room for a machine shared with other test runs
-    assert time.monotonic() - began < 15
+    # 1-2 s on a quiet machine; 20 s was seen on CI's two busy cores (each worker finishes its batch first): the
+    # bound leaves room for that, and stays under gunicorn's 30 s graceful timeout, past which it kills
+    assert time.monotonic() - began < 25
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
     assert "Traceback" not in server.stderr()
 
