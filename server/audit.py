@@ -29,6 +29,8 @@ ACTIONS = {
     "user.password_reset": lazy_gettext("重设密码"),
     "device.create": lazy_gettext("创建设备令牌"),
     "device.revoke": lazy_gettext("撤销设备令牌"),
+    "api_token.create": lazy_gettext("创建 API 令牌"),
+    "api_token.revoke": lazy_gettext("撤销 API 令牌"),
     "areas.import": lazy_gettext("导入行政区域"),
     "roster.import": lazy_gettext("导入建档立卡名单"),
     "form.publish": lazy_gettext("发布表单"),

@@ -1,4 +1,5 @@
-"""Who is calling: a device token in the URL, HTTP Basic credentials, or a logged-in browser session.
+"""Who is calling: a device token in the URL, HTTP Basic credentials, a user's API token (Bearer), or a logged-in
+browser session.
 
 A bad token is 403 (a 401 would make Collect prompt for a password it does not have); missing or wrong
 credentials are 401 with a Basic challenge, which is what Collect and Enketo answer with a login.
@@ -17,7 +18,7 @@ from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.errors import Problem
 from server.login_sessions import live_session
-from server.models import Device, User
+from server.models import ApiToken, Device, User
 from server.runtime import db, runtime
 from server.scope import AreaScope, scope_for
 
@@ -26,6 +27,8 @@ REALM = "Zoufang"
 
 #: how stale a device's "last used" may get: a phone sending a batch does not rewrite its row for every form
 DEVICE_USE_RESOLUTION = dt.timedelta(minutes=1)
+#: API tokens start with this, so that one pasted where it does not belong is recognisable (and found by scanners)
+API_TOKEN_PREFIX = "zf_"
 
 
 class Principal:
@@ -75,6 +78,16 @@ _RECORD_USE = Prepared(update(_DEVICES).values(last_used_at=bindparam("now")).wh
     _DEVICES.c.id == bindparam("device_id"),
     or_(_DEVICES.c.last_used_at.is_(None), _DEVICES.c.last_used_at < bindparam("stale_before"))))
 
+
+_TOKENS = ApiToken.__table__
+_API_TOKEN = Prepared(
+    select(_TOKENS.c.id, _TOKENS.c.user_id, _TOKENS.c.last_used_at)
+    .join(_USERS, _TOKENS.c.user_id == _USERS.c.id)
+    .where(_TOKENS.c.token_sha256 == bindparam("token_sha256"), _TOKENS.c.revoked_at.is_(None),
+           _USERS.c.active.is_(True)))
+_RECORD_TOKEN_USE = Prepared(update(_TOKENS).values(last_used_at=bindparam("now")).where(
+    _TOKENS.c.id == bindparam("token_id"),
+    or_(_TOKENS.c.last_used_at.is_(None), _TOKENS.c.last_used_at < bindparam("stale_before"))))
 
 _USER_BY_NAME = Prepared(select(_USERS.c.id, _USERS.c.active, _USERS.c.password_hash).where(
     _USERS.c.username == bindparam("username")))
@@ -142,6 +155,27 @@ def basic_principal() -> Principal | None:
     return Principal(user_id=user_id)
 
 
+def bearer_principal() -> Principal | None:
+    """A script's `Authorization: Bearer <API token>`: the token's user, with their role and areas. Its use is
+    noted at most once a minute, in a transaction of its own (the request may only read)."""
+    auth = request.authorization
+    if auth is None or auth.type != "bearer":
+        return None
+    row = _read_one(_API_TOKEN, {"token_sha256": token_sha256(auth.token or "")})
+    if row is None:  # unknown, revoked, or its user deactivated
+        raise Problem(401, "auth.api_token_invalid", "API 令牌无效或已被撤销。",
+                      "The API token is invalid or revoked.",
+                      headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'})
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= DEVICE_USE_RESOLUTION:
+        if "db" in g:  # on SQLite the request's own transaction must not hold the write lock meanwhile
+            g.db.rollback()
+        with direct_connection(runtime().engine) as connection, connection.transaction(write=True):
+            connection.execute(_RECORD_TOKEN_USE, {"now": now, "token_id": row.id,
+                                                   "stale_before": now - DEVICE_USE_RESOLUTION})
+    return Principal(user_id=row.user_id)
+
+
 def session_principal() -> Principal | None:
     """The logged-in user of a browser session that is still live on the server (server/login_sessions.py). A
     request without a session cookie (a device) costs no query."""
@@ -173,15 +207,18 @@ def require_device_or_basic() -> Principal:
 
 
 def require_api_user(*roles: str) -> Principal:
-    """JSON API: a browser session or Basic credentials; optionally restricted to some roles.
+    """JSON API: a browser session, an API token (Bearer) or Basic credentials; optionally restricted to some roles.
 
     A page's script that changes something through the API with the session cookie must echo the session's
-    CSRF token in X-CSRF-Token; Basic-auth callers (scripts) have no cookie to abuse and need none.
+    CSRF token in X-CSRF-Token; scripts (Bearer or Basic) have no cookie to abuse and need none.
     """
     if "principal" not in g:
-        principal = session_principal()
-        if principal is not None:
-            csrf.protect()  # passes the safe methods (GET, HEAD, OPTIONS)
+        # a token is explicit (no browser sends one on its own), so it wins over a session cookie sent alongside
+        principal = bearer_principal()
+        if principal is None:
+            principal = session_principal()
+            if principal is not None:
+                csrf.protect()  # passes the safe methods (GET, HEAD, OPTIONS)
         principal = principal or basic_principal()
         if principal is None:
             raise _challenge()

@@ -1,5 +1,5 @@
-"""Accounts: users with a role and the areas they may see, the device tokens they set phones up with, and their
-browser sessions."""
+"""Accounts: users with a role and the areas they may see, the device tokens they set phones up with, the API tokens
+their scripts use, and their browser sessions."""
 from __future__ import annotations
 
 import datetime as dt
@@ -59,6 +59,26 @@ class Device(Base):
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="devices")
+
+
+class ApiToken(Base):
+    """A token a user made for their scripts (`Authorization: Bearer …`): it acts as that user, with their role and
+    areas, until revoked or the account is deactivated."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: sha256 of the token; the token itself is shown once, when it is made, and never stored
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the token's first characters, so that its owner can tell which one a script holds
+    prefix: Mapped[str] = mapped_column(String(12))
+    #: what the user said it is for, e.g. "月报脚本"
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when a request last came with it, to the minute
+    last_used_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
 
 
 class RateLimitCounter(Base):

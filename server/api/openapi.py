@@ -70,7 +70,9 @@ def _schema_name(schema: Any) -> str | None:
 def build_spec(app: Flask) -> dict:
     spec = APISpec(title="Zoufang API", version="1", openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)], servers=[{"url": PREFIX}],
-                   security=[{"basic": []}, {"session": []}])
+                   security=[{"bearer": []}, {"basic": []}, {"session": []}])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "description": "a user's API token, made on /users/<id>/api-tokens"})
     spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
     spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
     spec.components.schema("Problem", _PROBLEM)
