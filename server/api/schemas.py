@@ -1,6 +1,10 @@
 """Marshmallow schemas: what the API reads and writes."""
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from media.images import without_paths
@@ -13,6 +17,31 @@ from sync.rules import MONITORING_TYPES, SCREENING_CODES
 
 def offset_field() -> fields.Integer:
     return fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
+class SubmissionCursor(fields.String):
+    """Where the next page of submissions starts: the last row's receiving time and id, opaque to the caller.
+    A page read after it holds the rows older than that row whatever arrived meanwhile, where an offset would
+    repeat rows as new submissions push the list down."""
+
+    @staticmethod
+    def encode(received_at: dt.datetime, submission_id: int) -> str:
+        text = f"{received_at.astimezone(dt.timezone.utc).isoformat()}~{submission_id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[dt.datetime, int]:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if len(value) > 80:
+            raise ValidationError("not a cursor from this API")
+        try:
+            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            stamp, _, number = text.partition("~")
+            received_at, submission_id = dt.datetime.fromisoformat(stamp), int(number)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValidationError("not a cursor from this API") from None
+        if received_at.tzinfo is None or not 0 < submission_id < 2 ** 63:
+            raise ValidationError("not a cursor from this API")
+        return received_at, submission_id
 
 
 class FormMessageSchema(Schema):
@@ -83,6 +112,8 @@ class SubmissionQuerySchema(Schema):
     household = fields.String()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = offset_field()
+    #: the next page: the cursor of the previous page's `Link: <…>; rel="next"` header
+    after = SubmissionCursor(metadata={"description": "the cursor in the previous page's Link rel=next header"})
 
 
 class PageQuerySchema(Schema):

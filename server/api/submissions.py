@@ -1,15 +1,15 @@
 """Submissions and their files, as the caller's areas allow; anything outside them is 404."""
 from __future__ import annotations
 
-from flask import Response, g, jsonify, request
-from sqlalchemy import select
+from flask import Response, g, jsonify, request, url_for
+from sqlalchemy import and_, or_, select
 
 from forms.models import Form, FormVersion
 from media.images import looks_like_image, served_type
 from server.api import bp
 from server.api.common import load
 from server.api.openapi import documented
-from server.api.schemas import SubmissionQuerySchema, SubmissionSchema
+from server.api.schemas import SubmissionCursor, SubmissionQuerySchema, SubmissionSchema
 from server.auth import require_api_user
 from server.errors import Problem
 from server.media_http import send_blob
@@ -47,7 +47,10 @@ def _one(xml_form_id: str, instance_id: str, own: bool = True) -> Submission:
 @bp.get("/submissions")
 @documented(query=SubmissionQuerySchema, response=SubmissionSchema(many=True))
 def list_submissions():
-    """Submissions in the caller's areas (and those they sent), newest first"""
+    """Submissions in the caller's areas (and those they sent), newest first
+
+    A full page answers with `Link: <…?after=CURSOR>; rel="next"`: following it gives the next older rows
+    however many submissions arrived in between (an offset would show some twice)."""
     principal = require_api_user()
     args = load(SubmissionQuerySchema(), request.args)
     statement = principal.scope.filter_own(_query(), Submission.area_id, Submission.submitter_id)
@@ -55,9 +58,18 @@ def list_submissions():
         statement = statement.where(Form.xml_form_id == args["form_id"])
     if "household" in args:
         statement = statement.where(Submission.household_number == args["household"])
+    if "after" in args:
+        received_at, submission_id = args["after"]
+        statement = statement.where(or_(Submission.received_at < received_at,
+                                        and_(Submission.received_at == received_at, Submission.id < submission_id)))
     statement = statement.order_by(Submission.received_at.desc(), Submission.id.desc())
     rows = _annotate(db().execute(statement.limit(args["limit"]).offset(args["offset"])).all())
-    return jsonify(SubmissionSchema(many=True).dump(rows))
+    response = jsonify(SubmissionSchema(many=True).dump(rows))
+    if len(rows) == args["limit"]:
+        query = {k: v for k, v in request.args.items() if k not in ("after", "offset")}
+        cursor = SubmissionCursor.encode(rows[-1].received_at, rows[-1].id)
+        response.headers["Link"] = f'<{url_for("api.list_submissions", **query, after=cursor)}>; rel="next"'
+    return response
 
 
 #: who gets a submission's XML with full ID numbers: admins keep the roster (which they import with the full

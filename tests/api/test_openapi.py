@@ -38,7 +38,7 @@ def test_path_parameters_are_read_from_the_rule(client):
 def test_query_parameters_bodies_and_answers_come_from_the_handlers_schemas(client):
     spec = spec_of(client)
     listing = spec["paths"]["/submissions"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"form_id", "household", "limit", "offset"}
+    assert {p["name"] for p in listing["parameters"]} == {"form_id", "household", "limit", "offset", "after"}
     assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
         "type": "array", "items": {"$ref": "#/components/schemas/Submission"}}
     state = spec["paths"]["/forms/{xml_form_id}"]["patch"]
