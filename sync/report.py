@@ -5,6 +5,8 @@ Pure counting over what the reconciler keeps, for the caller's areas below `area
 - 走访覆盖: households to visit, verified, questionable and not visited that month, as the coverage page counts;
 - 两不愁三保障和饮水安全: households whose record now says a guarantee is not met (each household field of the
   forms' registry that reads yes/no: 不愁吃, 不愁穿, 义务教育, 基本医疗, 住房安全, 饮水安全);
+- 供水方式: of the households whose supply a visit recorded, how many have tap water in the house and how many
+  central supply, as 自来水普及率 and 集中供水率 against the targets in the rules (DOMAIN.md "Precisions", Water);
 - 危房改造: C and D houses, and the renovation progress of each;
 - 户类型: households by their roster status, a 监测户 by its kind where the roster gives it;
 - 风险与数据质量: households with a monitoring flag, with a data-quality finding, and how many of each.
@@ -24,8 +26,10 @@ from sqlalchemy.orm import Session
 from sync.areas import area_by_code
 from sync.coverage import visit_counts
 from sync.forms import HOUSEHOLD_FIELDS
+from sync.forms.visit import CENTRAL_WATER, TAP_WATER
 from sync.models import Area, Household
 from sync.records import Finding, HouseholdRecord
+from sync.rules import TARGETS_DEFAULTS
 
 #: the household fields whose "no" is a 两不愁三保障 or drinking-water problem (DOMAIN.md: 两不愁三保障, 饮水安全)
 GUARANTEES = ("food_secure", "clothing_secure", "education_secure", "medical_secure", "housing_safe", "water_safe")
@@ -72,6 +76,8 @@ class _Village:
     grades: Counter = dataclasses.field(default_factory=Counter)
     renovation: Counter = dataclasses.field(default_factory=Counter)
     statuses: Counter = dataclasses.field(default_factory=Counter)
+    #: households by the water supply their record holds (sync.forms.visit WATER_SOURCES); "" not recorded
+    water: Counter = dataclasses.field(default_factory=Counter)
     flagged: int = 0
     flags: int = 0
     with_quality: int = 0
@@ -79,7 +85,9 @@ class _Village:
 
 
 def monthly_report(session: Session, area_ids: Optional[Iterable[int]], month: str,
-                   area_code: Optional[str] = None) -> MonthlyReport:
+                   area_code: Optional[str] = None, targets: Optional[dict[str, float]] = None) -> MonthlyReport:
+    """`targets`: the rules' [targets] (RulesConfig.targets), the national figures when not given."""
+    targets = {**TARGETS_DEFAULTS, **(targets or {})}
     allowed = None if area_ids is None else frozenset(area_ids)
     root = area_by_code(session, area_code, allowed) if area_code else None
     villages = _villages(session, allowed, root)
@@ -91,8 +99,9 @@ def monthly_report(session: Session, area_ids: Optional[Iterable[int]], month: s
     _records(session, villages)
     _findings(session, villages)
     ordered = sorted(villages.values(), key=lambda v: v.code)
-    return MonthlyReport(month, root.name if root else "", tuple(
-        table(ordered) for table in (_coverage, _guarantees, _houses, _statuses, _findings_table)))
+    return MonthlyReport(month, root.name if root else "", (
+        *(table(ordered) for table in (_coverage, _guarantees)), _water(ordered, targets),
+        *(table(ordered) for table in (_houses, _statuses, _findings_table))))
 
 
 def _villages(session: Session, allowed: Optional[frozenset[int]], root: Optional[Area]) -> dict[int, _Village]:
@@ -128,6 +137,7 @@ def _records(session: Session, villages: dict[int, _Village]) -> None:
             failed = [name for name in GUARANTEES if values.get(name) == "no"]
             village.problems.update(failed)
             village.any_problem += bool(failed)
+            village.water[values.get("water_source") or ""] += 1
             grade = values.get("housing_grade")
             if grade in DANGEROUS_GRADES:
                 village.grades[grade] += 1
@@ -188,6 +198,25 @@ def _guarantees(villages: list[_Village]) -> ReportTable:
     return ReportTable("两不愁三保障和饮水安全", labels + ("有问题的户",),
                        _with_totals(villages, lambda v: tuple(v.problems[n] for n in GUARANTEES) + (v.any_problem,)),
                        "按各户档案现在的状态统计（最新一次观察为准）。")
+
+
+def _water(villages: list[_Village], targets: dict[str, float]) -> ReportTable:
+    def counts(v: _Village) -> tuple[int, ...]:
+        recorded = sum(n for source, n in v.water.items() if source)
+        return (recorded, sum(v.water[s] for s in TAP_WATER), sum(v.water[s] for s in CENTRAL_WATER),
+                v.households - recorded)
+    tap_target, central_target = targets["tap_water_rate"], targets["central_water_rate"]
+    rows = []
+    for row in _with_totals(villages, counts):
+        recorded, tap, central, _unknown = row.values
+        tap_rate = round(100 * tap / recorded, 1) if recorded else "—"  # no supply recorded: no rate, not 0
+        central_rate = round(100 * central / recorded, 1) if recorded else "—"
+        met = "—" if not recorded else "是" if tap_rate >= tap_target and central_rate >= central_target else "否"
+        rows.append(dataclasses.replace(row, values=row.values + (tap_rate, central_rate, met)))
+    return ReportTable("供水方式", ("已记录供水方式的户", "自来水入户", "集中供水", "未记录", "自来水普及率 %",
+                                "集中供水率 %", "达标"), tuple(rows),
+                       f"自来水普及率 = 自来水入户（集中或分散）/ 已记录供水方式的户，目标 ≥ {tap_target:g}%；"
+                       f"集中供水率 = 集中供水（入户或到供水点）/ 已记录供水方式的户，目标 ≥ {central_target:g}%。")
 
 
 def _houses(villages: list[_Village]) -> ReportTable:

@@ -25,6 +25,8 @@ EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo
                      "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
 #: the checks of a submission's own circumstances (sync/checks.py), when a rules file has no [checks] table
 CHECKS_DEFAULTS = {"min_fill_minutes": 3.0, "max_start_days_from_date": 1.0}
+#: the national water targets (DOMAIN.md "Precisions", Water: 自来水普及率 ≥ 85%, 集中供水率 ≥ 90%, seed 000)
+TARGETS_DEFAULTS = {"tap_water_rate": 85.0, "central_water_rate": 90.0}
 
 
 #: 监测户's kinds (DOMAIN.md "Precisions": monitoring subtypes are kept, not folded; seeds 003, 004)
@@ -64,6 +66,8 @@ class RulesConfig:
     checks: dict[str, float] = dataclasses.field(default_factory=lambda: dict(CHECKS_DEFAULTS))
     #: the years whose figure is a monitoring range (监测范围, from 2021), not a poverty line
     monitoring_years: frozenset[int] = frozenset()
+    #: targets reports compare with (percent), e.g. tap_water_rate; not in the digest: they judge no record
+    targets: dict[str, float] = dataclasses.field(default_factory=lambda: dict(TARGETS_DEFAULTS))
     #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
     #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
@@ -96,7 +100,8 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                         housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
                         evidence={**EVIDENCE_DEFAULTS,
                                   **{k: float(v) for k, v in data.get("evidence", {}).items()}},
-                        checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}})
+                        checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}},
+                        targets={**TARGETS_DEFAULTS, **{k: float(v) for k, v in data.get("targets", {}).items()}})
     return dataclasses.replace(rules, digest=rules_digest(rules))
 
 

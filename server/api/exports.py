@@ -136,13 +136,15 @@ def export_visits():
 @bp.get("/reports/monthly.xlsx")
 @documented(query=MonthlyReportQuerySchema, media_type=TYPES["xlsx"])
 def monthly_report_xlsx():
-    """The month's report by town and village (coverage, 三保障 and water, C/D houses, household types, findings)"""
+    """The month's report by town and village
+
+    Coverage, 三保障 and water, water supply rates against the targets, C/D houses, household types, findings."""
     principal = require_api_user()
     args = load(MonthlyReportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))  # 404 for an area outside the caller's
-    month, scope = args["month"], principal.scope
+    month, scope, targets = args["month"], principal.scope, runtime().queue.rules.targets
 
     def produce(session: Session) -> Iterator[bytes]:
-        return monthly_xlsx(monthly_report(session, scope.area_ids, month, area.code if area else None))
+        return monthly_xlsx(monthly_report(session, scope.area_ids, month, area.code if area else None, targets))
     name = "_".join(p for p in ("月报", month, area.name if area else "") if p)
     return _download(produce, name, "_".join(p for p in ("monthly", month, area.code if area else "") if p), "xlsx")

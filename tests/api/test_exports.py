@@ -258,7 +258,8 @@ def test_the_monthly_report_has_a_sheet_per_table_by_village_with_subtotals_and_
     response = get(client, "/api/v1/reports/monthly.xlsx?month=2026-11&area=210504001", submitted["town1"])
     assert "monthly_2026-11_210504001.xlsx" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["说明", "走访覆盖", "两不愁三保障和饮水安全", "危房改造", "户类型", "风险与数据质量"]
+    assert book.sheetnames == ["说明", "走访覆盖", "两不愁三保障和饮水安全", "供水方式", "危房改造", "户类型",
+                               "风险与数据质量"]
     coverage = list(book["走访覆盖"].iter_rows(values_only=True))
     assert coverage[0][:6] == ("乡镇", "村", "应走访户", "已走访（证据核实）", "走访存疑", "未走访")
     with session_scope(sessions) as session:
@@ -281,3 +282,31 @@ def test_the_monthly_report_has_a_sheet_per_table_by_village_with_subtotals_and_
     get(client, "/api/v1/reports/monthly.xlsx?month=2026-11&area=210504002", submitted["town1"], 404)
     assert get(client, "/api/v1/reports/monthly.xlsx", submitted["town1"], 400).get_json()["code"] == \
         "request.invalid"
+
+
+def test_the_monthly_report_measures_tap_and_central_water_against_the_targets(client, submitted, sessions, work):
+    """DOMAIN.md "Precisions", Water: the source type is needed for 自来水普及率 ≥ 85% and 集中供水率 ≥ 90% (000)."""
+    with session_scope(sessions) as session:
+        village, neighbour = session.execute(
+            select(Household.area_id, func.min(Household.number)).where(Household.number != HH)
+            .where(Household.area_id == select(Household.area_id).where(Household.number == HH).scalar_subquery())
+            .group_by(Household.area_id)).one()
+        name = session.scalar(select(Area.name).where(Area.id == village))
+    cadre = Collect(client, submitted["cadre1"])
+    assert cadre.submit(visit_xml(neighbour, instance_id=new_instance_id(), photo="",
+                                  water_source="scattered")).status_code == 201
+    work()
+    response = get(client, "/api/v1/reports/monthly.xlsx?month=2026-11&area=210504001", submitted["town1"])
+    sheet = list(load_workbook(io.BytesIO(response.data))["供水方式"].iter_rows(values_only=True))
+    assert sheet[0] == ("乡镇", "村", "已记录供水方式的户", "自来水入户", "集中供水", "未记录", "自来水普及率 %",
+                        "集中供水率 %", "达标")
+    rows = {row[1]: row for row in sheet[1:]}
+    households = rows[name][2] + rows[name][5]
+    # one household with central tap water, one fetching its own water by hand: 50 % and 50 %, below both targets
+    assert rows[name][2:] == (2, 1, 1, households - 2, 50.0, 50.0, "否")
+    quiet = next(row for row in sheet[1:] if row[1] not in (name, "小计", None))
+    assert quiet[2:5] == (0, 0, 0) and quiet[6:] == ("—", "—", "—")  # nothing recorded: no rate, not 0
+    total = sheet[-1]
+    assert total[0] == "合计" and total[2:5] == (2, 1, 1) and total[6:] == (50.0, 50.0, "否")
+    notes = {row[0]: row[1] for row in load_workbook(io.BytesIO(response.data))["说明"].iter_rows(values_only=True)}
+    assert "目标 ≥ 85%" in notes["供水方式"] and "目标 ≥ 90%" in notes["供水方式"]
