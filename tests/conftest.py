@@ -55,6 +55,17 @@ _database_of_this_worker()
 PG_URL = os.environ.get("ZOUFANG_TEST_DATABASE_URL")
 
 
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL pass, leave out the browser tests: their server always runs on SQLite in a data dir of its
+    own (tests/browser/conftest.py), so running them again would test the same thing twice and only cost minutes."""
+    if not PG_URL:
+        return
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+
+
 def _migrated_runtime(url: str, data_dir: Path) -> Runtime:
     engine = make_engine(url)
     settings = load_settings(data_dir=data_dir, database_url=url, secret_key="x")
