@@ -20,6 +20,7 @@ from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, add_case_measure,
                              may_add_measure, sign_off_case)
 from sync.case_models import OPEN_STATES, Case
 from sync.cases import KINDS
+from sync.rules import RENOVATION_STATES, WATER_INDICATORS
 from sync.review import area_choices
 
 bp = Blueprint("cases", __name__, url_prefix="/review/cases")
@@ -27,7 +28,7 @@ PER_PAGE = 50
 
 STATE_LABELS = {"open": lazy_gettext("待解决"), "reopened": lazy_gettext("再次发现"),
                 "closed": lazy_gettext("已解决"), "signed_off": lazy_gettext("已销号")}
-FILTER_LABELS = {"open": lazy_gettext("待解决（含再次发现）"), "done": lazy_gettext("已解决或已销号"),
+FILTER_LABELS = {"open": lazy_gettext("未解决"), "done": lazy_gettext("已解决或已销号"),
                  "reopened": lazy_gettext("再次发现"), "closed": lazy_gettext("走访核实已解决"),
                  "signed_off": lazy_gettext("已销号")}
 EVENT_LABELS = {"opened": lazy_gettext("发现"), "measure": lazy_gettext("帮扶措施"), "closed": lazy_gettext("核实已解决"),
@@ -52,7 +53,15 @@ def _detail(details: dict[str, Any] | None) -> str | None:
     if details.get("message_zh"):
         return details["message_en"] if current_lang() == "en" else details["message_zh"]
     if details.get("grade"):
-        return f"{details['grade']} · {details.get('renovation_state') or ''}".strip(" ·")
+        progress = details.get("renovation_state") or ""
+        zh, en = RENOVATION_STATES.get(progress, (progress, progress))
+        return f"{details['grade']} · {en if current_lang() == 'en' else zh}"
+    if details.get("indicators"):
+        names = [WATER_INDICATORS[n][1 if current_lang() == "en" else 0] for n in details["indicators"]
+                 if n in WATER_INDICATORS]
+        return _("%(items)s不达标", items="、".join(names))
+    if details.get("chronic_signed") == "no":
+        return _("慢病患者未签约家庭医生")
     return details.get("note") or None
 
 
