@@ -4,14 +4,16 @@ a later visit, and every read and write limited to the caller's areas and roles.
 DOMAIN.md "Precisions": "Problems are closed, not only found … found → measure → resolved and signed off".
 """
 import datetime as dt
+import json
+import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.db import session_scope
 from server.models import AuditEntry
 from server.params import CHINA
-from support import Collect, assessment_xml, visit_xml
+from support import Collect, assessment_xml, postgres_url, visit_xml
 from sync.case_lists import case_counts, open_cases
 from sync.case_models import Case, CaseDecision
 from sync.cases import case_key
@@ -174,3 +176,35 @@ def test_the_openapi_document_describes_the_case_routes(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/cases", "/cases/{key}", "/cases/{key}/sign-off", "/cases/{key}/measures"} <= set(paths)
     assert paths["/cases/{key}/sign-off"]["post"]["requestBody"]
+
+
+@pytest.mark.skipif(not postgres_url(), reason="plans are PostgreSQL's; set ZOUFANG_TEST_DATABASE_URL")
+def test_the_counts_and_a_cadres_cases_are_read_through_their_indexes(app, sample_district, cases, sessions):
+    """A city's supervisor counts 100,000 cases: the counts must read the (area, state, kind, opened) index alone,
+    and a cadre's home their (cadre, state) entries, never the whole table (plans with sequential scans off)."""
+    from server.scope import AreaScope
+    engine = sessions.kw["bind"]
+    caught = []
+
+    def grab(_conn, _cursor, statement, parameters, _context, _many):
+        if "FROM cases" in statement:
+            caught.append((statement, parameters))
+
+    town1 = AreaScope(frozenset(sample_district["codes"][c] for c in ("210504001", "210504001001", "210504001002")))
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        with session_scope(sessions) as session:
+            case_counts(session, town1)
+            open_cases(session, town1, cadre="cadre001")
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    assert len(caught) == 2
+    used = []
+    with engine.connect() as connection:
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        for statement, parameters in caught:
+            plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+            used.append(set(re.findall(r'"Index Name": "(\w+)"', json.dumps(plan))))
+            assert '"Seq Scan"' not in json.dumps(plan)
+    assert "ix_cases_area_state_kind_opened" in used[0]
+    assert "ix_cases_cadre_state" in used[1]
