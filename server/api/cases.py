@@ -7,11 +7,13 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
+from server.api.exports import _download
 from server.api.openapi import documented, page_of
 from server.api.schemas import PageQuerySchema
 from server.audit import record_case_decision
 from server.auth import require_api_user
 from server.errors import Problem
+from server.exports.cases import cases_csv
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, add_case_measure, find_case, list_cases,
@@ -31,6 +33,11 @@ class CaseQuerySchema(PageQuerySchema):
     age = fields.Integer(validate=validate.Range(min=0, max=MAX_AGE_DAYS))
     #: the assigned cadre's user name
     cadre = fields.String(validate=validate.Length(max=64))
+
+
+class CaseExportQuerySchema(CaseQuerySchema):
+    class Meta:
+        exclude = ("limit", "offset")
 
 
 class CaseStepSchema(Schema):
@@ -92,6 +99,21 @@ def list_cases_api():
                       kind=args.get("kind"), state=args.get("state"), min_age_days=args.get("age"),
                       cadre=args.get("cadre"), limit=args["limit"], offset=args["offset"])
     return jsonify({"total": page.total, "items": CaseSchema(many=True).dump(page.items)})
+
+
+@bp.get("/exports/cases.csv")
+@documented(query=CaseExportQuerySchema, media_type="text/csv")
+def export_cases():
+    """The problem cases (问题清单) as CSV (UTF-8 with a BOM), with the list's filters"""
+    principal = require_api_user()
+    args = load(CaseExportQuerySchema(), request.args)
+    area = resolve_area(db(), principal.scope, args.get("area"))
+    filters = {"area": area, "kind": args.get("kind"), "state": args.get("state"), "min_age_days": args.get("age"),
+               "cadre": args.get("cadre")}
+    scope = principal.scope
+    suffix = "_".join(p for p in (area.code if area else "", args.get("kind") or "") if p)
+    return _download(lambda session: cases_csv(session, scope, filters), "问题清单" + (f"_{suffix}" if suffix else ""),
+                     "cases" + (f"_{suffix}" if suffix else ""), "csv")
 
 
 @bp.get("/cases/<key>")

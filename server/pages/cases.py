@@ -125,7 +125,10 @@ def list_page():
     rows = [{**view, "household": row.household, "head": row.head_name, "village": row.village,
              "url": url_for("households.file_page", number=row.household, _anchor="cases")}
             for row, view in zip(result.items, views)]
-    return render_template("cases/list.html", rows=rows, filters=filters, total=result.total,
+    export_args = {name: value for name, value in (("area", filters["area"]), ("kind", filters["kind"]),
+                                                   ("state", None if filters["state"] == "all" else filters["state"]),
+                                                   ("age", filters["age"])) if value}
+    return render_template("cases/list.html", rows=rows, filters=filters, total=result.total, export_args=export_args,
                            pages={"number": number, "count": max(1, -(-result.total // PER_PAGE)),
                                   "total": result.total},
                            areas=area_choices(db(), principal.scope, ("town", "village")), kinds=KINDS,

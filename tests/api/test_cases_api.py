@@ -208,3 +208,16 @@ def test_the_counts_and_a_cadres_cases_are_read_through_their_indexes(app, sampl
             assert '"Seq Scan"' not in json.dumps(plan)
     assert "ix_cases_area_state_kind_opened" in used[0]
     assert "ix_cases_cadre_state" in used[1]
+
+
+def test_the_cases_export_as_csv_with_the_lists_filters(client, sample_district, cases):
+    town1 = sample_district["town1"]
+    response = client.get("/api/v1/exports/cases.csv?state=open", headers=town1)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    lines = response.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("户编号,户主,村,问题类型")
+    assert sorted(line.split(",")[3] for line in lines[1:]) == ["C/D 级危房", "饮水安全"]
+    water = client.get("/api/v1/exports/cases.csv?kind=water", headers=town1).get_data().decode("utf-8-sig")
+    assert len(water.splitlines()) == 2 and HH in water
+    assert client.get("/api/v1/exports/cases.csv?area=210504002001", headers=town1).status_code == 404
+    assert client.get("/api/v1/exports/cases.csv?kind=flood", headers=town1).status_code == 400

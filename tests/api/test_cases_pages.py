@@ -49,6 +49,7 @@ def test_the_list_shows_the_callers_open_cases_with_filters(client, sample_distr
     assert set(rows(html)) == {cases["water"], cases["house"]}
     assert 'data-testid="tab-cases"' in html and "饮水安全" in html and "C/D 级危房" in html
     assert f'href="/households/{HH}#cases"' in html
+    assert 'href="/api/v1/exports/cases.csv?state=open"' in html
     assert rows(text(client.get("/review/cases/?kind=water"))) == [cases["water"]]
     assert rows(text(client.get("/review/cases/?area=210504001002"))) == []
     assert rows(text(client.get("/review/cases/?state=done"))) == []
