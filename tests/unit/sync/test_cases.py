@@ -91,6 +91,13 @@ def test_sign_off_closes_an_open_case_and_a_new_observation_reopens_it():
                                                                                      at(20).isoformat(), 7)
 
 
+def test_a_visit_filled_before_the_sign_off_does_not_reopen_it_whenever_it_arrives():
+    # an offline visit of day 10 synced after the sign-off of day 20 said what was true before the sign-off
+    cases = derive([visit("uuid:v1", 1, food_secure="no"), visit("uuid:v2", 10, food_secure="no")],
+                   [decision(7, "food", "", 20)])
+    assert cases[("food", "")]["state"] == "signed_off"
+
+
 def test_reopened_when_observed_again_after_an_observation_closed_it():
     cases = derive([visit("uuid:v1", 1, clothing_secure="no"), visit("uuid:v2", 5),
                     visit("uuid:v3", 9, clothing_secure="no")])
