@@ -40,6 +40,8 @@ ACTIONS = {
     "submission.area_decision": lazy_gettext("决定超出辖区的提交"),
     "household.location": lazy_gettext("确认位置"),
     "app.upload": lazy_gettext("上传 ODK Collect 安装包"),
+    "case.sign_off": lazy_gettext("问题销号"),
+    "case.measure": lazy_gettext("记录帮扶措施"),
 }
 CLI = "cli"
 
@@ -79,6 +81,11 @@ def record_resolution(session: Session, conflict: Conflict, value: Any, note: st
     number = session.scalar(select(Household.number).where(Household.id == conflict.household_id))
     record(session, "conflict.resolve", f"conflict:{conflict.key}",
            {"household": number, "field": conflict.field, "value": value, "note": note})
+
+
+def record_case_decision(session: Session, action: str, key: str, household: str, kind: str, text: str) -> None:
+    """A sign-off (case.sign_off) or a measure entered by hand (case.measure) on a problem case."""
+    record(session, action, f"case:{key}", {"household": household, "kind": kind, "text": text})
 
 
 def day_bounds(first: dt.date | None, last: dt.date | None, zone: dt.tzinfo) -> tuple[dt.datetime | None,

@@ -4,6 +4,7 @@ from server import models as _server  # noqa: F401
 from server.db import Base
 from sync import models as _sync  # noqa: F401
 from sync import records as _records  # noqa: F401
+from sync import case_models as _cases  # noqa: F401
 from sync import review_models as _review  # noqa: F401
 
 metadata = Base.metadata

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, selectinload
 from sync.coverage import mark_stale
 from sync.entity_list import bump_revision
 from sync.facts import Fact, as_received, cached_fact, read_fact, unreadable_finding
+from sync.case_models import Case, CaseDecision
+from sync.cases import Decision, derive_cases
 from sync.fold import Baseline, Record, Resolution, fold
 from sync.evidence import entry_findings, judge_visit, proposed_location
 from sync.forms import DEFINITIONS
@@ -138,9 +140,11 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     by_number = {h.number: h for h in households}
     facts, counts, held_until, submitters, unreadable = _load_facts(session, list(by_number), options, reparse)
     resolutions = _load_resolutions(session, [h.id for h in households])
+    decisions = _load_case_decisions(session, [h.id for h in households])
     photos = _load_photos(session, [sid for sid, _user in submitters.values()])
     today = options.now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
     records: dict[int, tuple[Household, Record, int]] = {}
+    cases: dict[int, list[dict]] = {}
     result = Reconciled(list(by_number))
     for household in households:
         baseline = Baseline(number=household.number, status=household.status,
@@ -150,6 +154,8 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
         try:
             record = fold(baseline, facts.get(household.number, []), ids, options.rules, today)
             _judge_evidence(household, record, photos, submitters, options)
+            cases[household.id] = derive_cases(household.number, facts.get(household.number, []),
+                                               decisions.get(household.id, []), record.members, options.rules, today)
         except Exception:  # a bug met by one household's data must not stop the others' records
             log.exception("household %s could not be reconciled", household.number)
             result.failed[household.number] = traceback.format_exc(limit=5)
@@ -167,6 +173,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
                                                  Submission.current.is_(True))
                         .values(reconcile_state="failed", reconciled_at=options.now))
     _write(session, records, submitters, options.now, options.rules.digest)
+    _write_cases(session, records, cases)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
             _ensure_recheck(session, submission_id, until)
@@ -361,6 +368,39 @@ def _load_resolutions(session: Session, household_ids: list[int]) -> dict[int, l
         out[row.household_id].append(Resolution(conflict_key=row.conflict_key, field=row.field, value=row.value,
                                                 by=row.resolved_by, at=row.resolved_at))
     return out
+
+
+def _load_case_decisions(session: Session, household_ids: list[int]) -> dict[int, list[Decision]]:
+    out: dict[int, list[Decision]] = defaultdict(list)
+    for row in session.scalars(select(CaseDecision).where(CaseDecision.household_id.in_(household_ids))):
+        out[row.household_id].append(Decision(id=row.id, case_key=row.case_key, kind=row.kind, text=row.text,
+                                              by=row.by_name, at=row.at))
+    return out
+
+
+def _write_cases(session: Session, records: dict[int, tuple[Household, Record, int]],
+                 cases: dict[int, list[dict]]) -> None:
+    """The households' cases (sync/cases.py) replace their previous ones, as their conflicts and findings do."""
+    ids = list(records)
+    session.execute(delete(Case).where(Case.household_id.in_(ids)))
+    rows = []
+    for household_id, (household, _record, _version) in records.items():
+        for case in cases[household_id]:
+            rows.append({
+                "key": case["key"], "household_id": household_id, "area_id": household.area_id,
+                "kind": case["kind"], "subject": case["subject"], "state": case["state"],
+                "opened_at": dt.datetime.fromisoformat(case["opened_at"]),
+                "source_instance_id": case["source_instance_id"], "closed_at": _instant(case["closed_at"]),
+                "closing_instance_id": case["closing_instance_id"],
+                "closing_decision_id": case["closing_decision_id"], "cadre": household.cadre,
+                "last_measure_at": _instant(case["last_measure_at"]),
+                "history": case["history"]})
+    if rows:
+        session.execute(insert(Case), rows)
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def _write(session: Session, records: dict[int, tuple[Household, Record, int]],

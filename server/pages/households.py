@@ -25,9 +25,11 @@ from server.i18n import current_lang
 from server.models import User
 from server.pages.common import (current_principal, display_names, local_time, month_arg, page, page_number,
                                  this_month)
+from server.pages.cases import case_permissions, case_views
 from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
 from server.scope import scoped_household
 from server.runtime import db, runtime
+from sync.case_lists import household_cases
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.forms import DEFINITIONS, definition, field_label, form_title
 from sync.forms.base import Detail, FormDefinition
@@ -252,6 +254,8 @@ def file_page(number: str):
         "timeline": _timeline(number, household, record, attachments, labels),
         "proposed_location": _proposed(number, fields_.get("proposed_location")),
         "can_confirm_location": current_principal().user.role in LOCATION_CONFIRMERS,
+        "cases": case_views(household_cases(db(), household.id), lambda iid: _entry_url(number, iid)),
+        "case_permissions": case_permissions(current_principal().user, household),
     }
     db().commit()
     return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS,
