@@ -1,8 +1,8 @@
 """cases and case_decisions: problem cases (问题清单) derived by the reconciler, and people's decisions on them
 (issue 15)
 
-Revision ID: 0017_cases
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import server.db
 
 
-revision = '0017_cases'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
