@@ -15,7 +15,8 @@ from server.i18n import current_lang
 from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
-from sync.feedback import OPEN_STATES, FeedbackItem, answered_returns, feedback_for, list_feedback, reply
+from sync.feedback import (OPEN_STATES, FeedbackItem, answered_returns, feedback_counts, feedback_for, list_feedback,
+                           reply)
 from sync.models import Submission
 from sync.review import MAX_COMMENT, comments_for
 
@@ -84,11 +85,13 @@ def index():
     area = resolve_area(db(), principal.scope, request.args.get("area") or None)
     number = page_number()
     mine = principal.user.role not in REVIEWERS
-    result = list_feedback(db(), owner=principal.user.id if mine else None, scope=None if mine else principal.scope,
-                           area=area, states=(state,) if state else OPEN_STATES, limit=PER_PAGE,
-                           offset=(number - 1) * PER_PAGE)
+    owner, scope = (principal.user.id, None) if mine else (None, principal.scope)
+    result = list_feedback(db(), owner=owner, scope=scope, area=area, states=(state,) if state else OPEN_STATES,
+                           limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+    counts = feedback_counts(db(), user=owner, scope=scope, area=area)
     db().commit()
     return render_template("feedback/list.html", items=result.items, total=result.total, state=state or "",
+                           feedback_counts=counts,
                            pages={"number": number, "count": max(1, -(-result.total // PER_PAGE)),
                                   "total": result.total})
 

@@ -141,6 +141,32 @@ def test_a_visit_by_someone_else_or_of_another_household_does_not_answer(client,
     assert states(client, district["cadre1"]) == {returned: "waiting"}
 
 
+def test_a_visit_sent_before_the_return_does_not_answer_it(client, district, reconcile):
+    first, second = new_instance_id(), new_instance_id()
+    send(client, district["cadre1"], visit_xml(HH, instance_id=first))
+    send(client, district["cadre1"], visit_xml(HH, instance_id=second, end="2026-11-21T10:00:00+08:00"))
+    client.post(review_url(first), json={"state": "rejected", "comment": COMMENT}, headers=district["town1"])
+    assert states(client, district["cadre1"]) == {first: "waiting"}
+
+
+def test_the_newest_visit_answers_every_returned_visit_of_the_household(client, district):
+    first, second = new_instance_id(), new_instance_id()
+    send(client, district["cadre1"], visit_xml(HH, instance_id=first))
+    send(client, district["cadre1"], visit_xml(HH, instance_id=second, end="2026-11-21T10:00:00+08:00"))
+    client.post(review_url(first), json={"state": "has_issues", "comment": COMMENT}, headers=district["town1"])
+    client.post(review_url(second), json={"state": "rejected", "comment": "缺少合影"}, headers=district["town1"])
+    later = answer_by_visit(client, district, first)
+    items = feedback(client, district["town1"])["items"]
+    assert {(i["instance_id"], i["state"], i["answer"]["instance_id"]) for i in items} == {
+        (first, "answered", later), (second, "answered", later)}
+
+
+def test_returning_the_answer_settles_what_it_answered_and_returns_the_answer(client, district, returned):
+    later = answer_by_visit(client, district, returned)
+    client.post(review_url(later), json={"state": "has_issues", "comment": "缺少合影"}, headers=district["town1"])
+    assert states(client, district["cadre1"]) == {later: "waiting"}
+
+
 def test_the_counts_on_both_sides(client, district, returned, sessions):
     other = new_instance_id()
     send(client, district["cadre1"], visit_xml(HH2, instance_id=other))
@@ -293,3 +319,26 @@ def test_another_areas_cadre_gets_404_everywhere(client, district, returned):
     response = client.post(f"/feedback/reply/household_visit/{returned}",
                            data={"csrf_token": csrf(client, "/feedback/"), "comment": "我来回复"})
     assert response.status_code == 404
+
+
+def test_the_cadres_home_part_lists_what_was_returned_with_the_counts(app, client, district, returned, sessions):
+    from flask import g, render_template
+    from server.auth import Principal
+    from server.models import User
+    answer_by_reply(client, district, returned)
+    with session_scope(sessions) as session:
+        cadre = session.scalar(select(User).where(User.username == "cadre001"))
+        items, counts = returned_to(session, cadre.id, limit=1), feedback_counts(session, user=cadre.id)
+        with app.test_request_context("/"):
+            g.principal = Principal(cadre)
+            html = render_template("feedback/_home.html", returned=items, feedback_counts=counts)
+    assert 'data-testid="home-returned"' in html and COMMENT in html and 'data-state="answered"' in html
+    assert re.search(r'data-testid="feedback-count-answered"><strong>1</strong>', html)
+    assert submission_path(returned) in html and 'data-testid="all-returned"' not in html
+
+
+def test_the_feedback_page_counts_for_a_supervisor(client, district, returned):
+    login(client, "town1")
+    html = page_of(client, "/feedback/?state=waiting")
+    assert re.search(r'data-testid="feedback-count-waiting"><strong>1</strong>', html)
+    assert f"/review/submissions/household_visit/{returned}" in html
