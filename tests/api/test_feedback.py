@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from support import Collect, login, new_instance_id, visit_xml
+from test_query_bounds import BAD_NUMBERS, assert_page_400
 from sync.feedback import feedback_counts, returned_to
 from sync.models import Submission
 from sync.review_models import ReviewComment
@@ -213,6 +214,17 @@ def test_another_areas_feedback_is_not_listed_and_its_area_is_404(client, distri
 def test_bad_paging_or_state_is_a_400_naming_the_parameter(client, district, query, name):
     response = client.get(f"/api/v1/feedback{query}", headers=district["town1"])
     assert response.status_code == 400 and name in response.get_json()["details"]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS + ["0"])
+def test_the_feedback_page_refuses_bad_page_numbers(client, district, value):
+    login(client, "town1")
+    assert_page_400(client.get("/feedback/", query_string={"page": value}))
+
+
+def test_the_feedback_page_answers_another_areas_filter_with_404(client, district):
+    login(client, "town2")
+    assert client.get("/feedback/?area=210504001").status_code == 404
 
 
 def test_the_feedback_list_is_described_in_openapi(client):
