@@ -116,6 +116,10 @@ class EntityList(Base):
     revision: Mapped[str] = mapped_column(String(32))
 
 
+#: the review states 有问题 and 退回, which send a submission back to its sender (sync/review_models.py)
+RETURNED_WHERE = "review_state IN ('has_issues','rejected')"
+
+
 def _own_instance_id(context) -> str:
     return context.get_current_parameters()["instance_id"]
 
@@ -132,6 +136,12 @@ class Submission(Base):
         # one can become current, whatever the requests did or did not see.
         Index("uq_submissions_current_root", "form_id", "root_instance_id", unique=True,
               sqlite_where=text("current"), postgresql_where=text("current")),
+        # the few submissions sent back to their sender (sync/feedback.py), found by sender and by area without
+        # reading the others
+        Index("ix_submissions_returned_submitter", "submitter_id", sqlite_where=text(RETURNED_WHERE),
+              postgresql_where=text(RETURNED_WHERE)),
+        Index("ix_submissions_returned_area", "area_id", sqlite_where=text(RETURNED_WHERE),
+              postgresql_where=text(RETURNED_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -170,11 +170,13 @@ class SubmissionRow:
 
 def list_submissions(session: Session, scope: Scope, *, state: str | None = None, form: str | None = None,
                      area: Area | None = None, household: str | None = None, verdict: str | None = None,
-                     received: tuple[dt.datetime, dt.datetime] | None = None, limit: int = 50,
-                     offset: int = 0) -> Page:
+                     received: tuple[dt.datetime, dt.datetime] | None = None, among: Select | None = None,
+                     limit: int = 50, offset: int = 0) -> Page:
     """Current submissions (not replaced by an edit), newest first, as SubmissionRows: with the household's head
     and the visit's evidence verdict. `received` is a [from, to) range of arrival times (UTC, as stored): the
-    arrival time is what (area_id, received_at) indexes, so a month's page reads only that month."""
+    arrival time is what (area_id, received_at) indexes, so a month's page reads only that month. `among` (a
+    select of submission ids) lists those instead, current or not: a returned submission its sender has since
+    edited is still the one the supervisor returned (sync.feedback.returned_ids)."""
     statement = (select(Submission, Form.xml_form_id, FormVersion.title, Area, Household.id, Household.head_name,
                         Visit.verdict, Visit.reasons)
                  .join(Form, Submission.form_id == Form.id)
@@ -182,7 +184,7 @@ def list_submissions(session: Session, scope: Scope, *, state: str | None = None
                  .outerjoin(Area, Submission.area_id == Area.id)
                  .outerjoin(Household, Household.number == Submission.household_number)
                  .outerjoin(Visit, Visit.submission_id == Submission.id)
-                 .where(Submission.current.is_(True)))
+                 .where(Submission.current.is_(True) if among is None else Submission.id.in_(among)))
     statement = _in_area(scope.filter(statement, Submission.area_id), Submission.area_id, area)
     if state:
         statement = statement.where(Submission.review_state == state)

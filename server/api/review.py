@@ -12,11 +12,16 @@ from server.api.schemas import PageQuerySchema, SubmissionSchema
 from server.api.submissions import _one
 from server.audit import record_area_decision, record_review
 from server.auth import require_api_user
+from server.errors import Problem
 from server.runtime import db, runtime
 from sync.areas import area_by_code
 from sync.review import (MAX_COMMENT, comments_for, decide_out_of_area, find_submission,
                          out_of_area_submissions, set_review)
+from sync.feedback import reply
 from sync.review_models import AREA_DECISIONS, REVIEW_STATES
+
+#: who sets review states; anyone else may only reply on their own submissions
+REVIEWERS = ("admin", "supervisor")
 
 
 class ReviewSchema(Schema):
@@ -30,6 +35,8 @@ class ReviewCommentSchema(Schema):
     body = fields.String()
     #: the review state set with the comment; null for a comment only
     review_state = fields.String(allow_none=True)
+    #: the sender's reply to the review, not a review step
+    from_submitter = fields.Boolean()
     created_at = fields.DateTime()
 
 
@@ -75,12 +82,21 @@ def submission_comments(xml_form_id: str, instance_id: str):
 @bp.post("/submissions/<xml_form_id>/<instance_id>/review")
 @documented(body=ReviewSchema, response=SubmissionSchema)
 def review_submission(xml_form_id: str, instance_id: str):
-    """Set the review state and/or add a comment (admins, supervisors)
+    """Set the review state and/or add a comment (admins, supervisors), or reply to the review (its sender)
 
     JSON {"state": received|has_issues|approved|rejected, "comment": "…"}: either or both; answers the
-    submission with its `comments`."""
-    principal = require_api_user("admin", "supervisor")
+    submission with its `comments`. A cadre may only comment, and only on a submission they sent: their reply
+    to a returned submission (403 for a state or someone else's submission in their areas)."""
+    principal = require_api_user()
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
+    if principal.user.role not in REVIEWERS:
+        if "state" in body:
+            raise Problem(403, "review.reviewers_only", "只有督导可以设置审核状态。",
+                          "Only supervisors may set a review state.")
+        submission = _one(xml_form_id, instance_id)
+        reply(db(), submission, body.get("comment"), principal.user)
+        db().commit()
+        return jsonify(_with_comments(submission))
     submission = _one(xml_form_id, instance_id, own=False)
     before = submission.review_state
     step = set_review(db(), submission, body.get("state"), body.get("comment"), principal.user)

@@ -26,6 +26,7 @@ from server.models import User
 from server.pages.common import (current_principal, display_names, local_time, month_arg, page, page_number,
                                  this_month)
 from server.pages.cases import case_permissions, case_views
+from server.pages.feedback import household_feedback, submission_feedback
 from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
 from server.scope import scoped_household
 from server.runtime import db, runtime
@@ -256,7 +257,9 @@ def file_page(number: str):
         "can_confirm_location": current_principal().user.role in LOCATION_CONFIRMERS,
         "cases": case_views(household_cases(db(), household.id), lambda iid: _entry_url(number, iid)),
         "case_permissions": case_permissions(current_principal().user, household),
+        "returned": household_feedback(number),
     }
+    view["returned_states"] = {item.submission.instance_id: item.state for item in view["returned"]}
     db().commit()
     return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS,
                            printed_at=local_time(dt.datetime.now(dt.timezone.utc)))
@@ -411,7 +414,7 @@ def _timeline(number: str, household: Household, record: HouseholdRecord | None,
         form = definition(kind)
         item = {"id": f"ev-{index}", "kind": kind, "title": form.title(lang) if form else EVENT_TITLES.get(kind, kind),
                 "at": local_time(event.get("at")), "by": _person(event.get("by")), "details": [], "photos": [],
-                "url": _entry_url(number, instance_id), "verdict": None, "reasons": [],
+                "url": _entry_url(number, instance_id), "instance_id": instance_id, "verdict": None, "reasons": [],
                 "is_visit": bool(form and form.counts_as_visit)}
         if form is not None:
             entry = event.get("record") or entries.get(instance_id)
@@ -506,6 +509,7 @@ def submission_page(number: str, form_id: str, instance_id: str):
             "reconcile_state": submission.reconcile_state,
             "xml_url": url_for("api.submission_xml", xml_form_id=xml_form_id, instance_id=submission.instance_id),
             "json_url": url_for("api.get_submission", xml_form_id=xml_form_id, instance_id=submission.instance_id)}
+    feedback = submission_feedback(submission, xml_form_id)
     db().commit()
     return render_template("households/submission.html", number=number, head=household.head_name, meta=meta,
-                           rows=rows, files=files)
+                           rows=rows, files=files, **feedback)

@@ -19,14 +19,16 @@ from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
 from server.pages.common import current_principal, display_names, month_arg, page, page_number
+from server.pages.feedback import submission_feedback
 from server.pages.submission_view import answers, visit_evidence
 from server.params import month_span
 from server.runtime import db, runtime
 from sync.conflicts import resolve_conflict
+from sync.feedback import OPEN_STATES, returned_ids, states_of
 from sync.forms import field_label
 from sync.forms import value_label as household_value_label
 from sync.areas import area_by_code
-from sync.review import (MAX_COMMENT, VERDICT_FILTERS, area_choices, comments_for, decide_out_of_area, find_conflict,
+from sync.review import (MAX_COMMENT, VERDICT_FILTERS, area_choices, decide_out_of_area, find_conflict,
                          find_submission, list_submissions, open_conflicts, out_of_area_submissions,
                          quality_report, questionable_visits, set_review, visit_reasons)
 from sync.review_models import REVIEW_STATES
@@ -130,9 +132,14 @@ def index():
     month = month_arg() if request.args.get("month") else None
     form = request.args.get("form") or None
     household = (request.args.get("household") or "").strip() or None
+    # 待整改 / 已答复: the returned submissions in that feedback state, current or since edited (sync/feedback.py)
+    feedback = request.args.get("feedback") or None
+    if feedback not in OPEN_STATES:
+        feedback = None
     number = page_number()
     result = list_submissions(db(), principal.scope, state=state, form=form, area=_area_arg(), household=household,
                               verdict=verdict, received=month_span(month) if month else None,
+                              among=returned_ids(principal.scope, (feedback,)) if feedback else None,
                               limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     skew = dt.timedelta(seconds=runtime().settings.clock_skew_seconds)
     rows = [(row, row.filled_at(skew)) for row in result.items]
@@ -142,12 +149,14 @@ def index():
     forms = db().execute(select(Form.xml_form_id, FormVersion.title)
                          .outerjoin(FormVersion, Form.current_version_id == FormVersion.id)
                          .order_by(Form.xml_form_id)).all()
-    return render_template("review/submissions.html", rows=rows, total=result.total,
+    feedback_states = states_of(db(), [row.submission.id for row in result.items])
+    return render_template("review/submissions.html", rows=rows, total=result.total, feedback_states=feedback_states,
                            pages=_pages(result.total, number), submitters=submitters, details=details,
                            reason_labels=REASON_LABELS, forms=forms, areas=area_choices(db(), principal.scope),
                            verdicts=VERDICT_FILTERS,
                            filters={"state": state or "", "form": form or "", "area": request.args.get("area", ""),
-                                    "household": household or "", "verdict": verdict or "", "month": month or ""})
+                                    "household": household or "", "verdict": verdict or "", "month": month or "",
+                                    "feedback": feedback or ""})
 
 
 @bp.route("/submissions/<xml_form_id>/<instance_id>", methods=["GET", "POST"])
@@ -175,9 +184,9 @@ def submission(xml_form_id: str, instance_id: str):
     rows, files = answers(found, form_id)
     evidence = visit_evidence(found)
     return render_template("review/submission.html", submission=found, form_id=form_id, title=title,
-                           version=version, submitter=submitter, comments=comments_for(db(), found.id),
-                           rows=rows, files=files, evidence=evidence, states=REVIEW_STATES, error=error,
-                           max_comment=MAX_COMMENT), 400 if error else 200
+                           version=version, submitter=submitter, rows=rows, files=files, evidence=evidence,
+                           states=REVIEW_STATES, error=error, **submission_feedback(found, form_id)
+                           ), 400 if error else 200
 
 
 # ---- conflicts ---------------------------------------------------------------------------------------------
