@@ -25,6 +25,8 @@ EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo
                      "max_photo_gps_gap_m": 500.0, "proposal_accuracy_m": 20.0}
 #: the checks of a submission's own circumstances (sync/checks.py), when a rules file has no [checks] table
 CHECKS_DEFAULTS = {"min_fill_minutes": 3.0, "max_start_days_from_date": 1.0}
+#: the visiting duties (sync/duties.py), when a rules file has no [duties] table
+DUTIES_DEFAULTS = {"village_secretary_months": 12.0, "town_secretary_months": 12.0, "work_team_days": 20.0}
 
 
 #: 监测户's kinds (DOMAIN.md "Precisions": monitoring subtypes are kept, not folded; seeds 003, 004)
@@ -64,7 +66,10 @@ class RulesConfig:
     checks: dict[str, float] = dataclasses.field(default_factory=lambda: dict(CHECKS_DEFAULTS))
     #: the years whose figure is a monitoring range (监测范围, from 2021), not a poverty line
     monitoring_years: frozenset[int] = frozenset()
-    #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
+    #: the visiting duties (sync/duties.py): counted when coverage is asked for, never folded into a record, so
+    #: they are not part of the digest (a new period must not make every record be folded again)
+    duties: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DUTIES_DEFAULTS))
+    #: sha256 of the values above but `duties`, stamped on every record folded with them: a record whose stamp differs was
     #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
 
@@ -96,12 +101,14 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                         housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
                         evidence={**EVIDENCE_DEFAULTS,
                                   **{k: float(v) for k, v in data.get("evidence", {}).items()}},
-                        checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}})
+                        checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}},
+                        duties={**DUTIES_DEFAULTS, **{k: float(v) for k, v in data.get("duties", {}).items()}})
     return dataclasses.replace(rules, digest=rules_digest(rules))
 
 
 def rules_digest(rules: RulesConfig) -> str:
-    """The digest of the values the rules apply, not of the file's text: a comment or a reordering changes nothing."""
+    """The digest of the values the records are folded with, not of the file's text: a comment or a reordering
+    changes nothing, and neither do the duties, which no record holds."""
     values = {"lines": rules.lines, "monitoring_years": sorted(rules.monitoring_years),
               "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
               "evidence": rules.evidence, "checks": rules.checks}
