@@ -15,6 +15,10 @@ Three steps, so that no database write lock is held while files reach the disk:
    upload's continuation, a resend, or a retry that raced this request) gets the files it lacked. Then
    `queue_jobs` queues the work the files that arrived call for.
 
+Each row records the visitor's duty role (走访身份, sync/visitor_roles.py) as the sending account has it now, in the
+insert itself; an edit keeps the edited version's, since who visited, and as what, does not change when the
+record is corrected. The reconciler copies it into the visit (sync/duties.py counts the duties from it).
+
 Who may write what: a continuation only from the account that sent the submission, an edit also from a supervisor
 or admin whose areas cover the edited submission's household (forbidden otherwise, nothing changed). A submission (or an
 edit) about a household outside the sender's areas is stored all the same, filed under the household's area, and
