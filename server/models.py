@@ -17,8 +17,7 @@ ROLES = ("admin", "supervisor", "cadre")
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('admin','supervisor','cadre')", name="role_known"),
-                      CheckConstraint("duty IN ('paired','work_team','village_secretary','town_secretary','other')",
-                                      name="duty_known"))
+                      CheckConstraint(f"duty IN ({','.join(repr(d) for d in DUTIES)})", name="duty_known"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: login name, also what Collect sends in Basic auth

@@ -52,8 +52,7 @@ class Visit(Base):
                       Index("ix_visits_household_date", "household_id", "visit_date"),
                       # the duties (sync/duties.py) read one role's visits of an area over months: the few
                       # secretaries' visits of a year without reading every cadre's
-                      Index("ix_visits_area_duty_month", "area_id", "visitor_duty", "month", "household_id",
-                            "verdict"))
+                      Index("ix_visits_area_duty_month", "area_id", "visitor_duty", "month"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)

@@ -28,7 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.add_column(sa.Column('visitor_duty', sa.String(length=20), nullable=True))
         batch_op.create_index('ix_visits_area_duty_month',
-                              ['area_id', 'visitor_duty', 'month', 'household_id', 'verdict'], unique=False)
+                              ['area_id', 'visitor_duty', 'month'], unique=False)
 
 
 def downgrade() -> None:
