@@ -27,6 +27,7 @@ ACTIONS = {
     "user.activate": lazy_gettext("启用用户"),
     "user.deactivate": lazy_gettext("停用用户"),
     "user.password_reset": lazy_gettext("重设密码"),
+    "user.duty": lazy_gettext("更改走访身份"),
     "device.create": lazy_gettext("创建设备令牌"),
     "device.revoke": lazy_gettext("撤销设备令牌"),
     "api_token.create": lazy_gettext("创建 API 令牌"),

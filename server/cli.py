@@ -27,6 +27,7 @@ from server.runtime import Runtime
 from sync.areas import import_areas
 from sync.roster import import_roster
 from sync.models import Area
+from sync.visitor_roles import DUTIES, OTHER
 
 
 def _rt(app: Flask) -> Runtime:
@@ -187,8 +188,11 @@ def register(app: Flask) -> None:
     @click.option("--role", type=click.Choice(ROLES), required=True)
     @click.option("--area", "areas", multiple=True, help="area code; repeat for several")
     @click.option("--display-name", default="")
+    @click.option("--duty", type=click.Choice(DUTIES), default=OTHER, show_default=True,
+                  help="visiting duty role (走访身份): what the account's visits count for")
     @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-    def users_create(name: str, role: str, areas: tuple[str, ...], display_name: str, password_stdin: bool):
+    def users_create(name: str, role: str, areas: tuple[str, ...], display_name: str, duty: str,
+                     password_stdin: bool):
         """Create a user with a role and the areas they may see; pages name people by their display name, so an
         operator at the keyboard is asked for it when it is not given."""
         if not display_name and not password_stdin:
@@ -204,23 +208,37 @@ def register(app: Flask) -> None:
                                   f"Unknown area code(s): {', '.join(unknown)}"))
             if role != "admin" and not areas:
                 click.echo("warning: a supervisor or cadre without --area sees nothing", err=True)
-            user = User(username=name, role=role, display_name=display_name or name,
+            user = User(username=name, role=role, display_name=display_name or name, duty=duty,
                         password_hash=hash_password(password))
             user.areas = [UserArea(area_id=found[code].id) for code in areas]
             session.add(user)
             record(session, "user.create", f"user:{name}",
-                   {"role": role, "display_name": user.display_name, "areas": list(areas)})
+                   {"role": role, "display_name": user.display_name, "areas": list(areas), "duty": duty})
         click.echo(f"created {role} {name}")
+
+    @users_group.command("set-duty")
+    @click.argument("name")
+    @click.argument("duty", type=click.Choice(DUTIES))
+    def users_set_duty(name: str, duty: str):
+        """Change an account's visiting duty role (走访身份); visits already received keep the role they came with."""
+        with session_scope(_rt(app).sessions) as session:
+            user = session.scalar(select(User).where(User.username == name))
+            if user is None:
+                _fail(DomainError("not_found", "user.not_found", f"没有用户“{name}”。", f"There is no user '{name}'."))
+            if user.duty != duty:
+                record(session, "user.duty", f"user:{name}", {"from": user.duty, "to": duty})
+                user.duty = duty
+        click.echo(f"{name}: {duty}")
 
     @users_group.command("list")
     def users_list():
-        """Every account: user name, role, display name, area codes, whether it may sign in."""
+        """Every account: user name, role, display name, area codes, whether it may sign in, duty role."""
         with session_scope(_rt(app).sessions) as session:
             codes = dict(session.execute(select(Area.id, Area.code)).all())
             for user in session.scalars(select(User).order_by(User.username)):
                 areas = ",".join(sorted(codes[a.area_id] for a in user.areas)) or "-"
                 click.echo("\t".join((user.username, user.role, user.display_name or "-", areas,
-                                      "active" if user.active else "inactive")))
+                                      "active" if user.active else "inactive", user.duty)))
 
     @users_group.command("set-password")
     @click.argument("name")

@@ -29,7 +29,7 @@ def _create_users(session: Session, users) -> tuple[dict[str, int], list[str]]:
     for spec in users:
         if spec.username in existing:
             continue
-        user = User(username=spec.username, role=spec.role, display_name=spec.display_name,
+        user = User(username=spec.username, role=spec.role, display_name=spec.display_name, duty=spec.duty,
                     password_hash=hash_password(spec.password))
         user.areas = [UserArea(area_id=codes[code]) for code in spec.area_codes]
         session.add(user)

@@ -9,13 +9,15 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
+from sync.visitor_roles import DUTIES, OTHER
 
 ROLES = ("admin", "supervisor", "cadre")
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin','supervisor','cadre')", name="role_known"),)
+    __table_args__ = (CheckConstraint("role IN ('admin','supervisor','cadre')", name="role_known"),
+                      CheckConstraint(f"duty IN ({','.join(repr(d) for d in DUTIES)})", name="duty_known"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: login name, also what Collect sends in Basic auth
@@ -24,6 +26,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     #: one of ROLES
     role: Mapped[str] = mapped_column(String(16))
+    #: visiting duty role 走访身份, one of sync.visitor_roles.DUTIES: what the account's visits count for; each
+    #: submission keeps the role it had when it was received (submissions.visitor_duty)
+    duty: Mapped[str] = mapped_column(String(20), default=OTHER, server_default=OTHER)
     #: argon2id hash of the password; null for an account that only uses device tokens
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
     #: a disabled account can neither log in nor submit

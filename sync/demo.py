@@ -49,6 +49,7 @@ from sync.roster import HEADERS, OPTIONAL, import_roster
 from sync.rules import SAFE_RENOVATION, UNSTABLE_EXITED, renovation_progress
 from sync.submissions import IncomingFile, Sender, accept_submission
 from sync.tables import Row, read_table
+from sync.visitor_roles import OTHER, PAIRED
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -88,6 +89,8 @@ class DemoUser:
     area_codes: tuple[str, ...]
     display_name: str
     password: str
+    #: visiting duty role (sync/visitor_roles.py): the roster's cadres are paired cadres
+    duty: str = OTHER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +157,7 @@ def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
             villages[row.values["cadre"]].add(row.values["area_code"])
     for index, cadre in enumerate(sorted(villages)):
         users.append(DemoUser(cadre, "cadre", tuple(sorted(villages[cadre])), CADRE_NAMES[index % len(CADRE_NAMES)],
-                              DEMO_PASSWORD))
+                              DEMO_PASSWORD, PAIRED))
     return users
 
 

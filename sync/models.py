@@ -169,6 +169,10 @@ class Submission(Base):
     area_id: Mapped[Optional[int]] = mapped_column(ForeignKey("areas.id"))
     #: account that sent it
     submitter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    #: the visitor's duty role (sync.visitor_roles) when it was received: the sending account's, or for an edit
+    #: the edited version's (who visited, and as what, does not change when the record is corrected); a later
+    #: change of the account's role leaves it as it was. Null for submissions received before roles were kept
+    visitor_duty: Mapped[Optional[str]] = mapped_column(String(20))
     #: the sender's areas did not cover the household it is about (超出辖区): it stays out of the household's
     #: record unless a supervisor of the household's area accepts it (sync.review_models.AreaDecision)
     out_of_area: Mapped[bool] = mapped_column(Boolean, default=False)

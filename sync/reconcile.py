@@ -141,7 +141,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     facts, counts, held_until, submitters, unreadable = _load_facts(session, list(by_number), options, reparse)
     resolutions = _load_resolutions(session, [h.id for h in households])
     decisions = _load_case_decisions(session, [h.id for h in households])
-    photos = _load_photos(session, [sid for sid, _user in submitters.values()])
+    photos = _load_photos(session, [sid for sid, _user, _duty in submitters.values()])
     today = options.now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
     records: dict[int, tuple[Household, Record, int]] = {}
     cases: dict[int, list[dict]] = {}
@@ -191,12 +191,12 @@ def _member_dict(member) -> dict:
 def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions, reparse: bool):
     rows = session.execute(select(Submission.id, Submission.household_number, Submission.current,
                                   Submission.facts, Submission.received_at, Submission.submitter_id,
-                                  Submission.reconcile_state, Submission.instance_id,
+                                  Submission.reconcile_state, Submission.instance_id, Submission.visitor_duty,
                                   HELD_OUT_OF_AREA.label("out_of_area"))
                            .where(Submission.household_number.in_(numbers))).all()
     read, errors = _read_facts(session, rows, reparse)
     accounts = _account_names(session, {row.submitter_id for row in rows})
-    by_household: dict[str, list[tuple[Fact, dt.datetime, int, int | None]]] = defaultdict(list)
+    by_household: dict[str, list[tuple[Fact, dt.datetime, int, tuple[int | None, str | None]]]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     states: dict[int, str] = {}
     # household → findings on its submissions that could not be read (left out of the record)
@@ -214,20 +214,21 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
         if fact.entity_update:
             counts[row.household_number] += 1  # every update the household received, edits included
         if row.current:
-            by_household[row.household_number].append((fact, row.received_at, row.id, row.submitter_id))
+            by_household[row.household_number].append((fact, row.received_at, row.id,
+                                                        (row.submitter_id, row.visitor_duty)))
         else:
             states[row.id] = "superseded"
     facts: dict[str, list[Fact]] = {}
     held_until: dict[str, list[tuple[int, dt.datetime]]] = {}
-    # instance id → (submission id, submitter id), for the visit rows
-    submitters: dict[str, tuple[int, int | None]] = {}
+    # instance id → (submission id, submitter id, the visitor's role when it was received), for the visit rows
+    submitters: dict[str, tuple[int, int | None, str | None]] = {}
     for number, items in by_household.items():
         held = _held(items, options)
         facts[number] = [fact for fact, _received, sid, _user in items if sid not in held]
         held_until[number] = list(held.items())
-        for fact, _received, sid, user in items:
+        for fact, _received, sid, (user, duty) in items:
             states[sid] = "held" if sid in held else "applied"
-            submitters[fact.instance_id] = (sid, user)
+            submitters[fact.instance_id] = (sid, user, duty)
     previous = {row.id: row.reconcile_state for row in rows}
     for state in ("superseded", "held", "applied", "unreadable", "out_of_area"):
         # reconciled_at records when a submission reached its state, so only changes are written
@@ -309,7 +310,7 @@ def _load_photos(session: Session, submission_ids: list[int]) -> dict[int, dict[
 
 
 def _judge_evidence(household: Household, record: Record, photos: dict[int, dict[str, dict]],
-                    submitters: dict[str, tuple[int, int | None]], options: ReconcileOptions) -> None:
+                    submitters: dict[str, tuple[int, int | None, str | None]], options: ReconcileOptions) -> None:
     """Each visit's evidence verdict, the other forms' evidence as findings, and a proposed location for a
     household that has none."""
     evidence = options.rules.evidence
@@ -334,7 +335,7 @@ def _judge_evidence(household: Household, record: Record, photos: dict[int, dict
 
 
 def _photo_reuse(session: Session, records: dict[int, tuple[Household, Record, int]], facts: dict[str, list[Fact]],
-                 photos: dict[int, dict[str, dict]], submitters: dict[str, tuple[int, int | None]]) -> None:
+                 photos: dict[int, dict[str, dict]], submitters: dict[str, tuple[int, int | None, str | None]]) -> None:
     """The batch's photos used for another household or in another month (sync/photo_reuse.py), as findings on
     its records; the other households whose findings no longer agree are queued to be reconciled again."""
     own: dict[str, list[Use]] = defaultdict(list)
@@ -404,7 +405,7 @@ def _instant(value: str | None) -> dt.datetime | None:
 
 
 def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
-           submitters: dict[str, tuple[int, int | None]], now: dt.datetime, rules_digest: str) -> None:
+           submitters: dict[str, tuple[int, int | None, str | None]], now: dt.datetime, rules_digest: str) -> None:
     ids = list(records)
     # the visits as they were, so that only the coverage months whose counts change are marked stale
     before = session.execute(delete(Visit).where(Visit.household_id.in_(ids))
@@ -421,12 +422,12 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
             "open_conflicts": sum(1 for c in record.conflicts if c["state"] == "open"), "updated_at": now,
             "rules_digest": rules_digest})
         for visit in record.visits:
-            submission_id, submitter_id = submitters[visit["instance_id"]]
+            submission_id, submitter_id, visitor_duty = submitters[visit["instance_id"]]
             gps = visit.get("gps") or {}
             date = _date(visit.get("date"))
             visit_rows.append({
                 "submission_id": submission_id, "household_id": household_id, "area_id": household.area_id,
-                "submitter_id": submitter_id, "visit_date": date, "month": date.strftime("%Y-%m") if date else None,
+                "submitter_id": submitter_id, "visitor_duty": visitor_duty, "visit_date": date, "month": date.strftime("%Y-%m") if date else None,
                 "latitude": gps.get("latitude"), "longitude": gps.get("longitude"), "accuracy": gps.get("accuracy"),
                 "verdict": visit["verdict"], "reasons": [r["code"] for r in visit["reasons"]]})
         for conflict in record.conflicts:

@@ -49,7 +49,10 @@ class Visit(Base):
     __tablename__ = "visits"
     # coverage counts a month's visits under an area by household and verdict: the index answers it alone
     __table_args__ = (Index("ix_visits_area_month_household", "area_id", "month", "household_id", "verdict"),
-                      Index("ix_visits_household_date", "household_id", "visit_date"))
+                      Index("ix_visits_household_date", "household_id", "visit_date"),
+                      # the duties (sync/duties.py) read one role's visits of an area over months: the few
+                      # secretaries' visits of a year without reading every cadre's
+                      Index("ix_visits_area_duty_month", "area_id", "visitor_duty", "month"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
@@ -58,6 +61,9 @@ class Visit(Base):
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
     #: the account that submitted (coverage counts accounts, not the free-text visitor name)
     submitter_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the visitor's duty role when the submission was received (Submission.visitor_duty), never the account's
+    #: role of today nor a name in the XML; null when it was received before roles were kept
+    visitor_duty: Mapped[Optional[str]] = mapped_column(String(20))
     visit_date: Mapped[Optional[dt.date]] = mapped_column(Date)
     #: "YYYY-MM" of the visit date, the coverage month
     month: Mapped[Optional[str]] = mapped_column(String(7))

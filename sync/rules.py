@@ -27,6 +27,8 @@ EVIDENCE_DEFAULTS = {"max_distance_m": 200.0, "max_accuracy_m": 50.0, "max_photo
 CHECKS_DEFAULTS = {"min_fill_minutes": 3.0, "max_start_days_from_date": 1.0}
 #: the national water targets (DOMAIN.md "Precisions", Water: 自来水普及率 ≥ 85%, 集中供水率 ≥ 90%, seed 000)
 TARGETS_DEFAULTS = {"tap_water_rate": 85.0, "central_water_rate": 90.0}
+#: the visiting duties (sync/duties.py), when a rules file has no [duties] table
+DUTIES_DEFAULTS = {"village_secretary_months": 12.0, "town_secretary_months": 12.0, "work_team_days": 20.0}
 
 
 #: 监测户's kinds (DOMAIN.md "Precisions": monitoring subtypes are kept, not folded; seeds 003, 004)
@@ -68,8 +70,11 @@ class RulesConfig:
     monitoring_years: frozenset[int] = frozenset()
     #: targets reports compare with (percent), e.g. tap_water_rate; not in the digest: they judge no record
     targets: dict[str, float] = dataclasses.field(default_factory=lambda: dict(TARGETS_DEFAULTS))
-    #: sha256 of the values above, stamped on every record folded with them: a record whose stamp differs was
-    #: folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
+    #: the visiting duties (sync/duties.py): counted when coverage is asked for, never folded into a record, so
+    #: they are not part of the digest (a new period must not make every record be folded again)
+    duties: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DUTIES_DEFAULTS))
+    #: sha256 of the values above but `targets` and `duties`, stamped on every record folded with them: a record
+    #: whose stamp differs was folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
 
     def poverty_line(self, year: int) -> float | None:
@@ -101,12 +106,14 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                         evidence={**EVIDENCE_DEFAULTS,
                                   **{k: float(v) for k, v in data.get("evidence", {}).items()}},
                         checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}},
-                        targets={**TARGETS_DEFAULTS, **{k: float(v) for k, v in data.get("targets", {}).items()}})
+                        targets={**TARGETS_DEFAULTS, **{k: float(v) for k, v in data.get("targets", {}).items()}},
+                        duties={**DUTIES_DEFAULTS, **{k: float(v) for k, v in data.get("duties", {}).items()}})
     return dataclasses.replace(rules, digest=rules_digest(rules))
 
 
 def rules_digest(rules: RulesConfig) -> str:
-    """The digest of the values the rules apply, not of the file's text: a comment or a reordering changes nothing."""
+    """The digest of the values the records are folded with, not of the file's text: a comment or a reordering
+    changes nothing, and neither do the duties, which no record holds."""
     values = {"lines": rules.lines, "monitoring_years": sorted(rules.monitoring_years),
               "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
               "evidence": rules.evidence, "checks": rules.checks}

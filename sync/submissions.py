@@ -15,6 +15,10 @@ Three steps, so that no database write lock is held while files reach the disk:
    upload's continuation, a resend, or a retry that raced this request) gets the files it lacked. Then
    `queue_jobs` queues the work the files that arrived call for.
 
+Each row records the visitor's duty role (走访身份, sync/visitor_roles.py) as the sending account has it now, in the
+insert itself; an edit keeps the edited version's, since who visited, and as what, does not change when the
+record is corrected. The reconciler copies it into the visit (sync/duties.py counts the duties from it).
+
 Who may write what: a continuation only from the account that sent the submission, an edit also from a supervisor
 or admin whose areas cover the edited submission's household (forbidden otherwise, nothing changed). A submission (or an
 edit) about a household outside the sender's areas is stored all the same, filed under the household's area, and
@@ -34,7 +38,8 @@ import dataclasses
 import datetime as dt
 import hashlib
 
-from sqlalchemy import Integer, and_, bindparam, case, column, exists, func, insert, or_, select, table, update
+from sqlalchemy import (Boolean, Integer, String, and_, bindparam, case, column, exists, func, insert, or_, select,
+                        table, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,7 +70,8 @@ _STILL_EXPECTED = Prepared(select(ATTACHMENTS.c.filename).where(
     ATTACHMENTS.c.submission_id == bindparam("submission_id"), ATTACHMENTS.c.sha256.is_(None)))
 #: a stored submission of the form by instanceID: what a continuation and an edit decide on
 _STORED = Prepared(select(SUBMISSIONS.c.id, SUBMISSIONS.c.xml_sha256, SUBMISSIONS.c.submitter_id,
-                          SUBMISSIONS.c.current, SUBMISSIONS.c.area_id, SUBMISSIONS.c.root_instance_id)
+                          SUBMISSIONS.c.current, SUBMISSIONS.c.area_id, SUBMISSIONS.c.root_instance_id,
+                          SUBMISSIONS.c.visitor_duty)
                    .where(SUBMISSIONS.c.form_id == bindparam("form_id"),
                           SUBMISSIONS.c.instance_id == bindparam("instance_id")))
 #: mark an edited version replaced, unless another request did first; the id when this one did
@@ -89,9 +95,13 @@ _INSERT_JOBS = Prepared(insert(JOBS).values(
     {name: bindparam(name) for name in ("kind", "submission_id", "payload")}))
 _RECONCILE_QUEUED = Prepared(select(JOBS.c.id).where(JOBS.c.kind == "reconcile", JOBS.c.state == "queued",
                                                      JOBS.c.submission_id == bindparam("submission_id")))
-#: server.models.User's table, for the sender's role
-_USERS = table("users", column("id"), column("role"))
+#: server.models.User's table, for the sender's role and visiting duty role
+_USERS = table("users", column("id"), column("role"), column("duty"))
 _SENDER = bindparam("submitter_id", type_=Integer())
+#: the visitor's duty role a row is stored with: the edited version's for an edit (the visit and its visitor stay
+#: the same when the record is corrected), else the sender's as it is now (a scalar subquery inside the insert)
+_VISITOR_DUTY = case((bindparam("edit", type_=Boolean()), bindparam("edited_duty", type_=String())),
+                     else_=select(_USERS.c.duty).where(_USERS.c.id == _SENDER).scalar_subquery())
 _SENDER_AREAS = Area.__table__.alias("sender_areas")
 _HOUSEHOLD_AREAS = Area.__table__.alias("household_areas")
 
@@ -124,7 +134,8 @@ def _insert_statement(dialect) -> Prepared:
                "xml_sha256", "instance_name", "household_number", "device_id", "client_device_id", "received_at")
     return Prepared(dialect.insert(SUBMISSIONS)
                     .values({**{name: bindparam(name) for name in columns}, "current": True,
-                             "submitter_id": _SENDER, "area_id": _AREA, "out_of_area": _OUT_OF_AREA})
+                             "submitter_id": _SENDER, "area_id": _AREA, "out_of_area": _OUT_OF_AREA,
+                             "visitor_duty": _VISITOR_DUTY})
                     .on_conflict_do_nothing(index_elements=[SUBMISSIONS.c.form_id, SUBMISSIONS.c.instance_id])
                     .returning(SUBMISSIONS.c.id))
 
@@ -222,7 +233,7 @@ def record_submission(connection: DirectConnection, plan: Plan, stored: dict[str
     now = utcnow()
     if plan.existing_id is None:
         if plan.parsed.deprecated_id is None:
-            created = _insert(connection, plan, sender, now, plan.parsed.instance_id)
+            created = _insert(connection, plan, sender, now, plan.parsed.instance_id, None)
             previous = {}
         else:
             created, previous = _insert_edit(connection, plan, sender, now)
@@ -306,21 +317,23 @@ def _insert_edit(connection: DirectConnection, plan: Plan, sender: Sender,
         return None, {}
     previous = {row.filename: row._asdict() for row in connection.rows(_RECEIVED_FILES,
                                                                        {"submission_id": replaced.id})}
-    return _insert(connection, plan, sender, now, replaced.root_instance_id), previous
+    return _insert(connection, plan, sender, now, replaced.root_instance_id, replaced), previous
 
 
 def _insert(connection: DirectConnection, plan: Plan, sender: Sender, now: dt.datetime,
-            root_instance_id: str) -> int | None:
+            root_instance_id: str, edited) -> int | None:
     """The new row's id, or None when one with this instanceID exists already. For an edit that has just retired
     its version, that stored row has other XML (with this XML it would be this edit, which retires the version
-    first): the continuation that follows refuses it, and the retirement is rolled back with the transaction."""
+    first): the continuation that follows refuses it, and the retirement is rolled back with the transaction.
+    `edited`: the stored version an edit replaces (its visitor's role is kept), None for a new submission."""
     parsed = plan.parsed
     return connection.scalar(_INSERT[connection.dialect.name], {
         "form_id": plan.form_id, "form_version_id": plan.version_id, "instance_id": parsed.instance_id,
         "deprecated_id": parsed.deprecated_id, "root_instance_id": root_instance_id, "xml": plan.xml,
         "xml_sha256": plan.xml_sha256, "instance_name": parsed.instance_name,
         "household_number": parsed.household_number, "submitter_id": sender.user_id,
-        "device_id": sender.device_id, "client_device_id": sender.client_device_id, "received_at": now})
+        "device_id": sender.device_id, "client_device_id": sender.client_device_id, "received_at": now,
+        "edit": edited is not None, "edited_duty": edited.visitor_duty if edited is not None else None})
 
 
 def _form_version_existing(connection: DirectConnection, parsed: ParsedInstance):

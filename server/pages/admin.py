@@ -31,6 +31,7 @@ from sync.reconcile import stale_records
 from sync.roster_template import FILENAME as TEMPLATE_NAME
 from sync.roster_template import roster_template
 from sync.review import area_tree
+from sync.visitor_roles import DUTIES, DUTY_LABELS, OTHER
 from sync.workers import recent_workers
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -39,13 +40,15 @@ FORM_STATES = ("open", "closing", "closed")
 
 ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("督导"), "cadre": lazy_gettext("帮扶干部")}
 FORM_STATE_LABELS = {"open": lazy_gettext("开放"), "closing": lazy_gettext("即将关闭"), "closed": lazy_gettext("已关闭")}
+#: the visiting duty roles' labels, translated (the msgids are sync.visitor_roles.DUTY_LABELS)
+DUTY_ROLE_LABELS = {code: lazy_gettext(label) for code, label in DUTY_LABELS.items()}
 LEVEL_LABELS = {"county": lazy_gettext("县"), "town": lazy_gettext("乡镇"), "village": lazy_gettext("村"),
                 "group": lazy_gettext("组")}
 
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"role_labels": ROLE_LABELS, "form_state_labels": FORM_STATE_LABELS, "level_labels": LEVEL_LABELS,
+    return {"role_labels": ROLE_LABELS, "duty_labels": DUTY_ROLE_LABELS, "form_state_labels": FORM_STATE_LABELS, "level_labels": LEVEL_LABELS,
             "message_of": lambda item: item.get("message_en") if current_lang() == "en" else item.get("message_zh")}
 
 
@@ -199,7 +202,7 @@ def _users_page(status: int = 200, errors: list[str] | None = None, entered: dic
                                 .group_by(Device.user_id)).all()) if ids else {}
     pages = {"number": number, "count": max(1, -(-total // USERS_PER_PAGE)), "total": total}
     return render_template("admin/users.html", users=users, areas_of=areas_of, devices=devices, pages=pages,
-                           tree=area_tree(db()), roles=ROLES, errors=errors or [], entered=entered or {},
+                           tree=area_tree(db()), roles=ROLES, duties=DUTIES, errors=errors or [], entered=entered or {},
                            min_password=MIN_PASSWORD), status
 
 
@@ -228,19 +231,24 @@ def create_user():
     username = (request.form.get("username") or "").strip()
     display_name = (request.form.get("display_name") or "").strip()[:100]
     role = request.form.get("role") or ""
+    duty = request.form.get("duty") or OTHER
     area_codes = [c for c in dict.fromkeys(request.form.getlist("areas")) if c]
     password = request.form.get("password") or ""
     found = {a.code: a for a in db().scalars(select(Area).where(Area.code.in_(area_codes)))} if area_codes else {}
     errors = _new_user_errors(username, role, area_codes, password, found)
+    if duty not in DUTIES:
+        errors.append(_("请选择走访身份。"))
     if errors:
-        entered = {"username": username, "display_name": display_name, "role": role, "areas": area_codes}
+        entered = {"username": username, "display_name": display_name, "role": role, "duty": duty,
+                   "areas": area_codes}
         return _users_page(400, errors, entered)
-    user = User(username=username, display_name=display_name or username, role=role,
+    user = User(username=username, display_name=display_name or username, role=role, duty=duty,
                 password_hash=hash_password(password))
     user.areas = [UserArea(area_id=found[c].id) for c in area_codes] if role != "admin" else []
     db().add(user)
     record(db(), "user.create", f"user:{username}",
-           {"role": role, "display_name": user.display_name, "areas": area_codes if role != "admin" else []})
+           {"role": role, "display_name": user.display_name, "areas": area_codes if role != "admin" else [],
+            "duty": duty})
     db().commit()
     flash(_("已创建用户 %(name)s。", name=username), "ok")
     return redirect(url_for("admin.users"))
@@ -269,6 +277,22 @@ def set_active(user_id: int):
         end_user_sessions(db(), user.id)
     db().commit()
     flash(_("已启用 %(name)s。", name=user.username) if active else _("已停用 %(name)s。", name=user.username), "ok")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/duty")
+@page("admin")
+def set_duty(user_id: int):
+    """Change the visiting duty role: visits already received keep the role they came with."""
+    user = _user(user_id)
+    duty = request.form.get("duty") or ""
+    if duty not in DUTIES:
+        raise Problem(400, "user.duty_unknown", "没有这个走访身份。", "No such visiting duty role.")
+    if user.duty != duty:
+        record(db(), "user.duty", f"user:{user.username}", {"from": user.duty, "to": duty})
+        user.duty = duty
+    db().commit()
+    flash(_("%(name)s 的走访身份：%(duty)s。", name=user.username, duty=DUTY_ROLE_LABELS[duty]), "ok")
     return redirect(url_for("admin.users"))
 
 

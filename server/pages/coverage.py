@@ -1,5 +1,6 @@
 """Visit coverage pages (走访覆盖): a month's coverage drilled down county → town → village → cadre, the households
-behind every number, and the not-visited list by cadre that a town supervisor calls the cadres about.
+behind every number, the not-visited list by cadre that a town supervisor calls the cadres about, and the visiting
+duties by role (走访职责, 遍访: sync/duties.py) with who has not met theirs.
 
 Thin handlers: read the arguments, call one service of sync.coverage with the caller's areas, end the read-only
 transaction (on SQLite every transaction holds the write lock) and render. The trend chart is inline SVG laid out
@@ -10,8 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from server.pages.common import current_principal, month_arg, offset_arg, page, this_month
-from server.runtime import db
+from server.runtime import db, runtime
 from sync.coverage import NO_CADRE, TrendPoint, coverage_for_month, coverage_households, not_visited, shift_month
+from sync.duties import duties_for_month
+from sync.visitor_roles import DUTY_LABELS, TOWN_SECRETARY, VILLAGE_SECRETARY
 
 bp = Blueprint("coverage", __name__, url_prefix="/coverage")
 
@@ -56,6 +59,21 @@ def households():
                                   PER_PAGE, offset)
     db().rollback()
     return _list(listing, chosen, offset)
+
+
+@bp.get("/duties")
+@page()
+def duties():
+    """Each village's duties; the households left are listed for a village, counted above it."""
+    principal = current_principal()
+    chosen = month_arg()
+    report = duties_for_month(db(), principal.scope.area_ids, chosen, runtime().queue.rules.duties,
+                              request.args.get("area") or None)
+    db().rollback()
+    listing = report.area is not None and report.area.level in ("village", "group")
+    return render_template("coverage/duties.html", report=report, months=_month_switch(chosen), listing=listing,
+                           duty_labels=DUTY_LABELS, secretaries=(VILLAGE_SECRETARY, TOWN_SECRETARY),
+                           file_links="households.file_page" in current_app.view_functions)
 
 
 def _list(listing, chosen: str, offset: int):

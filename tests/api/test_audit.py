@@ -45,7 +45,8 @@ def test_user_changes_on_the_admin_pages_are_recorded_without_the_password(clien
     assert [e["action"] for e in logged] == ["user.create", "user.deactivate", "user.password_reset"]
     created = logged[0]
     assert created["actor"] == "admin" and created["address"] == "203.0.113.5" and created["target"] == "user:newcadre"
-    assert created["details"] == {"role": "cadre", "display_name": "newcadre", "areas": ["210504001001"]}
+    assert created["details"] == {"role": "cadre", "display_name": "newcadre", "areas": ["210504001001"],
+                                  "duty": "other"}
     assert all(e["actor_id"] is not None and e["at"] is not None for e in logged)
     assert "password" not in json.dumps(logged, default=str).replace("password_reset", "")
 
@@ -116,7 +117,8 @@ def test_the_command_line_records_as_cli(runner, areas, sessions):
     assert result.exit_code == 0, result.output
     (created,) = entries(sessions, "user.create")
     assert created["actor"] == "cli" and created["actor_id"] is None and created["address"] is None
-    assert created["details"] == {"role": "supervisor", "display_name": "fromcli", "areas": ["210504001"]}
+    assert created["details"] == {"role": "supervisor", "display_name": "fromcli", "areas": ["210504001"],
+                                  "duty": "other"}
 
 
 def test_a_refused_action_leaves_no_entry(client, admin, sessions):

@@ -88,7 +88,7 @@ def test_users_list_and_set_password(runner, client, tmp_path):
                                   "--display-name", "李镇长", "--password-stdin"], input="first-password\n")
     assert created.exit_code == 0, created.output
     listed = runner.invoke(args=["users", "list"])
-    assert listed.exit_code == 0 and "town1\tsupervisor\t李镇长\t210504001\tactive" in listed.output
+    assert listed.exit_code == 0 and "town1\tsupervisor\t李镇长\t210504001\tactive\tother" in listed.output
     from support import basic, login
     login(client, "town1", "first-password")
     assert client.get("/coverage/").status_code == 200
