@@ -410,8 +410,8 @@ def _write(session: Session, records: dict[int, tuple[Household, Record, int]],
     # the visits as they were, so that only the coverage months whose counts change are marked stale
     before = session.execute(delete(Visit).where(Visit.household_id.in_(ids))
                              .returning(Visit.area_id, Visit.month, Visit.household_id, Visit.verdict)).all()
-    for table in (Conflict, Finding, RecordMember):
-        session.execute(delete(table).where(table.household_id.in_(ids)))
+    for derived in (Conflict, Finding, RecordMember):
+        session.execute(delete(derived).where(derived.household_id.in_(ids)))
     session.execute(delete(HouseholdRecord).where(HouseholdRecord.household_id.in_(ids)))
     record_rows, visit_rows, conflict_rows, finding_rows, member_rows = [], [], [], [], []
     for household_id, (household, record, version) in records.items():
