@@ -230,11 +230,14 @@ def table_rows(data: Data, now: dt.datetime) -> Iterator[tuple[str, list[str], I
 
     def submissions():
         for i in range(len(data.v_household)):
-            yield (i + 1, 1, 1, f"uuid:bench-{i + 1}", True, xml, digest, numbers[data.v_household[i]],
-                   data.v_area[i], data.v_submitter[i], "received", now, "applied", now)
+            yield (i + 1, 1, 1, f"uuid:bench-{i + 1}", f"uuid:bench-{i + 1}", True, xml, digest,
+                   numbers[data.v_household[i]], data.v_area[i], data.v_submitter[i], False, "received", now,
+                   "applied", now)
 
-    yield ("submissions", ["id", "form_id", "form_version_id", "instance_id", "current", "xml", "xml_sha256",
-                           "household_number", "area_id", "submitter_id", "review_state", "received_at",
+    # COPY leaves out the models' Python-side defaults: every NOT NULL column is named
+    yield ("submissions", ["id", "form_id", "form_version_id", "instance_id", "root_instance_id", "current", "xml",
+                           "xml_sha256",
+                           "household_number", "area_id", "submitter_id", "out_of_area", "review_state", "received_at",
                            "reconcile_state", "reconciled_at"], submissions())
     reasons = ([], ["gps_far"], ["no_evidence"])
 
@@ -292,12 +295,11 @@ def add_home_work(engine) -> dict[str, int]:
     a C/D house not yet renovated in 1 household of 20 (at every stage), the re-check list in 1 of 13, a 监测户
     kind in 1 of 15, an open conflict in 1 of 200. Returns how many of each."""
     statements = {
-        "dangerous houses": """INSERT INTO findings (household_id, area_id, kind, code, message_zh, message_en, details)
+        **{f"dangerous houses {stage or 'not started'}": f"""INSERT INTO findings (household_id, area_id, kind, code,
+                                                                      message_zh, message_en, details)
             SELECT id, area_id, 'monitoring', 'dangerous_house', 'C 级危房，改造未完成', 'Grade C house',
-                   CASE id % 3 WHEN 0 THEN '{"grade": "C", "renovation_state": ""}'
-                               WHEN 1 THEN '{"grade": "D", "renovation_state": "building"}'
-                               ELSE '{"grade": "C", "renovation_state": "moved_in"}' END
-            FROM households WHERE id % 20 = 0""",
+                   '{{"grade": "C", "renovation_state": "{stage}"}}' FROM households WHERE id % 60 = {rest}"""
+           for rest, stage in ((0, ""), (20, "building"), (40, "moved_in"))},
         "re-check list": """INSERT INTO findings (household_id, area_id, kind, code, message_zh, message_en, details)
             SELECT id, area_id, 'monitoring', 'screening_income', '排查', 'Re-check', '{}'
             FROM households WHERE id % 13 = 1""",

@@ -20,10 +20,10 @@ from typing import Iterable, Optional
 from sqlalchemy import Integer, String, case, column, distinct, func, select, table
 from sqlalchemy.orm import Session
 
-from sync.coverage import CoverageReport, CoverageRow, counts_as_visit, coverage_for_month
+from sync.coverage import CoverageReport, CoverageRow, among, counts_as_visit, coverage_for_month
 from sync.models import Area, Household
 from sync.records import Finding, Visit
-from sync.review import Scope, open_conflicts, questionable_visits
+from sync.review import QUESTIONABLE, Scope, open_conflicts
 from sync.rules import MONITORING_TYPES, RENOVATION_STATES, SCREENING_CODES
 
 #: a cadre's month states, in the order the home lists them: who still needs a visit first
@@ -144,24 +144,33 @@ class SupervisorWork:
 
 def supervisor_work(session: Session, scope: Scope, month: str) -> SupervisorWork:
     coverage = coverage_for_month(session, scope.area_ids, month)
-    in_scope = [] if scope.area_ids is None else [Household.area_id.in_(sorted(scope.area_ids))]
-    flagged = (select(func.count(distinct(case((Finding.code == DANGEROUS_HOUSE, Finding.household_id)))),
-                      func.count(distinct(case((Finding.code.in_(SCREENING_CODES), Finding.household_id)))))
-               .join(Household, Household.id == Finding.household_id)
-               .where(Finding.code.in_((DANGEROUS_HOUSE, *SCREENING_CODES)), *in_scope))
-    dangerous, screening = session.execute(flagged).one()
-    stages = dict.fromkeys(RENOVATION_STATES, 0)
-    for details in session.scalars(select(Finding.details).join(Household, Household.id == Finding.household_id)
-                                   .where(Finding.code == DANGEROUS_HOUSE, *in_scope)):
-        stage = (details or {}).get("renovation_state") or ""
-        stages[stage] = stages.get(stage, 0) + 1
-    by_type = dict(session.execute(select(Household.monitoring_type, func.count())
-                                   .where(Household.monitoring_type.in_(MONITORING_TYPES), *in_scope)
-                                   .group_by(Household.monitoring_type)).all())
+    # the month's visits by their areas, also for everything: each area is then a short range of the visits' index
+    # on (area_id, month, …), where the month alone would scan the whole table
+    visit_areas = sorted(scope.area_ids) if scope.area_ids is not None else session.scalars(select(Area.id)).all()
+    questionable = session.scalar(select(func.count()).select_from(Visit).where(
+        among(session, Visit.area_id, visit_areas), Visit.month == month, Visit.verdict.in_(QUESTIONABLE)))
+
+    def in_scope(statement, household_id=None):
+        """Only the households filed in the caller's areas (`household_id`: the column naming the household)."""
+        if scope.area_ids is None:
+            return statement
+        if household_id is not None:
+            statement = statement.join(Household, Household.id == household_id)
+        return statement.where(among(session, Household.area_id, sorted(scope.area_ids)))
+
+    dangerous, screening = session.execute(in_scope(
+        select(func.count(distinct(case((Finding.code == DANGEROUS_HOUSE, Finding.household_id)))),
+               func.count(distinct(case((Finding.code.in_(SCREENING_CODES), Finding.household_id)))))
+        .where(Finding.code.in_((DANGEROUS_HOUSE, *SCREENING_CODES))), Finding.household_id)).one()
+    stage = func.coalesce(Finding.details["renovation_state"].as_string(), "")
+    stages = dict.fromkeys(RENOVATION_STATES, 0) | dict(session.execute(in_scope(
+        select(stage, func.count()).where(Finding.code == DANGEROUS_HOUSE).group_by(stage),
+        Finding.household_id)).all())
+    by_type = dict(session.execute(in_scope(
+        select(Household.monitoring_type, func.count()).where(Household.monitoring_type.in_(MONITORING_TYPES))
+        .group_by(Household.monitoring_type))).all())
     return SupervisorWork(
-        month=month, coverage=coverage,
-        questionable_visits=questionable_visits(session, scope, month, limit=0).total,
+        month=month, coverage=coverage, questionable_visits=questionable,
         open_conflicts=open_conflicts(session, scope, limit=0).total,
         dangerous_houses=dangerous, renovation=list(stages.items()),
         monitoring=[(kind, by_type.get(kind, 0)) for kind in MONITORING_TYPES], screening=screening)
-
