@@ -6,7 +6,7 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from forms.models import Form
 from server.db import session_scope
@@ -239,3 +239,13 @@ def test_the_homes_are_in_english_on_request(client, town_work):
     login(client, "cadre001")
     english = client.get("/?lang=en").get_data(as_text=True)
     assert "Not visited this month" in english and "本月未走访" not in english
+
+
+def test_once_the_web_form_exists_each_household_links_to_it_with_the_household_chosen(app, client, sessions,
+                                                                                       sample_district):
+    app.add_url_rule("/fill/<form_id>", "fill_stand_in", lambda form_id: form_id)  # the route issue 20 adds
+    login(client, "cadre001")
+    text = client.get("/").get_data(as_text=True)
+    links = re.findall(r'data-testid="fill-form" href="([^"]+)"|href="([^"]+)" data-testid="fill-form"', text)
+    hrefs = sorted(html.unescape(a or b) for a, b in links)
+    assert hrefs == sorted(f"/fill/household_visit?household={n}" for n in numbers_of(sessions, "cadre001", VILLAGE_1))
