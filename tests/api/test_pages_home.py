@@ -249,3 +249,15 @@ def test_once_the_web_form_exists_each_household_links_to_it_with_the_household_
     links = re.findall(r'data-testid="fill-form" href="([^"]+)"|href="([^"]+)" data-testid="fill-form"', text)
     hrefs = sorted(html.unescape(a or b) for a, b in links)
     assert hrefs == sorted(f"/fill/household_visit?household={n}" for n in numbers_of(sessions, "cadre001", VILLAGE_1))
+
+
+def test_a_village_supervisor_sees_its_cadres_each_opening_their_own_list(client, make_user, town_work,
+                                                                          sample_district):
+    make_user("village1", "supervisor", (sample_district["codes"][VILLAGE_1],))
+    login(client, "village1")
+    text = client.get("/").get_data(as_text=True)
+    rows = re.findall(r'data-testid="area-row" data-key="([^"]+)".*?<a href="([^"]+)"', text, re.S)
+    assert {key for key, _href in rows} == {"cadre001", "cadre004", "cadre007"}
+    for key, href in rows:
+        listed = client.get(html.unescape(href))
+        assert listed.status_code == 200 and f"cadre={key}" in html.unescape(href)
