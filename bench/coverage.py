@@ -544,7 +544,8 @@ def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, expl
 
 
 def explain_main_query(app, today: dt.date) -> None:
-    """EXPLAIN ANALYZE of the per-area, per-month count a cold cache runs for the whole city (long lines cut)."""
+    """EXPLAIN ANALYZE of the per-area, per-month count a cold cache runs for the whole city, and of the supervisor's
+    home's count of 监测户 by kind (long lines cut)."""
     from sqlalchemy import select
 
     from sync.coverage import shift_month, visit_count_statement
@@ -554,6 +555,17 @@ def explain_main_query(app, today: dt.date) -> None:
     with engine.connect() as connection:
         ids = sorted(connection.execute(select(Area.id)).scalars())
         statement = visit_count_statement(ids, shift_month(month, -5), month)
+        compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+        plan = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
+    print("  " + "\n  ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
+    # the supervisor's home counts 监测户 by kind: through ix_households_monitoring_type, not a scan of every household
+    from sqlalchemy import func
+
+    from sync.models import Household
+    from sync.rules import MONITORING_TYPES
+    statement = (select(Household.monitoring_type, func.count())
+                 .where(Household.monitoring_type.in_(MONITORING_TYPES)).group_by(Household.monitoring_type))
+    with engine.connect() as connection:
         compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
         plan = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
     print("  " + "\n  ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
