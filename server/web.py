@@ -1,4 +1,4 @@
-"""Pages for people: log in, home, and setting up a phone with ODK Collect by QR code."""
+"""Pages for people: log in, home (server/pages/home.py), and setting up a phone with ODK Collect by QR code."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from forms.models import Form, FormVersion
 from server.audit import record
 from server.auth import authenticate, password_marker, session_principal, token_sha256
 from server.collect_qr import collect_settings, encode_settings, qr_png_data_uri, qr_svg
@@ -17,10 +16,10 @@ from server.db import utcnow
 from server.errors import Problem
 from server.first_admin import needs_first_admin
 from server.login_sessions import end_session, open_session
-from server.models import Device, User, UserArea, latest_collect_app
+from server.models import Device, User, latest_collect_app
+from server.pages.home import cadre_home, supervisor_home
 from server.media_http import send_blob
 from server.runtime import db, runtime
-from sync.models import Area
 
 bp = Blueprint("web", __name__)
 
@@ -92,14 +91,13 @@ def logout():
 
 @bp.route("/")
 def home():
+    """A cadre's 今日工作, or a supervisor's (and an admin's) 工作台: server/pages/home.py."""
     principal = login_required()
     if principal is None:
         return redirect(url_for("web.login", next=request.path))
-    areas = db().scalars(select(Area).join(UserArea, UserArea.area_id == Area.id)
-                         .where(UserArea.user_id == principal.user.id).order_by(Area.code)).all()
-    forms = db().execute(select(Form, FormVersion).join(FormVersion, Form.current_version_id == FormVersion.id)
-                         .where(Form.state == "open").order_by(Form.xml_form_id)).all()
-    return render_template("home.html", user=principal.user, areas=areas, forms=forms)
+    if principal.user.role == "cadre":
+        return cadre_home(principal)
+    return supervisor_home(principal)
 
 
 def _device_owner(user_id: int) -> User:

@@ -345,7 +345,7 @@ def _average(assigned: int, verified: list[int]) -> Optional[float]:
 def _assigned_by_area(session: Session, view: _View) -> dict[int, int]:
     if not view.filter_ids:
         return {}
-    statement = (select(Household.area_id, func.count()).where(_among(session, Household.area_id, view.filter_ids))
+    statement = (select(Household.area_id, func.count()).where(among(session, Household.area_id, view.filter_ids))
                  .group_by(Household.area_id))
     return {area_id: n for area_id, n in session.execute(statement) if area_id in view.row_of}
 
@@ -512,7 +512,7 @@ def refill_stale(session: Session) -> int:
     for month, marked in sorted(months.items()):
         counted = set(session.scalars(select(CoverageMonth.area_id).where(CoverageMonth.month == month)))
         areas = sorted(marked | (every_area - counted))
-        session.execute(delete(CoverageMonth).where(_among(session, CoverageMonth.area_id, areas),
+        session.execute(delete(CoverageMonth).where(among(session, CoverageMonth.area_id, areas),
                                                     CoverageMonth.month == month)
                         .execution_options(synchronize_session=False))
         _insert_counts(session, areas, month)
@@ -531,7 +531,7 @@ def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
     return set(best.items())
 
 
-def _among(session: Session, column, ids: list[int]) -> ColumnElement:
+def among(session: Session, column, ids: list[int]) -> ColumnElement:
     """column IN ids; on PostgreSQL as one array parameter, because binding a city's thousand area ids one by one
     costs more than reading its cached counts."""
     if session.get_bind().dialect.name == "postgresql":
@@ -540,7 +540,7 @@ def _among(session: Session, column, ids: list[int]) -> ColumnElement:
 
 
 def _pairs(session: Session, model, area_ids: list[int], months: list[str]) -> tuple[ColumnElement, ...]:
-    return _among(session, model.area_id, area_ids), model.month.in_(months)
+    return among(session, model.area_id, area_ids), model.month.in_(months)
 
 
 def _cached(session: Session, area_ids: list[int], months: list[str]) -> dict[tuple[int, str], tuple[int, int]]:

@@ -55,8 +55,9 @@ class Household(Base):
     #: 户类型 as registered: 未脱贫, 已脱贫, 监测户, 返贫
     status: Mapped[str] = mapped_column(String(16), default="未脱贫")
     #: for a 监测户, its kind as registered: 脱贫不稳定户, 边缘易致贫户 or 突发严重困难户 (kept, not folded into 监测户);
-    #: null for the other statuses, or a 监测户 whose roster did not say
-    monitoring_type: Mapped[Optional[str]] = mapped_column(String(16))
+    #: null for the other statuses, or a 监测户 whose roster did not say; indexed for the supervisor's home, which
+    #: counts a city's 监测户 by kind on every request (a scan of every household otherwise)
+    monitoring_type: Mapped[Optional[str]] = mapped_column(String(16), index=True)
     #: 主要致贫原因
     poverty_cause: Mapped[Optional[str]] = mapped_column(String(32))
     #: 联系电话, the household's contact number as the roster gives it
