@@ -23,9 +23,12 @@ from forms.models import Form, FormVersion
 from server.auth import Principal
 from server.i18n import current_lang
 from server.models import UserArea
+from server.pages.cases import kind_label
 from server.pages.common import this_month
 from server.pages.coverage import trend_chart
 from server.runtime import db, runtime
+from sync.case_lists import case_counts, open_cases
+from sync.feedback import feedback_counts, returned_to
 from sync.forms import VISIT_FORM
 from sync.models import Area
 from sync.rules import RENOVATION_STATES
@@ -33,6 +36,8 @@ from sync.workbench import SupervisorWork, cadre_work, supervisor_work
 
 #: households listed on a cadre's page at most (a search finds the others)
 MAX_LISTED = 200
+#: returned submissions and open cases a cadre's page lists (the oldest first; their lists hold the rest)
+MAX_WORK_ITEMS = 10
 #: the web form's route (issue 20); the page links to it only once it exists
 WEB_FORM_RULE = "/fill/<form_id>"
 
@@ -73,13 +78,17 @@ def cadre_home(principal: Principal):
     text = (request.args.get("q") or "").strip()[:100]
     work = cadre_work(db(), principal.scope.area_ids, user.id, user.username, month, text or None)
     areas, forms = _areas(user.id), _forms()
+    returned, counts = returned_to(db(), user.id, limit=MAX_WORK_ITEMS), feedback_counts(db(), user=user.id)
+    cases = open_cases(db(), principal.scope, cadre=user.username, limit=MAX_WORK_ITEMS + 1)
     db().rollback()
     fill = _web_form_endpoint()
     households = work.households[:MAX_LISTED]
     fill_links = {h.number: url_for(fill, form_id=VISIT_FORM, household=h.number) for h in households} if fill else {}
     return render_template("home/cadre.html", user=user, work=work, households=households, text=text,
                            cards=cadre_cards(work, user.username), fill_links=fill_links, areas=areas, forms=forms,
-                           visit_form=_collect_title(forms, VISIT_FORM), max_listed=MAX_LISTED)
+                           visit_form=_collect_title(forms, VISIT_FORM), max_listed=MAX_LISTED, returned=returned,
+                           feedback_counts=counts, cases=cases[:MAX_WORK_ITEMS],
+                           more_cases=len(cases) > MAX_WORK_ITEMS, kind_label=kind_label)
 
 
 def cadre_cards(work, username: str) -> list[Card]:
@@ -101,17 +110,33 @@ def supervisor_home(principal: Principal):
     user = principal.user
     work = supervisor_work(db(), principal.scope, this_month())
     areas, forms = _areas(user.id), _forms()
+    cases, feedback = case_counts(db(), principal.scope), feedback_counts(db(), scope=principal.scope)
     db().rollback()
     thresholds = runtime().queue.rules.thresholds
     return render_template("home/supervisor.html", user=user, work=work, report=work.coverage,
                            chart=trend_chart(work.coverage.trend), rows=work.worst_rows(),
-                           cards=supervisor_cards(work, thresholds), areas=areas, forms=forms)
+                           cards=supervisor_cards(work, thresholds, cases, feedback), areas=areas, forms=forms)
 
 
-def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float]) -> list[Card]:
+#: a case's age on the supervisor's home (sync.case_lists AGE_BUCKETS), and the list of the older ones
+CASE_AGES = (("lt30", "不到 30 天", None), ("30to90", "30 至 90 天", 30), ("gt90", "超过 90 天", 90))
+
+
+def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: dict, feedback: dict) -> list[Card]:
     month = work.month
     households = "households.list_page"
     return [
+        Card("cases", _("未销号问题"), cases["open"], url_for("cases.list_page"), tone="todo",
+             note=_("走访和鉴定发现的三保障、饮水和危房问题，解决或销号前一直在此"),
+             parts=tuple(Part(kind_label(kind), n, url_for("cases.list_page", kind=kind))
+                         for kind, n in sorted(cases["by_kind"].items(), key=lambda item: -item[1]))),
+        Card("case-ages", _("未销号问题的时长"), cases["open"], None,
+             parts=tuple(Part(_(label), cases["by_age"][bucket],
+                              url_for("cases.list_page", age=days) if days else None)
+                         for bucket, label, days in CASE_AGES)),
+        Card("answered", _("干部已回复，待复核"), feedback["answered"], url_for("feedback.index", state="answered"),
+             tone="todo"),
+        Card("returned", _("退回待干部整改"), feedback["waiting"], url_for("feedback.index", state="waiting")),
         Card("not-visited", _("本月未走访户"), work.coverage.total.counts.not_visited,
              url_for("coverage.not_visited_page", month=month), tone="todo"),
         Card("questionable-visits", _("存疑走访"), work.questionable_visits, url_for("review.visits", month=month),

@@ -1,13 +1,13 @@
 """home indexes: the supervisor's home counts 监测户 by kind through an index (issue 15)
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0021
+Revises: 0020
 """
 from alembic import op
 
 
-revision = '0019'
-down_revision = '0016'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
