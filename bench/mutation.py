@@ -165,9 +165,16 @@ def classify(name: str, path: Path, originals: dict[str, ast.FunctionDef]) -> tu
     changed = changed_nodes(ast.Module(body=[original.args, *original.body], type_ignores=[]),
                             ast.Module(body=[mutant.args, *mutant.body], type_ignores=[]))
     parents = {child: node for node in ast.walk(original) for child in ast.iter_child_nodes(node)}
-    lines = [n.lineno for n in changed if hasattr(n, "lineno")]
+    lines = [_line(n, parents) for n in changed]
     kind = "message" if changed and all(is_message(n, parents, original) for n in changed) else "logic"
     return kind, min(lines) if lines else original.lineno
+
+
+def _line(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> int:
+    """A node's line, or its nearest parent's (an operator has none)."""
+    while not hasattr(node, "lineno") and node in parents:
+        node = parents[node]
+    return getattr(node, "lineno", 0)
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
