@@ -202,3 +202,14 @@ def test_a_resolution_is_an_event_of_its_own():
     assert record.events[-1] == {"at": "2026-01-01T02:00:00+00:00", "kind": "conflict_resolved", "by": "sup",
                                  "summary": {"field": "water_safe", "value": "no", "conflict": key}}
     assert record.value("water_safe") == "no"
+
+
+def test_a_resolution_at_the_same_time_as_an_observation_comes_after_it():
+    """DOMAIN.md:56-57: a supervisor's resolution is an observation at the time of resolving; at the very same
+    time as a submission it is the later of the two (it was made seeing it)."""
+    a = fact("uuid:a", 10, fields={"water_safe": "no"}, base=2, update=True)
+    b = fact("uuid:b", 20, fields={"water_safe": "yes"}, base=2, update=True)
+    key = conflict_key("H1", "water_safe", 2, ["uuid:a", "uuid:b"])
+    tie = Resolution(key, "water_safe", "no", "sup", b.observed_at)
+    record = fold(Baseline("H1", "已脱贫", []), [a, b], [tie], RULES, TODAY)
+    assert record.value("water_safe") == "no" and record.fields["water_safe"]["source"] == "resolution"

@@ -129,6 +129,12 @@ def test_spending_jump_from_both_sides():
     assert codes(income_only("未脱贫", [survey(2025, 50000, spending=0.5) | {"total_net": None}])) == ["spending_jump"]
 
 
+def test_a_survey_without_spending_has_no_spending_jump():
+    """DOMAIN.md:63 spending jumps: a survey that records no spending (an older form) has none to flag."""
+    latest = {"year": 2025, "per_capita": 50000, "total_net": 100000, "household_size": 2}
+    assert income_only("未脱贫", [latest]) == []
+
+
 def test_spending_of_every_kind_adds_up():
     """DOMAIN.md:63 spending jumps (medical, education, disaster) — the kinds together."""
     latest = survey(2025, 50000, total=1_000_000) | {"spending": {"spend_medical": 10000, "spend_education": 10000,
@@ -190,7 +196,8 @@ def test_exited_households():
 def test_the_screening_list_from_both_sides(pc, dibao, expected):
     """DOMAIN.md:99-100 "re-checked every registered household with per-capita net income under 5,000 yuan,
     especially those with 低保金 under 200 yuan (002)"."""
-    flags = screening([survey(2024, 100, dibao=1), survey(2025, pc, dibao=dibao)], RULES)
+    flags = screening([survey(2023, 100, dibao=1), survey(2024, 100, dibao=1), survey(2025, pc, dibao=dibao)],
+                      RULES)
     assert [(f.code, f.details) for f in flags] == expected
     assert screening([], RULES) == []
 
@@ -268,7 +275,8 @@ def test_school_ages_6_and_15_from_both_sides():
     count = quality_findings(members, [], [{"children_6_15": 3}], RULES, TODAY)[-1]
     assert (count.code, count.details) == ("children_count_mismatch", {"reported": 3, "members": 4})
     # the latest visit's count is the one compared
-    assert quality_findings(members[5:], [], [{"children_6_15": 0}, {"children_6_15": 2}], RULES, TODAY) == []
+    visits = [{"children_6_15": 0}, {"children_6_15": 0}, {"children_6_15": 2}]
+    assert quality_findings(members[5:], [], visits, RULES, TODAY) == []
     assert quality_findings(members[5:], [], [{"children_6_15": None}], RULES, TODAY) == []
 
 
@@ -304,7 +312,8 @@ def test_income_totals_match_within_the_tolerance_in_every_survey():
 def test_members_versus_the_latest_surveys_size():
     """DOMAIN.md:73 "logic errors (members vs counted size)": the latest survey's size, when given."""
     members = [member("甲", None), member("乙", None)]
-    assert quality_findings(members, [{"year": 2024, "household_size": 3, "total_net": 0},
+    assert quality_findings(members, [{"year": 2023, "household_size": 3, "total_net": 0},
+                                      {"year": 2024, "household_size": 3, "total_net": 0},
                                       {"year": 2025, "household_size": 2, "total_net": 0}], [], RULES, TODAY) == []
     [finding] = quality_findings(members, [{"year": 2025, "household_size": 3, "total_net": 0}], [], RULES, TODAY)
     assert (finding.code, finding.details) == ("size_mismatch", {"year": 2025, "survey_size": 3, "members": 2})
