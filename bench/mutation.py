@@ -78,8 +78,10 @@ def prepare(workdir: Path, modules: list[str], tests: str) -> None:
 def run_mutmut(workdir: Path, max_children: int) -> tuple[int, float]:
     started = time.monotonic()
     with open(workdir / "mutmut.log", "w") as log:
-        code = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
-                               cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        # mutmut's own entry point, not `python -m mutmut`: run as __main__, mutmut's module is executed twice
+        code = subprocess.call([sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run",
+                                "--max-children", str(max_children)], cwd=workdir, stdout=log,
+                               stderr=subprocess.STDOUT)
     return code, time.monotonic() - started
 
 
@@ -200,7 +202,7 @@ def report(workdir: Path, modules: list[str]) -> tuple[float, list[str]]:
             counts["all"][status] += 1
             if kind == "logic":
                 counts["logic"][status] += 1
-                if status not in KILLED:
+                if status not in KILLED and status != "not checked":
                     diff = [d for d in get_diff_for_mutant(name, path=Path(module)).splitlines()
                             if d[:1] in "+-" and not d.startswith(("+++", "---"))]
                     survivors.append(f"{module}:{line}  [{status}] {name}\n" +
@@ -210,20 +212,22 @@ def report(workdir: Path, modules: list[str]) -> tuple[float, list[str]]:
             totals[kind].update(counts[kind])
     rows.append(("overall", totals))
     print(f"{'module':<22}{'mutants':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'timeout':>8}{'score':>8}"
-          f"{'logic':>7}{'l.killed':>9}{'l.score':>8}")
+          f"{'logic':>7}{'l.killed':>9}{'l.score':>8}{'unrun':>7}")
     for module, counts in rows:
         every, logic = counts["all"], counts["logic"]
         print(f"{module:<22}{sum(every.values()):>8}{every['killed']:>8}{every['survived']:>9}"
               f"{every['no tests']:>9}{every['timeout']:>8}{_score(every):>8}{sum(logic.values()):>7}"
-              f"{logic['killed'] + logic['timeout']:>9}{_score(logic):>8}")
-    other = {k: v for k, v in totals["all"].items() if k not in ("killed", "survived", "no tests", "timeout")}
+              f"{logic['killed'] + logic['timeout']:>9}{_score(logic):>8}{every['not checked']:>7}")
+    other = {k: v for k, v in totals["all"].items()
+             if k not in ("killed", "survived", "no tests", "timeout", "not checked")}
     if other:
         print("other outcomes:", dict(other))
     print(f"\nsurviving logic mutants: {len(survivors)}")
     for text in survivors:
         print(text)
     logic = totals["logic"]
-    return (logic["killed"] + logic["timeout"]) / max(sum(logic.values()), 1), survivors
+    checked = sum(logic.values()) - logic["not checked"]
+    return (logic["killed"] + logic["timeout"]) / max(checked, 1), survivors
 
 
 def _number(name: str) -> tuple[str, int]:
@@ -232,7 +236,7 @@ def _number(name: str) -> tuple[str, int]:
 
 
 def _score(counts: Counter) -> str:
-    total = sum(counts.values())
+    total = sum(counts.values()) - counts["not checked"]
     return f"{100 * (counts['killed'] + counts['timeout']) / total:.1f}%" if total else "-"
 
 

@@ -180,6 +180,8 @@ def test_an_assessment_far_from_the_house_or_with_its_photo_elsewhere():
         ("photo_gps_mismatch", {"instance_id": "uuid:h", "form": "housing_assessment", "photo": "p.jpg",
                                 "distance_m": 502})]
     assert found[0]["message_zh"] == "住房安全鉴定（2026-11-20）：表上定位离该户 201 米（允许 200 米）"
+    assert found[0]["message_en"] == ("Housing-safety assessment (2026-11-20): The form's GPS is 201 m from the "
+                                      "household (allowed 200 m)")
     near = entry(point=north_of(HOUSE, 200), photos={"photo_house": "p.jpg"})
     assert entry_findings(ASSESSMENT, near, HOUSE, {"p.jpg": photo(gps=north_of(north_of(HOUSE, 200), 500))},
                           EVIDENCE) == []

@@ -183,6 +183,7 @@ def test_a_fields_provenance_an_events_content_and_the_surveys_in_year_order():
                                            "form": "household_visit", "by": "cadre",
                                            "at": "2026-01-01T00:01:00+00:00"}
     assert record.fields["status"] == {"value": "未脱贫", "source": "roster"}
+    assert record.value("status") == "未脱贫" and record.value("no_such_field") is None
     assert [i["year"] for i in record.incomes] == [2018, 2019]
     assert record.value("income_year") == "2019" and record.value("income_per_capita") == 9000
     first = record.events[0]

@@ -69,3 +69,11 @@ def test_mask_in_xml_reads_namespaced_questions_and_leaves_groups_and_short_answ
                                 "<h:x/></h:idcard></h:data>").encode()
     group = "<data id='v'><idcard>110101199003070012<x/></idcard></data>".encode()
     assert mask_in_xml(group) == group
+
+
+def test_a_number_inside_a_longer_answer_is_masked_with_the_longer_one_first():
+    """Longest first, whatever their order as text: the longer answer sorts before the number it contains when
+    compared as text ("0…" < "1…"), and is still masked whole."""
+    xml = ("<data id='v'><id_number>0110101199003070046</id_number><x>110101199003070046</x></data>").encode()
+    assert mask_in_xml(xml) == ("<data id='v'><id_number>011010*********0046</id_number>"
+                                "<x>110101********0046</x></data>").encode()
