@@ -61,7 +61,7 @@ def test_distance_of_200_m_from_both_sides(m, expected):
 
 @pytest.mark.parametrize("taken, hours", [
     ("2026-11-20T22:00:00", None),  # 12 h after the visit, China time: allowed
-    ("2026-11-20T22:00:36", 12.0),  # a little over 12 h
+    ("2026-11-20T22:00:05", 12.0),  # 5 s over 12 h: an hour is 3,600 s
     ("2026-11-19T22:00:00", None),  # 12 h before
     ("2026-11-19T21:54:00", 12.1),
 ])
