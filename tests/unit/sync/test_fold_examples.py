@@ -116,14 +116,14 @@ def test_members_are_known_by_their_id_number():
     again = {"type": "moved_in", "name": "户主（重名）", "relation": "户主", "date": "2026-01-02",
              "id_number": HEAD["id_number"]}
     newcomer = {"type": "marriage_in", "name": "儿媳", "relation": "之儿媳", "date": "2026-01-02",
-                "id_number": "21050419980412002X"}
+                "id_number": "21050419981112002X"}
     leaves = {"type": "moved_out", "name": "户主", "relation": "配偶", "date": "2026-01-03",
               "id_number": WIFE["id_number"]}
     record = fold(Baseline("H1", "已脱贫", [HEAD, WIFE]),
                   [fact("uuid:v", 1, changes=[again, newcomer, leaves])], [], RULES, TODAY)
     assert [m["name"] for m in record.members] == ["户主", "儿媳"]
-    assert record.members[1] == {"name": "儿媳", "id_number": "21050419980412002X", "relation": "之儿媳",
-                                 "birth_date": "1998-04-12", "since": "2026-01-02", "source": "uuid:v"}
+    assert record.members[1] == {"name": "儿媳", "id_number": "21050419981112002X", "relation": "之儿媳",
+                                 "birth_date": "1998-11-12", "since": "2026-01-02", "source": "uuid:v"}
     assert [e["kind"] for e in record.events] == ["household_visit", "member_added", "member_added",
                                                   "member_removed"]
     assert record.events[1]["summary"] == {"type": "moved_in", "name": "户主（重名）", "relation": "户主",
