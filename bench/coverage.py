@@ -21,7 +21,8 @@ reconciled between two requests, counted live until the worker's refill), and wi
 request (after a rebuild, until the worker has counted again).
 
 3. The home pages "/" (issue 15), on the same data with, added in SQL, C/D houses not yet renovated (1 household of
-   20), the re-check list (1 of 13), 监测户 kinds (1 of 15) and open conflicts (1 of 200): the supervisor's home as
+   20), the re-check list (1 of 13), 监测户 kinds (1 of 15), open conflicts (1 of 200) and problem cases (5 of 6: a
+   city's 100,000, 3 of 5 open, of every kind and age), returned submissions none: the supervisor's home as
    the admin (everything), a county and a town supervisor, and a cadre's home (and a search on it). Targets on the
    PostgreSQL city: the supervisor's home < 300 ms p95, a cadre's < 100 ms p95; the coverage page measured in the
    same run is the baseline to read them against. `--city-households` and `--city-visits` size the city down
@@ -64,6 +65,7 @@ from server.config import load_settings  # noqa: E402
 from server.models import User  # noqa: E402
 from server.passwords import hash_password  # noqa: E402
 from server.schema import metadata  # noqa: E402
+from sync.cases import KINDS as CASE_KINDS  # noqa: E402
 from pgschema import PostgresSchema  # noqa: E402
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -293,7 +295,7 @@ def load(engine, data: Data) -> None:
 def add_home_work(engine) -> dict[str, int]:
     """What the supervisor's home counts besides coverage, in SQL over the loaded households (portable to SQLite):
     a C/D house not yet renovated in 1 household of 20 (at every stage), the re-check list in 1 of 13, a 监测户
-    kind in 1 of 15, an open conflict in 1 of 200. Returns how many of each."""
+    kind in 1 of 15, an open conflict in 1 of 200, a problem case in 5 of 6. Returns how many of each."""
     statements = {
         **{f"dangerous houses {stage or 'not started'}": f"""INSERT INTO findings (household_id, area_id, kind, code,
                                                                       message_zh, message_en, details)
@@ -309,13 +311,24 @@ def add_home_work(engine) -> dict[str, int]:
                                                     "current")
             SELECT 'bench' || id, id, area_id, 'phone', 1, 'open', '[]', '"1"' FROM households WHERE id % 200 = 3""",
     }
+    # problem cases (问题清单) in 5 households of 6 (a city's 120,000 households: 100,000 cases): kinds in turn, 3 of
+    # 5 open or reopened, opened over the last 200 days
+    days_ago = ("now() - (id % 200) * interval '1 day'" if engine.dialect.name == "postgresql"
+                else "datetime('now', '-' || (id % 200) || ' days')")
+    kind = " ".join(f"WHEN {n} THEN '{k}'" for n, k in enumerate(CASE_KINDS))
+    statements["problem cases"] = f"""INSERT INTO cases (key, household_id, area_id, kind, subject, state, opened_at,
+                                                         source_instance_id, cadre, history)
+        SELECT 'bench' || id, id, area_id, CASE id % {len(CASE_KINDS)} {kind} END, '',
+               CASE id % 5 WHEN 0 THEN 'closed' WHEN 1 THEN 'signed_off' WHEN 2 THEN 'reopened' ELSE 'open' END,
+               {days_ago}, 'uuid:bench', cadre, '[]'
+        FROM households WHERE id % 6 <> 5"""
     counts = {}
     with engine.begin() as connection:
         for name, statement in statements.items():
             counts[name] = connection.execute(text(statement)).rowcount
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE findings, households, conflicts"))
+            connection.execute(text("ANALYZE findings, households, conflicts, cases"))
     return counts
 
 
