@@ -352,10 +352,13 @@ def add_records(engine) -> int:
                               "'scattered' ELSE 'central_tap' END")
     fields["housing_grade"] = "CASE WHEN id % 20 = 0 THEN 'C' ELSE 'A' END"
     fields["renovation_state"] = "CASE id % 3 WHEN 0 THEN 'planned' WHEN 1 THEN 'building' ELSE 'moved_in' END"
+    def as_json(expression: str) -> str:  # PostgreSQL's json columns take no text; SQLite keeps JSON as text
+        return f"CAST({expression} AS json)" if engine.dialect.name == "postgresql" else expression
     body = " || ', ' || ".join(f"'\"{name}\": ' || {entry(sql)}" for name, sql in fields.items())
+    record, empty = as_json("'{' || " + body + " || '}'"), as_json("'[]'")
     statement = f"""INSERT INTO household_records (household_id, fields, members, visits, assessments, incomes, events,
                                                    version, size, exit_eligible, open_conflicts, updated_at)
-        SELECT id, '{{' || {body} || '}}', '[]', '[]', '[]', '[]', '[]', 1, 3, NULL, 0, updated_at FROM households"""
+        SELECT id, {record}, {empty}, {empty}, {empty}, {empty}, {empty}, 1, 3, NULL, 0, updated_at FROM households"""
     with engine.begin() as connection:
         count = connection.execute(text(statement)).rowcount
     if engine.dialect.name == "postgresql":
