@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from forms.columns import Column, ExportShape, Table, export_shape, merge
-from forms.flatten import flatten
+from forms.flatten import Flattener
 from forms.models import Form, FormVersion
 from media.store import BlobNotFound, Store
 from server.exports.common import BATCH, REVIEW_STATES_ZH, VERDICTS_ZH, china_time
@@ -113,9 +113,11 @@ class _Rows:
 
     def __iter__(self) -> Iterator[tuple[list, list]]:
         result = self.session.execute(_statement(self.filter).execution_options(yield_per=BATCH))
+        flattener = Flattener(self.shape)
+        plain = _cell(self.full_ids, None)
         for row in result:
-            rows = flatten(row.xml, self.shape, row.instance_id,
-                           cell=_cell(self.full_ids, row.instance_id if self.with_media else None))
+            rows = flattener.rows(row.xml, row.instance_id,
+                                  _cell(self.full_ids, row.instance_id) if self.with_media else plain)
             main = rows[0]
             values = ([china_time(row.received_at)] + main.values
                       + [row.instance_id, row.username or "", row.display_name or row.username or "",
