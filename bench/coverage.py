@@ -22,7 +22,8 @@ request (after a rebuild, until the worker has counted again).
 
 3. The home pages "/" (issue 15), on the same data with, added in SQL, C/D houses not yet renovated (1 household of
    20), the re-check list (1 of 13), 监测户 kinds (1 of 15), open conflicts (1 of 200) and problem cases (5 of 6: a
-   city's 100,000, 3 of 5 open, of every kind and age), returned submissions none: the supervisor's home as
+   city's 100,000, 3 of 5 open, of every kind and age) and returned submissions (1 visit in 30 marked 有问题 or
+   退回 with a comment, a third of them answered by a reply; many are answered by a later visit): the supervisor's home as
    the admin (everything), a county and a town supervisor, and a cadre's home (and a search on it). Targets on the
    PostgreSQL city: the supervisor's home < 300 ms p95, a cadre's < 100 ms p95; the coverage page measured in the
    same run is the baseline to read them against. `--city-households` and `--city-visits` size the city down
@@ -322,13 +323,41 @@ def add_home_work(engine) -> dict[str, int]:
                CASE id % 5 WHEN 0 THEN 'closed' WHEN 1 THEN 'signed_off' WHEN 2 THEN 'reopened' ELSE 'open' END,
                {days_ago}, 'uuid:bench', cadre, '[]'
         FROM households WHERE id % 6 <> 5"""
+    # returned submissions (退回/有问题, the cadre's home lists them): 1 visit in 30, each with its supervisor's
+    # comment a day after it arrived (by the first account, an admin); every third one since answered by a reply
+    day_later = ("received_at + interval '1 day'" if engine.dialect.name == "postgresql"
+                 else "datetime(received_at, '+1 day')")
+    two_days_later = day_later.replace("1 day", "2 days")
+    statements["returned submissions"] = """UPDATE submissions SET review_state =
+        CASE WHEN id % 60 = 7 THEN 'rejected' ELSE 'has_issues' END WHERE id % 30 = 7"""
+    statements["their comments"] = f"""INSERT INTO review_comments (submission_id, author_id, author_name, body,
+                                                                   review_state, from_submitter, created_at)
+        SELECT id, (SELECT min(id) FROM users), 'bench', '照片时间与走访时间不符，请重新入户拍照', review_state,
+               false, {day_later} FROM submissions WHERE id % 30 = 7"""
+    statements["replies"] = f"""INSERT INTO review_comments (submission_id, author_id, author_name, body,
+                                                            review_state, from_submitter, created_at)
+        SELECT id, submitter_id, 'bench', '已重新入户', NULL, true, {two_days_later}
+        FROM submissions WHERE id % 90 = 7 AND submitter_id IS NOT NULL"""
     counts = {}
     with engine.begin() as connection:
         for name, statement in statements.items():
             counts[name] = connection.execute(text(statement)).rowcount
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE findings, households, conflicts, cases"))
+            connection.execute(text("ANALYZE findings, households, conflicts, cases, submissions, review_comments"))
+    # the returned submissions' feedback states, decided once as a starting worker does for rows returned before
+    # they were kept (sync/feedback_state.py); then every request reads them
+    from sqlalchemy.orm import Session
+
+    from sync.feedback_state import refresh_unset
+    began = time.perf_counter()
+    with Session(engine) as session:
+        counts["feedback states decided"] = refresh_unset(session)
+        session.commit()
+    counts["... in ms"] = round((time.perf_counter() - began) * 1000)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE submissions"))
     return counts
 
 
@@ -586,6 +615,7 @@ def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, expl
         s = data.sample
         if explain:
             explain_main_query(app, today)
+            explain_request(app, data.households[0][8], "/")
         last_month = f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
         main = [("GET /api/v1/coverage (admin, whole city: 10 counties)", "bench", "/api/v1/coverage", TARGET_MS),
                 (f"GET /api/v1/coverage?month={last_month} (whole city, a full month)", "bench",
@@ -636,6 +666,39 @@ def explain_main_query(app, today: dt.date) -> None:
         compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
         plan = connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
     print("  " + "\n  ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
+
+
+def explain_request(app, username: str, url: str, top: int = 4) -> None:
+    """The slowest statements of one request (after a warm-up one), each with its time and EXPLAIN ANALYZE: where a
+    page's time goes when it misses its target."""
+    from sqlalchemy import event
+    engine = app.extensions["zoufang"].engine
+    client = logged_in(app, username)
+    client.get(url)
+    timings: list[tuple[float, str, object]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["bench_began"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        timings.append((time.perf_counter() - conn.info.pop("bench_began"), statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        began = time.perf_counter()
+        client.get(url)
+        total = time.perf_counter() - began
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    print(f"  {url} as {username}: {total * 1000:.0f} ms, {len(timings)} statements, "
+          f"{sum(t for t, _, _ in timings) * 1000:.0f} ms in the database; the slowest:", flush=True)
+    with engine.connect() as connection:
+        for seconds, statement, parameters in sorted(timings, key=lambda t: t[0], reverse=True)[:top]:
+            print(f"  -- {seconds * 1000:.1f} ms: {' '.join(statement.split())[:300]}", flush=True)
+            plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).scalars().all()
+            print("    " + "\n    ".join(line if len(line) < 160 else line[:157] + "..." for line in plan), flush=True)
 
 
 def main() -> None:

@@ -23,20 +23,18 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from forms.models import Form
 from server.errors import DomainError
 from sync.models import Area, Household, Submission
 from sync.records import Visit
 from sync.review import MAX_COMMENT, Author, Page, Scope
+from sync.feedback_state import answers_of, refresh_after_step, returned_rows
 from sync.review_models import RETURNING_STATES, ReviewComment
 
-#: waiting: returned, not answered (待整改); answered: answered, not yet reviewed again (已答复); settled: the
-#: supervisor has reviewed the answer
-FEEDBACK_STATES = ("waiting", "answered", "settled")
 #: what the lists show unless asked otherwise: what someone still has to act on
 OPEN_STATES = ("waiting", "answered")
 
@@ -82,17 +80,14 @@ class FeedbackItem:
         return self.submission.review_state
 
 
-# ---- the rules, as SQL over the facts ------------------------------------------------------------------------
+# ---- the kept states (sync/feedback_state.py decides them) ------------------------------------------------------
 
-def _returned(owner: int | None, scope: Scope | None, area: Area | None, household: str | None = None) -> Any:
-    """The returned submissions (of this sender, in these areas, about this household) with the time they were
-    returned."""
-    returned_at = (select(func.max(ReviewComment.created_at))
-                   .where(ReviewComment.submission_id == Submission.id, ReviewComment.from_submitter.is_(False))
-                   .scalar_subquery())
-    statement = select(Submission.id, Submission.form_id, Submission.root_instance_id, Submission.household_number,
-                       Submission.submitter_id, Submission.received_at,
-                       returned_at.label("returned_at")).where(Submission.review_state.in_(RETURNING_STATES))
+def _states(owner: int | None = None, scope: Scope | None = None, area: Area | None = None,
+            household: str | None = None) -> Any:
+    """(id, returned_at, state) of the returned submissions of this sender, in these areas, about this
+    household, read from the kept states."""
+    statement = select(Submission.id, Submission.returned_at, Submission.feedback_state.label("state")).where(
+        Submission.review_state.in_(RETURNING_STATES), Submission.feedback_state.is_not(None))
     if owner is not None:
         statement = statement.where(Submission.submitter_id == owner)
     if scope is not None:
@@ -101,36 +96,7 @@ def _returned(owner: int | None, scope: Scope | None, area: Area | None, househo
         statement = statement.where(Submission.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
     if household is not None:
         statement = statement.where(Submission.household_number == household)
-    return statement.subquery("returned")
-
-
-def _answering(returned: Any, answer: Any) -> ColumnElement[bool]:
-    """`answer` (a Submission alias) answers the returned submission: received after its return, of the same form,
-    and an edit of it or a new submission about the same household by the same sender."""
-    return and_(answer.form_id == returned.c.form_id, answer.id != returned.c.id,
-                answer.received_at > returned.c.returned_at,
-                or_(answer.root_instance_id == returned.c.root_instance_id,
-                    and_(answer.household_number == returned.c.household_number,
-                         answer.submitter_id == returned.c.submitter_id)))
-
-
-def _with_state(returned: Any) -> Select:
-    """(returned submission id, returned_at, feedback state)."""
-    answer = aliased(Submission, name="answer")
-    step = aliased(ReviewComment, name="step")
-    by_submission = exists(select(answer.id).where(_answering(returned, answer)))
-    by_reply = exists(select(step.id).where(step.submission_id == returned.c.id, step.from_submitter.is_(True),
-                                            step.created_at > returned.c.returned_at))
-    reviewed = exists(select(answer.id).join(step, step.submission_id == answer.id)
-                      .where(_answering(returned, answer), step.from_submitter.is_(False)))
-    state = case((reviewed, "settled"), (or_(by_submission, by_reply), "answered"), else_="waiting")
-    return select(returned.c.id, returned.c.returned_at, state.label("state")).where(
-        returned.c.returned_at.is_not(None))
-
-
-def _states(owner: int | None = None, scope: Scope | None = None, area: Area | None = None,
-            household: str | None = None) -> Any:
-    return _with_state(_returned(owner, scope, area, household)).subquery("feedback")
+    return statement.subquery("feedback")
 
 
 def returned_ids(scope: Scope, states: tuple[str, ...] = OPEN_STATES, area: Area | None = None) -> Select:
@@ -144,9 +110,9 @@ def states_of(session: Session, submission_ids: list[int]) -> dict[int, str]:
     """The feedback state of those of these submissions that are returned, by id (a list's badges)."""
     if not submission_ids:
         return {}
-    returned = _returned(None, None, None)
-    statement = _with_state(returned).where(returned.c.id.in_(set(submission_ids)))
-    return {row.id: row.state for row in session.execute(statement)}
+    return dict(session.execute(select(Submission.id, Submission.feedback_state).where(
+        Submission.id.in_(set(submission_ids)), Submission.review_state.in_(RETURNING_STATES),
+        Submission.feedback_state.is_not(None))).all())
 
 
 def feedback_counts(session: Session, user: Author | int | None = None, scope: Scope | None = None,
@@ -199,13 +165,11 @@ def feedback_for(session: Session, submission: Submission) -> FeedbackItem | Non
 
 def answered_returns(session: Session, submission: Submission) -> list[tuple[str, str]]:
     """The returned submissions this one answers (form id, instance id): the edit's or new visit's link back."""
-    returned = _returned(None, None, None)
-    answer = aliased(Submission, name="answer")
+    answers = answers_of(returned_rows(), submission.id)
     return [tuple(row) for row in session.execute(
         select(Form.xml_form_id, Submission.instance_id)
-        .join(returned, returned.c.id == Submission.id).join(Form, Submission.form_id == Form.id)
-        .join(answer, _answering(returned, answer)).where(answer.id == submission.id)
-        .order_by(returned.c.returned_at))]
+        .join(answers, answers.c.returned_id == Submission.id).join(Form, Submission.form_id == Form.id)
+        .order_by(Submission.returned_at, Submission.id))]
 
 
 def _items(session: Session, rows: list[Any]) -> list[FeedbackItem]:
@@ -218,14 +182,12 @@ def _items(session: Session, rows: list[Any]) -> list[FeedbackItem]:
     for step in session.scalars(select(ReviewComment).where(ReviewComment.submission_id.in_(ids))
                                 .order_by(ReviewComment.created_at, ReviewComment.id)):
         steps.setdefault(step.submission_id, []).append(step)
-    returned = _returned(None, None, None)
-    answer = aliased(Submission, name="answer")
+    returned = returned_rows(Submission.id.in_(ids))
+    found = answers_of(returned)
     answers: dict[int, Answer] = {}
     for returned_id, same_chain, instance_id, received_at in session.execute(
-            select(returned.c.id, answer.root_instance_id == returned.c.root_instance_id, answer.instance_id,
-                   answer.received_at)
-            .join(answer, _answering(returned, answer)).where(returned.c.id.in_(ids))
-            .order_by(answer.received_at, answer.id)):
+            select(found.c.returned_id, found.c.same_chain, found.c.instance_id, found.c.received_at)
+            .order_by(found.c.received_at, found.c.answer_id)):
         answers[returned_id] = Answer("edit" if same_chain else "visit", received_at, instance_id)
     items = []
     for submission, form_id, head, visit_date, state, returned_at in rows:
@@ -261,4 +223,5 @@ def reply(session: Session, submission: Submission, comment: str | None, user: A
                          from_submitter=True)
     session.add(step)
     session.flush()
+    refresh_after_step(session, submission.id)
     return step

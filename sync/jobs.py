@@ -24,6 +24,7 @@ from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
 from sync.coverage import mark_uncounted, refill_stale
+from sync.feedback_state import answered_by, refresh_feedback, refresh_unset
 from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
                             mark_unattached, reconcile_households)
@@ -86,6 +87,8 @@ def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> Non
     for job in jobs:  # roster changes queue households directly
         numbers.update((job.payload or {}).get("households", []))
     failed = reconcile_households(session, numbers, queue.options(now)).failed
+    # a new submission may answer what was returned to its sender (an edit of it, a new visit of the household)
+    refresh_feedback(session, answered_by(session, submission_ids))
     # a household that could not be folded fails its own jobs at once (retrying the same data fails the same
     # way; `reconcile retry-failed` after a fix), the other households' records are written all the same
     stuck = _jobs_of(session, jobs, set(failed))
@@ -333,10 +336,12 @@ def _image_sources(session: Session, jobs) -> dict[int, tuple[str, str, str | No
 
 
 def queue_start_work(sessions: sessionmaker[Session], queue: QueueSettings) -> None:
-    """What a starting worker finds to do: coverage months the cache has no count of, records folded with other
-    rules."""
+    """What a starting worker finds to do: coverage months the cache has no count of, returned submissions whose
+    feedback state is not kept yet, records folded with other rules."""
     with session_scope(sessions) as session:
         mark_uncounted(session)
+    with session_scope(sessions) as session:
+        refresh_unset(session)
     queue_refolds(sessions, queue)
 
 

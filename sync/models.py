@@ -139,10 +139,13 @@ class Submission(Base):
               sqlite_where=text("current"), postgresql_where=text("current")),
         # the few submissions sent back to their sender (sync/feedback.py), found by sender and by area without
         # reading the others
-        Index("ix_submissions_returned_submitter", "submitter_id", sqlite_where=text(RETURNED_WHERE),
+        Index("ix_submissions_returned_submitter", "submitter_id", "feedback_state",
+              sqlite_where=text(RETURNED_WHERE), postgresql_where=text(RETURNED_WHERE)),
+        Index("ix_submissions_returned_area", "area_id", "feedback_state", sqlite_where=text(RETURNED_WHERE),
               postgresql_where=text(RETURNED_WHERE)),
-        Index("ix_submissions_returned_area", "area_id", sqlite_where=text(RETURNED_WHERE),
-              postgresql_where=text(RETURNED_WHERE)),
+        # a chain of edits by its first instance, current or not: whether a returned submission was answered by an
+        # edit (sync/feedback.py) is a lookup, not a read of every submission of its form
+        Index("ix_submissions_root_instance", "root_instance_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -183,6 +186,11 @@ class Submission(Base):
     client_device_id: Mapped[Optional[str]] = mapped_column(String(255))
     #: review state set by supervisors
     review_state: Mapped[str] = mapped_column(String(16), default="received")
+    #: while it is returned to its sender (有问题, 退回): when it was returned, and whether it waits for them,
+    #: was answered or is settled. Kept by sync/feedback_state.py from the review steps and submissions, which
+    #: decide it; None when it is not returned
+    returned_at: Mapped[Optional[dt.datetime]] = mapped_column(UTCDateTime)
+    feedback_state: Mapped[Optional[str]] = mapped_column(String(10))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: what the XML says, read once by the reconciler (sync.facts.Fact as JSON)
     facts: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)

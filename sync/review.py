@@ -18,6 +18,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from forms.models import Form, FormVersion
 from server.errors import DomainError
 from sync.facts import as_received, cached_fact
+from sync.feedback_state import refresh_after_step
 from sync.idcard import mask
 from sync.models import Area, Household, Job, Submission
 from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit
@@ -68,6 +69,7 @@ def set_review(session: Session, submission: Submission, state: str | None, comm
                          author_name=(user.display_name or user.username)[:100], body=body, review_state=changed)
     session.add(step)
     session.flush()
+    refresh_after_step(session, submission.id)
     return step
 
 

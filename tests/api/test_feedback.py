@@ -18,10 +18,12 @@ COMMENT = "照片时间与走访时间不符，请重新入户拍照"
 
 
 @pytest.fixture
-def district(sample_district, make_user):
+def district(sample_district, make_user, reconcile):
     codes = sample_district["codes"]
     sample_district["town2"] = make_user("town2", "supervisor", (codes["210504002"],))
     sample_district["cadre1b"] = make_user("cadre001b", "cadre", (codes["210504001001"],))
+    # the worker reads each new submission and keeps whether it answers what was returned to its sender
+    sample_district["worker"] = reconcile
     return sample_district
 
 
@@ -60,12 +62,14 @@ def answer_by_edit(client, district, instance_id):
     edit = new_instance_id()
     send(client, district["cadre1"], visit_xml(HH, instance_id=edit, deprecated_id=instance_id,
                                                end="2026-11-22T10:00:00+08:00"))
+    district["worker"]()
     return edit
 
 
 def answer_by_visit(client, district, instance_id):
     later = new_instance_id()
     send(client, district["cadre1"], visit_xml(HH, instance_id=later, end="2026-11-23T10:00:00+08:00"))
+    district["worker"]()
     return later
 
 
@@ -139,6 +143,7 @@ def test_a_reply_waits_until_the_supervisor_decides_and_a_new_comment_asks_again
 def test_a_visit_by_someone_else_or_of_another_household_does_not_answer(client, district, returned, reconcile):
     send(client, district["cadre1b"], visit_xml(HH, username="cadre001b", end="2026-11-23T10:00:00+08:00"))
     send(client, district["cadre1"], visit_xml(HH2, end="2026-11-23T10:00:00+08:00"))
+    reconcile()
     assert states(client, district["cadre1"]) == {returned: "waiting"}
 
 
@@ -146,6 +151,7 @@ def test_a_visit_sent_before_the_return_does_not_answer_it(client, district, rec
     first, second = new_instance_id(), new_instance_id()
     send(client, district["cadre1"], visit_xml(HH, instance_id=first))
     send(client, district["cadre1"], visit_xml(HH, instance_id=second, end="2026-11-21T10:00:00+08:00"))
+    reconcile()
     client.post(review_url(first), json={"state": "rejected", "comment": COMMENT}, headers=district["town1"])
     assert states(client, district["cadre1"]) == {first: "waiting"}
 
@@ -354,3 +360,73 @@ def test_the_feedback_page_counts_for_a_supervisor(client, district, returned):
     html = page_of(client, "/feedback/?state=waiting")
     assert re.search(r'data-testid="feedback-count-waiting"><strong>1</strong>', html)
     assert f"/review/submissions/household_visit/{returned}" in html
+
+
+# ---- the kept states are the rule's --------------------------------------------------------------------------
+
+def derived_and_kept(sessions):
+    """{submission id: (state by the rule, kept state)} for every returned submission."""
+    from sync.feedback_state import derived_states, returned_rows
+    with session_scope(sessions) as session:
+        derived = {row.id: row.state for row in session.execute(derived_states(returned_rows()))}
+        kept = dict(session.execute(select(Submission.id, Submission.feedback_state)
+                                    .where(Submission.review_state.in_(("has_issues", "rejected")))).all())
+    return derived, kept
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5])
+def test_the_kept_states_are_the_rules_after_any_order_of_events(client, district, sessions, reconcile, seed):
+    """Returns, edits, new visits, replies, comments and approvals in a random order: after each, every returned
+    submission's kept state (what the lists count) is the one the rule derives from the facts."""
+    import random
+    rng = random.Random(seed)
+    chains = {}  # household → its visit's current instance id
+    for number in (HH, HH2):
+        chains[number] = new_instance_id()
+        send(client, district["cadre1"], visit_xml(number, instance_id=chains[number]))
+    reconcile()
+    seen = set()
+    for step in range(14):
+        number = rng.choice((HH, HH2))
+        action = rng.choice(("return", "return", "return", "edit", "edit", "visit", "visit", "reply", "comment",
+                             "approve"))
+        if action == "return":
+            client.post(review_url(chains[number]), json={"state": rng.choice(("has_issues", "rejected")),
+                                                          "comment": COMMENT}, headers=district["town1"])
+        elif action == "edit":
+            edit = new_instance_id()
+            send(client, district["cadre1"], visit_xml(number, instance_id=edit, deprecated_id=chains[number],
+                                                       end=f"2026-11-2{step % 9}T10:00:00+08:00"))
+            chains[number] = edit
+        elif action == "visit":
+            chains[number] = new_instance_id()
+            send(client, district["cadre1"], visit_xml(number, instance_id=chains[number],
+                                                       end=f"2026-11-2{step % 9}T11:00:00+08:00"))
+        elif action == "reply":
+            client.post(review_url(chains[number]), json={"comment": "已整改"}, headers=district["cadre1"])
+        elif action == "comment":
+            client.post(review_url(chains[number]), json={"comment": "请补拍"}, headers=district["town1"])
+        else:
+            client.post(review_url(chains[number]), json={"state": "approved"}, headers=district["town1"])
+        reconcile()
+        derived, kept = derived_and_kept(sessions)
+        assert kept == derived, (step, action)
+        seen.update(derived.values())
+    assert {"waiting", "answered", "settled"} <= seen  # the sequence went through every state
+
+
+def test_a_starting_worker_keeps_the_states_of_submissions_returned_before_they_were_kept(
+        app, client, district, returned, sessions):
+    """Rows returned before the columns existed (the migration adds them empty) get their state when a worker
+    starts."""
+    from sqlalchemy import update
+
+    from sync.jobs import queue_start_work
+    answer_by_reply(client, district, returned)
+    with session_scope(sessions) as session:
+        session.execute(update(Submission).values(feedback_state=None, returned_at=None))
+    assert feedback(client, district["cadre1"])["total"] == 0
+    queue_start_work(sessions, app.extensions["zoufang"].queue)
+    derived, kept = derived_and_kept(sessions)
+    assert kept == derived and set(kept.values()) == {"answered"}
+    assert states(client, district["cadre1"]) == {returned: "answered"}
