@@ -616,6 +616,7 @@ def run_city(workdir: Path, database_url: str, rounds: int, today: dt.date, expl
         if explain:
             explain_main_query(app, today)
             explain_request(app, data.households[0][8], "/")
+            explain_request(app, "bench", "/")
         last_month = f"{(today.replace(day=1) - dt.timedelta(days=1)):%Y-%m}"
         main = [("GET /api/v1/coverage (admin, whole city: 10 counties)", "bench", "/api/v1/coverage", TARGET_MS),
                 (f"GET /api/v1/coverage?month={last_month} (whole city, a full month)", "bench",

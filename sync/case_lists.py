@@ -13,13 +13,15 @@ from typing import Any, Iterable, Protocol
 
 from sqlalchemy import case as when, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import Select
 
 from server.db import utcnow
 from server.errors import DomainError
 from sync.case_models import OPEN_STATES, Case, CaseDecision
 from sync.models import Area, Household
+from sync import review
 from sync.reconcile import ReconcileOptions, reconcile_households
+from sync.review import Scope
 
 #: the longest sign-off reason or measure a person may type
 MAX_TEXT = 2000
@@ -32,14 +34,7 @@ AGE_BUCKETS = ("lt30", "30to90", "gt90")
 SIGNERS = ("admin", "supervisor")
 
 
-class Scope(Protocol):
-    def filter(self, statement: Select, column: ColumnElement) -> Select: ...
-
-
-class Author(Protocol):
-    id: int
-    username: str
-    display_name: str
+class Author(review.Author, Protocol):
     role: str
 
 

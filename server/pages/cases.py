@@ -16,7 +16,7 @@ from server.i18n import current_lang
 from server.pages.common import current_principal, display_names, local_time, number_arg, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
-from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, add_case_measure, find_case, list_cases,
+from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, CaseRow, add_case_measure, find_case, list_cases,
                              may_add_measure, sign_off_case)
 from sync.case_models import OPEN_STATES, Case
 from sync.cases import KINDS
@@ -148,19 +148,8 @@ def _back():
 def sign_off_page(key: str):
     principal = current_principal()
     row = find_case(db(), principal.scope, key)
-    kind, reason = row.case.kind, request.form.get("reason", "")
-    try:
-        sign_off_case(db(), row.case, reason, principal.user, runtime().queue.options())
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
-        return _back()
-    record_case_decision(db(), "case.sign_off", key, row.household, kind, reason.strip())
-    db().commit()
-    flash(_("已销号：%(household)s %(kind)s。", household=row.household, kind=kind_label(kind)), "ok")
-    return _back()
+    return _decide(row, "case.sign_off", sign_off_case, request.form.get("reason", ""),
+                   _("已销号：%(household)s %(kind)s。", household=row.household, kind=kind_label(row.case.kind)))
 
 
 @bp.post("/<key>/measures")
@@ -171,16 +160,22 @@ def measure_page(key: str):
     if not may_add_measure(principal.user, row.case):
         raise Problem(403, "case.not_your_household", "只有该户的帮扶责任人、审核人员或管理员可以记录措施。",
                       "Only the household's cadre, a supervisor or an admin may record a measure.")
-    kind, text = row.case.kind, request.form.get("text", "")
+    return _decide(row, "case.measure", add_case_measure, request.form.get("text", ""), _("已记录措施。"))
+
+
+def _decide(row: CaseRow, action: str, decide, text: str, done: str):
+    """One decision on a case from its page: a refusal (no text, no longer open) comes back as a message on the
+    page it was made from; a decision is audited, then said."""
+    key, kind = row.case.key, row.case.kind
     try:
-        add_case_measure(db(), row.case, text, principal.user, runtime().queue.options())
+        decide(db(), row.case, text, current_principal().user, runtime().queue.options())
     except DomainError as refused:
         if refused.kind not in ("invalid", "conflict"):
             raise
         db().rollback()
         flash(refused.message(current_lang()), "error")
         return _back()
-    record_case_decision(db(), "case.measure", key, row.household, kind, text.strip())
+    record_case_decision(db(), action, key, row.household, kind, text.strip())
     db().commit()
-    flash(_("已记录措施。"), "ok")
+    flash(done, "ok")
     return _back()
