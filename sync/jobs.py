@@ -35,6 +35,9 @@ log = logging.getLogger("zoufang.worker")
 
 #: how often a worker that gives way to requests looks again
 GIVE_WAY_POLL_SECONDS = 0.01
+#: the longest wait after rounds that failed in a row (the database down, a programming error): retried, but not
+#: at the poll interval, which would fill the log with the same trace twice a second
+MAX_FAILURE_WAIT_SECONDS = 60.0
 #: the worker thread's nice value (0 normal, 19 lowest)
 WORKER_NICE = 10
 
@@ -376,6 +379,12 @@ def retry_failed(sessions: sessionmaker[Session]) -> int:
         return result.rowcount
 
 
+def failure_wait(failures: int, poll_seconds: float) -> float:
+    """How long a worker waits after `failures` rounds failed in a row: the poll interval, doubled for each
+    further failure, at most MAX_FAILURE_WAIT_SECONDS (a wake-up from a new upload does not cut it short)."""
+    return min(MAX_FAILURE_WAIT_SECONDS, poll_seconds * 2 ** min(failures - 1, 16))
+
+
 def _lower_priority() -> None:
     """Nice this thread (Linux: a thread has a nice value of its own), so that on a machine busy with uploads
     served by another process the scheduler runs those first."""
@@ -436,6 +445,7 @@ class Worker(threading.Thread):
             queue_start_work(self.sessions, self.queue)
         except Exception:  # the database may be restarting: requests count live meanwhile, records stay as folded
             log.exception("could not queue the work a start finds (coverage months to count, records to refold)")
+        failures = 0
         while not self._stopping.is_set():
             quiet = self._give_way()
             queue = self.queue if quiet else self.queue.busy_round()
@@ -450,8 +460,12 @@ class Worker(threading.Thread):
                     done = run_image_jobs(self.sessions, self.store, queue, self.worker_id)
                     self._log("photos checked", done, started)
             except Exception:  # the database may be restarting: keep the thread alive
-                log.exception("worker loop failed")
-                done = []
+                failures += 1
+                log.exception("worker round failed (%d in a row); next try in %.1f s", failures,
+                              failure_wait(failures, self.poll_seconds))
+                self._stopping.wait(failure_wait(failures, self.poll_seconds))
+                continue
+            failures = 0
             if not done:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()

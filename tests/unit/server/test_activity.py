@@ -172,3 +172,37 @@ def test_photos_wait_for_a_quiet_server_longer_than_reconciles(monkeypatch):
     threading.Timer(0.05, quiet.stop).start()
     quiet.run()
     assert photo_rounds and photo_rounds[0].image_batch == queue.image_batch  # a quiet server: at once, in full
+
+
+def test_rounds_that_fail_in_a_row_are_retried_ever_more_slowly_and_a_success_resets_it(monkeypatch):
+    """The database down or a programming error: the worker stays alive and tries again, but after the poll
+    interval, then twice that, up to a minute, instead of logging the same trace twice a second."""
+    import datetime as dt
+
+    import sync.jobs
+    from sync.jobs import MAX_FAILURE_WAIT_SECONDS, QueueSettings, failure_wait
+
+    assert [failure_wait(n, 0.5) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert failure_wait(8, 0.5) == MAX_FAILURE_WAIT_SECONDS and failure_wait(10_000, 0.5) == MAX_FAILURE_WAIT_SECONDS
+    queue = QueueSettings(rules=None, hold=dt.timedelta(0))
+    tries = []
+
+    def run_pending(_sessions, _queue, _worker_id=None):
+        tries.append(time.monotonic())
+        if len(tries) == 4:
+            return []  # the database is back
+        raise RuntimeError("database restarting")
+
+    monkeypatch.setattr(sync.jobs, "run_pending", run_pending)
+    monkeypatch.setattr(sync.jobs, "refill_coverage", lambda _sessions: 0)
+    monkeypatch.setattr(sync.jobs, "run_image_jobs", lambda _s, _store, _queue, _worker_id=None: [])
+    monkeypatch.setattr(sync.jobs, "_lower_priority", lambda: None)
+    monkeypatch.setattr(sync.jobs, "queue_start_work", lambda _sessions, _queue: None)
+    worker = Worker(sessions=None, queue=queue, store=None, quiet=lambda: True, poll_seconds=0.05)
+    worker.wake()  # a wake-up (an upload) does not cut a failure's wait short
+    threading.Timer(0.6, worker.stop).start()
+    worker.run()
+    gaps = [later - earlier for earlier, later in zip(tries, tries[1:])]
+    assert len(tries) >= 5
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2  # 0.05, 0.1, 0.2 after 1, 2, 3 failures
+    assert gaps[3] < 0.1  # the fourth round succeeded: the next comes after one poll, not 0.4 s
