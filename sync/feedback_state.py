@@ -102,11 +102,10 @@ def refresh_feedback(session: Session, submission_ids: Iterable[int]) -> None:
     session.flush()
     decided = {row.id: (row.returned_at, row.state)
                for row in session.execute(derived_states(returned_rows(Submission.id.in_(ids))))}
-    for submission_id in sorted(ids):
-        returned_at, state = decided.get(submission_id, (None, None))
-        session.execute(update(Submission).where(Submission.id == submission_id)
-                        .values(returned_at=returned_at, feedback_state=state)
-                        .execution_options(synchronize_session=False))
+    # one statement for them all (an UPDATE by primary key, sent as a batch)
+    session.execute(update(Submission), [
+        {"id": submission_id, "returned_at": decided.get(submission_id, (None, None))[0],
+         "feedback_state": decided.get(submission_id, (None, None))[1]} for submission_id in sorted(ids)])
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Submission) and loaded.id in ids:
             session.expire(loaded, ["returned_at", "feedback_state"])
