@@ -90,3 +90,22 @@ def test_the_publicity_list_is_printable_and_shows_no_id_number(client, ledger):
     assert "农村危房改造对象公示" in html and "45000" in html and "翻建（原址重建）" in html
     assert 'data-print' in html and "print.js" in html
     assert not re.search(r"\d{17}[\dX]", html)  # no 身份证号
+
+
+def test_the_supervisors_home_counts_the_overdue_houses(client, ledger):
+    login(client, "town1")
+
+    def card():
+        found = re.search(r'data-testid="card-renovation-overdue" data-count="(\d+)">\s*<a class="home-number" '
+                          r'href="([^"]+)"', text(client.get("/")))
+        return int(found.group(1)), found.group(2)
+
+    def deadline(day):
+        assert client.post(f"/renovation/{HH13}/entries", data={"csrf_token": csrf(client, "/renovation/"),
+                                                                "kind": "deadline", "on": day}).status_code == 302
+
+    deadline("2099-11-30")
+    assert card() == (0, "/renovation/?overdue=1")
+    deadline("2026-04-30")
+    assert card() == (1, "/renovation/?overdue=1")
+    assert rows(text(client.get("/renovation/?overdue=1"))) == [HH13]
