@@ -77,14 +77,18 @@ def subsidy_for(rules: RulesConfig, grade: str, year: int) -> float | None:
 
 
 def default_deadline(rules: RulesConfig, graded_on: dt.date) -> dt.date | None:
-    """Moved in by the configured day of the year the house was graded, or of the next year when graded after it
-    ("确保11月底前全部入住", seed 004; rules.toml [renovation] move_in_by). None when the rules set no day."""
+    """Moved in by the configured day of the year ("确保11月底前全部入住", seed 004; rules.toml [renovation]
+    move_in_by): the first such day at least `min_months` after the house was graded, so that a house graded in
+    November is not late within days. None when the rules set no day."""
     day = rules.renovation.get("move_in_by")
     if not day:
         return None
     month, day_of_month = (int(part) for part in day.split("-"))
-    deadline = dt.date(graded_on.year, month, day_of_month)
-    return deadline if graded_on <= deadline else dt.date(graded_on.year + 1, month, day_of_month)
+    months = int(rules.renovation.get("min_months", "0"))
+    earliest_month = graded_on.month - 1 + months
+    earliest = dt.date(graded_on.year + earliest_month // 12, earliest_month % 12 + 1, 1)
+    deadline = dt.date(earliest.year, month, day_of_month)
+    return deadline if deadline >= earliest else dt.date(earliest.year + 1, month, day_of_month)
 
 
 def observed_groups(status: str, monitoring_type: str | None, members: list[dict[str, Any]],

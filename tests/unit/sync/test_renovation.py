@@ -102,9 +102,13 @@ def test_payments_add_up_and_the_latest_day_is_kept():
 
 
 def test_deadline_from_the_rules_unless_entered():
-    """Seed 004: "确保11月底前全部入住" (rules.toml [renovation] move_in_by)."""
+    """Seed 004: "确保11月底前全部入住" (rules.toml [renovation] move_in_by, at least min_months after grading)."""
     assert default_deadline(RULES, dt.date(2026, 3, 1)) == dt.date(2026, 11, 30)
+    assert default_deadline(RULES, dt.date(2026, 5, 31)) == dt.date(2026, 11, 30)
+    assert default_deadline(RULES, dt.date(2026, 6, 1)) == dt.date(2027, 11, 30)
+    assert default_deadline(RULES, dt.date(2026, 11, 21)) == dt.date(2027, 11, 30)
     assert default_deadline(RULES, dt.date(2026, 12, 5)) == dt.date(2027, 11, 30)
+    assert default_deadline(dataclasses.replace(RULES, renovation={}), dt.date(2026, 3, 1)) is None
     ledger = derive([assessment("uuid:a1", 1, "C")])
     assert (ledger["deadline"], ledger["deadline_source"]) == ("2026-11-30", "rules")
     entered = derive([assessment("uuid:a1", 1, "C")], [entry(1, "deadline", 2, on="2026-06-30")])
