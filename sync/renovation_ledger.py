@@ -180,9 +180,16 @@ def check_entry(renovation: Renovation, kind: str, value: dict[str, Any], today:
 
 def enter_renovation_fact(session: Session, renovation: Renovation, kind: str, value: dict[str, Any],
                           user: Author, options: ReconcileOptions) -> Renovation:
-    """Keep an entry by an admin or supervisor, then reconcile the household so that its row shows it."""
-    stored = check_entry(renovation, kind, value, china_today(options.now))
+    """Keep an entry by an admin or supervisor, then reconcile the household so that its row shows it. The household
+    is locked and its row read again first, so that two payments or stages entered at once are checked one after the
+    other (the second against the first's result)."""
     household_id = renovation.household_id
+    session.execute(select(Household.id).where(Household.id == household_id).with_for_update())
+    current = session.get(Renovation, household_id, populate_existing=True)
+    if current is None:  # an edit of its assessment took the house off the ledger meanwhile
+        raise DomainError("not_found", "renovation.not_found", "这户已不在危房改造台账中。",
+                          "This household is no longer on the renovation ledger.")
+    stored = check_entry(current, kind, value, china_today(options.now))
     session.add(RenovationEntry(household_id=household_id, kind=kind, value=stored, by_id=user.id,
                                 by_name=user.display_name or user.username, at=options.now))
     session.flush()
