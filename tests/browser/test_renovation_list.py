@@ -39,3 +39,9 @@ def test_the_renovation_ledger_fits_a_phone_and_opens_the_household_file(open_pa
     expect(page.get_by_test_id("print-publicity")).to_be_visible()
     fits_phone(page)
     screenshot(page, "renovation-publicity", "phone", full_page=False)
+    page.emulate_media(media="print")  # on paper: the list alone, without the site's bar, filters or button
+    expect(page.locator("nav.sections")).to_be_hidden()
+    expect(page.get_by_test_id("publicity-filters")).to_be_hidden()
+    expect(page.get_by_test_id("print-publicity")).to_be_hidden()
+    expect(page.get_by_test_id("publicity-row").first).to_be_visible()
+    screenshot(page, "renovation-publicity-print", "phone", full_page=False)
