@@ -144,13 +144,15 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
         day = _day(fact)
         if ledger is None:
             ledger = {"graded_on": day, "grade": grade, "assessment_instance_id": fact.instance_id, "stage": "planned",
-                      "mode": None, "mode_source": None, "floor_area": None, "paid_amount": 0.0, "paid_on": None,
+                      "mode": None, "mode_other": None, "mode_source": None, "floor_area": None, "paid_amount": 0.0, "paid_on": None,
                       "deadline": None, "deadline_source": None, "regraded": None, "photos": [], "history": [],
                       **dict.fromkeys(STAGE_DATES.values())}
         ledger.update(grade=grade, assessment_instance_id=fact.instance_id, regraded=None)
         mode = fact.record.get("renovation_mode")
         if mode and ledger["mode_source"] != "entry":
-            ledger.update(mode=mode, mode_source="assessment")
+            # the form keeps the assessor's own words for "other" in place of the code
+            ledger.update(mode=mode if mode in MODES else "other", mode_other=None if mode in MODES else mode,
+                          mode_source="assessment")
         # the form's reading already counts moving in on the same site as the end (sync.rules.renovation_progress)
         progress = fact.record.get("renovation_state") or "planned"
         if progress in STAGES:
@@ -184,7 +186,7 @@ def _enter(ledger: dict[str, Any], entry: Entry, at: dt.datetime) -> None:
         ledger["paid_amount"] = round(ledger["paid_amount"] + float(value["amount"]), 2)
         ledger["paid_on"] = max(filter(None, (ledger["paid_on"], value["on"])))
     elif entry.kind == "mode":
-        ledger.update(mode=value["mode"], mode_source="entry")
+        ledger.update(mode=value["mode"], mode_other=None, mode_source="entry")
     elif entry.kind == "floor_area":
         ledger["floor_area"] = float(value["m2"])
     elif entry.kind == "deadline":

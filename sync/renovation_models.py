@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, UTCDateTime, utcnow
@@ -37,8 +37,10 @@ class Renovation(Base):
     regraded: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     #: one of sync.renovation.STAGES
     stage: Mapped[str] = mapped_column(String(10))
-    #: 改造方式, a code of sync.renovation.MODES (or the assessor's own words for "other"); null when unknown
-    mode: Mapped[Optional[str]] = mapped_column(String(100))
+    #: 改造方式, a code of sync.renovation.MODES; null when unknown
+    mode: Mapped[Optional[str]] = mapped_column(String(20))
+    #: the assessor's own words when the mode is "other"
+    mode_other: Mapped[Optional[str]] = mapped_column(Text)
     #: where the mode came from: assessment or entry
     mode_source: Mapped[Optional[str]] = mapped_column(String(10))
     #: 四类重点对象 groups, codes of sync.renovation.GROUPS

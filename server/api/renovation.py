@@ -52,6 +52,8 @@ class RenovationSchema(Schema):
     stage = fields.String(attribute="renovation.stage", metadata={"enum": list(STAGES)})
     stage_zh = fields.Function(lambda row: STAGES[row.renovation.stage][0])
     mode = fields.String(attribute="renovation.mode", allow_none=True)
+    #: the assessor's own words when the mode is "other"
+    mode_other = fields.String(attribute="renovation.mode_other", allow_none=True)
     mode_source = fields.String(attribute="renovation.mode_source", allow_none=True)
     #: 四类重点对象 (建档立卡户 registered, 低保户 dibao, 分散供养特困人员 destitute, 贫困残疾人家庭 disabled)
     groups = fields.List(fields.String(), attribute="renovation.groups")

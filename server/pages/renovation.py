@@ -40,6 +40,12 @@ def _label(table: dict[str, tuple[str, str]], code: str | None) -> str:
     return en if current_lang() == "en" else zh
 
 
+def mode_label(renovation: Renovation) -> str:
+    """改造方式 in words: the label of its code, with the assessor's own words for "other"."""
+    label = _label(MODES, renovation.mode)
+    return f"{label}：{renovation.mode_other}" if renovation.mode_other else label
+
+
 def renovation_view(renovation: Renovation, number: str, today: dt.date) -> dict[str, Any]:
     """A ledger row as pages show it: labels, dates, photos by stage (linked to the submissions' files)."""
     photos: dict[str, list[dict[str, Any]]] = {}
@@ -57,7 +63,7 @@ def renovation_view(renovation: Renovation, number: str, today: dt.date) -> dict
                                   instance_id=renovation.assessment_instance_id),
         "stage": renovation.stage, "stage_label": _label(STAGES, renovation.stage),
         "next_stage": following, "next_stage_label": _label(STAGES, following),
-        "mode": renovation.mode, "mode_label": _label(MODES, renovation.mode),
+        "mode": renovation.mode, "mode_label": mode_label(renovation),
         "mode_source": SOURCE_LABELS.get(renovation.mode_source or "", ""),
         "groups": [_label(GROUPS, g) for g in renovation.groups], "group_codes": renovation.groups,
         "groups_source": SOURCE_LABELS.get(renovation.groups_source, ""),
@@ -121,7 +127,7 @@ def publicity_page():
     code = request.args.get("village") or ""
     village = resolve_area(db(), principal.scope, code) if code else None
     rows = [{"name": row.head_name, "village": row.village, "grade": row.renovation.grade,
-             "mode": _label(MODES, row.renovation.mode), "subsidy": row.renovation.subsidy}
+             "mode": mode_label(row.renovation), "subsidy": row.renovation.subsidy}
             for row in publicity_list(db(), principal.scope, village)] if village else []
     return render_template("renovation/publicity.html", villages=villages, village=village, rows=rows,
                            today=china_today(utcnow()))

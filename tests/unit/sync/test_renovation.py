@@ -136,6 +136,11 @@ def test_a_mode_entered_by_hand_wins_over_later_assessments():
     assert (ledger["mode"], ledger["mode_source"]) == ("collective_rental", "entry")
 
 
+def test_a_mode_in_the_assessors_own_words_is_other_with_its_words():
+    ledger = derive([assessment("uuid:a1", 1, "D", mode="投亲靠友" * 60)])
+    assert (ledger["mode"], ledger["mode_other"]) == ("other", "投亲靠友" * 60)
+
+
 def test_next_stage_follows_the_order_and_ends_at_the_old_house():
     assert [next_stage(s) for s in ("planned", "building", "finished", "moved_in", "old_dealt")] == [
         "building", "finished", "moved_in", "old_dealt", None]
