@@ -8,12 +8,14 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
+from server.api.exports import _download
 from server.api.openapi import documented, page_of
 from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.auth import require_api_user
 from server.db import utcnow
 from server.errors import Problem
+from server.exports.renovation import renovation_csv
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.renovation import ENTRY_KINDS, GROUPS, MODES, STAGES, overdue
@@ -27,6 +29,11 @@ class RenovationQuerySchema(PageQuerySchema):
     stage = fields.String(validate=validate.OneOf(list(STAGES)))
     #: only the unfinished houses past their deadline
     overdue = fields.Boolean()
+
+
+class RenovationExportQuerySchema(RenovationQuerySchema):
+    class Meta:
+        exclude = ("limit", "offset")
 
 
 class RenovationPhotoSchema(Schema):
@@ -122,6 +129,21 @@ def list_renovation():
                             mode=args.get("mode"), stage=args.get("stage"), overdue=args.get("overdue", False),
                             limit=args["limit"], offset=args["offset"])
     return jsonify({"total": page.total, "items": RenovationSchema(many=True).dump(page.items)})
+
+
+@bp.get("/exports/renovation.csv")
+@documented(query=RenovationExportQuerySchema, media_type="text/csv")
+def export_renovation():
+    """The renovation ledger (危房改造台账) as CSV (UTF-8 with a BOM), with the list's filters"""
+    principal = require_api_user()
+    args = load(RenovationExportQuerySchema(), request.args)
+    area = resolve_area(db(), principal.scope, args.get("area"))
+    filters = {"today": china_today(utcnow()), "area": area, "grade": args.get("grade"), "mode": args.get("mode"),
+               "stage": args.get("stage"), "overdue": args.get("overdue", False)}
+    scope = principal.scope
+    suffix = f"_{area.code}" if area else ""
+    return _download(lambda session: renovation_csv(session, scope, filters), "危房改造台账" + suffix,
+                     "renovation" + suffix, "csv")
 
 
 @bp.get("/renovation/publicity")

@@ -110,7 +110,11 @@ def list_page():
     rows = [{**renovation_view(row.renovation, row.household, today), "head": row.head_name, "village": row.village,
              "url": url_for("households.file_page", number=row.household, _anchor="renovation")}
             for row in result.items]
+    export_args = {name: value for name, value in filters.items() if value}
+    if export_args.get("overdue"):
+        export_args["overdue"] = "true"
     return render_template("renovation/list.html", rows=rows, filters=filters, total=result.total,
+                           export_args=export_args,
                            pages={"number": number, "count": max(1, -(-result.total // PER_PAGE)),
                                   "total": result.total},
                            areas=area_choices(db(), principal.scope, ("town", "village")),

@@ -144,3 +144,17 @@ def test_the_publicity_list_of_a_village_shows_no_id_number(client, ledger):
 @pytest.mark.parametrize("query", ["grade=A", "mode=castle", "stage=half", "overdue=maybe", "limit=0"])
 def test_bad_filters_are_a_400(client, ledger, query):
     assert client.get(f"/api/v1/renovation?{query}", headers=ledger["town1"]).status_code == 400
+
+
+def test_the_ledger_exports_as_csv_with_the_lists_filters(client, ledger):
+    town1 = ledger["town1"]
+    enter(client, town1, kind="payment", amount=20000, on="2026-07-10")
+    response = client.get("/api/v1/exports/renovation.csv?grade=D", headers=town1)
+    assert response.status_code == 200 and response.content_type.startswith("text/csv")
+    lines = response.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("户编号,户主,村,危房等级")
+    assert len(lines) == 2 and lines[1].startswith(f"{HH13},") and ",易地扶贫搬迁," in lines[1]
+    assert ",45000,2026,20000,2026-07-10," in lines[1]
+    assert client.get("/api/v1/exports/renovation.csv?grade=C", headers=town1).get_data().decode(
+        "utf-8-sig").count("\n") == 1
+    assert client.get("/api/v1/exports/renovation.csv?area=210504002001", headers=town1).status_code == 404

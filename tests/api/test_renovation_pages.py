@@ -41,6 +41,8 @@ def test_the_list_shows_the_callers_houses_with_filters(client, ledger):
     login(client, "town1")
     html = text(client.get("/renovation/"))
     assert rows(html) == [HH13] and "翻建（原址重建）" in html and "已开工" in html
+    filtered = text(client.get("/renovation/?grade=D&stage=building&mode=rebuild&overdue=1"))
+    assert "/api/v1/exports/renovation.csv?grade=D&amp;mode=rebuild&amp;stage=building&amp;overdue=true" in filtered
     assert rows(text(client.get("/renovation/?grade=D&stage=building&mode=rebuild"))) == [HH13]
     assert rows(text(client.get("/renovation/?grade=C"))) == []
     assert client.get("/renovation/?stage=half").status_code == 400
