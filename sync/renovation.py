@@ -130,9 +130,14 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
     timeline += [(e.at, f"~entry:{e.id:012d}", e) for e in entries]
     timeline.sort(key=lambda item: (item[0], item[1]))
     ledger: dict[str, Any] | None = None
+    # entries older than the first C/D assessment the household now has (an edit moved it later): applied when the
+    # row opens, so that a payment made is never lost; with no C/D assessment at all they are kept, not applied
+    waiting: list[Entry] = []
     for at, _tiebreak, item in timeline:
         if isinstance(item, Entry):
-            if ledger is not None:  # an entry on a ledger its household no longer shows is kept, not applied
+            if ledger is None:
+                waiting.append(item)
+            else:
                 _enter(ledger, item, at)
             continue
         fact: Fact = item
@@ -147,6 +152,8 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
                       "mode": None, "mode_other": None, "mode_source": None, "floor_area": None, "paid_amount": 0.0, "paid_on": None,
                       "deadline": None, "deadline_source": None, "regraded": None, "photos": [], "history": [],
                       **dict.fromkeys(STAGE_DATES.values())}
+            for entry in waiting:
+                _enter(ledger, entry, entry.at)
         ledger.update(grade=grade, assessment_instance_id=fact.instance_id, regraded=None)
         mode = fact.record.get("renovation_mode")
         if mode and ledger["mode_source"] != "entry":

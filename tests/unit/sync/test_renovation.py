@@ -130,6 +130,14 @@ def test_priority_groups_from_the_roster_and_surveys_unless_entered():
     assert (entered["groups"], entered["groups_source"]) == (["destitute"], "entry")
 
 
+def test_an_entry_older_than_the_assessment_an_edit_left_is_still_applied():
+    """A payment entered on the row an assessment opened stays on it after an edit of that assessment is dated later
+    (the entry is a fact; only its derived row is rebuilt)."""
+    ledger = derive([assessment("uuid:a2", 30, "D")], [entry(1, "payment", 10, amount=5000, on="2026-01-11")])
+    assert (ledger["paid_amount"], ledger["paid_on"]) == (5000, "2026-01-11")
+    assert derive([assessment("uuid:a1", 1, "B")], [entry(1, "payment", 10, amount=5000, on="2026-01-11")]) is None
+
+
 def test_a_mode_entered_by_hand_wins_over_later_assessments():
     ledger = derive([assessment("uuid:a1", 1, "D", mode="relocate"), assessment("uuid:a2", 30, "D", mode="rebuild")],
                     [entry(1, "mode", 10, mode="collective_rental")])
