@@ -43,6 +43,7 @@ ACTIONS = {
     "app.upload": lazy_gettext("上传 ODK Collect 安装包"),
     "case.sign_off": lazy_gettext("问题销号"),
     "case.measure": lazy_gettext("记录帮扶措施"),
+    "renovation.entry": lazy_gettext("登记危房改造台账"),
 }
 CLI = "cli"
 

@@ -24,6 +24,8 @@ from sync.entity_list import bump_revision
 from sync.facts import Fact, as_received, cached_fact, read_fact, unreadable_finding
 from sync.case_models import Case, CaseDecision
 from sync.cases import Decision, derive_cases
+from sync.renovation import Entry, derive_renovation
+from sync.renovation_models import Renovation, RenovationEntry
 from sync.fold import Baseline, Record, Resolution, fold
 from sync.evidence import entry_findings, judge_visit, proposed_location
 from sync.forms import DEFINITIONS
@@ -141,10 +143,12 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     facts, counts, held_until, submitters, unreadable = _load_facts(session, list(by_number), options, reparse)
     resolutions = _load_resolutions(session, [h.id for h in households])
     decisions = _load_case_decisions(session, [h.id for h in households])
+    entries = _load_renovation_entries(session, [h.id for h in households])
     photos = _load_photos(session, [sid for sid, _user, _duty in submitters.values()])
     today = options.now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
     records: dict[int, tuple[Household, Record, int]] = {}
     cases: dict[int, list[dict]] = {}
+    ledgers: dict[int, dict | None] = {}
     result = Reconciled(list(by_number))
     for household in households:
         baseline = Baseline(number=household.number, status=household.status,
@@ -156,6 +160,9 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
             _judge_evidence(household, record, photos, submitters, options)
             cases[household.id] = derive_cases(household.number, facts.get(household.number, []),
                                                decisions.get(household.id, []), record.members, options.rules, today)
+            ledgers[household.id] = derive_renovation(facts.get(household.number, []), entries.get(household.id, []),
+                                                      household.status, household.monitoring_type,
+                                                      record.members, options.rules)
         except Exception:  # a bug met by one household's data must not stop the others' records
             log.exception("household %s could not be reconciled", household.number)
             result.failed[household.number] = traceback.format_exc(limit=5)
@@ -174,6 +181,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
                         .values(reconcile_state="failed", reconciled_at=options.now))
     _write(session, records, submitters, options.now, options.rules.digest)
     _write_cases(session, records, cases)
+    _write_renovations(session, records, ledgers)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
             _ensure_recheck(session, submission_id, until)
@@ -398,6 +406,33 @@ def _write_cases(session: Session, records: dict[int, tuple[Household, Record, i
                 "history": case["history"]})
     if rows:
         session.execute(insert(Case), rows)
+
+
+def _load_renovation_entries(session: Session, household_ids: list[int]) -> dict[int, list[Entry]]:
+    out: dict[int, list[Entry]] = defaultdict(list)
+    for row in session.scalars(select(RenovationEntry).where(RenovationEntry.household_id.in_(household_ids))):
+        out[row.household_id].append(Entry(id=row.id, kind=row.kind, value=row.value, by=row.by_name, at=row.at))
+    return out
+
+
+def _write_renovations(session: Session, records: dict[int, tuple[Household, Record, int]],
+                       ledgers: dict[int, dict | None]) -> None:
+    """The households' renovation ledger rows (sync/renovation.py) replace their previous ones."""
+    session.execute(delete(Renovation).where(Renovation.household_id.in_(list(records))))
+    rows = []
+    for household_id, (household, _record, _version) in records.items():
+        ledger = ledgers[household_id]
+        if ledger is None:
+            continue
+        days = {name: _date(ledger[name]) for name in ("graded_on", "paid_on", "started_on", "finished_on",
+                                                      "moved_in_on", "old_dealt_on", "deadline")}
+        rows.append({**{k: v for k, v in ledger.items() if k in _RENOVATION_COLUMNS}, **days,
+                     "household_id": household_id, "area_id": household.area_id})
+    if rows:
+        session.execute(insert(Renovation), rows)
+
+
+_RENOVATION_COLUMNS = frozenset(Renovation.__table__.columns.keys())
 
 
 def _instant(value: str | None) -> dt.datetime | None:

@@ -73,6 +73,10 @@ class RulesConfig:
     #: the visiting duties (sync/duties.py): counted when coverage is asked for, never folded into a record, so
     #: they are not part of the digest (a new period must not make every record be folded again)
     duties: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DUTIES_DEFAULTS))
+    #: a year's own renovation subsidies per grade, where a plan changed them (rules.toml [housing_subsidy.<year>])
+    subsidy_years: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)
+    #: the renovation ledger's settings (sync/renovation.py): move_in_by, "MM-DD"
+    renovation: dict[str, str] = dataclasses.field(default_factory=dict)
     #: sha256 of the values above but `targets` and `duties`, stamped on every record folded with them: a record
     #: whose stamp differs was folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
@@ -102,7 +106,12 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                                for y, v in years.items()},
                         monitoring_years=frozenset(int(y) for y, v in years.items() if "monitoring_line" in v),
                         thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
-                        housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()},
+                        housing_subsidy={k: float(v) for k, v in data.get("housing_subsidy", {}).items()
+                                         if not isinstance(v, dict)},
+                        subsidy_years={int(y): {k: float(v) for k, v in grades.items()}
+                                       for y, grades in data.get("housing_subsidy", {}).items()
+                                       if isinstance(grades, dict)},
+                        renovation={k: str(v) for k, v in data.get("renovation", {}).items()},
                         evidence={**EVIDENCE_DEFAULTS,
                                   **{k: float(v) for k, v in data.get("evidence", {}).items()}},
                         checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}},
@@ -116,6 +125,8 @@ def rules_digest(rules: RulesConfig) -> str:
     changes nothing, and neither do the duties, which no record holds."""
     values = {"lines": rules.lines, "monitoring_years": sorted(rules.monitoring_years),
               "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
+              # the ledger's figures too: a change refolds every record, which also fills a new ledger table
+              "subsidy_years": rules.subsidy_years, "renovation": rules.renovation,
               "evidence": rules.evidence, "checks": rules.checks}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from forms.models import Form, FormVersion
 from server.auth import Principal
+from server.db import utcnow
 from server.i18n import current_lang
 from server.models import UserArea
 from server.pages.cases import kind_label
@@ -28,6 +29,7 @@ from server.pages.common import this_month
 from server.pages.coverage import trend_chart
 from server.runtime import db, runtime
 from sync.case_lists import case_counts, open_cases
+from sync.renovation_ledger import china_today, overdue_count
 from sync.feedback import feedback_counts, returned_to
 from sync.forms import VISIT_FORM
 from sync.models import Area
@@ -111,18 +113,20 @@ def supervisor_home(principal: Principal):
     work = supervisor_work(db(), principal.scope, this_month())
     areas, forms = _areas(user.id), _forms()
     cases, feedback = case_counts(db(), principal.scope), feedback_counts(db(), scope=principal.scope)
+    overdue = overdue_count(db(), principal.scope, china_today(utcnow()))
     db().rollback()
     thresholds = runtime().queue.rules.thresholds
     return render_template("home/supervisor.html", user=user, work=work, report=work.coverage,
                            chart=trend_chart(work.coverage.trend), rows=work.worst_rows(),
-                           cards=supervisor_cards(work, thresholds, cases, feedback), areas=areas, forms=forms)
+                           cards=supervisor_cards(work, thresholds, cases, feedback, overdue), areas=areas, forms=forms)
 
 
 #: a case's age on the supervisor's home (sync.case_lists AGE_BUCKETS), and the list of the older ones
 CASE_AGES = (("lt30", "不到 30 天", None), ("30to90", "30 至 90 天", 30), ("gt90", "超过 90 天", 90))
 
 
-def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: dict, feedback: dict) -> list[Card]:
+def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: dict, feedback: dict,
+                     overdue: int) -> list[Card]:
     month = work.month
     households = "households.list_page"
     return [
@@ -147,6 +151,9 @@ def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: 
              note=_("搬入新房且旧房已处置才算完成"),
              parts=tuple(Part(RENOVATION_STATES.get(stage, (stage, stage))[current_lang() == "en"], n)
                          for stage, n in work.renovation if n)),
+        Card("renovation-overdue", _("危房改造逾期"), overdue,
+             url_for("renovation.list_page", overdue="1"), tone="todo",
+             note=_("危房改造台账中过了入住期限仍未完成的户")),
         Card("monitoring", _("监测户"), sum(n for _kind, n in work.monitoring), None,
              parts=tuple(Part(kind, n, url_for(households, monitoring_type=kind)) for kind, n in work.monitoring)),
         Card("screening", _("排查：低于复核线的户"), work.screening, url_for(households, screening="1"), tone="todo",

@@ -20,6 +20,7 @@ from forms.models import Form, FormVersion
 from server import audit
 from server.readmodels import (COLORS, STATES, HouseholdFilters, HouseholdList, household_month_state, metres,
                               resolve_area)
+from server.db import utcnow
 from server.errors import Problem
 from server.i18n import current_lang
 from server.models import User
@@ -27,10 +28,12 @@ from server.pages.common import (current_principal, display_names, local_time, m
                                  this_month)
 from server.pages.cases import case_permissions, case_views
 from server.pages.feedback import household_feedback, submission_feedback
+from server.pages.renovation import renovation_forms, renovation_view
 from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.case_lists import household_cases
+from sync.renovation_ledger import china_today, household_renovation
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.forms import DEFINITIONS, definition, field_label, form_title
 from sync.forms.base import Detail, FormDefinition
@@ -258,11 +261,19 @@ def file_page(number: str):
         "cases": case_views(household_cases(db(), household.id), lambda iid: _entry_url(number, iid)),
         "case_permissions": case_permissions(current_principal().user, household),
         "returned": household_feedback(number),
+        "renovation": _renovation(household.id, number),
+        "renovation_forms": renovation_forms(current_principal().user),
     }
     view["returned_states"] = {item.submission.instance_id: item.state for item in view["returned"]}
     db().commit()
     return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS,
                            printed_at=local_time(dt.datetime.now(dt.timezone.utc)))
+
+
+def _renovation(household_id: int, number: str) -> dict[str, Any] | None:
+    """The household's renovation ledger row (危房改造台账), when its house was graded C or D."""
+    row = household_renovation(db(), household_id)
+    return renovation_view(row, number, china_today(utcnow())) if row else None
 
 
 @bp.post("/<number>/location")

@@ -1,0 +1,42 @@
+"""The renovation ledger (危房改造台账) as CSV, with the list's filters: one row per C/D house, by deadline, fetched a
+batch at a time. No ID number: the ledger holds none."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+
+from server.exports.common import BATCH
+from server.exports.stream import CsvTable, Sink
+from sync.renovation import GROUPS, MODES, STAGES
+from sync.renovation_ledger import list_renovations
+
+HEADERS = ["户编号", "户主", "村", "危房等级", "鉴定日期", "鉴定提交", "改造方式", "四类重点对象", "面积（平方米）",
+           "补助标准（元）", "补助年度", "已拨付（元）", "拨付日期", "开工", "竣工", "入住", "旧房处置", "入住期限", "进度"]
+
+
+def _day(value) -> str:
+    return value.isoformat() if value else ""
+
+
+def renovation_csv(session: Session, scope: Any, filters: dict[str, Any]) -> Iterator[bytes]:
+    sink = Sink()
+    table = CsvTable(sink, HEADERS)
+    yield sink.drain()
+    offset = 0
+    while True:
+        page = list_renovations(session, scope, limit=BATCH, offset=offset, **filters)
+        for row in page.items:
+            r = row.renovation
+            mode = MODES[r.mode][0] if r.mode in MODES else ""
+            table.row([row.household, row.head_name, row.village, r.grade, _day(r.graded_on),
+                       r.assessment_instance_id, f"{mode}：{r.mode_other}" if r.mode_other else mode,
+                       "、".join(GROUPS[g][0] for g in r.groups if g in GROUPS),
+                       "" if r.floor_area is None else f"{r.floor_area:g}",
+                       "" if r.subsidy is None else f"{r.subsidy:g}", str(r.subsidy_year), f"{r.paid_amount:g}",
+                       _day(r.paid_on), _day(r.started_on), _day(r.finished_on), _day(r.moved_in_on),
+                       _day(r.old_dealt_on), _day(r.deadline), STAGES[r.stage][0]])
+        yield sink.drain()
+        if len(page.items) < BATCH:
+            return
+        offset += BATCH
