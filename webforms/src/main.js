@@ -1,0 +1,238 @@
+/**
+ * The web form page /fill/<form_id> (issue 20): fetches the published XForm, its manifest and attachments from our
+ * OpenRosa endpoints (the same ones, and the same scoping, as ODK Collect), turns it into HTML with
+ * enketo-transformer, runs it with enketo-core and sends the answers to /submission as Collect does (multipart,
+ * xml_submission_file and the photos). The page's element #fill carries the URLs and the CSRF token.
+ */
+import { transform } from 'enketo-transformer/web';
+import { Form } from 'enketo-core';
+import fileManager from 'enketo/file-manager';
+import { localize } from './translator.js';
+
+const page = document.getElementById('fill');
+const status = document.getElementById('fill-status');
+const sendButton = document.getElementById('fill-send');
+let form = null;
+
+function say(text, tone = '') {
+    status.textContent = text;
+    status.className = `fill-status ${tone}`;
+    status.hidden = !text;
+}
+
+async function get(url, kind) {
+    const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: kind } });
+    if (!response.ok) {
+        throw new Error(`${response.status}`);
+    }
+    return response;
+}
+
+/** A CSV file (households.csv) as the secondary instance enketo-core reads: <root><item><name>…</name>…</item></root>. */
+function csvToXml(text) {
+    const rows = parseCsv(text.replace(/^\uFEFF/, ''));
+    const header = rows.shift() || [];
+    const doc = document.implementation.createDocument(null, 'root', null);
+    rows.filter((row) => row.some((cell) => cell !== '')).forEach((row) => {
+        const item = doc.createElement('item');
+        header.forEach((name, index) => {
+            const cell = doc.createElement(name.replace(/[^\w.-]/g, '_'));
+            cell.textContent = row[index] ?? '';
+            item.append(cell);
+        });
+        doc.documentElement.append(item);
+    });
+    return doc;
+}
+
+function parseCsv(text) {
+    const rows = [];
+    let row = [];
+    let cell = '';
+    let quoted = false;
+    for (let i = 0; i < text.length; i += 1) {
+        const char = text[i];
+        if (quoted) {
+            if (char === '"' && text[i + 1] === '"') {
+                cell += '"';
+                i += 1;
+            } else if (char === '"') {
+                quoted = false;
+            } else {
+                cell += char;
+            }
+        } else if (char === '"') {
+            quoted = true;
+        } else if (char === ',') {
+            row.push(cell);
+            cell = '';
+        } else if (char === '\n' || char === '\r') {
+            if (char === '\r' && text[i + 1] === '\n') {
+                i += 1;
+            }
+            row.push(cell);
+            rows.push(row);
+            row = [];
+            cell = '';
+        } else {
+            cell += char;
+        }
+    }
+    if (cell !== '' || row.length) {
+        row.push(cell);
+        rows.push(row);
+    }
+    return rows;
+}
+
+/** The form's external instances (jr://file-csv/…, jr://file/….xml), from the attachments its manifest lists. */
+async function externalInstances(model) {
+    const manifest = page.dataset.manifest
+        ? new DOMParser().parseFromString(await (await get(page.dataset.manifest, 'text/xml')).text(), 'text/xml')
+        : null;
+    const urls = {};
+    manifest?.querySelectorAll('mediaFile').forEach((file) => {
+        urls[file.querySelector('filename').textContent] = file.querySelector('downloadUrl').textContent;
+    });
+    const modelDoc = new DOMParser().parseFromString(model, 'text/xml');
+    const instances = [...modelDoc.querySelectorAll('instance[src]')];
+    return Promise.all(instances.map(async (instance) => {
+        const src = instance.getAttribute('src');
+        const filename = src.split('/').pop();
+        if (!urls[filename]) {
+            throw new Error(filename);
+        }
+        const text = await (await get(urls[filename], 'text/csv, text/xml')).text();
+        const xml = filename.endsWith('.csv') ? csvToXml(text) : new DOMParser().parseFromString(text, 'text/xml');
+        return { id: instance.id, src, xml };
+    }));
+}
+
+/**
+ * The transformer's HTML as an element, parsed where nothing runs, without what the page's Content-Security-Policy
+ * forbids: the inline onsubmit (the page never submits the form itself) and style attributes (all display:none,
+ * said by the hidden attribute instead).
+ */
+function inert(html) {
+    const formEl = new DOMParser().parseFromString(html, 'text/html').querySelector('form');
+    formEl.querySelectorAll('[style]').forEach((element) => {
+        if (/display:\s*none/.test(element.getAttribute('style'))) {
+            element.hidden = true;
+        }
+        element.removeAttribute('style');
+    });
+    [formEl, ...formEl.querySelectorAll('*')].forEach((element) => [...element.attributes]
+        .filter((attribute) => attribute.name.startsWith('on'))
+        .forEach((attribute) => element.removeAttribute(attribute.name)));
+    // pyxform's acknowledge question is a choice labelled "OK"
+    formEl.querySelectorAll('.option-label').forEach((label) => {
+        if (label.textContent.trim() === 'OK') {
+            label.textContent = '确认';
+        }
+    });
+    return formEl;
+}
+
+/** A calculation over questions not answered yet shows nothing (as in Collect), not NaN. */
+function hideNaN(formEl) {
+    const clean = () => formEl.querySelectorAll('.or-output').forEach((output) => {
+        if (output.textContent === 'NaN') {
+            output.textContent = '';
+        }
+    });
+    clean();
+    new MutationObserver(clean).observe(formEl, { subtree: true, characterData: true, childList: true });
+}
+
+/** Fills in the household asked for by ?household=, as if the cadre had picked it. */
+function preselect(number) {
+    const input = form.view.html.querySelector('[name$="/household"]');
+    if (!number || !input) {
+        return;
+    }
+    const list = input.getAttribute('list') && document.getElementById(input.getAttribute('list'));
+    const option = list && [...list.options].find((item) => item.dataset.value === number);
+    const shown = input.closest('.question')?.querySelector('input.autocomplete') || input;
+    shown.value = option ? option.value : number;
+    shown.dispatchEvent(new Event('change', { bubbles: true }));
+    if (shown !== input) {
+        input.value = number;
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+}
+
+async function open() {
+    const started = performance.now();
+    const xform = await (await get(page.dataset.form, 'text/xml')).text();
+    const survey = await transform({ xform, markdown: false });
+    const external = await externalInstances(survey.model);
+    const holder = document.getElementById('fill-form');
+    const formEl = document.importNode(inert(survey.form), true);
+    holder.replaceChildren(formEl);
+    formEl.addEventListener('submit', (event) => event.preventDefault());
+    localize(formEl);
+    form = new Form(formEl, { modelStr: survey.model, external }, { language: 'zh' });
+    const errors = form.init();
+    localize(formEl);
+    new MutationObserver((changes) => changes.forEach((change) => change.addedNodes.forEach((node) => {
+        if (node.nodeType === Node.ELEMENT_NODE) {
+            localize(node.parentElement || node);
+        }
+    }))).observe(formEl, { childList: true, subtree: true });
+    hideNaN(formEl);
+    preselect(page.dataset.household);
+    page.dataset.ready = 'true';
+    page.dataset.renderMs = String(Math.round(performance.now() - started));
+    sendButton.hidden = false;
+    say(errors.length ? '表单有部分内容无法加载，请联系管理员。' : '', errors.length ? 'bad' : '');
+}
+
+async function send() {
+    sendButton.disabled = true;
+    try {
+        const valid = await form.validate();
+        if (!valid) {
+            say('有题目未填或填写有误，请按红色提示修改后再发送。', 'bad');
+            return;
+        }
+        say('正在发送……');
+        const body = new FormData();
+        body.append('xml_submission_file', new Blob([form.getDataStr()], { type: 'text/xml' }), 'submission.xml');
+        fileManager.getCurrentFiles().forEach((file) => body.append(file.name, file, file.name));
+        const response = await fetch(page.dataset.submission, {
+            method: 'POST', body, credentials: 'same-origin',
+            headers: { 'X-CSRF-Token': page.dataset.csrf, 'X-OpenRosa-Version': '1.0' },
+        });
+        if (response.status === 201) {
+            sent();
+        } else {
+            say(`发送失败（${response.status}）：${messageOf(await response.text())}`, 'bad');
+        }
+    } catch (error) {
+        say('发送失败：网络不通，请稍后重试。', 'bad');
+    } finally {
+        sendButton.disabled = false;
+    }
+}
+
+function messageOf(body) {
+    const doc = new DOMParser().parseFromString(body, 'text/xml');
+    const message = doc.querySelector('message')?.textContent || '';
+    return message.split(' / ')[0] || '服务器未说明原因';
+}
+
+/** After a send: a clear confirmation, and a fresh form for the next household. */
+function sent() {
+    const done = document.getElementById('fill-done');
+    done.hidden = false;
+    document.getElementById('fill-form').hidden = true;
+    sendButton.hidden = true;
+    say('');
+    window.scrollTo(0, 0);
+}
+
+sendButton.addEventListener('click', send);
+document.getElementById('fill-again').addEventListener('click', () => {
+    window.location.href = page.dataset.fresh;
+});
+open().catch(() => say('表单无法打开，请检查网络后刷新页面。', 'bad'));
