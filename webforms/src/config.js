@@ -7,7 +7,7 @@ const tiles = document.getElementById('fill')?.dataset.tiles || '';
 
 export default {
     experimentalOptimizations: { computeAsync: false },
-    excludeNonRelevant: true,
+    excludeNonRelevant: false,
     maps: tiles ? [{ name: 'streets', tiles: [tiles], attribution: '' }] : [],
     googleApiKey: '',
     repeatOrdinals: false,

@@ -197,13 +197,14 @@ async function send() {
         }
         say('正在发送……');
         const body = new FormData();
-        body.append('xml_submission_file', new Blob([form.getDataStr()], { type: 'text/xml' }), 'submission.xml');
+        body.append('xml_submission_file', new Blob([form.getDataStr({ irrelevant: false })], { type: 'text/xml' }), 'submission.xml');
         fileManager.getCurrentFiles().forEach((file) => body.append(file.name, file, file.name));
         const response = await fetch(page.dataset.submission, {
             method: 'POST', body, credentials: 'same-origin',
             headers: { 'X-CSRF-Token': page.dataset.csrf, 'X-OpenRosa-Version': '1.0' },
         });
         if (response.status === 201) {
+            page.dataset.sent = form.instanceID;
             sent();
         } else {
             say(`发送失败（${response.status}）：${messageOf(await response.text())}`, 'bad');

@@ -1,0 +1,94 @@
+"""The web form /fill/<form_id> at 390 px (issue 20): a cadre fills the visit form in the browser — picks a
+household from their own list, takes the location, attaches a photo — and sends it through /submission, the
+pipeline Collect's uploads take; the household's record then shows the visit. No request leaves the server."""
+import datetime as dt
+import time
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from support import make_jpeg
+
+pytestmark = pytest.mark.browser
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+def open_form(new_context, login_states, demo_server, path: str, position: dict | None = None):
+    """A cadre's phone with the web form open and ready; requests for anything outside the server are recorded."""
+    context = new_context("phone", login_states("cadre001"))
+    if position:
+        context.grant_permissions(["geolocation"], origin=demo_server.base_url)
+        context.set_geolocation(position)
+    page = context.new_page()
+    page.outside = []
+    page.on("request", lambda r: None if r.url.startswith((demo_server.base_url, "data:", "blob:"))
+            else page.outside.append(r.url))
+    page.goto(path)
+    expect(page.get_by_test_id("fill")).to_have_attribute("data-ready", "true")
+    return page
+
+
+def question(page, name: str):
+    return page.locator(f".question:has([name$='/{name}'])").first
+
+
+def choose(page, name: str, value: str) -> None:
+    """Taps the choice `value` of a select-one or select-multiple question."""
+    page.locator(f"input[name$='/{name}'][value='{value}']").check()
+
+
+def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_it(
+        new_context, login_states, demo_server, demo_db, tmp_path):
+    number, head, latitude, longitude = demo_db.execute(
+        "SELECT h.number, h.head_name, h.latitude, h.longitude FROM households h JOIN areas a ON a.id = h.area_id "
+        "WHERE a.code = '210504001001' AND h.cadre = 'cadre001' AND h.latitude IS NOT NULL "
+        "ORDER BY h.number LIMIT 1").fetchone()
+    page = open_form(new_context, login_states, demo_server, "/fill/household_visit",
+                     {"latitude": latitude, "longitude": longitude, "accuracy": 5})
+    # the household, picked from the cadre's own list (households.csv) by typing its number
+    picker = question(page, "household").locator("input.autocomplete")
+    picker.fill(number)
+    option = page.locator(f"datalist option[data-value='{number}']")
+    picker.fill(option.get_attribute("value"))
+    picker.dispatch_event("change")
+    expect(page.locator(".question-label.active", has_text=f"户编号 {number}：户主 {head}")).to_be_visible()
+    choose(page, "visit_outcome", "visited")
+    question(page, "gps").locator("button[name=geodetect]").click()
+    expect(question(page, "gps").locator("input[name=lat]")).to_have_value(str(latitude))
+    photo = tmp_path / "family.jpg"
+    photo.write_bytes(make_jpeg(taken=dt.datetime.now(CHINA).strftime("%Y:%m:%d %H:%M:%S")))
+    question(page, "photo_family").locator("input[type=file]").set_input_files(str(photo))
+    for name in ("food_secure", "clothing_secure", "all_insured", "water_quantity", "water_quality",
+                 "water_convenience", "water_reliability", "housing_sign_present", "water_sign_present"):
+        choose(page, name, "yes")
+    question(page, "children_6_15").locator("input").fill("0")
+    choose(page, "chronic_signed", "na")
+    if question(page, "renovated").is_visible():  # a C/D house: renovated, lived in, the old one pulled down
+        choose(page, "renovated", "yes")
+    choose(page, "house_safe", "yes")
+    choose(page, "water_source", "central_tap")
+    for name in ("photo_housing_sign", "photo_water_sign"):
+        question(page, name).locator("input[type=file]").set_input_files(str(photo))
+    choose(page, "problems", "none")
+    choose(page, "has_member_changes", "no")
+    page.screenshot(path=str(tmp_path / "visit-filled-phone.png"), full_page=True)
+    today = page.evaluate("new Date().toLocaleDateString('sv')")  # the phone's date, YYYY-MM-DD
+    page.get_by_test_id("fill-send").click()
+    expect(page.get_by_test_id("fill-done")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(tmp_path / "visit-sent-phone.png"), full_page=True)
+    instance_id = page.get_by_test_id("fill").get_attribute("data-sent")
+    assert instance_id.startswith("uuid:")
+    assert page.outside == []
+
+    # the household's record, once the worker has reconciled the submission
+    deadline = time.monotonic() + 30
+    while True:
+        record = requests.get(f"{demo_server.base_url}/api/v1/households/{number}", auth=("admin", "admin-demo-pw"),
+                              timeout=10).json()
+        last_visit = record["fields"].get("last_visit", {})
+        if last_visit.get("instance_id") == instance_id or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert last_visit.get("instance_id") == instance_id, last_visit
+    assert last_visit["value"] == today and last_visit["by"] == "cadre001"
