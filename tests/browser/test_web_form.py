@@ -92,3 +92,53 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
         time.sleep(0.5)
     assert last_visit.get("instance_id") == instance_id, last_visit
     assert last_visit["value"] == today and last_visit["by"] == "cadre001"
+
+
+# visible text and labels in Latin letters: a word of the engine left in English (form content is all Chinese,
+# but for single letters such as the grades A–D, and the abbreviations Chinese text uses too: MB, API); the
+# language switch of the top bar says "English" on purpose
+ENGLISH_SHOWN = """() => {
+    const latin = /[A-Za-z]{2,}/g;
+    const words = { test: (text) => (text.match(latin) || []).some((word) => !['MB', 'KB', 'API'].includes(word)) };
+    const skip = (el) => el.closest('[data-testid=switch-language]');
+    const shown = (el) => el.checkVisibility({ visibilityProperty: true, opacityProperty: true });
+    const found = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const el = node.parentElement;
+        if (words.test(node.textContent) && !skip(el) && shown(el) && el.tagName !== 'SCRIPT') {
+            found.push(node.textContent.trim());
+        }
+    }
+    document.querySelectorAll('[placeholder], [title], [aria-label], input[type=button], input[type=submit]')
+        .forEach((el) => {
+            ['placeholder', 'title', 'aria-label', 'value'].forEach((name) => {
+                const text = el.getAttribute(name) || '';
+                if (words.test(text) && !skip(el) && shown(el) && (name !== 'value' || el.type !== 'text')) {
+                    found.push(`${el.tagName.toLowerCase()}[${name}]: ${text}`);
+                }
+            });
+        });
+    if (words.test(document.title)) {
+        found.push(`title: ${document.title}`);
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("form_id", ["household_visit", "housing_assessment", "income_survey"])
+def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, tmp_path):
+    number = demo_db.execute("SELECT h.number FROM households h JOIN areas a ON a.id = h.area_id "
+                             "WHERE a.code = '210504001001' ORDER BY h.number LIMIT 1").fetchone()[0]
+    page = open_form(new_context, login_states, demo_server, f"/fill/{form_id}?household={number}")
+    if form_id == "household_visit":  # the checklist and the member changes' repeat
+        choose(page, "visit_outcome", "visited")
+        choose(page, "has_member_changes", "yes")
+    page.get_by_test_id("fill-send").click()  # every required question says so
+    expect(page.locator(".invalid-required").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / f"{form_id}-phone.png"), full_page=True)
+    assert page.evaluate(ENGLISH_SHOWN) == []
+    page.locator(".question input.mask-date, .question .date input").first.click()  # the date picker
+    page.screenshot(path=str(tmp_path / f"{form_id}-date-phone.png"))
+    assert page.evaluate(ENGLISH_SHOWN) == []
+    assert page.outside == []

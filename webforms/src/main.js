@@ -8,6 +8,7 @@ import { transform } from 'enketo-transformer/web';
 import { Form } from 'enketo-core';
 import fileManager from 'enketo/file-manager';
 import { localize } from './translator.js';
+import './datepicker-zh.js';
 
 const page = document.getElementById('fill');
 const status = document.getElementById('fill-status');
