@@ -18,6 +18,7 @@ from server.pages.common import current_principal, page
 from server.pages.home import WEB_FORM_RULE
 from server.runtime import db
 from server.scope import scoped_household
+from server.security_headers import page_policy
 from sync.forms import form_title
 
 bp = Blueprint("fill", __name__)
@@ -38,9 +39,12 @@ def fill_page(form_id: str):
     has_media = any(a.dataset or a.sha256 for a in version.attachments)
     title = form_title(form.xml_form_id, version.title, "zh")
     db().rollback()
-    return render_template(
-        "fill.html", title=title, household=number, tile_url=current_app.config.get("ZOUFANG_TILE_URL") or "",
+    tile_url = current_app.config.get("ZOUFANG_TILE_URL") or ""
+    page_html = render_template(
+        "fill.html", title=title, household=number, tile_url=tile_url,
         form_url=url_for("openrosa.form_xml", xml_form_id=form_id),
         manifest_url=url_for("openrosa.form_manifest", xml_form_id=form_id) if has_media else "",
         submission_url=url_for("openrosa.submission_post"),
         fresh_url=url_for("fill.fill_page", form_id=form_id))
+    # a chosen photo is shown and resized from a blob: URL (enketo-core's file widget)
+    return page_html, {"Content-Security-Policy": page_policy(tile_url, "blob:")}

@@ -45,6 +45,7 @@ def test_the_page_needs_a_login_and_names_the_forms_openrosa_urls(client, sample
     assert "<script>" not in text
     policy = answer.headers["Content-Security-Policy"]
     assert "unsafe" not in policy and "default-src 'self'" in policy
+    assert "img-src 'self' data: blob:;" in policy  # the chosen photo's preview and resizing; nothing else added
 
 
 def test_an_unknown_or_closed_form_is_not_found(client, sessions, sample_district):

@@ -1,11 +1,14 @@
 """The web form /fill/<form_id> at 390 px (issue 20): a cadre fills the visit form in the browser — picks a
 household from their own list, takes the location, attaches a photo — and sends it through /submission, the
 pipeline Collect's uploads take; the household's record then shows the visit. No request leaves the server."""
+import base64
 import datetime as dt
+import io
 import time
 
 import pytest
 import requests
+from PIL import ExifTags, Image
 from playwright.sync_api import expect
 
 from support import make_jpeg
@@ -56,9 +59,20 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
     choose(page, "visit_outcome", "visited")
     question(page, "gps").locator("button[name=geodetect]").click()
     expect(question(page, "gps").locator("input[name=lat]")).to_have_value(str(latitude))
+    # a phone's photo, larger than the form's max-pixels (1280) and turned by its EXIF orientation (6: 90°)
+    taken = dt.datetime.now(CHINA).strftime("%Y:%m:%d %H:%M:%S")
     photo = tmp_path / "family.jpg"
-    photo.write_bytes(make_jpeg(taken=dt.datetime.now(CHINA).strftime("%Y:%m:%d %H:%M:%S")))
-    question(page, "photo_family").locator("input[type=file]").set_input_files(str(photo))
+    photo.write_bytes(make_jpeg((2000, 1500), orientation=6, taken=taken))
+    family = question(page, "photo_family").locator("input[type=file]")
+    family.set_input_files(str(photo))
+    expect(family).to_have_attribute("data-resized", "true")
+    resized = Image.open(io.BytesIO(base64.b64decode(family.get_attribute("data-resized-data-u-r-i").split(",")[1])))
+    assert resized.size == (960, 1280)  # upright, at most 1280 px a side, as Collect sends it
+    exif = resized.getexif()
+    assert exif.get(ExifTags.Base.Orientation) == 1
+    assert exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) == taken  # the evidence stays
+    small = tmp_path / "sign.jpg"
+    small.write_bytes(make_jpeg())
     for name in ("food_secure", "clothing_secure", "all_insured", "water_quantity", "water_quality",
                  "water_convenience", "water_reliability", "housing_sign_present", "water_sign_present"):
         choose(page, name, "yes")
@@ -69,7 +83,7 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
     choose(page, "house_safe", "yes")
     choose(page, "water_source", "central_tap")
     for name in ("photo_housing_sign", "photo_water_sign"):
-        question(page, name).locator("input[type=file]").set_input_files(str(photo))
+        question(page, name).locator("input[type=file]").set_input_files(str(small))
     choose(page, "problems", "none")
     choose(page, "has_member_changes", "no")
     page.screenshot(path=str(tmp_path / "visit-filled-phone.png"), full_page=True)
@@ -80,6 +94,9 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
     instance_id = page.get_by_test_id("fill").get_attribute("data-sent")
     assert instance_id.startswith("uuid:")
     assert page.outside == []
+    page.get_by_role("button", name="再填一份").click()  # the next household: an empty form
+    expect(page.get_by_test_id("fill")).to_have_attribute("data-ready", "true")
+    expect(question(page, "household").locator("input.autocomplete")).to_have_value("")
 
     # the household's record, once the worker has reconciled the submission
     deadline = time.monotonic() + 30

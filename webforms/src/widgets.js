@@ -13,7 +13,7 @@ import dateExtended from 'enketo-core/src/widget/date/datepicker-extended';
 import dateMobile from 'enketo-core/src/widget/date-mobile/datepicker-mobile';
 import dateNative from 'enketo-core/src/widget/date-native/datepicker-native';
 import dateNativeIos from 'enketo-core/src/widget/date-native-ios/datepicker-native-ios';
-import filepicker from 'enketo-core/src/widget/file/filepicker';
+import filepicker from './filepicker.js';
 import textMax from 'enketo-core/src/widget/text-max/text-max';
 import decimalInput from 'enketo-core/src/widget/number-input/decimal-input';
 import integerInput from 'enketo-core/src/widget/number-input/integer-input';
