@@ -70,6 +70,16 @@ const result = await esbuild.build({
 });
 writeFileSync(path.join(here, 'meta.json'), JSON.stringify(result.metafile));
 
+// the service worker: a script of its own (server/pages/fill.py serves it as /fill/sw.js, for its scope)
+await esbuild.build({
+    entryPoints: [path.join(here, 'src', 'sw.js')],
+    bundle: true,
+    minify: true,
+    target: ['es2019'],
+    outfile: path.join(out, 'sw.js'),
+    logLevel: 'warning',
+});
+
 const css = sass.compile(path.join(here, 'src', 'enketo.scss'), {
     loadPaths: [path.join(here, 'node_modules')],
     style: 'compressed',

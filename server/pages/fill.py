@@ -9,7 +9,9 @@ chosen; a household outside the caller's areas is a 404, as everywhere.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
@@ -41,10 +43,22 @@ def fill_page(form_id: str):
     db().rollback()
     tile_url = current_app.config.get("ZOUFANG_TILE_URL") or ""
     page_html = render_template(
-        "fill.html", title=title, household=number, tile_url=tile_url,
+        "fill.html", title=title, tile_url=tile_url,
         form_url=url_for("openrosa.form_xml", xml_form_id=form_id),
         manifest_url=url_for("openrosa.form_manifest", xml_form_id=form_id) if has_media else "",
         submission_url=url_for("openrosa.submission_post"),
         fresh_url=url_for("fill.fill_page", form_id=form_id))
     # a chosen photo is shown and resized from a blob: URL (enketo-core's file widget)
     return page_html, {"Content-Security-Policy": page_policy(tile_url, "blob:")}
+
+
+@bp.route("/fill/sw.js")
+def service_worker():
+    """The web form's service worker (webforms/src/sw.js), from here and not /static/ so that its scope can be
+    /fill/; never cached by the browser, so that a new release takes over. Its policy lets it fetch from this
+    server only."""
+    script = Path(current_app.static_folder, "webforms", "sw.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
+    response.cache_control.no_cache = True
+    response.headers["Content-Security-Policy"] = "default-src 'self'"
+    return response

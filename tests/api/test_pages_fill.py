@@ -38,7 +38,7 @@ def test_the_page_needs_a_login_and_names_the_forms_openrosa_urls(client, sample
     data = shell(text)
     assert data["form"] == "/forms/household_visit.xml"
     assert data["manifest"] == "/forms/household_visit/manifest"
-    assert data["submission"] == "/submission" and data["csrf"] and data["household"] == ""
+    assert data["submission"] == "/submission" and data["csrf"] and data["worker"] == "/fill/sw.js"
     assert data["tiles"] == ""  # no ZOUFANG_TILE_URL: no map, nothing fetched from outside
     # the engine is a static file under a versioned URL (kept a year by the phone), no inline script
     assert re.search(r'<script src="/static/webforms/fill\.js\?v=[0-9a-f]{12}" defer></script>', text)
@@ -60,8 +60,7 @@ def test_an_unknown_or_closed_form_is_not_found(client, sessions, sample_distric
 def test_a_household_is_preselected_only_within_the_callers_areas(client, sessions, sample_district):
     mine, theirs = numbers_in(sessions, VILLAGE_1)[0], numbers_in(sessions, VILLAGE_2)[0]
     login(client, "cadre001")
-    answer = client.get(f"/fill/household_visit?household={mine}")
-    assert answer.status_code == 200 and shell(answer.get_data(as_text=True))["household"] == mine
+    assert client.get(f"/fill/household_visit?household={mine}").status_code == 200  # its script picks it
     assert client.get(f"/fill/household_visit?household={theirs}").status_code == 404
     assert client.get("/fill/household_visit?household=0000").status_code == 404
 
@@ -98,3 +97,11 @@ def test_without_a_session_the_openrosa_endpoints_still_ask_for_credentials(clie
     answer = client.post("/submission", data={"xml_submission_file": (io.BytesIO(b"<data/>"), "s.xml")},
                          content_type="multipart/form-data")
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_the_service_worker_is_served_for_the_fill_pages_and_never_kept_stale(client, sample_district):
+    answer = client.get("/fill/sw.js")
+    assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+    assert "no-cache" in answer.headers["Cache-Control"]
+    assert answer.headers["Content-Security-Policy"] == "default-src 'self'"
+    assert b"zoufang-fill" in answer.data  # the cache the page fills (webforms/src/sw.js)

@@ -159,3 +159,49 @@ def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, de
     page.screenshot(path=str(tmp_path / f"{form_id}-date-phone.png"))
     assert page.evaluate(ENGLISH_SHOWN) == []
     assert page.outside == []
+
+
+def pick_household(page, number: str) -> None:
+    picker = question(page, "household").locator("input.autocomplete")
+    picker.fill(page.locator(f"datalist option[data-value='{number}']").get_attribute("value"))
+    picker.dispatch_event("change")
+
+
+def test_offline_the_form_opens_and_keeps_what_is_sent_until_online_then_each_arrives_once(
+        new_context, login_states, demo_server, demo_db):
+    households = demo_db.execute(
+        "SELECT h.number, h.latitude, h.longitude FROM households h JOIN areas a ON a.id = h.area_id "
+        "WHERE a.code = '210504001001' AND h.latitude IS NOT NULL ORDER BY h.number DESC LIMIT 2").fetchall()
+    _, latitude, longitude = households[0]
+    page = open_form(new_context, login_states, demo_server, "/fill/household_visit",
+                     {"latitude": latitude, "longitude": longitude, "accuracy": 5})
+    shell = page.get_by_test_id("fill")
+    expect(shell).to_have_attribute("data-offline", "ready")  # the page, the form and the list are kept
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    sent = []
+    for number, _lat, _lon in households:  # nobody at home twice: the shortest visit form
+        pick_household(page, number)
+        choose(page, "visit_outcome", "not_home")
+        question(page, "absent_note").locator("textarea").fill("外出务工，电话联系下周再访")
+        question(page, "gps").locator("button[name=geodetect]").click()
+        expect(question(page, "gps").locator("input[name=lat]")).not_to_have_value("")
+        page.get_by_test_id("fill-send").click()
+        expect(page.get_by_text("已保存在本机，联网后自动发送。")).to_be_visible()
+        sent.append(shell.get_attribute("data-sent"))
+        page.get_by_role("button", name="再填一份").click()  # offline: the page comes from the phone
+        expect(shell).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("fill-queue")).to_contain_text("2 条待发送")
+    page.reload()  # as after closing the tab: the queue is in the phone's storage
+    expect(shell).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("fill-queue")).to_contain_text("2 条待发送")
+    assert len(set(sent)) == 2 and demo_db.execute(
+        f"SELECT count(*) FROM submissions WHERE instance_id IN ({', '.join('?' * len(sent))})", sent
+    ).fetchone()[0] == 0
+
+    page.context.set_offline(False)  # back online: sent by themselves, oldest first
+    expect(page.get_by_test_id("fill-queue")).to_be_hidden(timeout=20_000)
+    arrived = demo_db.execute(
+        f"SELECT instance_id, count(*) FROM submissions WHERE instance_id IN ({', '.join('?' * len(sent))}) "
+        "GROUP BY instance_id", sent).fetchall()
+    assert sorted(arrived) == sorted((instance_id, 1) for instance_id in sent)

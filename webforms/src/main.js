@@ -8,6 +8,7 @@ import { transform } from 'enketo-transformer/web';
 import { Form } from 'enketo-core';
 import fileManager from 'enketo/file-manager';
 import { localize } from './translator.js';
+import { keep, sendWaiting, SendFailed, waiting } from './outbox.js';
 import './datepicker-zh.js';
 
 const page = document.getElementById('fill');
@@ -21,8 +22,12 @@ function say(text, tone = '') {
     status.hidden = !text;
 }
 
+/** What the page read to open the form: kept for offline use (keepForOffline). */
+const read = [];
+
 async function get(url, kind) {
     const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: kind } });
+    read.push(url);
     if (!response.ok) {
         throw new Error(`${response.status}`);
     }
@@ -181,11 +186,33 @@ async function open() {
         }
     }))).observe(formEl, { childList: true, subtree: true });
     hideNaN(formEl);
-    preselect(page.dataset.household);
+    preselect(new URLSearchParams(window.location.search).get('household'));
     page.dataset.ready = 'true';
     page.dataset.renderMs = String(Math.round(performance.now() - started));
     sendButton.hidden = false;
     say(errors.length ? '表单有部分内容无法加载，请联系管理员。' : '', errors.length ? 'bad' : '');
+}
+
+/** "3 条待发送" with a retry button while submissions wait in the phone. */
+async function showWaiting() {
+    const count = (await waiting()).length;
+    const queue = document.getElementById('fill-queue');
+    queue.hidden = count === 0;
+    page.dataset.waiting = String(count);
+    document.getElementById('fill-queue-count').textContent = `${count} 条待发送`;
+    return count;
+}
+
+/** Sends what waits; true when nothing is left. */
+async function sendNow() {
+    try {
+        await sendWaiting(page.dataset.submission, page.dataset.csrf);
+        say('');
+    } catch (error) {
+        // offline: the queue's bar says what waits; a refusal by the server says why
+        say(error instanceof SendFailed ? `发送失败（${error.status}）：${error.message}` : '', 'bad');
+    }
+    return (await showWaiting()) === 0;
 }
 
 async function send() {
@@ -197,44 +224,58 @@ async function send() {
             return;
         }
         say('正在发送……');
-        const body = new FormData();
-        body.append('xml_submission_file', new Blob([form.getDataStr({ irrelevant: false })], { type: 'text/xml' }), 'submission.xml');
-        fileManager.getCurrentFiles().forEach((file) => body.append(file.name, file, file.name));
-        const response = await fetch(page.dataset.submission, {
-            method: 'POST', body, credentials: 'same-origin',
-            headers: { 'X-CSRF-Token': page.dataset.csrf, 'X-OpenRosa-Version': '1.0' },
+        await keep({
+            id: form.instanceID, created: Date.now(), xml: form.getDataStr({ irrelevant: false }),
+            files: fileManager.getCurrentFiles().map((file) => ({ name: file.name, blob: file })),
         });
-        if (response.status === 201) {
-            page.dataset.sent = form.instanceID;
-            sent();
-        } else {
-            say(`发送失败（${response.status}）：${messageOf(await response.text())}`, 'bad');
-        }
-    } catch (error) {
-        say('发送失败：网络不通，请稍后重试。', 'bad');
+        page.dataset.sent = form.instanceID;
+        sent(await sendNow());
     } finally {
         sendButton.disabled = false;
     }
 }
 
-function messageOf(body) {
-    const doc = new DOMParser().parseFromString(body, 'text/xml');
-    const message = doc.querySelector('message')?.textContent || '';
-    return message.split(' / ')[0] || '服务器未说明原因';
-}
-
-/** After a send: a clear confirmation, and a fresh form for the next household. */
-function sent() {
-    const done = document.getElementById('fill-done');
-    done.hidden = false;
+/** After a send: a clear confirmation (sent, or kept in the phone until online), and a fresh form next. */
+function sent(arrived) {
+    document.getElementById('fill-done').hidden = false;
+    document.getElementById('fill-done-sent').hidden = !arrived;
+    document.getElementById('fill-done-kept').hidden = arrived;
     document.getElementById('fill-form').hidden = true;
     sendButton.hidden = true;
-    say('');
     window.scrollTo(0, 0);
+}
+
+/**
+ * Offline use: the service worker answers from the cache when the network fails; here the cache gets this page
+ * (without its ?household=), its scripts and stylesheets, the form and what it reads, each time the form opens.
+ */
+async function keepForOffline(urls) {
+    if (!('serviceWorker' in navigator) || !window.caches) {
+        return;
+    }
+    // its scope is its folder, /fill/: the web form's pages
+    navigator.serviceWorker.register(page.dataset.worker);
+    const assets = [...document.querySelectorAll('script[src], link[rel=stylesheet], link[rel=icon]')]
+        .map((element) => element.src || element.href);
+    const cache = await caches.open('zoufang-fill');
+    await Promise.all([window.location.pathname, ...assets, ...urls].map(async (url) => {
+        const response = await fetch(url, { credentials: 'same-origin' });
+        if (response.ok) {
+            await cache.put(url, response);
+        }
+    }));
 }
 
 sendButton.addEventListener('click', send);
 document.getElementById('fill-again').addEventListener('click', () => {
     window.location.href = page.dataset.fresh;
 });
-open().catch(() => say('表单无法打开，请检查网络后刷新页面。', 'bad'));
+document.getElementById('fill-retry').addEventListener('click', sendNow);
+window.addEventListener('online', sendNow);
+open().then(() => {
+    keepForOffline(read).then(() => {
+        page.dataset.offline = 'ready';
+    }, () => {}); // offline use is a bonus: the page works without it
+    return navigator.onLine ? sendNow() : showWaiting();
+})
+    .catch(() => say('表单无法打开，请检查网络后刷新页面。', 'bad'));
