@@ -206,6 +206,11 @@ def require_device_or_basic() -> Principal:
             if principal is not None:
                 protect_by_header()
                 g.db.rollback()  # on SQLite the session's read must not hold the lock the submission will take
+        if principal is None and token is None and "X-CSRF-Token" in request.headers:
+            # the web form's script, its session over: no Basic challenge, which would open the browser's own
+            # (English) password box over the page; the submission stays queued in the phone
+            raise Problem(401, "auth.session_expired", "登录已过期：请重新登录，表单仍保存在本机，登录后会自动发送。",
+                          "The login has expired: log in again; the form stays on this phone and is sent after.")
         if principal is None:
             raise _challenge()
         g.principal = principal

@@ -105,3 +105,15 @@ def test_the_service_worker_is_served_for_the_fill_pages_and_never_kept_stale(cl
     assert "no-cache" in answer.headers["Cache-Control"]
     assert answer.headers["Content-Security-Policy"] == "default-src 'self'"
     assert b"zoufang-fill" in answer.data  # the cache the page fills (webforms/src/sw.js)
+
+
+def test_a_send_after_the_session_ended_gets_no_password_box(client, sessions, sample_district):
+    """The page's queue sends later, maybe after the login expired: a 401 the page shows, without the Basic
+    challenge that would make the browser ask for a password in its own dialog."""
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    login(client, "cadre001")
+    token = shell(client.get("/fill/household_visit").get_data(as_text=True))["csrf"]
+    client.post("/logout", data={"csrf_token": token})
+    answer = Collect(client, {}).submit(visit_xml(number), headers={"X-CSRF-Token": token})
+    assert answer.status_code == 401 and "WWW-Authenticate" not in answer.headers
+    assert "登录已过期" in answer.get_data(as_text=True)
