@@ -90,6 +90,7 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
     today = page.evaluate("new Date().toLocaleDateString('sv')")  # the phone's date, YYYY-MM-DD
     page.get_by_test_id("fill-send").click()
     expect(page.get_by_test_id("fill-done")).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id("fill-send")).to_be_hidden()  # no second send of the same form
     page.screenshot(path=str(tmp_path / "visit-sent-phone.png"), full_page=True)
     instance_id = page.get_by_test_id("fill").get_attribute("data-sent")
     assert instance_id.startswith("uuid:")
@@ -144,7 +145,8 @@ ENGLISH_SHOWN = """() => {
 
 
 @pytest.mark.parametrize("form_id", ["household_visit", "housing_assessment", "income_survey"])
-def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, tmp_path):
+def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, tmp_path,
+                                         fits_phone):
     number = demo_db.execute("SELECT h.number FROM households h JOIN areas a ON a.id = h.area_id "
                              "WHERE a.code = '210504001001' ORDER BY h.number LIMIT 1").fetchone()[0]
     page = open_form(new_context, login_states, demo_server, f"/fill/{form_id}?household={number}")
@@ -154,6 +156,7 @@ def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, de
     page.get_by_test_id("fill-send").click()  # every required question says so
     expect(page.locator(".invalid-required").first).to_be_visible()
     page.screenshot(path=str(tmp_path / f"{form_id}-phone.png"), full_page=True)
+    fits_phone(page)
     assert page.evaluate(ENGLISH_SHOWN) == []
     page.locator(".question input.mask-date, .question .date input").first.click()  # the date picker
     page.screenshot(path=str(tmp_path / f"{form_id}-date-phone.png"))
