@@ -22,12 +22,16 @@ function say(text, tone = '') {
     status.hidden = !text;
 }
 
-/** What the page read to open the form: kept for offline use (keepForOffline). */
-const read = [];
+/** The cache the service worker answers from when the network fails (sw.js). */
+const CACHE = 'zoufang-fill';
 
+/** A GET of what the form needs (the form, its manifest, its attachments), kept for offline use as it arrives. */
 async function get(url, kind) {
     const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: kind } });
-    read.push(url);
+    if (response.ok && window.caches) {
+        const copy = response.clone();
+        caches.open(CACHE).then((cache) => cache.put(url, copy)).catch(() => {}); // offline use is a bonus
+    }
     if (!response.ok) {
         throw new Error(`${response.status}`);
     }
@@ -247,9 +251,10 @@ function sent(arrived) {
 
 /**
  * Offline use: the service worker answers from the cache when the network fails; here the cache gets this page
- * (without its ?household=), its scripts and stylesheets, the form and what it reads, each time the form opens.
+ * (without its ?household=) and its scripts and stylesheets (from the browser's own cache: their URLs are
+ * versioned), each time the form opens; `get` has put the form and what it reads there.
  */
-async function keepForOffline(urls) {
+async function keepForOffline() {
     if (!('serviceWorker' in navigator) || !window.caches) {
         return;
     }
@@ -257,8 +262,8 @@ async function keepForOffline(urls) {
     navigator.serviceWorker.register(page.dataset.worker);
     const assets = [...document.querySelectorAll('script[src], link[rel=stylesheet], link[rel=icon]')]
         .map((element) => element.src || element.href);
-    const cache = await caches.open('zoufang-fill');
-    await Promise.all([window.location.pathname, ...assets, ...urls].map(async (url) => {
+    const cache = await caches.open(CACHE);
+    await Promise.all([window.location.pathname, ...assets].map(async (url) => {
         const response = await fetch(url, { credentials: 'same-origin' });
         if (response.ok) {
             await cache.put(url, response);
@@ -273,7 +278,7 @@ document.getElementById('fill-again').addEventListener('click', () => {
 document.getElementById('fill-retry').addEventListener('click', sendNow);
 window.addEventListener('online', sendNow);
 open().then(() => {
-    keepForOffline(read).then(() => {
+    keepForOffline().then(() => {
         page.dataset.offline = 'ready';
     }, () => {}); // offline use is a bonus: the page works without it
     return navigator.onLine ? sendNow() : showWaiting();
