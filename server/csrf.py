@@ -1,9 +1,10 @@
 """CSRF protection, by Flask-WTF's `CSRFProtect`: every state-changing request to a page must echo the session's
 token, in the form's `csrf_token` field or the `X-CSRF-Token` header (templates call `csrf_token()`).
 
-Exempt from the automatic check: the OpenRosa endpoints (devices authenticate every request by token or Basic
-credentials, and send no cookie to abuse) and the JSON API, whose handlers check only the callers that come with
-the browser session (server/auth.py); a script with Basic credentials needs no token.
+Exempt from the automatic check: the OpenRosa endpoints and the JSON API, whose handlers check only the callers
+that come with the browser session (server/auth.py: the web form posting to /submission, a page's script calling
+the API); devices (token or Basic credentials) and scripts (Bearer or Basic) send no cookie to abuse and need no
+token.
 """
 from __future__ import annotations
 
