@@ -13,7 +13,7 @@ import hashlib
 from flask import current_app, g, request, session
 from sqlalchemy import bindparam, or_, select, update
 
-from server.csrf import csrf
+from server.csrf import csrf, protect_by_header
 from server.db import utcnow
 from server.db.prepared import DirectConnection, Prepared, direct_connection
 from server.errors import Problem
@@ -196,10 +196,21 @@ def password_marker(user: User) -> str:
 
 
 def require_device_or_basic() -> Principal:
-    """OpenRosa: the URL's token when present, otherwise Basic credentials."""
+    """OpenRosa: the URL's token when present, otherwise Basic credentials, otherwise the browser session of the web
+    form (/fill, issue 20), which must echo the session's CSRF token in X-CSRF-Token to post a submission."""
     if "principal" not in g:
         token = g.get("device_token")
         principal = device_principal(token) if token is not None else basic_principal()
+        if principal is None and token is None:
+            principal = session_principal()
+            if principal is not None:
+                protect_by_header()
+                g.db.rollback()  # on SQLite the session's read must not hold the lock the submission will take
+        if principal is None and token is None and "X-CSRF-Token" in request.headers:
+            # the web form's script, its session over: no Basic challenge, which would open the browser's own
+            # (English) password box over the page; the submission stays queued in the phone
+            raise Problem(401, "auth.session_expired", "登录已过期：请重新登录，表单仍保存在本机，登录后会自动发送。",
+                          "The login has expired: log in again; the form stays on this phone and is sent after.")
         if principal is None:
             raise _challenge()
         g.principal = principal

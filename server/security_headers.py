@@ -16,8 +16,9 @@ from flask import Flask, Response
 NOTHING = "default-src 'none'; frame-ancestors 'none'"
 
 
-def page_policy(tile_url: str) -> str:
-    images = " ".join(filter(None, ["'self'", "data:", tile_source(tile_url)]))
+def page_policy(tile_url: str, *more_images: str) -> str:
+    """`more_images`: sources one page needs besides (the web form's `blob:`, for the photo it shows and resizes)."""
+    images = " ".join(filter(None, ["'self'", "data:", *more_images, tile_source(tile_url)]))
     return (f"default-src 'self'; img-src {images}; object-src 'none'; frame-ancestors 'none'; "
             "base-uri 'self'; form-action 'self'")
 

@@ -7,8 +7,8 @@ down into parts drawn as bars, each part opening its own list. A further card is
 The cadre's page is small plain HTML (no script, one small stylesheet), for a phone on a weak signal: the cadre's
 own households, who needs a visit this month first, each with its last visit and a tap to its file. ODK Collect
 cannot be opened from a web page with a form or a household chosen (its intents take no browser link), so the page
-says which form and number to pick in Collect; once the web form /fill/<form_id> exists, each household also gets
-a link that opens it with the household filled in.
+says which form and number to pick in Collect; each household also gets a link to the web form /fill/<form_id>
+(server/pages/fill.py) that opens it with the household filled in, as long as that route exists.
 """
 from __future__ import annotations
 

@@ -1,0 +1,119 @@
+"""The web form /fill/<form_id> (issue 20): a logged-in user's page for an open form, whose script reads the form,
+its attachments and the user's household list from the OpenRosa endpoints and posts to /submission with the
+browser session, the pipeline and the scoping of ODK Collect."""
+import html
+import io
+import re
+
+from sqlalchemy import select, update
+
+from forms.models import Form
+from server.db import session_scope
+from support import Collect, jpeg, login, visit_xml
+from sync.models import Area, Household, Submission
+
+VILLAGE_1, VILLAGE_2 = "210504001001", "210504001002"
+
+
+def numbers_in(sessions, village: str) -> list[str]:
+    with session_scope(sessions) as session:
+        return sorted(session.scalars(select(Household.number).join(Area, Area.id == Household.area_id)
+                                      .where(Area.code == village)))
+
+
+def shell(text: str) -> dict[str, str]:
+    """The data-* attributes of the page's #fill element (what its script reads)."""
+    element = re.search(r'<div id="fill"(.*?)>', text, re.S).group(1)
+    return {name: html.unescape(value) for name, value in re.findall(r'data-([a-z-]+)="([^"]*)"', element)}
+
+
+def test_the_page_needs_a_login_and_names_the_forms_openrosa_urls(client, sample_district):
+    answer = client.get("/fill/household_visit")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    login(client, "cadre001")
+    answer = client.get("/fill/household_visit")
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert "<title>入户走访</title>" in text
+    data = shell(text)
+    assert data["form"] == "/forms/household_visit.xml"
+    assert data["manifest"] == "/forms/household_visit/manifest"
+    assert data["submission"] == "/submission" and data["csrf"] and data["worker"] == "/fill/sw.js"
+    assert data["tiles"] == ""  # no ZOUFANG_TILE_URL: no map, nothing fetched from outside
+    # the engine is a static file under a versioned URL (kept a year by the phone), no inline script
+    assert re.search(r'<script src="/static/webforms/fill\.js\?v=[0-9a-f]{12}" defer></script>', text)
+    assert "<script>" not in text
+    policy = answer.headers["Content-Security-Policy"]
+    assert "unsafe" not in policy and "default-src 'self'" in policy
+    assert "img-src 'self' data: blob:;" in policy  # the chosen photo's preview and resizing; nothing else added
+
+
+def test_an_unknown_or_closed_form_is_not_found(client, sessions, sample_district):
+    login(client, "cadre001")
+    assert client.get("/fill/no_such_form").status_code == 404
+    with session_scope(sessions) as session:
+        session.execute(update(Form).where(Form.xml_form_id == "income_survey").values(state="closing"))
+    assert client.get("/fill/income_survey").status_code == 404  # Collect's form list no longer offers it
+    assert client.get("/fill/housing_assessment").status_code == 200
+
+
+def test_a_household_is_preselected_only_within_the_callers_areas(client, sessions, sample_district):
+    mine, theirs = numbers_in(sessions, VILLAGE_1)[0], numbers_in(sessions, VILLAGE_2)[0]
+    login(client, "cadre001")
+    assert client.get(f"/fill/household_visit?household={mine}").status_code == 200  # its script picks it
+    assert client.get(f"/fill/household_visit?household={theirs}").status_code == 404
+    assert client.get("/fill/household_visit?household=0000").status_code == 404
+
+
+def test_the_browser_session_reads_the_form_and_only_its_own_households(client, sessions, sample_district):
+    login(client, "cadre001")
+    form = client.get("/forms/household_visit.xml")
+    assert form.status_code == 200 and b"<h:title>" in form.data
+    manifest = client.get("/forms/household_visit/manifest").get_data(as_text=True)
+    url = re.search(r"<downloadUrl>([^<]*households\.csv)</downloadUrl>", manifest).group(1)
+    listed = client.get(url).get_data(as_text=True).splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in listed) == numbers_in(sessions, VILLAGE_1)
+
+
+def test_a_submission_from_the_page_goes_through_the_one_pipeline_with_the_csrf_token(client, sessions,
+                                                                                     sample_district):
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    login(client, "cadre001")
+    token = shell(client.get("/fill/household_visit").get_data(as_text=True))["csrf"]
+    web = Collect(client, {})
+    xml = visit_xml(number)
+    # the session cookie alone could be a forged cross-site post: refused
+    assert web.submit(xml, {"family.jpg": jpeg(20_000)}).status_code == 400
+    answer = web.submit(xml, {"family.jpg": jpeg(20_000)}, headers={"X-CSRF-Token": token})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    with session_scope(sessions) as session:
+        submission = session.scalar(select(Submission).where(Submission.household_number == number))
+        assert submission.submitter_id is not None and submission.device_id is None
+    # the same instance again (a send repeated after a lost answer) is harmless, as from Collect
+    assert web.submit(xml, {"family.jpg": jpeg(20_000)}, headers={"X-CSRF-Token": token}).status_code == 201
+
+
+def test_without_a_session_the_openrosa_endpoints_still_ask_for_credentials(client, sample_district):
+    answer = client.post("/submission", data={"xml_submission_file": (io.BytesIO(b"<data/>"), "s.xml")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_the_service_worker_is_served_for_the_fill_pages_and_never_kept_stale(client, sample_district):
+    answer = client.get("/fill/sw.js")
+    assert answer.status_code == 200 and answer.mimetype == "text/javascript"
+    assert "no-cache" in answer.headers["Cache-Control"]
+    assert answer.headers["Content-Security-Policy"] == "default-src 'self'"
+    assert b"zoufang-fill" in answer.data  # the cache the page fills (webforms/src/sw.js)
+
+
+def test_a_send_after_the_session_ended_gets_no_password_box(client, sessions, sample_district):
+    """The page's queue sends later, maybe after the login expired: a 401 the page shows, without the Basic
+    challenge that would make the browser ask for a password in its own dialog."""
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    login(client, "cadre001")
+    token = shell(client.get("/fill/household_visit").get_data(as_text=True))["csrf"]
+    client.post("/logout", data={"csrf_token": token})
+    answer = Collect(client, {}).submit(visit_xml(number), headers={"X-CSRF-Token": token})
+    assert answer.status_code == 401 and "WWW-Authenticate" not in answer.headers
+    assert "登录已过期" in answer.get_data(as_text=True)
