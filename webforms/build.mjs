@@ -1,5 +1,5 @@
 // Builds the web form page's script and stylesheet into server/static/webforms (committed: a fresh clone needs no
-// npm). Run: npm ci && npm run build
+// npm). Run: npm ci && npm run build. WEBFORMS_OUT builds elsewhere instead (CI compares that with the committed one).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import * as esbuild from 'esbuild';
 import * as sass from 'sass';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const out = path.join(here, '..', 'server', 'static', 'webforms');
+const out = process.env.WEBFORMS_OUT || path.join(here, '..', 'server', 'static', 'webforms');
 const core = path.join(here, 'node_modules', 'enketo-core');
 mkdirSync(out, { recursive: true });
 
