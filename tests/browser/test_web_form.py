@@ -42,7 +42,7 @@ def choose(page, name: str, value: str) -> None:
 
 
 def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_it(
-        new_context, login_states, demo_server, demo_db, tmp_path):
+        new_context, login_states, demo_server, demo_db, tmp_path, screenshot):
     number, head, latitude, longitude = demo_db.execute(
         "SELECT h.number, h.head_name, h.latitude, h.longitude FROM households h JOIN areas a ON a.id = h.area_id "
         "WHERE a.code = '210504001001' AND h.cadre = 'cadre001' AND h.latitude IS NOT NULL "
@@ -86,12 +86,12 @@ def test_a_cadre_fills_and_sends_the_visit_form_and_the_household_record_shows_i
         question(page, name).locator("input[type=file]").set_input_files(str(small))
     choose(page, "problems", "none")
     choose(page, "has_member_changes", "no")
-    page.screenshot(path=str(tmp_path / "visit-filled-phone.png"), full_page=True)
+    screenshot(page, "fill-visit-filled", "phone")
     today = page.evaluate("new Date().toLocaleDateString('sv')")  # the phone's date, YYYY-MM-DD
     page.get_by_test_id("fill-send").click()
     expect(page.get_by_test_id("fill-done")).to_be_visible(timeout=20_000)
     expect(page.get_by_test_id("fill-send")).to_be_hidden()  # no second send of the same form
-    page.screenshot(path=str(tmp_path / "visit-sent-phone.png"), full_page=True)
+    screenshot(page, "fill-visit-sent", "phone")
     instance_id = page.get_by_test_id("fill").get_attribute("data-sent")
     assert instance_id.startswith("uuid:")
     assert page.outside == []
@@ -145,7 +145,7 @@ ENGLISH_SHOWN = """() => {
 
 
 @pytest.mark.parametrize("form_id", ["household_visit", "housing_assessment", "income_survey"])
-def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, tmp_path,
+def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, screenshot,
                                          fits_phone):
     number = demo_db.execute("SELECT h.number FROM households h JOIN areas a ON a.id = h.area_id "
                              "WHERE a.code = '210504001001' ORDER BY h.number LIMIT 1").fetchone()[0]
@@ -155,11 +155,11 @@ def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, de
         choose(page, "has_member_changes", "yes")
     page.get_by_test_id("fill-send").click()  # every required question says so
     expect(page.locator(".invalid-required").first).to_be_visible()
-    page.screenshot(path=str(tmp_path / f"{form_id}-phone.png"), full_page=True)
+    screenshot(page, f"fill-{form_id}-required", "phone")
     fits_phone(page)
     assert page.evaluate(ENGLISH_SHOWN) == []
     page.locator(".question input.mask-date, .question .date input").first.click()  # the date picker
-    page.screenshot(path=str(tmp_path / f"{form_id}-date-phone.png"))
+    screenshot(page, f"fill-{form_id}-date", "phone", full_page=False)
     assert page.evaluate(ENGLISH_SHOWN) == []
     assert page.outside == []
 
