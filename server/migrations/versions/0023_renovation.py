@@ -1,8 +1,8 @@
 """renovations and renovation_entries: the renovation ledger (危房改造台账) derived by the reconciler, and the facts
 people enter on it (issue 19)
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import server.db
 
 
-revision = '0022'
-down_revision = '0021'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
