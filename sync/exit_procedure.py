@@ -188,3 +188,15 @@ def enter_step(session: Session, household: Household, step: str, on: Any, note:
     session.add(entered)
     session.flush()
     return entered
+
+
+def exit_detail(session: Session, household: Household, village: str, standard_met: bool | None, role: str,
+                level: str | None) -> dict[str, Any]:
+    """A household's exit procedure as the file and the API show it: the steps done, the next one and whether the
+    caller may enter it, and the exit standard as the household's record judges it now (shown beside the steps)."""
+    steps = household_steps(session, household.id)
+    following = next_step([s.step for s in steps])
+    return {"household": household.number, "head_name": household.head_name, "village": village,
+            "status": household.status, "standard_met": standard_met, "steps": steps,
+            "next_step": following, "done": following is None,
+            "may_enter_next": following is not None and may_enter(following, role, level)}
