@@ -80,3 +80,21 @@ def test_the_pages_in_english(client, district):
     assert "Exit procedure" in html and "Step reached" in html
     html = text(client.get(f"/households/{HH}?lang=en"))
     assert "Next: democratic appraisal, on" in html
+
+
+def test_the_supervisors_home_counts_the_procedures_not_yet_filed(app, client, district, admin):
+    api, script = {"step": "appraisal", "on": str(TODAY)}, app.test_client()   # the API without the page's session
+    for number in (HH, OTHER):
+        assert script.post(f"/api/v1/exits/{number}/steps", json=api, headers=admin).status_code == 200
+    login(client, "town1")
+
+    def card():
+        found = re.search(r'data-testid="card-exits-open" data-count="(\d+)">\s*<a class="home-number" '
+                          r'href="([^"]+)"', text(client.get("/")))
+        return int(found.group(1)), found.group(2)
+    assert card() == (1, "/exits/?done=0")        # town 2's household is not counted
+    assert rows(text(client.get("/exits/?done=0"))) == [(HH, "appraisal")]
+    for step in ("verification", "publicity", "town_check", "county_check", "announcement", "filing"):
+        answer = script.post(f"/api/v1/exits/{HH}/steps", json={**api, "step": step}, headers=admin)
+        assert answer.status_code == 200, answer.get_json()
+    assert card() == (0, "/exits/?done=0")
