@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db import Base, UTCDateTime, utcnow
+from sync.models import Household
 
 
 class ExitStep(Base):
@@ -36,8 +37,15 @@ class ExitStep(Base):
     #: the exit standard (sync.rules.exit_standard) as the household's record judged it when the step was entered:
     #: null when it could not be judged (no income surveyed)
     standard_met: Mapped[Optional[bool]] = mapped_column(Boolean)
+    #: the document photo (公示照片, 评议记录…) in the media store, when one was given: its sha256 and the image type
+    #: its check found (served as that type only, never as the type the sender declared)
+    photo_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    photo_type: Mapped[Optional[str]] = mapped_column(String(20))
     #: the entering account
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: their name as shown when they entered it (display name, else user name)
     by_name: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: the household (found in the session's identity map when the caller has read it)
+    household: Mapped[Household] = relationship(viewonly=True)

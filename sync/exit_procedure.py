@@ -17,6 +17,7 @@ is not found. Services flush; the request commits.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import datetime as dt
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
+from media.images import SERVED_TYPES, inspect_image
 from server.errors import DomainError
 from sync.exit_models import ExitStep
 from sync.models import Area, Household
@@ -43,6 +45,8 @@ ORDER = tuple(STEPS)
 #: area levels from the top; a supervisor's level for a household is that of their highest area above it
 LEVELS = ("county", "town", "village", "group")
 MAX_NOTE = 2000
+#: the largest document photo taken, bytes
+MAX_PHOTO = 20 * 1024 * 1024
 #: who may enter the steps of a level, for the refusal's message
 WHO = {"village": ("村级及以上审核人员", "a supervisor of the village or above"),
        "town": ("乡镇级及以上审核人员", "a supervisor of the town or above"),
@@ -96,6 +100,19 @@ def check_step(done: list[tuple[str, dt.date]], step: str, on: Any, today: dt.da
     if done and on < done[-1][1]:
         raise _refuse("date_before_previous", f"日期不能早于上一步（{done[-1][1].isoformat()}）。",
                       f"The date cannot be before the previous step's ({done[-1][1].isoformat()}).")
+
+
+def document_photo(data: bytes, filename: str | None, content_type: str | None) -> tuple[str, str]:
+    """A document photo's sha256 and the image type it is stored and served as, found by decoding it
+    (media.images); a file that is not a sound JPEG, PNG, WebP or GIF of the type it claims is refused."""
+    if len(data) > MAX_PHOTO:
+        raise _refuse("photo_too_large", f"照片不能超过 {MAX_PHOTO // 1024 // 1024} MB。",
+                      f"A photo may be at most {MAX_PHOTO // 1024 // 1024} MB.", "too_large")
+    check = inspect_image(data, filename, content_type)
+    if not check.ok or check.format not in SERVED_TYPES:
+        raise _refuse("photo_invalid", "照片不是有效的图片（JPEG、PNG、WebP 或 GIF）。",
+                      "The photo is not a valid image (JPEG, PNG, WebP or GIF).")
+    return hashlib.sha256(data).hexdigest(), SERVED_TYPES[check.format]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,14 +175,20 @@ def open_count(session: Session, scope: Scope) -> int:
     return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
+def household_step(session: Session, household_id: int, step: str) -> ExitStep | None:
+    return session.scalar(select(ExitStep).where(ExitStep.household_id == household_id, ExitStep.step == step))
+
+
 def household_steps(session: Session, household_id: int) -> list[ExitStep]:
     return list(session.scalars(select(ExitStep).where(ExitStep.household_id == household_id)
                                 .order_by(ExitStep.position)))
 
 
 def enter_step(session: Session, household: Household, step: str, on: Any, note: str | None, user: Author,
-               level: str | None, now: dt.datetime, today: dt.date) -> ExitStep:
+               level: str | None, now: dt.datetime, today: dt.date,
+               photo: tuple[str, str] | None = None) -> ExitStep:
     """Keep a step entered by `user` (whose highest area above the household is at `level`, server.scope.level_for),
+    with its document photo (sha256 in the media store, image type from `document_photo`) when one was given,
     after the refusals: an unknown step (invalid), a role or level that may not enter it (forbidden), a step
     out of order (conflict), a day in the future or before the previous step's (invalid). The household is locked
     first so that two steps entered at once are checked one after the other."""
@@ -183,7 +206,8 @@ def enter_step(session: Session, household: Household, step: str, on: Any, note:
     standard = session.scalar(select(HouseholdRecord.exit_eligible)
                               .where(HouseholdRecord.household_id == household.id))
     entered = ExitStep(household_id=household.id, step=step, position=ORDER.index(step) + 1, on=on,
-                       note=body or None, standard_met=standard, by_id=user.id,
+                       note=body or None, standard_met=standard, photo_sha256=photo[0] if photo else None,
+                       photo_type=photo[1] if photo else None, by_id=user.id,
                        by_name=(user.display_name or user.username)[:100], at=now)
     session.add(entered)
     session.flush()

@@ -3,7 +3,7 @@ and the next step entered by those whose level allows it. Everything in the call
 answers 404, a cadre's write 403."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 from marshmallow import Schema, fields, validate
 
 from server.api import bp
@@ -14,9 +14,12 @@ from server.audit import record
 from server.auth import require_api_user
 from server.db import utcnow
 from server.readmodels import resolve_area
-from server.runtime import db
+from server.errors import Problem
+from server.media_http import send_blob
+from server.runtime import db, runtime
 from server.scope import level_for, scoped_household
-from sync.exit_procedure import ORDER, STEPS, MAX_NOTE, enter_step, exit_detail, list_exits
+from sync.exit_procedure import (MAX_PHOTO, MAX_NOTE, ORDER, STEPS, document_photo, enter_step, exit_detail,
+                                 household_step, list_exits)
 from sync.renovation_ledger import china_today
 
 
@@ -55,6 +58,9 @@ class ExitStepSchema(Schema):
     standard_met = fields.Boolean(allow_none=True)
     by = fields.String(attribute="by_name")
     at = fields.DateTime()
+    #: the document photo, served as the image type its check found; null when none was given
+    photo_url = fields.Function(lambda s: url_for("api.exit_step_photo", number=s.household.number, step=s.step)
+                                if s.photo_sha256 else None)
 
 
 class ExitDetailSchema(ExitHouseholdSchema):
@@ -103,14 +109,34 @@ def enter_exit_step(number: str):
     备案标注)
 
     Village steps: a supervisor of the village or above; 镇核查: of the town or above; the county's three: a county
-    supervisor or an admin. Steps in order (409), dated neither in the future nor before the previous step (400)."""
+    supervisor or an admin. Steps in order (409), dated neither in the future nor before the previous step (400).
+    JSON, or multipart/form-data with the same fields and an optional document photo in `photo` (JPEG, PNG, WebP
+    or GIF, checked by decoding it)."""
     principal = require_api_user()
     household, area, _ = scoped_household(db(), principal.scope, number)
-    body = load(ExitStepEntrySchema(), request.get_json(silent=True) or {})
+    multipart = request.mimetype == "multipart/form-data"
+    body = load(ExitStepEntrySchema(), request.form.to_dict() if multipart else request.get_json(silent=True) or {})
+    upload = request.files.get("photo") if multipart else None
+    data = upload.stream.read(MAX_PHOTO + 1) if upload and upload.filename else None
+    photo = document_photo(data, upload.filename, upload.mimetype) if data is not None else None
     now = utcnow()
     enter_step(db(), household, body["step"], body["on"], body.get("note"), principal.user,
-               level_for(db(), principal.user, area), now, china_today(now))
+               level_for(db(), principal.user, area), now, china_today(now), photo)
+    if data is not None:
+        runtime().store.put_bytes(data)
     record(db(), "exit.step", f"household:{number}", {"step": body["step"], "on": body["on"].isoformat(),
-                                                      "note": body.get("note")})
+                                                      "note": body.get("note"), "photo": photo[0] if photo else None})
     db().commit()
     return get_exit_procedure(number)
+
+
+@bp.get("/exits/<number>/steps/<step>/photo")
+@documented(media_type="image/*")
+def exit_step_photo(number: str, step: str):
+    """A step's document photo, served only as the image type its check found"""
+    principal = require_api_user()
+    household, _area, _record = scoped_household(db(), principal.scope, number)
+    entered = household_step(db(), household.id, step)
+    if entered is None or entered.photo_sha256 is None:
+        raise Problem(404, "exit.photo_not_found", "这一步没有照片。", "This step has no photo.")
+    return send_blob(runtime().store, entered.photo_sha256, entered.photo_type, f"{number}-{step}")

@@ -4,12 +4,14 @@ status, every read and write in the caller's areas.
 DOMAIN.md "Precisions", line 110: "Exit follows a procedure: 民主评议 → 村两委和驻村工作队核实 → 村内公示 → 镇核查 →
 县抽查 → 批准公告 → 备案标注 (001)"."""
 import datetime as dt
+import io
 
 import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import AuditEntry
+from support import jpeg
 from sync.exit_models import ExitStep
 from sync.renovation_ledger import china_today
 
@@ -108,3 +110,23 @@ def test_the_list_filters_by_area_step_and_done(client, district, admin):
     assert listed(done="false", area="210504001") == [(HH, "verification", False), (HH2, "appraisal", False)]
     assert listed(headers=district["town1"]) == [(HH, "verification", False), (HH2, "appraisal", False)]
     assert client.get("/api/v1/exits", query_string={"step": "nope"}, headers=admin).status_code == 400
+
+
+def test_a_step_with_a_document_photo_served_only_as_the_image_it_is(client, district):
+    town = district["town1"]
+    data = {"step": "appraisal", "on": day(1), "note": "评议记录",
+            "photo": (io.BytesIO(jpeg(2000)), "minutes.png", "image/png")}   # declared PNG, content JPEG: refused
+    refused = client.post(f"/api/v1/exits/{HH}/steps", data=data, headers=town, content_type="multipart/form-data")
+    assert refused.status_code == 400 and refused.get_json()["code"] == "exit.photo_invalid"
+    html = {**data, "photo": (io.BytesIO(b"<script>alert(1)</script>"), "minutes.jpg", "image/jpeg")}
+    assert client.post(f"/api/v1/exits/{HH}/steps", data=html, headers=town,
+                       content_type="multipart/form-data").get_json()["code"] == "exit.photo_invalid"
+    good = {**data, "photo": (io.BytesIO(jpeg(2000)), "minutes.jpg", "image/jpeg")}
+    answer = client.post(f"/api/v1/exits/{HH}/steps", data=good, headers=town, content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.get_json()
+    entered = answer.get_json()["steps"][0]
+    assert entered["note"] == "评议记录" and entered["photo_url"] == f"/api/v1/exits/{HH}/steps/appraisal/photo"
+    photo = client.get(entered["photo_url"], headers=town)
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data == jpeg(2000)
+    assert client.get(entered["photo_url"], headers=district["cadre2"]).status_code == 404   # village 2's cadre
+    assert client.get(f"/api/v1/exits/{HH}/steps/verification/photo", headers=town).status_code == 404

@@ -24,6 +24,8 @@ def upgrade() -> None:
     sa.Column('on', sa.Date(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('standard_met', sa.Boolean(), nullable=True),
+    sa.Column('photo_sha256', sa.String(length=64), nullable=True),
+    sa.Column('photo_type', sa.String(length=20), nullable=True),
     sa.Column('by_id', sa.Integer(), nullable=False),
     sa.Column('by_name', sa.String(length=100), nullable=False),
     sa.Column('at', server.db.UTCDateTime(timezone=True), nullable=False),
