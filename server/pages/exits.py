@@ -16,9 +16,9 @@ from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
-from server.runtime import db
+from server.runtime import db, runtime
 from server.scope import level_for, scoped_household
-from sync.exit_procedure import ORDER, STEPS, enter_step, exit_detail, list_exits
+from sync.exit_procedure import MAX_PHOTO, ORDER, STEPS, document_photo, enter_step, exit_detail, list_exits
 from sync.models import Area, Household
 from sync.renovation_ledger import china_today
 from sync.review import area_choices
@@ -39,8 +39,9 @@ def exit_view(household: Household, area: Area, standard_met: bool | None) -> di
     user = current_principal().user
     detail = exit_detail(db(), household, area.name, standard_met, user.role, level_for(db(), user, area))
     return {**detail, "next_label": step_label(detail["next_step"]),
-            "steps": [{"label": step_label(s.step), "on": s.on, "by": s.by_name, "note": s.note}
-                      for s in detail["steps"]]}
+            "steps": [{"label": step_label(s.step), "on": s.on, "by": s.by_name, "note": s.note,
+                       "photo": url_for("api.exit_step_photo", number=household.number, step=s.step)
+                       if s.photo_sha256 else None} for s in detail["steps"]]}
 
 
 @bp.get("/")
@@ -79,18 +80,24 @@ def step_page(number: str):
     except ValueError:
         on = None
     note = request.form.get("note")
+    upload = request.files.get("photo")
+    data = upload.stream.read(MAX_PHOTO + 1) if upload and upload.filename else None
     back = redirect(url_for("households.file_page", number=number, _anchor="exit"))
     now = utcnow()
     try:
+        photo = document_photo(data, upload.filename, upload.mimetype) if data is not None else None
         enter_step(db(), household, step, on, note, principal.user, level_for(db(), principal.user, area), now,
-                   china_today(now))
+                   china_today(now), photo)
     except DomainError as refused:
         if refused.kind not in ("invalid", "conflict"):
             raise
         db().rollback()
         flash(refused.message(current_lang()), "error")
         return back
-    record(db(), "exit.step", f"household:{number}", {"step": step, "on": on.isoformat(), "note": note or None})
+    if data is not None:
+        runtime().store.put_bytes(data)
+    record(db(), "exit.step", f"household:{number}", {"step": step, "on": on.isoformat(), "note": note or None,
+                                                      "photo": photo[0] if photo else None})
     db().commit()
     flash(_("已登记。"), "ok")
     return back

@@ -5,11 +5,12 @@ its filters, another area's household 404.
 DOMAIN.md "Precisions", line 110: "Exit follows a procedure: 民主评议 → 村两委和驻村工作队核实 → 村内公示 → 镇核查 →
 县抽查 → 批准公告 → 备案标注 (001)"."""
 import datetime as dt
+import io
 import re
 
 import pytest
 
-from support import login
+from support import jpeg, login
 from sync.renovation_ledger import china_today
 
 HH = "2105040010010001"        # village 1 (town 1)
@@ -98,3 +99,18 @@ def test_the_supervisors_home_counts_the_procedures_not_yet_filed(app, client, d
         answer = script.post(f"/api/v1/exits/{HH}/steps", json={**api, "step": step}, headers=admin)
         assert answer.status_code == 200, answer.get_json()
     assert card() == (0, "/exits/?done=0")
+
+
+def test_a_step_with_its_document_photo_from_the_file(client, district):
+    login(client, "town1")
+    token = csrf(text(client.get(f"/households/{HH}")))
+    form = {"csrf_token": token, "step": "appraisal", "on": str(TODAY), "note": "",
+            "photo": (io.BytesIO(b"not an image"), "minutes.jpg", "image/jpeg")}
+    assert client.post(f"/exits/{HH}/steps", data=form, content_type="multipart/form-data").status_code == 302
+    html = text(client.get(f"/households/{HH}"))
+    assert "照片不是有效的图片" in html and 'data-testid="exit-steps"' not in html
+    form["photo"] = (io.BytesIO(jpeg(2000)), "minutes.jpg", "image/jpeg")
+    assert client.post(f"/exits/{HH}/steps", data=form, content_type="multipart/form-data").status_code == 302
+    link = re.search(r'<a href="([^"]+)" data-testid="exit-photo">', text(client.get(f"/households/{HH}"))).group(1)
+    photo = client.get(link)
+    assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
