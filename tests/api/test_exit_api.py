@@ -13,6 +13,7 @@ from server.db import session_scope
 from server.models import AuditEntry
 from support import jpeg
 from sync.exit_models import ExitStep
+from sync.rebuild import rebuild
 from sync.renovation_ledger import china_today
 
 HH = "2105040010010001"        # village 1 (town 1)
@@ -130,3 +131,13 @@ def test_a_step_with_a_document_photo_served_only_as_the_image_it_is(client, dis
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg" and photo.data == jpeg(2000)
     assert client.get(entered["photo_url"], headers=district["cadre2"]).status_code == 404   # village 2's cadre
     assert client.get(f"/api/v1/exits/{HH}/steps/verification/photo", headers=town).status_code == 404
+
+
+def test_a_rebuild_leaves_the_steps_as_entered(app, client, district, sessions):
+    """Steps are facts people entered, not derived: `reconcile rebuild` rewrites the records and keeps them."""
+    rt = app.extensions["zoufang"]
+    for name in ("appraisal", "verification"):
+        assert step(client, district["village1"], name, day(2), note=name).status_code == 200
+    before = client.get(f"/api/v1/exits/{HH}", headers=district["town1"]).get_json()
+    assert rebuild(rt.sessions, rt.queue, batch=10).left == 0
+    assert client.get(f"/api/v1/exits/{HH}", headers=district["town1"]).get_json() == before
