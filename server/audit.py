@@ -44,6 +44,7 @@ ACTIONS = {
     "case.sign_off": lazy_gettext("问题销号"),
     "case.measure": lazy_gettext("记录帮扶措施"),
     "renovation.entry": lazy_gettext("登记危房改造台账"),
+    "exit.step": lazy_gettext("登记退出程序"),
 }
 CLI = "cli"
 

@@ -64,3 +64,15 @@ def scoped_household(session: Session, scope: AreaScope, number: str):
     if row is None:
         raise Problem(404, "household.not_found", f"没有户编号为 {number} 的户。", f"There is no household {number}.")
     return tuple(row)
+
+
+def level_for(session: Session, user: User, area: Area) -> str | None:
+    """The level (county, town, village, group) of the user's highest assigned area that holds `area` (itself or
+    above); "county" for an admin, None when none of their areas holds it."""
+    if user.role == "admin":
+        return "county"
+    rows = session.execute(select(Area.path, Area.level).join(UserArea, UserArea.area_id == Area.id)
+                           .where(UserArea.user_id == user.id)).all()
+    order = ("county", "town", "village", "group")
+    levels = [level for path, level in rows if area.path.startswith(path) and level in order]
+    return min(levels, key=order.index) if levels else None

@@ -29,6 +29,7 @@ from server.pages.common import this_month
 from server.pages.coverage import trend_chart
 from server.runtime import db, runtime
 from sync.case_lists import case_counts, open_cases
+from sync.exit_procedure import open_count
 from sync.renovation_ledger import china_today, overdue_count
 from sync.feedback import feedback_counts, returned_to
 from sync.forms import VISIT_FORM
@@ -114,11 +115,13 @@ def supervisor_home(principal: Principal):
     areas, forms = _areas(user.id), _forms()
     cases, feedback = case_counts(db(), principal.scope), feedback_counts(db(), scope=principal.scope)
     overdue = overdue_count(db(), principal.scope, china_today(utcnow()))
+    exits = open_count(db(), principal.scope)
     db().rollback()
     thresholds = runtime().queue.rules.thresholds
     return render_template("home/supervisor.html", user=user, work=work, report=work.coverage,
                            chart=trend_chart(work.coverage.trend), rows=work.worst_rows(),
-                           cards=supervisor_cards(work, thresholds, cases, feedback, overdue), areas=areas, forms=forms)
+                           cards=supervisor_cards(work, thresholds, cases, feedback, overdue, exits), areas=areas,
+                           forms=forms)
 
 
 #: a case's age on the supervisor's home (sync.case_lists AGE_BUCKETS), and the list of the older ones
@@ -126,7 +129,7 @@ CASE_AGES = (("lt30", "不到 30 天", None), ("30to90", "30 至 90 天", 30), (
 
 
 def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: dict, feedback: dict,
-                     overdue: int) -> list[Card]:
+                     overdue: int, exits: int) -> list[Card]:
     month = work.month
     households = "households.list_page"
     return [
@@ -154,6 +157,8 @@ def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: 
         Card("renovation-overdue", _("危房改造逾期"), overdue,
              url_for("renovation.list_page", overdue="1"), tone="todo",
              note=_("危房改造台账中过了入住期限仍未完成的户")),
+        Card("exits-open", _("退出程序未备案"), exits, url_for("exits.list_page", done="0"), tone="todo",
+             note=_("已开始退出程序、尚未备案标注的户")),
         Card("monitoring", _("监测户"), sum(n for _kind, n in work.monitoring), None,
              parts=tuple(Part(kind, n, url_for(households, monitoring_type=kind)) for kind, n in work.monitoring)),
         Card("screening", _("排查：低于复核线的户"), work.screening, url_for(households, screening="1"), tone="todo",
