@@ -213,3 +213,13 @@ def test_a_closed_form_has_no_edit_page_and_no_link(client, sessions, sample_dis
     assert client.get(edit_urls(instance_id)[0]).status_code == 404
     page = client.get(f"/households/{number}/submissions/household_visit/{instance_id}").get_data(as_text=True)
     assert 'data-testid="web-edit"' not in page
+
+
+def test_a_returned_submission_waiting_for_its_answer_offers_its_sender_the_edit(client, sessions, sample_district):
+    instance_id = sent_visit(client, sample_district, numbers_in(sessions, VILLAGE_1)[0])
+    returned = client.post(f"/api/v1/submissions/household_visit/{instance_id}/review",
+                           json={"state": "rejected", "comment": "合影看不清"}, headers=sample_district["town1"])
+    assert returned.status_code == 200, returned.get_data(as_text=True)
+    login(client, "cadre001")
+    listed = client.get("/feedback/").get_data(as_text=True)
+    assert f'href="{edit_urls(instance_id)[0]}" data-testid="returned-edit"' in listed
