@@ -148,8 +148,9 @@ def edit_file(form_id: str, instance_id: str, filename: str):
                       f"The submission has no received file '{filename}'.")
     image_type = served_type(attachment.image_check, attachment.image_info)
     settled = attachment.image_check is not None or not looks_like_image(filename, attachment.content_type)
+    sha256 = attachment.sha256
     db().rollback()
-    return _private(send_blob(runtime().store, attachment.sha256, image_type, filename, settled))
+    return _private(send_blob(runtime().store, sha256, image_type, filename, settled))
 
 
 @bp.route("/fill/sw.js")
