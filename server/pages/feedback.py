@@ -96,18 +96,25 @@ def index():
                                   "total": result.total})
 
 
+def own_or_scoped_submission(form_id: str, instance_id: str) -> Submission:
+    """A submission in the caller's areas or sent by them (filed under another area when its household is
+    outside theirs), else 404."""
+    found = db().scalar(current_principal().scope.filter_own(
+        select(Submission).join(Form, Submission.form_id == Form.id)
+        .where(Form.xml_form_id == form_id, Submission.instance_id == instance_id),
+        Submission.area_id, Submission.submitter_id))
+    if found is None:
+        raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
+    return found
+
+
 @bp.post("/reply/<form_id>/<path:instance_id>")
 @page()
 def reply_page(form_id: str, instance_id: str):
     """The sender's reply to the review of their submission (as POST …/review with a comment); back to the page
     they wrote it on."""
     principal = current_principal()
-    found = db().scalar(principal.scope.filter_own(
-        select(Submission).join(Form, Submission.form_id == Form.id)
-        .where(Form.xml_form_id == form_id, Submission.instance_id == instance_id),
-        Submission.area_id, Submission.submitter_id))
-    if found is None:
-        raise Problem(404, "submission.not_found", "没有这份提交。", "There is no such submission.")
+    found = own_or_scoped_submission(form_id, instance_id)
     back = submission_link(form_id, instance_id, found.household_number) or url_for("feedback.index")
     if principal.user.role in REVIEWERS:
         raise Problem(403, "feedback.reviewers_review", "督导请在审核页面填写意见。",

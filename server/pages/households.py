@@ -29,6 +29,7 @@ from server.pages.common import (current_principal, display_names, local_time, m
 from server.pages.cases import case_permissions, case_views
 from server.pages.feedback import household_feedback, submission_feedback
 from server.pages.exits import exit_view
+from server.pages.fill import edit_link
 from server.pages.renovation import renovation_forms, renovation_view
 from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
 from server.scope import scoped_household
@@ -521,7 +522,8 @@ def submission_page(number: str, form_id: str, instance_id: str):
             "submitter": display_name or username, "review_state": submission.review_state,
             "reconcile_state": submission.reconcile_state,
             "xml_url": url_for("api.submission_xml", xml_form_id=xml_form_id, instance_id=submission.instance_id),
-            "json_url": url_for("api.get_submission", xml_form_id=xml_form_id, instance_id=submission.instance_id)}
+            "json_url": url_for("api.get_submission", xml_form_id=xml_form_id, instance_id=submission.instance_id),
+            "edit_url": edit_link(xml_form_id, submission)}
     feedback = submission_feedback(submission, xml_form_id)
     db().commit()
     return render_template("households/submission.html", number=number, head=household.head_name, meta=meta,

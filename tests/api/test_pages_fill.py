@@ -117,3 +117,109 @@ def test_a_send_after_the_session_ended_gets_no_password_box(client, sessions, s
     answer = Collect(client, {}).submit(visit_xml(number), headers={"X-CSRF-Token": token})
     assert answer.status_code == 401 and "WWW-Authenticate" not in answer.headers
     assert "登录已过期" in answer.get_data(as_text=True)
+
+
+# ---- edit mode (issue 20): /fill/<form_id>/edit/<instance_id> ---------------------------------------------------
+
+ID_NUMBER, MASKED = "210504194707180878", "210504********0878"
+
+
+def sent_visit(client, sample_district, number: str, username: str = "cadre1") -> str:
+    """A visit sent by `username` naming a person by full ID number, with its family photo; its instanceID."""
+    xml = visit_xml(number, changes=[{"type": "move_in", "name": "王五", "id_number": ID_NUMBER}])
+    answer = Collect(client, sample_district[username]).submit(xml, {"family.jpg": jpeg(20_000)})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    return re.search(rb"<instanceID>([^<]+)</instanceID>", xml).group(1).decode()
+
+
+def edit_urls(instance_id: str) -> list[str]:
+    base = f"/fill/household_visit/edit/{instance_id}"
+    return [base, f"{base}/instance.xml", f"{base}/files/family.jpg"]
+
+
+def test_the_sender_opens_their_submission_in_edit_mode_with_the_real_id_numbers(client, sessions,
+                                                                                 sample_district):
+    instance_id = sent_visit(client, sample_district, numbers_in(sessions, VILLAGE_1)[0])
+    login(client, "cadre001")
+    page_url, xml_url, file_url = edit_urls(instance_id)
+    answer = client.get(page_url)
+    assert answer.status_code == 200
+    text = answer.get_data(as_text=True)
+    assert "<title>修改 · 入户走访</title>" in text and "再填一份" not in text  # an edit, not a fresh form
+    data = shell(text)
+    assert data["instance"] == xml_url and data["edited"] == instance_id
+    assert data["files"] == f"{page_url}/files/" and data["submission"] == "/submission"
+    # the answers go back whole: a masked ID number would overwrite the household's with the mask
+    xml = client.get(xml_url)
+    assert xml.status_code == 200 and f"<id_number>{ID_NUMBER}</id_number>" in xml.get_data(as_text=True)
+    assert "no-store" in xml.headers["Cache-Control"]
+    photo = client.get(file_url)
+    assert photo.status_code == 200 and photo.data == jpeg(20_000) and "no-store" in photo.headers["Cache-Control"]
+    photo.close()
+    assert client.get(f"{page_url}/files/other.jpg").status_code == 404
+
+
+def test_another_areas_submission_is_not_found_and_another_cadres_is_forbidden(client, sessions, make_user,
+                                                                               sample_district):
+    instance_id = sent_visit(client, sample_district, numbers_in(sessions, VILLAGE_1)[0])
+    login(client, "cadre002")  # village 2: the submission is not in their areas
+    assert [client.get(url).status_code for url in edit_urls(instance_id)] == [404, 404, 404]
+    make_user("village1b", "cadre", (sample_district["codes"][VILLAGE_1],))
+    login(client, "village1b")  # the same village, not the sender: only its sender or a supervisor may edit it
+    answers = [client.get(url) for url in edit_urls(instance_id)]
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert all(ID_NUMBER not in a.get_data(as_text=True) for a in answers)
+    assert client.get("/fill/household_visit/edit/uuid:no-such").status_code == 404
+
+
+def test_a_supervisor_of_the_area_opens_it_and_the_pages_link_to_it(client, sessions, sample_district):
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    instance_id = sent_visit(client, sample_district, number)
+    page_url, xml_url, _file_url = edit_urls(instance_id)
+    login(client, "town1")
+    assert client.get(page_url).status_code == 200
+    assert f"<id_number>{ID_NUMBER}</id_number>" in client.get(xml_url).get_data(as_text=True)
+    review = client.get(f"/review/submissions/household_visit/{instance_id}").get_data(as_text=True)
+    assert f'href="{page_url}" data-testid="web-edit"' in review
+    household = client.get(f"/households/{number}/submissions/household_visit/{instance_id}").get_data(as_text=True)
+    assert f'href="{page_url}" data-testid="web-edit"' in household
+
+
+def test_a_replaced_version_is_not_edited_again_and_links_to_the_current_one_only(client, sessions,
+                                                                                  sample_district):
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    old = sent_visit(client, sample_district, number)
+    edit = visit_xml(number, deprecated_id=old, food="no")
+    assert Collect(client, sample_district["cadre1"]).submit(edit).status_code == 201
+    new = re.search(rb"<instanceID>([^<]+)</instanceID>", edit).group(1).decode()
+    login(client, "cadre001")
+    assert [client.get(url).status_code for url in edit_urls(old)[:2]] == [409, 409]
+    assert client.get(edit_urls(new)[0]).status_code == 200
+    kept = client.get(edit_urls(new)[2])  # the photo the edit kept without sending it
+    assert kept.status_code == 200 and kept.data == jpeg(20_000)
+    kept.close()
+    old_page = client.get(f"/households/{number}/submissions/household_visit/{old}").get_data(as_text=True)
+    assert 'data-testid="web-edit"' not in old_page
+    new_page = client.get(f"/households/{number}/submissions/household_visit/{new}").get_data(as_text=True)
+    assert f'href="{edit_urls(new)[0]}" data-testid="web-edit"' in new_page
+
+
+def test_a_closed_form_has_no_edit_page_and_no_link(client, sessions, sample_district):
+    number = numbers_in(sessions, VILLAGE_1)[0]
+    instance_id = sent_visit(client, sample_district, number)
+    with session_scope(sessions) as session:
+        session.execute(update(Form).where(Form.xml_form_id == "household_visit").values(state="closing"))
+    login(client, "cadre001")
+    assert client.get(edit_urls(instance_id)[0]).status_code == 404
+    page = client.get(f"/households/{number}/submissions/household_visit/{instance_id}").get_data(as_text=True)
+    assert 'data-testid="web-edit"' not in page
+
+
+def test_a_returned_submission_waiting_for_its_answer_offers_its_sender_the_edit(client, sessions, sample_district):
+    instance_id = sent_visit(client, sample_district, numbers_in(sessions, VILLAGE_1)[0])
+    returned = client.post(f"/api/v1/submissions/household_visit/{instance_id}/review",
+                           json={"state": "rejected", "comment": "合影看不清"}, headers=sample_district["town1"])
+    assert returned.status_code == 200, returned.get_data(as_text=True)
+    login(client, "cadre001")
+    listed = client.get("/feedback/").get_data(as_text=True)
+    assert f'href="{edit_urls(instance_id)[0]}" data-testid="returned-edit"' in listed

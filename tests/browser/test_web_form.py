@@ -4,6 +4,7 @@ pipeline Collect's uploads take; the household's record then shows the visit. No
 import base64
 import datetime as dt
 import io
+import re
 import time
 
 import pytest
@@ -11,7 +12,8 @@ import requests
 from PIL import ExifTags, Image
 from playwright.sync_api import expect
 
-from support import make_jpeg
+from conftest import DEMO_PASSWORD
+from support import make_jpeg, visit_xml
 
 pytestmark = pytest.mark.browser
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -208,3 +210,60 @@ def test_offline_the_form_opens_and_keeps_what_is_sent_until_online_then_each_ar
         f"SELECT instance_id, count(*) FROM submissions WHERE instance_id IN ({', '.join('?' * len(sent))}) "
         "GROUP BY instance_id", sent).fetchall()
     assert sorted(arrived) == sorted((instance_id, 1) for instance_id in sent)
+
+
+def test_a_sent_visit_is_edited_in_the_page_and_replaces_the_original_keeping_its_base_and_photo(
+        new_context, login_states, demo_server, demo_db, screenshot, fits_phone):
+    """Edit mode (issue 20): the cadre opens their sent visit from its page, changes an answer and sends; the
+    server has a new current version naming the old one as deprecatedID, made from the same entity baseVersion,
+    with the family photo kept though the edit did not send it again (sync/submissions.py `_fill`)."""
+    number = demo_db.execute(
+        "SELECT h.number FROM households h JOIN areas a ON a.id = h.area_id "
+        "WHERE a.code = '210504001001' AND h.cadre = 'cadre001' ORDER BY h.number LIMIT 1 OFFSET 1").fetchone()[0]
+    photos = {"family.jpg": make_jpeg((640, 480)), "sign1.jpg": make_jpeg(), "sign2.jpg": make_jpeg()}
+    # yesterday's visit: within the form's 7 days, whatever the phone's time zone
+    end = (dt.datetime.now(CHINA) - dt.timedelta(days=1)).isoformat(timespec="seconds")
+    xml = visit_xml(number, end=end, food="no", base_version=1,
+                    answers={"signs/photo_housing_sign": "sign1.jpg", "signs/photo_water_sign": "sign2.jpg"})
+    sent = requests.post(f"{demo_server.base_url}/submission", auth=("cadre001", DEMO_PASSWORD), timeout=10,
+                         headers={"X-OpenRosa-Version": "1.0"},
+                         files={"xml_submission_file": ("submission.xml", xml, "text/xml"),
+                                **{name: (name, body, "image/jpeg") for name, body in photos.items()}})
+    assert sent.status_code == 201, sent.text
+    old = xml.decode().split("<instanceID>")[1].split("<")[0]
+
+    page = new_context("phone", login_states("cadre001")).new_page()
+    page.outside = []
+    page.on("request", lambda r: None if r.url.startswith((demo_server.base_url, "data:", "blob:"))
+            else page.outside.append(r.url))
+    page.goto(f"/households/{number}/submissions/household_visit/{old}")  # the visit's page, as the cadre finds it
+    page.get_by_test_id("web-edit").click()
+    expect(page.get_by_test_id("fill")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("fill-editing")).to_be_visible()
+    expect(page.locator("input[name$='/food_secure'][value='no']")).to_be_checked()  # the answers as sent
+    expect(question(page, "photo_family").locator("img")).to_have_attribute("src", re.compile("/files/family.jpg$"))
+    choose(page, "food_secure", "yes")
+    fits_phone(page)
+    screenshot(page, "fill-visit-edit", "phone")
+    page.get_by_test_id("fill-send").click()
+    expect(page.get_by_test_id("fill-done")).to_be_visible(timeout=20_000)
+    new = page.get_by_test_id("fill").get_attribute("data-sent")
+    assert new.startswith("uuid:") and new != old
+    assert page.outside == []
+
+    rows = dict(demo_db.execute("SELECT instance_id, current FROM submissions WHERE instance_id IN (?, ?)",
+                                (old, new)).fetchall())
+    assert rows == {old: 0, new: 1}
+    deprecated, edited_xml = demo_db.execute("SELECT deprecated_id, xml FROM submissions WHERE instance_id = ?",
+                                             (new,)).fetchone()
+    assert deprecated == old
+    edited_xml = edited_xml.decode() if isinstance(edited_xml, bytes) else edited_xml
+    assert "<food_secure>yes</food_secure>" in edited_xml
+    assert re.search(r'<entity [^>]*baseVersion="1"', edited_xml), edited_xml  # the version it was made from
+    kept = dict(demo_db.execute(
+        "SELECT a.filename, a.sha256 FROM submission_attachments a JOIN submissions s ON s.id = a.submission_id "
+        "WHERE s.instance_id = ? AND a.filename = 'family.jpg'", (new,)).fetchall())
+    original = dict(demo_db.execute(
+        "SELECT a.filename, a.sha256 FROM submission_attachments a JOIN submissions s ON s.id = a.submission_id "
+        "WHERE s.instance_id = ? AND a.filename = 'family.jpg'", (old,)).fetchall())
+    assert kept == original and kept["family.jpg"]

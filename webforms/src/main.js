@@ -3,6 +3,12 @@
  * OpenRosa endpoints (the same ones, and the same scoping, as ODK Collect), turns it into HTML with
  * enketo-transformer, runs it with enketo-core and sends the answers to /submission as Collect does (multipart,
  * xml_submission_file and the photos). The page's element #fill carries the URLs and the CSRF token.
+ *
+ * Edit mode (/fill/<form_id>/edit/<instance_id>: #fill has data-instance, data-files and data-edited): the page
+ * opens the submission's XML as enketo-core's instance, shows its photos from data-files, and sends an edit: a new
+ * meta/instanceID, meta/deprecatedID the edited one's (enketo-core does both for a `submitted` instance), only the
+ * photos chosen anew (the server keeps the edited version's files the edit names again), and the entity's
+ * baseVersion the original was made from, whatever the form's calculation says now.
  */
 import { transform } from 'enketo-transformer/web';
 import { Form } from 'enketo-core';
@@ -15,6 +21,8 @@ const page = document.getElementById('fill');
 const status = document.getElementById('fill-status');
 const sendButton = document.getElementById('fill-send');
 let form = null;
+/** In edit mode, the edited submission's XML as a document; null for a new one. */
+let edited = null;
 
 function say(text, tone = '') {
     status.textContent = text;
@@ -154,6 +162,47 @@ function hideNaN(formEl) {
     new MutationObserver(clean).observe(formEl, { subtree: true, characterData: true, childList: true });
 }
 
+/** The edited submission's XML (never cached: it holds the real ID numbers), or null for a new submission. */
+async function editedInstance() {
+    if (!page.dataset.instance) {
+        return null;
+    }
+    const response = await fetch(page.dataset.instance, { credentials: 'same-origin', headers: { Accept: 'text/xml' } });
+    if (!response.ok) {
+        throw new Error(`${response.status}`);
+    }
+    return response.text();
+}
+
+/** The photos of the edited submission, shown from the server by the file names its answers hold. */
+const fileUrl = fileManager.getFileUrl;
+fileManager.getFileUrl = (subject) => (page.dataset.files && typeof subject === 'string' && subject
+    && !/:\/\//.test(subject)
+    ? Promise.resolve(page.dataset.files + encodeURIComponent(subject))
+    : fileUrl(subject));
+
+/** The entity version attributes an edit keeps from the submission it edits: the update stays the one made from
+ * the version the cadre saw then (../shared/OPENROSA.md, baseVersion), not from today's list. */
+const KEPT_ENTITY = ['baseVersion', 'trunkVersion', 'branchId'];
+
+function keepEntityVersion(xml) {
+    const before = edited?.getElementsByTagNameNS('*', 'entity')[0];
+    if (!before) {
+        return xml;
+    }
+    const doc = new DOMParser().parseFromString(xml, 'text/xml');
+    const entity = doc.getElementsByTagNameNS('*', 'entity')[0];
+    if (!entity) {
+        return xml;
+    }
+    KEPT_ENTITY.forEach((name) => {
+        if (before.hasAttribute(name)) {
+            entity.setAttribute(name, before.getAttribute(name));
+        }
+    });
+    return new XMLSerializer().serializeToString(doc);
+}
+
 /** Fills in the household asked for by ?household=, as if the cadre had picked it. */
 function preselect(number) {
     const input = form.view.html.querySelector('[name$="/household"]');
@@ -176,12 +225,15 @@ async function open() {
     const xform = await (await get(page.dataset.form, 'text/xml')).text();
     const survey = await transform({ xform, markdown: false });
     const external = await externalInstances(survey.model);
+    const instanceStr = await editedInstance();
+    edited = instanceStr && new DOMParser().parseFromString(instanceStr, 'text/xml');
     const holder = document.getElementById('fill-form');
     const formEl = document.importNode(inert(survey.form), true);
     holder.replaceChildren(formEl);
     formEl.addEventListener('submit', (event) => event.preventDefault());
     localize(formEl);
-    form = new Form(formEl, { modelStr: survey.model, external }, { language: 'zh' });
+    const data = instanceStr ? { instanceStr, submitted: true } : {};
+    form = new Form(formEl, { modelStr: survey.model, external, ...data }, { language: 'zh' });
     const errors = form.init();
     localize(formEl);
     new MutationObserver((changes) => changes.forEach((change) => change.addedNodes.forEach((node) => {
@@ -190,7 +242,9 @@ async function open() {
         }
     }))).observe(formEl, { childList: true, subtree: true });
     hideNaN(formEl);
-    preselect(new URLSearchParams(window.location.search).get('household'));
+    if (!edited) {
+        preselect(new URLSearchParams(window.location.search).get('household'));
+    }
     page.dataset.ready = 'true';
     page.dataset.renderMs = String(Math.round(performance.now() - started));
     sendButton.hidden = false;
@@ -229,7 +283,7 @@ async function send() {
         }
         say('正在发送……');
         await keep({
-            id: form.instanceID, created: Date.now(), xml: form.getDataStr({ irrelevant: false }),
+            id: form.instanceID, created: Date.now(), xml: keepEntityVersion(form.getDataStr({ irrelevant: false })),
             files: fileManager.getCurrentFiles().map((file) => ({ name: file.name, blob: file })),
         });
         page.dataset.sent = form.instanceID;
@@ -272,15 +326,17 @@ async function keepForOffline() {
 }
 
 sendButton.addEventListener('click', send);
-document.getElementById('fill-again').addEventListener('click', () => {
+document.getElementById('fill-again')?.addEventListener('click', () => {
     window.location.href = page.dataset.fresh;
 });
 document.getElementById('fill-retry').addEventListener('click', sendNow);
 window.addEventListener('online', sendNow);
 open().then(() => {
-    keepForOffline().then(() => {
-        page.dataset.offline = 'ready';
-    }, () => {}); // offline use is a bonus: the page works without it
+    if (!edited) { // an edit starts online, from the submission the server holds
+        keepForOffline().then(() => {
+            page.dataset.offline = 'ready';
+        }, () => {}); // offline use is a bonus: the page works without it
+    }
     return navigator.onLine ? sendNow() : showWaiting();
 })
     .catch(() => say('表单无法打开，请检查网络后刷新页面。', 'bad'));
