@@ -267,3 +267,44 @@ def test_a_sent_visit_is_edited_in_the_page_and_replaces_the_original_keeping_it
         "SELECT a.filename, a.sha256 FROM submission_attachments a JOIN submissions s ON s.id = a.submission_id "
         "WHERE s.instance_id = ? AND a.filename = 'family.jpg'", (old,)).fetchall())
     assert kept == original and kept["family.jpg"]
+
+
+def test_a_submission_the_server_refuses_is_set_aside_with_its_reason_and_the_next_is_sent(
+        new_context, login_states, demo_server, demo_db, screenshot):
+    """One bad submission never blocks another, in the phone's queue too: a refusal that sending again will not
+    change (here XML the server cannot read, queued before) keeps that submission aside with the server's reason,
+    the visit after it is sent, and the refused one is deleted only by the user."""
+    number, latitude, longitude = demo_db.execute(
+        "SELECT h.number, h.latitude, h.longitude FROM households h JOIN areas a ON a.id = h.area_id "
+        "WHERE a.code = '210504001001' AND h.latitude IS NOT NULL ORDER BY h.number LIMIT 1").fetchone()
+    page = open_form(new_context, login_states, demo_server, "/fill/household_visit",
+                     {"latitude": latitude, "longitude": longitude, "accuracy": 5})
+    page.evaluate("""() => new Promise((resolve, reject) => {
+        const request = indexedDB.open('zoufang-fill', 1);
+        request.onsuccess = () => {
+            const transaction = request.result.transaction('outbox', 'readwrite');
+            transaction.objectStore('outbox').put({id: 'uuid:broken-on-the-phone', created: 1,
+                                                   xml: '<data><meta><instanceID>uuid:broken', files: []});
+            transaction.oncomplete = resolve;
+            transaction.onerror = reject;
+        };
+        request.onerror = reject;
+    })""")
+    pick_household(page, number)
+    choose(page, "visit_outcome", "not_home")
+    question(page, "absent_note").locator("textarea").fill("外出务工，电话联系下周再访")
+    question(page, "gps").locator("button[name=geodetect]").click()
+    expect(question(page, "gps").locator("input[name=lat]")).not_to_have_value("")
+    page.get_by_test_id("fill-send").click()
+    expect(page.get_by_text("已发送，服务器已收到。")).to_be_visible(timeout=20_000)
+    sent = page.get_by_test_id("fill").get_attribute("data-sent")
+    assert demo_db.execute("SELECT count(*) FROM submissions WHERE instance_id = ?", (sent,)).fetchone()[0] == 1
+    queue = page.get_by_test_id("fill-queue")
+    expect(queue).to_contain_text("1 条待发送，其中 1 条被服务器拒收")
+    expect(page.get_by_test_id("fill-refused")).to_contain_text("（400）")
+    screenshot(page, "fill-refused", "phone", full_page=False)
+    page.reload()  # set aside, not lost
+    expect(queue).to_contain_text("被服务器拒收")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("fill-refused").get_by_role("button", name="删除").click()
+    expect(queue).to_be_hidden()

@@ -14,7 +14,7 @@ import { transform } from 'enketo-transformer/web';
 import { Form } from 'enketo-core';
 import fileManager from 'enketo/file-manager';
 import { localize } from './translator.js';
-import { keep, sendWaiting, SendFailed, waiting } from './outbox.js';
+import { discard, keep, sendWaiting, SendFailed, waiting } from './outbox.js';
 import './datepicker-zh.js';
 
 const page = document.getElementById('fill');
@@ -251,26 +251,58 @@ async function open() {
     say(errors.length ? '表单有部分内容无法加载，请联系管理员。' : '', errors.length ? 'bad' : '');
 }
 
-/** "3 条待发送" with a retry button while submissions wait in the phone. */
+/**
+ * "3 条待发送" with a retry button while submissions wait in the phone; those the server refused listed with its
+ * reason, each with a button to delete it (it is never deleted otherwise).
+ */
 async function showWaiting() {
-    const count = (await waiting()).length;
+    const items = await waiting();
+    const refused = items.filter((item) => item.refused);
     const queue = document.getElementById('fill-queue');
-    queue.hidden = count === 0;
-    page.dataset.waiting = String(count);
-    document.getElementById('fill-queue-count').textContent = `${count} 条待发送`;
-    return count;
+    queue.hidden = items.length === 0;
+    page.dataset.waiting = String(items.length);
+    document.getElementById('fill-queue-count').textContent = refused.length
+        ? `${items.length} 条待发送，其中 ${refused.length} 条被服务器拒收` : `${items.length} 条待发送`;
+    const list = document.getElementById('fill-refused');
+    list.replaceChildren(...refused.map((item) => {
+        const entry = document.createElement('li');
+        const reason = document.createElement('span');
+        reason.textContent = `${new Date(item.created).toLocaleString('zh-CN', { hour12: false })} 填写的一份：`
+            + `${item.refused.message}（${item.refused.status}）`;
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.textContent = '删除';
+        remove.addEventListener('click', async () => {
+            if (window.confirm('删除后这份表单不能恢复。确定删除？')) {
+                await discard(item.id);
+                await showWaiting();
+            }
+        });
+        entry.append(reason, remove);
+        return entry;
+    }));
+    return items.length;
 }
 
-/** Sends what waits; true when nothing is left. */
-async function sendNow() {
+/**
+ * Sends what waits (those refused before too when `again`). Returns how the submission just sent fared:
+ * "sent", "kept" (waiting in the phone) or "refused" (the server's reason is on the page).
+ */
+async function sendNow(again = false) {
+    let refusal = null;
     try {
-        await sendWaiting(page.dataset.submission, page.dataset.csrf);
-        say('');
+        const refused = await sendWaiting(page.dataset.submission, page.dataset.csrf, again === true);
+        refusal = refused.find((item) => item.id === page.dataset.sent)?.refused || null;
+        say(refusal ? `服务器拒收（${refusal.status}）：${refusal.message}` : '', 'bad');
     } catch (error) {
         // offline: the queue's bar says what waits; a refusal by the server says why
         say(error instanceof SendFailed ? `发送失败（${error.status}）：${error.message}` : '', 'bad');
     }
-    return (await showWaiting()) === 0;
+    await showWaiting();
+    if (refusal) {
+        return 'refused';
+    }
+    return (await waiting()).some((item) => item.id === page.dataset.sent) ? 'kept' : 'sent';
 }
 
 async function send() {
@@ -293,11 +325,12 @@ async function send() {
     }
 }
 
-/** After a send: a clear confirmation (sent, or kept in the phone until online), and a fresh form next. */
-function sent(arrived) {
+/** After a send: a clear confirmation (sent, kept in the phone until online, or refused), and a fresh form next. */
+function sent(fate) {
     document.getElementById('fill-done').hidden = false;
-    document.getElementById('fill-done-sent').hidden = !arrived;
-    document.getElementById('fill-done-kept').hidden = arrived;
+    document.getElementById('fill-done-sent').hidden = fate !== 'sent';
+    document.getElementById('fill-done-kept').hidden = fate !== 'kept';
+    document.getElementById('fill-done-refused').hidden = fate !== 'refused';
     document.getElementById('fill-form').hidden = true;
     sendButton.hidden = true;
     window.scrollTo(0, 0);
@@ -329,8 +362,8 @@ sendButton.addEventListener('click', send);
 document.getElementById('fill-again')?.addEventListener('click', () => {
     window.location.href = page.dataset.fresh;
 });
-document.getElementById('fill-retry').addEventListener('click', sendNow);
-window.addEventListener('online', sendNow);
+document.getElementById('fill-retry').addEventListener('click', () => sendNow(true));
+window.addEventListener('online', () => sendNow());
 open().then(() => {
     if (!edited) { // an edit starts online, from the submission the server holds
         keepForOffline().then(() => {

@@ -46,16 +46,31 @@ function messageOf(body) {
     return message.split(' / ')[0] || '服务器未说明原因';
 }
 
+/**
+ * A refusal that sending again will not change (the form closed, the XML not accepted, an edit outdated): the
+ * submission is set aside with the server's reason, and the ones after it are sent all the same. A lost login
+ * (401), a timeout or too many requests (408, 429) and the server's own failures (5xx) stop the round instead:
+ * the next submissions would meet the same.
+ */
+const lasting = (status) => status >= 400 && status < 500 && ![401, 408, 429].includes(status);
+
 let sending = null;
 
 /**
- * Sends what waits, oldest first, until done or a send fails: a network failure (offline) rejects with a
- * TypeError, a refusal by the server with SendFailed; what was not sent stays.
+ * Sends what waits, oldest first. A network failure (offline) rejects with a TypeError and a passing refusal
+ * with SendFailed, leaving the rest waiting; a lasting refusal keeps the submission with its reason
+ * (`refused: {status, message}`) and goes on. What was set aside is sent again only when `again` (the 重试
+ * button): its photos are not uploaded at every round on a weak signal. Resolves to the refused ones.
  */
-export function sendWaiting(url, csrf) {
+export function sendWaiting(url, csrf, again = false) {
     sending = sending || (async () => {
         try {
+            const refused = [];
             for (const item of await waiting()) {
+                if (item.refused && !again) {
+                    refused.push(item);
+                    continue;
+                }
                 const body = new FormData();
                 body.append('xml_submission_file', new Blob([item.xml], { type: 'text/xml' }), 'submission.xml');
                 item.files.forEach(({ name, blob }) => body.append(name, blob, name));
@@ -63,14 +78,23 @@ export function sendWaiting(url, csrf) {
                     method: 'POST', body, credentials: 'same-origin',
                     headers: { 'X-CSRF-Token': csrf, 'X-OpenRosa-Version': '1.0' },
                 });
-                if (response.status !== 201) {
+                if (response.status === 201) {
+                    await forget(item.id);
+                } else if (lasting(response.status)) {
+                    item.refused = { status: response.status, message: messageOf(await response.text()) };
+                    await keep(item);
+                    refused.push(item);
+                } else {
                     throw new SendFailed(response.status, messageOf(await response.text()));
                 }
-                await forget(item.id);
             }
+            return refused;
         } finally {
             sending = null;
         }
     })();
     return sending;
 }
+
+/** Deletes a submission the server refused, once the user has read why. */
+export const discard = (id) => forget(id);
