@@ -172,6 +172,15 @@ def pick_household(page, number: str) -> None:
     picker.dispatch_event("change")
 
 
+def fill_not_home(page, number: str) -> None:
+    """The shortest visit form: nobody at home, with a note and the location at the door."""
+    pick_household(page, number)
+    choose(page, "visit_outcome", "not_home")
+    question(page, "absent_note").locator("textarea").fill("外出务工，电话联系下周再访")
+    question(page, "gps").locator("button[name=geodetect]").click()
+    expect(question(page, "gps").locator("input[name=lat]")).not_to_have_value("")
+
+
 def test_offline_the_form_opens_and_keeps_what_is_sent_until_online_then_each_arrives_once(
         new_context, login_states, demo_server, demo_db):
     households = demo_db.execute(
@@ -186,11 +195,7 @@ def test_offline_the_form_opens_and_keeps_what_is_sent_until_online_then_each_ar
     page.context.set_offline(True)
     sent = []
     for number, _lat, _lon in households:  # nobody at home twice: the shortest visit form
-        pick_household(page, number)
-        choose(page, "visit_outcome", "not_home")
-        question(page, "absent_note").locator("textarea").fill("外出务工，电话联系下周再访")
-        question(page, "gps").locator("button[name=geodetect]").click()
-        expect(question(page, "gps").locator("input[name=lat]")).not_to_have_value("")
+        fill_not_home(page, number)
         page.get_by_test_id("fill-send").click()
         expect(page.get_by_text("已保存在本机，联网后自动发送。")).to_be_visible()
         sent.append(shell.get_attribute("data-sent"))
@@ -290,11 +295,7 @@ def test_a_submission_the_server_refuses_is_set_aside_with_its_reason_and_the_ne
         };
         request.onerror = reject;
     })""")
-    pick_household(page, number)
-    choose(page, "visit_outcome", "not_home")
-    question(page, "absent_note").locator("textarea").fill("外出务工，电话联系下周再访")
-    question(page, "gps").locator("button[name=geodetect]").click()
-    expect(question(page, "gps").locator("input[name=lat]")).not_to_have_value("")
+    fill_not_home(page, number)
     page.get_by_test_id("fill-send").click()
     expect(page.get_by_text("已发送，服务器已收到。")).to_be_visible(timeout=20_000)
     sent = page.get_by_test_id("fill").get_attribute("data-sent")
