@@ -1,4 +1,5 @@
-"""Whether a returned submission waits for its sender, was answered, or is settled: the rule, and the two columns
+"""Whether a returned submission waits for its sender (waiting, 待整改), was answered and not yet reviewed again
+(answered, 已答复), or is settled (the supervisor has reviewed the answer): the rule, and the two columns
 of `submissions` that keep its result (`returned_at`, `feedback_state`) so that counting a city's returned
 submissions reads one index instead of deciding each one again.
 
@@ -24,11 +25,6 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from sync.models import Submission
 from sync.review_models import RETURNING_STATES, ReviewComment
-
-#: waiting: returned, not answered (待整改); answered: answered, not yet reviewed again (已答复); settled: the
-#: supervisor has reviewed the answer
-FEEDBACK_STATES = ("waiting", "answered", "settled")
-
 
 def returned_rows(*where: ColumnElement[bool]) -> Any:
     """The returned submissions (with these conditions) and the time they were returned: their latest review
