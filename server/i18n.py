@@ -6,6 +6,8 @@ so that no binary .mo file is kept in the repository and a catalog is never stal
 """
 from __future__ import annotations
 
+import functools
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +26,17 @@ def current_lang() -> str:
     return lang if lang in LANGS else "zh"
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(po: Path, lang: str, mtime_ns: int) -> bytes:
+    """A catalog's .mo bytes, parsed once per process and version of the .po: an app made for another data dir (the
+    tests make one per test) writes them again without parsing the .po again."""
+    with open(po, "rb") as source:
+        catalog = read_po(source, locale=lang)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
+
+
 def compile_catalogs(sources: Path, target: Path) -> list[Path]:
     """Compile every <part>/<lang>.po under `sources` into <target>/<part>/<lang>/LC_MESSAGES/messages.mo."""
     directories = []
@@ -32,12 +45,10 @@ def compile_catalogs(sources: Path, target: Path) -> list[Path]:
         mo = target / part / lang / "LC_MESSAGES" / "messages.mo"
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             mo.parent.mkdir(parents=True, exist_ok=True)
-            with open(po, "rb") as source:
-                catalog = read_po(source, locale=lang)
             # several gunicorn workers may compile at once: each writes its own temporary file, then renames it
             fd, partial = tempfile.mkstemp(dir=mo.parent, suffix=".part")
             with os.fdopen(fd, "wb") as out:
-                write_mo(out, catalog)
+                out.write(_compiled(po, lang, po.stat().st_mtime_ns))
             os.replace(partial, mo)
         if target / part not in directories:
             directories.append(target / part)

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, make_url, select, text
 
 from server.app import create_app
@@ -23,7 +24,6 @@ from server.bootstrap import migrate
 from server.config import load_settings
 from server.db import make_engine, make_session_factory, session_scope
 from server.models import User, UserArea
-from server.passwords import hash_password
 from server.runtime import Runtime
 from server.schema import metadata
 from sync.entity_list import bump_revision
@@ -204,11 +204,17 @@ def _each_xlsform_compiled_once():
     forms.service.compile_xlsform = real
 
 
+#: argon2id at a small cost for the tests' accounts. The server's own cost (server/passwords.py: 64 MiB, 3 passes)
+#: makes every first login of a test's user take ~0.1 s of a core, a few minutes of CI in all. argon2 reads the
+#: cost from the stored hash, so these accounts verify cheaply through the server's real code; the accounts the
+#: server makes (CLI, setup and admin pages) keep its cost, and tests/unit/server/test_passwords.py checks it.
+_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @functools.cache
 def _argon2_hash(password: str) -> str:
-    """A real argon2id hash, computed once per password for the whole run: hashing costs ~0.15 s, and most tests
-    make users. Logging in still verifies it in full."""
-    return hash_password(password)
+    """A real argon2id hash, computed once per password for the whole run. Logging in still verifies it in full."""
+    return _TEST_HASHER.hash(password)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from server.passwords import CredentialCache, hash_password, verify_password
 
 def test_argon2id_hash_verifies_only_the_right_password():
     stored = hash_password("correct horse")
-    assert stored.startswith("$argon2id$")
+    # the server's cost (RFC 9106's low-memory profile); the tests' own accounts use a smaller one (tests/conftest.py)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert verify_password(stored, "correct horse")
     assert not verify_password(stored, "wrong")
     assert not verify_password(None, "x") and not verify_password("garbage", "x")
