@@ -45,7 +45,7 @@ from server.errors import DomainError
 from sync.areas import area_by_code
 from sync.evidence import ATTEMPT
 from sync.models import Area, Household
-from sync.records import CoverageMonth, CoverageStale, Visit
+from sync.records import CacheFormat, CoverageMonth, CoverageStale, Visit
 
 VERIFIED = "verified"
 #: the list filters; "attempted" (only attempts in the month) is part of "not_visited"
@@ -485,9 +485,32 @@ def clear_cache(session: Session) -> None:
     session.execute(delete(CoverageMonth).execution_options(synchronize_session=False))
 
 
+#: how the cache is kept: raise it when a change makes the kept counts wrong (what is counted, or how), and the
+#: first worker to start empties the cache and has every month counted again
+CACHE_FORMAT = "1"
+
+
+def count_uncounted_once(session: Session) -> bool:
+    """For a starting worker: when the cache was kept another way than CACHE_FORMAT says (or by a version that did
+    not say), empty it if it was kept another way and mark every (area, month) with a visit, once; True when it
+    did. Otherwise nothing is read: the reconciler marks the months it changes, and a rebuild its chunks' months,
+    so a start has nothing to find (issue 18: at a province's size, reading every visit took minutes)."""
+    _lock_fills(session)
+    kept = session.get(CacheFormat, CoverageMonth.__tablename__)
+    if kept is not None and kept.format == CACHE_FORMAT:
+        return False
+    if kept is None:
+        session.add(CacheFormat(name=CoverageMonth.__tablename__, format=CACHE_FORMAT))
+    else:
+        clear_cache(session)
+        kept.format = CACHE_FORMAT
+    mark_uncounted(session)
+    return True
+
+
 def mark_uncounted(session: Session) -> None:
-    """Mark stale every (area, month) with a visit that the cache has no count of: after `reconcile rebuild` and
-    when a worker starts (the cache may predate a change of how it is kept), so that the worker counts them."""
+    """Mark stale every (area, month) with a visit that the cache has no count of, so that the worker counts them:
+    one read of every visit, done once after a change of CACHE_FORMAT (count_uncounted_once)."""
     uncounted = (select(Visit.area_id, Visit.month).distinct()
                  .where(Visit.month.is_not(None),
                         ~exists().where(CoverageMonth.area_id == Visit.area_id, CoverageMonth.month == Visit.month)))

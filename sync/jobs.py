@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from media.images import ImageLimits, process_image
 from media.store import Store
 from server.db import session_scope, utcnow
-from sync.coverage import mark_uncounted, refill_stale
+from sync.coverage import count_uncounted_once, refill_stale
 from sync.feedback_state import answered_by, refresh_feedback, refresh_unset
 from sync.models import Job, Submission, SubmissionAttachment
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
@@ -342,7 +342,8 @@ def queue_start_work(sessions: sessionmaker[Session], queue: QueueSettings) -> N
     """What a starting worker finds to do: coverage months the cache has no count of, returned submissions whose
     feedback state is not kept yet, records folded with other rules."""
     with session_scope(sessions) as session:
-        mark_uncounted(session)
+        if count_uncounted_once(session):
+            log.info("coverage: every month with a visit marked to be counted (the cache's format changed)")
     with session_scope(sessions) as session:
         refresh_unset(session)
     queue_refolds(sessions, queue)

@@ -89,6 +89,17 @@ class CoverageMonth(Base):
     verified: Mapped[int] = mapped_column(Integer)
 
 
+class CacheFormat(Base):
+    """Which way of keeping a derived table the rows in it were made by, per table: a worker that starts compares it
+    with its code's, so that the derived rows are made again once after a change, not read through at every start."""
+
+    __tablename__ = "cache_formats"
+
+    #: the derived table, e.g. "coverage_months"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(32))
+
+
 class CoverageStale(Base):
     """An area's month whose coverage the reconciler changed, written with the visits that changed it. Only ever
     inserted by the reconcilers (no key to collide on, so workers never wait on each other); taken away by the

@@ -18,9 +18,10 @@ from sqlalchemy import event, select, text, update
 
 from server.db import session_scope
 from support import Collect, login, make_jpeg, new_instance_id, postgres_url, visit_xml
-from sync.jobs import queue_refolds, run_until_idle
+from sync.jobs import queue_refolds, queue_start_work, run_until_idle
 from sync.models import Household, Submission
 from sync.rebuild import rebuild
+from sync.reconcile import stale_records
 from sync.rules import BUNDLED_RULES, load_rules
 
 PG_URL = postgres_url()
@@ -157,8 +158,9 @@ def _submit_everything(client, sample_district):
 
 def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(app, client, sample_district,
                                                                                engine, tmp_path):
-    """The worker's rounds (reconciles, photos, coverage counts, a refold after a change of rules), then a
-    rebuild. Not its start: `mark_uncounted` reads the (area, month) pairs of every visit, once per start."""
+    """The worker's rounds (reconciles, photos, coverage counts, a refold after a change of rules), a rebuild, a
+    worker's start and the admin page's refold progress. Not the first start after the coverage cache's format
+    changed: `mark_uncounted` then reads the (area, month) pairs of every visit, once."""
     rt = app.extensions["zoufang"]
     changed = tmp_path / "rules.toml"
     changed.write_text(BUNDLED_RULES.read_text(encoding="utf-8").replace("school_age_max = 15", "school_age_max = 16"),
@@ -166,6 +168,7 @@ def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(ap
     other_rules = load_rules(changed)
     run_until_idle(rt.sessions, rt.queue, rt.store)  # the roster import's jobs
     _submit_everything(client, sample_district)
+    queue_start_work(rt.sessions, rt.queue)  # the first start: the cache's format is written
     statements, stop = caught(engine)
     try:
         assert run_until_idle(rt.sessions, rt.queue, rt.store) > 0
@@ -173,6 +176,10 @@ def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(ap
         assert run_until_idle(rt.sessions, dataclasses.replace(rt.queue, rules=other_rules), rt.store) == 1
         rebuilt = rebuild(rt.sessions, rt.queue, batch=10)
         run_until_idle(rt.sessions, rt.queue, rt.store)  # the counts the rebuild marked
+        queue_start_work(rt.sessions, rt.queue)
+        with session_scope(rt.sessions) as session:
+            assert stale_records(session, rt.queue.rules.digest) == (0, 0)
+            assert stale_records(session, other_rules.digest) == (113, 113)
     finally:
         stop()
     assert rebuilt.households == 113 and rebuilt.left == 0

@@ -4,13 +4,14 @@ differs, with its progress in the log and on the admin page."""
 import logging
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.app import create_app
 from server.config import load_settings
 from server.db import session_scope
 from support import login
 from sync.jobs import queue_refolds
+from sync.reconcile import stale_records
 from sync.records import Finding, HouseholdRecord
 from sync.rules import BUNDLED_RULES, load_rules
 
@@ -73,3 +74,17 @@ def test_a_rules_file_that_differs_only_in_comments_refolds_nothing(tmp_path):
     commented = tmp_path / "rules.toml"
     commented.write_text("# a province's copy\n" + BUNDLED_RULES.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_rules(commented).digest == load_rules().digest
+
+
+def test_the_admin_page_counts_a_refold_under_way(client, sample_district, admin, sessions, work):
+    work()
+    login(client, "admin")
+    with session_scope(sessions) as session:   # a refold that has done all but 13 households
+        ids = session.scalars(select(HouseholdRecord.household_id).order_by(HouseholdRecord.household_id).limit(13))
+        session.execute(update(HouseholdRecord).where(HouseholdRecord.household_id.in_(list(ids)))
+                        .values(rules_digest="0" * 64))
+        assert stale_records(session, load_rules().digest) == (13, HOUSEHOLDS)
+    assert f"{HOUSEHOLDS - 13} / {HOUSEHOLDS} 户" in rules_status(client) and "其余 13 户" in rules_status(client)
+    with session_scope(sessions) as session:   # a record never folded (no digest yet) is stale too
+        session.execute(update(HouseholdRecord).values(rules_digest=None))
+        assert stale_records(session, load_rules().digest) == (HOUSEHOLDS, HOUSEHOLDS)

@@ -21,10 +21,10 @@ import sync.coverage
 from forms.models import Form
 from server.db import session_scope
 from server.models import User
-from sync.coverage import (clear_cache, coverage_for_month, coverage_trend, mark_stale, mark_uncounted, month_name,
-                           parse_month, refill_stale, visit_count_statement, visit_counts)
+from sync.coverage import (clear_cache, count_uncounted_once, coverage_for_month, coverage_trend, mark_stale,
+                           mark_uncounted, month_name, parse_month, refill_stale, visit_count_statement, visit_counts)
 from sync.models import Area, Household, Submission
-from sync.records import CoverageMonth, CoverageStale, Visit
+from sync.records import CacheFormat, CoverageMonth, CoverageStale, Visit
 
 COUNTY, TOWN, VILLAGE, VILLAGE_2 = "210504", "210504001", "210504001001", "210504001002"
 HAO_FU, LONG = "2105040010010001", "2105040010010019"        # village 210504001001
@@ -255,3 +255,30 @@ def test_a_visit_committed_while_a_request_counts_shows_on_the_next_request(sess
     after = read(visit_counts, area_ids, MONTHS)
     assert after == live(sessions, area_ids, MONTHS)
     assert sum(v for v, _ in after.values()) == 1
+
+
+# ---- a starting worker reads every visit only after a change of the cache's format ----------------------------
+
+def test_a_start_marks_every_month_once_then_only_after_the_cache_format_changes(sessions, rewrite, read,
+                                                                                monkeypatch):
+    rewrite(HAO_FU, [("2026-02-03", "verified", "cadre001")])
+    rewrite(DONG, [("2026-03-05", None, "cadre002")])
+    with session_scope(sessions) as session:
+        clear_cache(session)      # counts of an older version: the marks of their months are gone with them
+    assert read(count_uncounted_once) is True                  # the first start after the upgrade: every month
+    assert stale_marks(sessions) == [(VILLAGE, "2026-02"), (VILLAGE_2, "2026-03")]
+    read(refill_stale)
+    assert read(count_uncounted_once) is False                 # the next start reads nothing
+    assert stale_marks(sessions) == []
+    with session_scope(sessions) as session:
+        assert session.get(CacheFormat, "coverage_months").format == sync.coverage.CACHE_FORMAT
+        cached = session.scalar(select(func.count()).select_from(CoverageMonth))
+    assert cached > 0
+    monkeypatch.setattr(sync.coverage, "CACHE_FORMAT", "next")  # a version that keeps the counts another way
+    assert read(count_uncounted_once) is True
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(CoverageMonth)) == 0   # the old counts are gone
+        assert session.get(CacheFormat, "coverage_months").format == "next"
+    assert stale_marks(sessions) == [(VILLAGE, "2026-02"), (VILLAGE_2, "2026-03")]
+    read(refill_stale)
+    assert read(count_uncounted_once) is False
