@@ -1,12 +1,14 @@
 """`reconcile rebuild`: every household's record folded again from every submission's XML, at any size.
 
-The households are cut into chunks of consecutive numbers, queued as jobs of their own (kind "rebuild") in one
-short planning transaction. Processes claim them with SELECT … FOR UPDATE SKIP LOCKED, and a chunk's work and
-its job's deletion commit together, as the reconcile queue does (sync/jobs.py): several processes share the work
-(`--workers N`, PostgreSQL), an interrupted rebuild resumes with the chunks still queued, and since a chunk is one
-short transaction locking only its own households, the server goes on serving reads and submissions meanwhile.
-When no chunk is left, a marker job (kind "rebuild-finish") is taken away with the reconcile jobs the rebuild
-made unnecessary.
+The households are cut into chunks of consecutive numbers, queued as jobs of their own (kind "rebuild").
+Processes claim them with SELECT … FOR UPDATE SKIP LOCKED, and a chunk's work and its job's deletion commit
+together, as the reconcile queue does (sync/jobs.py): several processes share the work (`--workers N`,
+PostgreSQL), an interrupted rebuild resumes with the chunks still queued, and since a chunk is one short
+transaction locking only its own households, the server goes on serving reads and submissions meanwhile.
+The chunks are planned as the work goes, a few at a time, from a cursor kept in a job of its own (kind
+"rebuild-plan"): the first chunk starts at once whatever the number of households (planned all at start, a
+province's 1.2M took an estimated 15–40 s before it). When neither a chunk nor the cursor is left, a marker job
+(kind "rebuild-finish") is taken away with the reconcile jobs the rebuild made unnecessary.
 
 Every statement reads through an index, whatever the size of the database (issue 18; tests/api/test_query_plans.py
 checks the plans on PostgreSQL): chunks are ranges of household numbers, and the submissions naming no known
@@ -23,7 +25,7 @@ import traceback
 from multiprocessing.connection import wait
 from typing import Callable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import column, delete, func, insert, select, table, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.db import session_scope, utcnow
@@ -35,7 +37,12 @@ from sync.records import CoverageStale, Visit
 
 log = logging.getLogger("zoufang.rebuild")
 
-CHUNK, FINISH = "rebuild", "rebuild-finish"
+CHUNK, PLAN, FINISH = "rebuild", "rebuild-plan", "rebuild-finish"
+#: chunks planned at once by a process that finds none queued: each is one index lookup, so planning stays short
+PLAN_AHEAD = 4
+#: households above which PostgreSQL's estimate of their number gives the progress bar its first total (counting
+#: them reads the whole index); the total is exact once the last chunk is planned
+ESTIMATE_ABOVE = 100_000
 #: PostgreSQL advisory lock held while a rebuild is planned, so that two starting at once plan one
 _PLAN_LOCK = 0x5A4F_5546_5245_4255
 
@@ -86,44 +93,80 @@ def rebuild(sessions: sessionmaker[Session], queue: QueueSettings,
 
 
 def start_rebuild(sessions: sessionmaker[Session], batch: int = 500) -> bool:
-    """Queue the chunks of a rebuild, unless one is under way; True when a new one was planned. The coverage
-    cache is emptied with it: each chunk marks its visits' months to be counted again (requests count live
-    until then), so that counts the visits no longer explain are forgotten too."""
+    """Queue a rebuild's planning cursor and its marker, unless one is under way; True when a new one was started.
+    The coverage cache is emptied with it: each chunk marks its visits' months to be counted again (requests count
+    live until then), so that counts the visits no longer explain are forgotten too."""
     with session_scope(sessions) as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(_PLAN_LOCK)))
         if session.scalar(select(Job.id).where(Job.kind == FINISH).limit(1)) is not None:
             return False
         now = utcnow().isoformat()
-        chunks = [{"kind": CHUNK, "payload": {"after": after, "upto": upto, "households": count, "now": now}}
-                  for after, upto, count in _chunks(session, batch)]
-        total = sum(chunk["payload"]["households"] for chunk in chunks)
-        session.execute(insert(Job.__table__), [*chunks, {"kind": FINISH, "payload": {"households": total,
-                                                                                       "now": now}}])
+        total, exact = _households(session)
+        session.execute(insert(Job.__table__), [
+            {"kind": PLAN, "payload": {"after": None, "started": False, "batch": batch, "planned": 0, "now": now}},
+            {"kind": FINISH, "payload": {"households": total, "exact": exact, "now": now}}])
         clear_coverage_cache(session)
-        log.info("rebuild planned: %d households in %d chunks", total, len(chunks))
+        log.info("rebuild started: %s%d households in chunks of %d", "" if exact else "about ", total, batch)
         return True
 
 
-def _chunks(session: Session, batch: int):
-    """(after, upto, households) for ranges after < number <= upto of `batch` households each, from the first
-    household to the last, then one above the last (no household, but submissions naming unknown numbers there).
-    after None is the first chunk, which also takes the submissions naming no household. A boundary is one index
-    lookup of `batch` entries, so planning reads the households' index once and never sorts the table."""
-    after = None
-    while True:
+def _households(session: Session) -> tuple[int, bool]:
+    """(how many households, whether that is exact): PostgreSQL's estimate when it says more than
+    ESTIMATE_ABOVE, a count otherwise."""
+    if session.get_bind().dialect.name == "postgresql":
+        estimate = session.scalar(select(column("reltuples")).select_from(table("pg_class"))
+                                  .where(column("oid") == func.to_regclass(Household.__tablename__)))
+        if estimate is not None and estimate >= ESTIMATE_ABOVE:
+            return int(estimate), False
+    return session.scalar(select(func.count()).select_from(Household)), True
+
+
+def _plan(session: Session, plan: dict, count: int) -> tuple[list[tuple[str | None, str | None, int]], dict | None]:
+    """The next `count` chunks from the cursor `plan`, as (after, upto, households) for ranges after < number <=
+    upto of `batch` households each, from the first household to the last, then one above the last (no household,
+    but submissions naming unknown numbers there); and the cursor after them, None once the last is planned. The
+    first chunk (after None) also takes the submissions naming no household. A boundary is one index lookup of
+    `batch` entries: planning never sorts the table, and a call reads `count` × `batch` index entries."""
+    after, started, batch = plan["after"], plan["started"], plan["batch"]
+    chunks: list[tuple[str | None, str | None, int]] = []
+    while len(chunks) < count:
         step = select(Household.number).order_by(Household.number).offset(batch - 1).limit(1)
-        upto = session.scalar(step if after is None else step.where(Household.number > after))
+        upto = session.scalar(step.where(Household.number > after) if started else step)
         if upto is None:
-            break
-        yield after, upto, batch
-        after = upto
-    rest = select(func.count(), func.max(Household.number))  # fewer than `batch` households, whichever way read
-    count, last = session.execute(rest if after is None else rest.where(Household.number > after)).one()
-    if count:
-        yield after, last, count
-        after = last
-    yield after, None, 0
+            rest = select(func.count(), func.max(Household.number))  # fewer than `batch`, whichever way read
+            households, last = session.execute(rest.where(Household.number > after) if started else rest).one()
+            if households:
+                chunks.append((after, last, households))
+                after = last
+            chunks.append((after, None, 0))
+            return chunks, None
+        chunks.append((after, upto, batch))
+        after, started = upto, True
+    return chunks, {**plan, "after": after, "started": True}
+
+
+def _plan_more(session: Session) -> bool | None:
+    """Plan the next chunks, if the cursor is free: True when it did (the caller commits), None when another
+    process holds the cursor, False when nothing is left to plan."""
+    cursor = session.execute(select(Job.id, Job.payload).where(Job.kind == PLAN)
+                             .with_for_update(skip_locked=True)).first()
+    if cursor is None:
+        return None if session.scalar(select(Job.id).where(Job.kind == PLAN).limit(1)) is not None else False
+    chunks, following = _plan(session, cursor.payload, PLAN_AHEAD)
+    session.execute(insert(Job.__table__), [{"kind": CHUNK, "payload": {"after": after, "upto": upto,
+                                                                          "households": count,
+                                                                          "now": cursor.payload["now"]}}
+                                            for after, upto, count in chunks])
+    planned = cursor.payload["planned"] + sum(count for _after, _upto, count in chunks)
+    if following is None:
+        session.execute(delete(Job).where(Job.id == cursor.id))
+        marker = session.execute(select(Job.id, Job.payload).where(Job.kind == FINISH)).first()
+        session.execute(update(Job).where(Job.id == marker.id).values(
+            payload={**marker.payload, "households": planned, "exact": True}))
+    else:
+        session.execute(update(Job).where(Job.id == cursor.id).values(payload={**following, "planned": planned}))
+    return True
 
 
 def run_chunks(sessions: sessionmaker[Session], queue: QueueSettings,
@@ -138,8 +181,13 @@ def run_chunks(sessions: sessionmaker[Session], queue: QueueSettings,
             chunk = session.execute(select(Job.id, Job.payload).where(Job.kind == CHUNK, Job.state == "queued")
                                     .order_by(Job.id).limit(1).with_for_update(skip_locked=True)).first()
             if chunk is None:
-                session.rollback()
-                break
+                planned = _plan_more(session)
+                session.commit()
+                if planned is False:
+                    break
+                if planned is None:  # another process is planning: its chunks are a moment away
+                    time.sleep(0.05)
+                continue
             rebuilt.add(_rebuild_chunk(session, chunk.payload, queue))
             session.execute(delete(Job).where(Job.id == chunk.id))
             session.commit()
@@ -222,18 +270,23 @@ def finish_rebuild(sessions: sessionmaker[Session]) -> bool:
 
 
 def _chunks_left(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Job).where(Job.kind == CHUNK))
+    """Chunks queued or failed, and the planning cursor while chunks are still to be planned."""
+    return session.scalar(select(func.count()).select_from(Job).where(Job.kind.in_((CHUNK, PLAN))))
 
 
 def rebuild_progress(sessions: sessionmaker[Session]) -> tuple[int, int] | None:
-    """(households done, households in all) of the rebuild under way, None when there is none."""
+    """(households done, households in all) of the rebuild under way, None when there is none. Until the last
+    chunk is planned, the total on a large PostgreSQL database is its estimate."""
     with session_scope(sessions) as session:
         marker = session.scalar(select(Job.payload).where(Job.kind == FINISH))
         if marker is None:
             return None
-        left = sum(payload["households"] for payload in session.scalars(select(Job.payload)
-                                                                        .where(Job.kind == CHUNK)))
-        return marker["households"] - left, marker["households"]
+        total = marker["households"]
+        left = 0
+        for kind, payload in session.execute(select(Job.kind, Job.payload).where(Job.kind.in_((CHUNK, PLAN)))):
+            # a queued chunk's households, and those the cursor has not reached yet
+            left += payload["households"] if kind == CHUNK else max(total - payload["planned"], 0)
+        return min(max(total - left, 0), total), total
 
 
 def _in_processes(sessions: sessionmaker[Session], queue: QueueSettings, workers: int,

@@ -20,7 +20,7 @@ from server.db import session_scope
 from support import Collect, login, make_jpeg, new_instance_id, postgres_url, visit_xml
 from sync.jobs import queue_refolds, queue_start_work, run_until_idle
 from sync.models import Household, Submission
-from sync.rebuild import rebuild
+from sync.rebuild import rebuild, start_rebuild
 from sync.reconcile import stale_records
 from sync.rules import BUNDLED_RULES, load_rules
 
@@ -53,8 +53,8 @@ def plan_problems(plan: dict, indexes: dict[str, tuple[str, str, str | None, boo
         no LIMIT right above it."""
         if node["Node Type"] == "Seq Scan":
             return node["Relation Name"]
-        if "Index Name" not in node or parent == "Limit":
-            return None
+        if "Index Name" not in node or parent == "Limit" or node["Index Name"] not in indexes:
+            return None  # (not in `indexes`: a system catalog's, such as pg_class's for a table's size estimate)
         table, leading, second, partial = indexes[node["Index Name"]]
         condition = node.get("Index Cond", "")
 
@@ -174,6 +174,13 @@ def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(ap
         assert run_until_idle(rt.sessions, rt.queue, rt.store) > 0
         assert queue_refolds(rt.sessions, dataclasses.replace(rt.queue, rules=other_rules)) == 113
         assert run_until_idle(rt.sessions, dataclasses.replace(rt.queue, rules=other_rules), rt.store) == 1
+    finally:
+        stop()
+    # the rebuild's start counts the households of a small database (on a large one it takes PostgreSQL's estimate
+    # instead: tests/api/test_rebuild.py), so it is left out; the rebuild's chunks, planning included, are not
+    assert start_rebuild(rt.sessions, batch=10)
+    more, stop = caught(engine)
+    try:
         rebuilt = rebuild(rt.sessions, rt.queue, batch=10)
         run_until_idle(rt.sessions, rt.queue, rt.store)  # the counts the rebuild marked
         queue_start_work(rt.sessions, rt.queue)
@@ -182,6 +189,7 @@ def test_every_statement_of_the_worker_and_the_rebuild_reads_through_an_index(ap
             assert stale_records(session, other_rules.digest) == (113, 113)
     finally:
         stop()
+    statements.update((s, p) for s, p in more.items() if s not in statements)
     assert rebuilt.households == 113 and rebuilt.left == 0
     with session_scope(rt.sessions) as session:
         assert session.scalar(select(Submission.reconcile_state).where(Submission.household_number == UNKNOWN)) \

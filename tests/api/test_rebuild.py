@@ -1,6 +1,6 @@
 """`reconcile rebuild` in chunks: resumed after an interruption, shared by processes, beside a running server."""
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from server.db import session_scope
 from support import Collect, assessment_xml, new_instance_id, postgres_url, visit_xml
@@ -124,3 +124,51 @@ def test_a_rebuild_gives_the_corrected_records(rt, reconciled, runner):
         assert flagged == {HH, HH7}  # a 脱贫不稳定户 and an exited household, both with unsafe water
         assert set(session.scalars(select(HouseholdRecord.exit_eligible))) == {None}  # nobody's income surveyed
     assert snapshot(rt.sessions) == reconciled
+
+
+def test_chunks_are_planned_as_the_work_goes_and_the_first_starts_at_once(rt, reconciled):
+    """Issue 18: a province's rebuild must start within a second, so a start plans nothing; each process that finds
+    no chunk queued plans PLAN_AHEAD more from the cursor."""
+    from sync.rebuild import CHUNK, PLAN, PLAN_AHEAD
+
+    def jobs():
+        with session_scope(rt.sessions) as session:
+            return [kind for kind in session.scalars(select(Job.kind).where(Job.kind.in_((CHUNK, PLAN)))
+                                                     .order_by(Job.id))]
+    assert start_rebuild(rt.sessions, batch=10)
+    assert jobs() == [PLAN]
+    assert run_chunks(rt.sessions, rt.queue, limit=1).households == 10
+    assert jobs() == [PLAN] + [CHUNK] * (PLAN_AHEAD - 1)
+    assert rebuild_progress(rt.sessions) == (10, 113)
+    assert rebuild(rt.sessions, rt.queue).households == 103   # 11 chunks of 10, then 3, then none above the last
+    assert jobs() == [] and rebuild_progress(rt.sessions) is None
+    assert snapshot(rt.sessions) == reconciled
+
+
+def test_an_estimated_total_is_made_exact_when_the_last_chunk_is_planned(rt, reconciled):
+    from sync.rebuild import FINISH
+    assert start_rebuild(rt.sessions, batch=50)
+    with session_scope(rt.sessions) as session:  # as PostgreSQL's estimate of a big table may be off
+        marker = session.scalar(select(Job).where(Job.kind == FINISH))
+        marker.payload = {**marker.payload, "households": 150, "exact": False}
+    assert run_chunks(rt.sessions, rt.queue, limit=1).households == 50
+    assert rebuild_progress(rt.sessions) == (50, 113)   # 4 chunks planned (50, 50, 13, none): the total is known
+    run_chunks(rt.sessions, rt.queue)
+    with session_scope(rt.sessions) as session:
+        assert session.scalar(select(Job.payload).where(Job.kind == FINISH))["exact"] is True
+
+
+@pytest.mark.skipif(not PG_URL, reason="the estimate is PostgreSQL's")
+def test_a_large_postgresql_database_starts_from_the_estimate_without_counting(rt, reconciled, monkeypatch):
+    import sync.rebuild
+    from sync.rebuild import FINISH
+    monkeypatch.setattr(sync.rebuild, "ESTIMATE_ABOVE", 100)   # 113 households count as large
+    with rt.engine.connect() as connection:
+        # ANALYZE sets the table's size estimate at once, for every session; the column statistics it writes are
+        # rolled back, lest they change the plans of the tests that run after this one on the same database
+        connection.execute(text("ANALYZE households"))
+        assert start_rebuild(rt.sessions, batch=10)
+        connection.rollback()
+    with session_scope(rt.sessions) as session:
+        marker = session.scalar(select(Job.payload).where(Job.kind == FINISH))
+    assert (marker["households"], marker["exact"]) == (113, False)
