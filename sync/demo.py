@@ -140,7 +140,8 @@ class DemoReport:
 # ---- accounts ---------------------------------------------------------------------------------------------
 
 def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
-    """admin, a county supervisor, one supervisor per town, an assessor, and the roster's cadres (帮扶责任人)
+    """admin, a county supervisor, one supervisor per town, an assessor, the county's finance staff (财务人员, who
+    enter the renovation ledger's payments), and the roster's cadres (帮扶责任人)
     with the villages of the households they are paired with. Planned from the roster file before it is
     imported: the import accepts only 帮扶责任人 who have an account."""
     county = session.scalar(select(Area).where(Area.level == "county").order_by(Area.code))
@@ -149,6 +150,7 @@ def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
     if county is not None:
         users.append(DemoUser("county", "supervisor", (county.code,), f"{county.name}扶贫办", DEMO_PASSWORD))
         users.append(DemoUser("assessor1", "supervisor", (county.code,), "住建局鉴定员 孙工", DEMO_PASSWORD))
+        users.append(DemoUser("finance1", "finance", (county.code,), "财政局 钱会计", DEMO_PASSWORD))
     for index, town in enumerate(towns, start=1):
         users.append(DemoUser(f"town{index}", "supervisor", (town.code,), f"{town.name}督导", DEMO_PASSWORD))
     villages: dict[str, set[str]] = defaultdict(set)
