@@ -222,7 +222,9 @@ def generate(households: Iterable[HouseholdInfo], now: dt.datetime, seed: int = 
                 if rng.random() < share:
                     at = _work_time(rng, month, now)
                     planned[h.number].append(_Planned(VISIT, h, at, h.cadre, f"visit:{month:%Y-%m}",
-                                                      {"evidence": "verified", **profile}))
+                                                      {"evidence": "verified", **profile,
+                                                       # after last month's assessment: on the ledger
+                                                       "sees_stage": month == this_month}))
         if profile["grade"] in ("C", "D") or rng.random() < 0.1:
             at = _work_time(rng, last_month, now)
             planned[h.number].append(_Planned(ASSESSMENT, h, at, "assessor1", f"assessment:{last_month:%Y-%m}",
@@ -436,6 +438,13 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _seen_stage(args: dict) -> str:
+    """The stage a visitor sees: the form offers "old house dealt with" where there is an old house, as the
+    assessment does."""
+    stage = args["renovation"]
+    return "moved_in" if stage == SAFE_RENOVATION and args["mode"] == "repair" else stage
+
+
 def _renovation(args: dict) -> str:
     """The renovation progress as the rules read it (sync/rules.py)."""
     return renovation_progress(args["renovation"], args["mode"]) if args["grade"] in ("C", "D") else ""
@@ -520,6 +529,8 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
         "two_assurances/housing_grade": grade,
         "two_assurances/renovated": _yes(renovated) if grade in ("C", "D") else "",
         "two_assurances/house_safe": _yes(house_safe),
+        # the renovation stage seen at the door (version 2026120701), which the ledger takes like an assessment's
+        "two_assurances/renovation_stage": _seen_stage(args) if grade in ("C", "D") and args.get("sees_stage") else "",
         "water/water_quantity": "yes", "water/water_quality": water, "water/water_convenience": "yes",
         "water/water_reliability": "yes", "water/water_safe": water,
         "water/water_source": args["water_source"],
