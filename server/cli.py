@@ -207,7 +207,7 @@ def register(app: Flask) -> None:
                 _fail(DomainError("invalid", "user.area_unknown", f"没有这些区域：{', '.join(unknown)}",
                                   f"Unknown area code(s): {', '.join(unknown)}"))
             if role != "admin" and not areas:
-                click.echo("warning: a supervisor or cadre without --area sees nothing", err=True)
+                click.echo("warning: a supervisor, cadre or finance account without --area sees nothing", err=True)
             user = User(username=name, role=role, display_name=display_name or name, duty=duty,
                         password_hash=hash_password(password))
             user.areas = [UserArea(area_id=found[code].id) for code in areas]

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.db import Base, UTCDateTime, utcnow
 from sync.visitor_roles import DUTIES, OTHER
 
-ROLES = ("admin", "supervisor", "cadre")
+#: finance (财务人员): area-scoped like a supervisor; reads the renovation ledger and enters its payments only
+ROLES = ("admin", "supervisor", "cadre", "finance")
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin','supervisor','cadre')", name="role_known"),
+    __table_args__ = (CheckConstraint("role IN ('admin','supervisor','cadre','finance')", name="role_known"),
                       CheckConstraint(f"duty IN ({','.join(repr(d) for d in DUTIES)})", name="duty_known"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,7 +17,7 @@ from server.errors import Problem
 from server.first_admin import needs_first_admin
 from server.login_sessions import end_session, open_session
 from server.models import Device, User, latest_collect_app
-from server.pages.home import cadre_home, supervisor_home
+from server.pages.home import cadre_home, finance_home, supervisor_home
 from server.media_http import send_blob
 from server.runtime import db, runtime
 
@@ -91,12 +91,14 @@ def logout():
 
 @bp.route("/")
 def home():
-    """A cadre's 今日工作, or a supervisor's (and an admin's) 工作台: server/pages/home.py."""
+    """A cadre's 今日工作, finance staff's 财务工作台, or a supervisor's (and an admin's) 工作台: server/pages/home.py."""
     principal = login_required()
     if principal is None:
         return redirect(url_for("web.login", next=request.path))
     if principal.user.role == "cadre":
         return cadre_home(principal)
+    if principal.user.role == "finance":
+        return finance_home(principal)
     return supervisor_home(principal)
 
 

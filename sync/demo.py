@@ -140,7 +140,8 @@ class DemoReport:
 # ---- accounts ---------------------------------------------------------------------------------------------
 
 def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
-    """admin, a county supervisor, one supervisor per town, an assessor, and the roster's cadres (帮扶责任人)
+    """admin, a county supervisor, one supervisor per town, an assessor, the county's finance staff (财务人员, who
+    enter the renovation ledger's payments), and the roster's cadres (帮扶责任人)
     with the villages of the households they are paired with. Planned from the roster file before it is
     imported: the import accepts only 帮扶责任人 who have an account."""
     county = session.scalar(select(Area).where(Area.level == "county").order_by(Area.code))
@@ -149,6 +150,7 @@ def plan_users(session: Session, roster: list[Row]) -> list[DemoUser]:
     if county is not None:
         users.append(DemoUser("county", "supervisor", (county.code,), f"{county.name}扶贫办", DEMO_PASSWORD))
         users.append(DemoUser("assessor1", "supervisor", (county.code,), "住建局鉴定员 孙工", DEMO_PASSWORD))
+        users.append(DemoUser("finance1", "finance", (county.code,), "财政局 钱会计", DEMO_PASSWORD))
     for index, town in enumerate(towns, start=1):
         users.append(DemoUser(f"town{index}", "supervisor", (town.code,), f"{town.name}督导", DEMO_PASSWORD))
     villages: dict[str, set[str]] = defaultdict(set)
@@ -220,7 +222,9 @@ def generate(households: Iterable[HouseholdInfo], now: dt.datetime, seed: int = 
                 if rng.random() < share:
                     at = _work_time(rng, month, now)
                     planned[h.number].append(_Planned(VISIT, h, at, h.cadre, f"visit:{month:%Y-%m}",
-                                                      {"evidence": "verified", **profile}))
+                                                      {"evidence": "verified", **profile,
+                                                       # after last month's assessment: on the ledger
+                                                       "sees_stage": month == this_month}))
         if profile["grade"] in ("C", "D") or rng.random() < 0.1:
             at = _work_time(rng, last_month, now)
             planned[h.number].append(_Planned(ASSESSMENT, h, at, "assessor1", f"assessment:{last_month:%Y-%m}",
@@ -434,6 +438,13 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _seen_stage(args: dict) -> str:
+    """The stage a visitor sees: the form offers "old house dealt with" where there is an old house, as the
+    assessment does."""
+    stage = args["renovation"]
+    return "moved_in" if stage == SAFE_RENOVATION and args["mode"] == "repair" else stage
+
+
 def _renovation(args: dict) -> str:
     """The renovation progress as the rules read it (sync/rules.py)."""
     return renovation_progress(args["renovation"], args["mode"]) if args["grade"] in ("C", "D") else ""
@@ -518,6 +529,8 @@ def _visit(rng: random.Random, item: _Planned, iid: str) -> tuple[bytes, dict[st
         "two_assurances/housing_grade": grade,
         "two_assurances/renovated": _yes(renovated) if grade in ("C", "D") else "",
         "two_assurances/house_safe": _yes(house_safe),
+        # the renovation stage seen at the door (version 2026120701), which the ledger takes like an assessment's
+        "two_assurances/renovation_stage": _seen_stage(args) if grade in ("C", "D") and args.get("sees_stage") else "",
         "water/water_quantity": "yes", "water/water_quality": water, "water/water_convenience": "yes",
         "water/water_reliability": "yes", "water/water_safe": water,
         "water/water_source": args["water_source"],

@@ -9,16 +9,20 @@ Seed 004 names the 四类重点对象 whose renovation comes first and wants the
 wants a ledger (建立危改台账), subsidies by class and grade (分类分级补助) and the information published (公示).
 
 Two kinds of input, kept apart as the problem cases keep theirs (sync/cases.py):
-- observations: every housing assessment (its grade, mode, renovation progress and photos), the roster (建档立卡,
-  a disabled member) and income surveys (低保金 received). The reconciler derives the ledger from them, so a rebuild
-  gives the same rows.
+- observations: every housing assessment (its grade, mode, renovation progress and photos), every visit that saw the
+  renovation's stage at the door (入户走访 from version 2026120701: "Progress comes from assessments and visits where
+  observed", issue 19), the roster (建档立卡, a disabled member) and income surveys (低保金 received). The reconciler
+  derives the ledger from them, so a rebuild gives the same rows.
 - entries (`Entry`, stored as sync.renovation_models.RenovationEntry): a payment to the 一卡通, the mode, floor
   area, priority groups or deadline entered by hand, and a stage seen by someone who filled no form. They are the
   reconciler's input, never derived, never rebuilt away; each says who entered it and when.
 
-Walking the household's assessments in the fold's order (time filled, then instanceID), the first C/D grade opens the
-ledger; the latest C/D grade is its grade. A stage observed dates itself and every stage before it that has no date
-yet (a house seen finished was started at the latest then); the earliest date of a stage wins.
+Walking the household's assessments and visits in the fold's order (time filled, then instanceID), the first C/D
+grade of an assessment opens the ledger (a visit grades nothing here); the latest C/D grade is its grade. A stage
+observed, by an assessment, a visit or an entry, dates itself and every stage before it that has no date yet (a house
+seen finished was started at the latest then); the earliest date of a stage wins, and `stage_sources` names what set
+each date (the submission's form and instanceID, or the entry). A visit's "moved in" is read like an assessment's:
+on the same site (the ledger's mode rebuild or repair) it is the end (sync.rules.renovation_progress).
 """
 from __future__ import annotations
 
@@ -27,8 +31,8 @@ import datetime as dt
 from typing import Any
 
 from sync.facts import Fact
-from sync.forms import assessment, income
-from sync.rules import SAFE_RENOVATION, RulesConfig
+from sync.forms import assessment, income, visit
+from sync.rules import SAFE_RENOVATION, RulesConfig, renovation_progress
 from sync.values import CHINA
 
 #: the ledger's stages in order, with their labels: graded (计划, not started), started, finished, moved in, old house
@@ -108,16 +112,18 @@ def observed_groups(status: str, monitoring_type: str | None, members: list[dict
 
 
 def _day(fact: Fact) -> str:
-    """The day an assessment observed: its date question, else the day it was filled (China time)."""
+    """The day an assessment or a visit observed: its date question, else the day it was filled (China time)."""
     return fact.record.get("date") or fact.observed_at.astimezone(CHINA).date().isoformat()
 
 
-def _reach(ledger: dict[str, Any], stage: str, on: str) -> None:
-    """Stage `stage` seen on `on`: it and every stage before it are reached by then; the earliest date wins."""
+def _reach(ledger: dict[str, Any], stage: str, on: str, source: dict[str, Any]) -> None:
+    """Stage `stage` seen on `on` by `source`: it and every stage before it are reached by then; the earliest date
+    wins, and its source is kept with it."""
     for earlier in STAGE_ORDER[1:STAGE_ORDER.index(stage) + 1]:
         column = STAGE_DATES[earlier]
         if ledger[column] is None or on < ledger[column]:
             ledger[column] = on
+            ledger["stage_sources"][earlier] = {**source, "on": on}
     if STAGE_ORDER.index(stage) > STAGE_ORDER.index(ledger["stage"]):
         ledger["stage"] = stage
 
@@ -126,19 +132,22 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
                       members: list[dict[str, Any]], rules: RulesConfig) -> dict[str, Any] | None:
     """The household's ledger row, or None when no assessment ever graded its house C or D."""
     timeline: list[tuple[dt.datetime, str, Any]] = [
-        (f.observed_at, f.instance_id, f) for f in facts if f.form == assessment.FORM_ID and f.record.get("grade")]
+        (f.observed_at, f.instance_id, f) for f in facts
+        if (f.form == assessment.FORM_ID and f.record.get("grade"))
+        or (f.form == visit.FORM_ID and f.record.get("renovation_stage") in STAGES)]
     timeline += [(e.at, f"~entry:{e.id:012d}", e) for e in entries]
     timeline.sort(key=lambda item: (item[0], item[1]))
     ledger: dict[str, Any] | None = None
-    # entries older than the first C/D assessment the household now has (an edit moved it later): applied when the
-    # row opens, so that a payment made is never lost; with no C/D assessment at all they are kept, not applied
-    waiting: list[Entry] = []
+    # entries and visits older than the first C/D assessment the household now has (an edit moved it later): applied
+    # when the row opens, so that a payment made or a stage seen is never lost; with no C/D assessment at all they
+    # are kept, not applied
+    waiting: list[tuple[dt.datetime, Entry | Fact]] = []
     for at, _tiebreak, item in timeline:
-        if isinstance(item, Entry):
+        if isinstance(item, Entry) or item.form == visit.FORM_ID:
             if ledger is None:
-                waiting.append(item)
+                waiting.append((at, item))
             else:
-                _enter(ledger, item, at)
+                _apply(ledger, item, at)
             continue
         fact: Fact = item
         grade = fact.record["grade"]
@@ -147,13 +156,12 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
                 ledger["regraded"] = {"grade": grade, "instance_id": fact.instance_id, "on": _day(fact)}
             continue
         day = _day(fact)
+        opening = ledger is None
         if ledger is None:
             ledger = {"graded_on": day, "grade": grade, "assessment_instance_id": fact.instance_id, "stage": "planned",
                       "mode": None, "mode_other": None, "mode_source": None, "floor_area": None, "paid_amount": 0.0, "paid_on": None,
                       "deadline": None, "deadline_source": None, "regraded": None, "photos": [], "history": [],
-                      **dict.fromkeys(STAGE_DATES.values())}
-            for entry in waiting:
-                _enter(ledger, entry, entry.at)
+                      "stage_sources": {}, **dict.fromkeys(STAGE_DATES.values())}
         ledger.update(grade=grade, assessment_instance_id=fact.instance_id, regraded=None)
         mode = fact.record.get("renovation_mode")
         if mode and ledger["mode_source"] != "entry":
@@ -164,12 +172,17 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
         progress = fact.record.get("renovation_state") or "planned"
         if progress in STAGES:
             if progress != "planned":
-                _reach(ledger, progress, day)
+                _reach(ledger, progress, day, {"form": assessment.FORM_ID, "instance_id": fact.instance_id})
             photos = fact.record.get("photos") or {}
             ledger["photos"] += [{"stage": progress, "instance_id": fact.instance_id, "role": role, "file": name,
                                   "on": day} for role, name in sorted(photos.items()) if name]
         ledger["history"].append({"at": at.isoformat(), "event": "assessed", "instance_id": fact.instance_id,
                                   "by": fact.by, "grade": grade, "stage": progress, "mode": mode})
+        if opening and waiting:
+            # applied once the opening assessment gave the mode (a visit's "moved in" reads by it), listed before it
+            for waited_at, waited in waiting:
+                _apply(ledger, waited, waited_at)
+            ledger["history"] = ledger["history"][1:] + ledger["history"][:1]
     if ledger is None:
         return None
     graded_on = dt.date.fromisoformat(ledger["graded_on"])
@@ -186,6 +199,24 @@ def derive_renovation(facts: list[Fact], entries: list[Entry], status: str, moni
     return ledger
 
 
+def _apply(ledger: dict[str, Any], item: Entry | Fact, at: dt.datetime) -> None:
+    if isinstance(item, Entry):
+        _enter(ledger, item, at)
+    else:
+        _visited(ledger, item, at)
+
+
+def _visited(ledger: dict[str, Any], fact: Fact, at: dt.datetime) -> None:
+    """A visit that saw the renovation's stage at the door: read like an assessment's progress (moved in on the same
+    site is the end, DOMAIN.md line 87), it dates that stage and the ones before it."""
+    stage = renovation_progress(fact.record["renovation_stage"], ledger["mode"])
+    day = _day(fact)
+    if stage != "planned":
+        _reach(ledger, stage, day, {"form": visit.FORM_ID, "instance_id": fact.instance_id})
+    ledger["history"].append({"at": at.isoformat(), "event": "visited", "instance_id": fact.instance_id,
+                              "by": fact.by, "stage": stage})
+
+
 def _enter(ledger: dict[str, Any], entry: Entry, at: dt.datetime) -> None:
     value = entry.value
     step = {"at": at.isoformat(), "event": entry.kind, "entry_id": entry.id, "by": entry.by, **value}
@@ -199,7 +230,7 @@ def _enter(ledger: dict[str, Any], entry: Entry, at: dt.datetime) -> None:
     elif entry.kind == "deadline":
         ledger.update(deadline=value["on"], deadline_source="entry")
     elif entry.kind == "stage":
-        _reach(ledger, value["stage"], value["on"])
+        _reach(ledger, value["stage"], value["on"], {"entry_id": entry.id, "by": entry.by})
     ledger["history"].append(step)
 
 

@@ -1,7 +1,7 @@
 """The renovation ledger (危房改造台账) as people work through it: the list with its filters, one household's row, the
-count a supervisor's home shows, the village's 公示 list, and the facts admins and supervisors enter (a payment to the
-一卡通, the mode, floor area, priority groups, deadline, a stage seen), each kept as a fact of its own after which the
-household is reconciled again (sync/renovation.py derives the rows).
+count a supervisor's home shows, the village's 公示 list, and the facts people enter (a payment to the 一卡通 by
+finance staff or an admin; the mode, floor area, priority groups, deadline, a stage seen by a supervisor or an admin),
+each kept as a fact of its own after which the household is reconciled again (sync/renovation.py derives the rows).
 
 Every read is limited to the caller's areas (any object with `filter(statement, column)`, server.scope.AreaScope);
 another area's house is not found. Services flush; the request commits.
@@ -24,8 +24,29 @@ from sync.renovation_models import Renovation, RenovationEntry
 from sync.rules import SAFE_RENOVATION
 from sync.values import CHINA
 
-#: roles that may enter payments and the other facts (no finance role: admins and supervisors, see README)
+#: roles that may enter payments by hand: finance staff (财务人员) or an admin (issue 19: "payments by hand (finance
+#: staff role or admin)"); a supervisor no longer does
+PAYERS = ("admin", "finance")
+#: roles that may enter the other facts (stage, mode, floor area, groups, deadline)
 RECORDERS = ("admin", "supervisor")
+
+
+def may_enter(role: str, kind: str) -> bool:
+    """Whether `role` may enter an entry of `kind`: payments are the payers', everything else the recorders'."""
+    return role in (PAYERS if kind == "payment" else RECORDERS)
+
+
+def may_enter_any(role: str) -> bool:
+    return role in PAYERS or role in RECORDERS
+
+
+def not_allowed(kind: str) -> DomainError:
+    """The refusal (403) of an entry of `kind` by a role that may not make it."""
+    if kind == "payment":
+        return DomainError("forbidden", "renovation.not_allowed", "只有财务人员或管理员可以登记拨付。",
+                           "Only finance staff or an admin may enter payments.")
+    return DomainError("forbidden", "renovation.not_allowed", "只有审核人员或管理员可以登记危房改造进度、方式等。",
+                       "Only a supervisor or an admin may enter the stages, mode and other facts of the ledger.")
 #: the largest floor area (m²) and payment (yuan) taken as typed, not mistyped
 MAX_FLOOR_AREA = 1000.0
 MAX_PAYMENT = 1_000_000.0
@@ -78,11 +99,18 @@ def _overdue(today: dt.date) -> ColumnElement:
     return (Renovation.deadline < today) & (Renovation.stage != SAFE_RENOVATION)
 
 
+def _unpaid() -> ColumnElement:
+    """Subsidy left to pay to the 一卡通 (to the fen)."""
+    return Renovation.subsidy > Renovation.paid_amount + 0.005
+
+
 def list_renovations(session: Session, scope: Scope, *, today: dt.date, area: Area | None = None,
                      grade: str | None = None, mode: str | None = None, stage: str | None = None,
-                     overdue: bool = False, unfinished: bool = False, limit: int = 50, offset: int = 0) -> Page:
+                     overdue: bool = False, unfinished: bool = False, unpaid: bool = False, limit: int = 50,
+                     offset: int = 0) -> Page:
     """Ledger rows in the caller's areas, by deadline then household number. `overdue` keeps the unfinished houses
-    past their deadline on `today`; `unfinished` those not yet at the end (DOMAIN.md line 87)."""
+    past their deadline on `today`; `unfinished` those not yet at the end (DOMAIN.md line 87); `unpaid` those with
+    subsidy left to pay."""
     statement = _in_area(_rows(scope), area)
     if grade:
         statement = statement.where(Renovation.grade == grade)
@@ -94,6 +122,8 @@ def list_renovations(session: Session, scope: Scope, *, today: dt.date, area: Ar
         statement = statement.where(Renovation.stage != SAFE_RENOVATION)
     if overdue:
         statement = statement.where(_overdue(today))
+    if unpaid:
+        statement = statement.where(_unpaid())
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     rows = session.execute(statement.order_by(Renovation.deadline, Household.number).limit(limit).offset(offset)).all()
     return Page(total, [LedgerRow(*row) for row in rows])
@@ -103,6 +133,12 @@ def overdue_count(session: Session, scope: Scope, today: dt.date) -> int:
     """The supervisor's home: unfinished houses in the caller's areas past their deadline, in one query the index on
     (area, stage, deadline) answers."""
     return session.scalar(scope.filter(select(func.count()).select_from(Renovation).where(_overdue(today)),
+                                       Renovation.area_id)) or 0
+
+
+def unpaid_count(session: Session, scope: Scope) -> int:
+    """Finance staff's home: houses in the caller's areas with subsidy left to pay to the 一卡通."""
+    return session.scalar(scope.filter(select(func.count()).select_from(Renovation).where(_unpaid()),
                                        Renovation.area_id)) or 0
 
 
@@ -180,9 +216,9 @@ def check_entry(renovation: Renovation, kind: str, value: dict[str, Any], today:
 
 def enter_renovation_fact(session: Session, renovation: Renovation, kind: str, value: dict[str, Any],
                           user: Author, options: ReconcileOptions) -> Renovation:
-    """Keep an entry by an admin or supervisor, then reconcile the household so that its row shows it. The household
-    is locked and its row read again first, so that two payments or stages entered at once are checked one after the
-    other (the second against the first's result)."""
+    """Keep an entry (the caller checked `may_enter`), then reconcile the household so that its row shows it. The
+    household is locked and its row read again first, so that two payments or stages entered at once are checked one
+    after the other (the second against the first's result)."""
     household_id = renovation.household_id
     session.execute(select(Household.id).where(Household.id == household_id).with_for_update())
     current = session.get(Renovation, household_id, populate_existing=True)

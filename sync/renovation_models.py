@@ -68,8 +68,12 @@ class Renovation(Base):
     deadline_source: Mapped[Optional[str]] = mapped_column(String(10))
     #: the assessments' photos by the stage they show: [{"stage", "instance_id", "role", "file", "on"}]
     photos: Mapped[list[Any]] = mapped_column(JSON)
-    #: every step, oldest first: [{"at", "event": assessed|payment|mode|floor_area|groups|deadline|stage, ...}]
+    #: every step, oldest first: [{"at", "event": assessed|visited|payment|mode|floor_area|groups|deadline|stage,
+    #: ...}]
     history: Mapped[list[Any]] = mapped_column(JSON)
+    #: what set each stage's date (sync/renovation.py): {stage: {"form", "instance_id", "on"} for an assessment or a
+    #: visit, {"entry_id", "by", "on"} for an entry}; null on a row written before it existed, until reconciled again
+    stage_sources: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
 
 class RenovationEntry(Base):

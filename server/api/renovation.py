@@ -1,6 +1,7 @@
 """The renovation ledger (危房改造台账): the list with its filters, one household's row with its history and photos by
-stage, the facts admins and supervisors enter (a payment to the 一卡通, mode, floor area, priority groups, deadline, a
-stage seen), and a village's 公示 list. Everything in the caller's areas; another area's house answers 404."""
+stage, the facts people enter (a payment to the 一卡通 by finance staff or an admin; mode, floor area, priority groups,
+deadline, a stage seen by a supervisor or an admin), and a village's 公示 list. Everything in the caller's areas;
+another area's house answers 404."""
 from __future__ import annotations
 
 from flask import jsonify, request, url_for
@@ -14,13 +15,13 @@ from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.auth import require_api_user
 from server.db import utcnow
-from server.errors import Problem
 from server.exports.renovation import renovation_csv
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.renovation import ENTRY_KINDS, GROUPS, MODES, STAGES, overdue
-from sync.renovation_ledger import (MAX_FLOOR_AREA, MAX_PAYMENT, RECORDERS, china_today, enter_renovation_fact,
-                                    find_renovation, list_renovations, publicity_list)
+from sync.renovation_ledger import (MAX_FLOOR_AREA, MAX_PAYMENT, china_today, enter_renovation_fact, find_renovation,
+                                    list_renovations, may_enter, may_enter_any, not_allowed,
+                                    publicity_list)
 
 
 class RenovationQuerySchema(PageQuerySchema):
@@ -29,6 +30,8 @@ class RenovationQuerySchema(PageQuerySchema):
     stage = fields.String(validate=validate.OneOf(list(STAGES)))
     #: only the unfinished houses past their deadline
     overdue = fields.Boolean()
+    #: only the houses with subsidy left to pay to the 一卡通
+    unpaid = fields.Boolean()
 
 
 class RenovationExportQuerySchema(RenovationQuerySchema):
@@ -83,8 +86,13 @@ class RenovationSchema(Schema):
 
 class RenovationDetailSchema(RenovationSchema):
     photos = fields.List(fields.Nested(RenovationPhotoSchema), attribute="renovation.photos")
-    #: every step, oldest first: assessed (with its instance_id), or an entry (payment, mode…, with entry_id, by)
+    #: every step, oldest first: assessed or visited (with its instance_id and the stage seen), or an entry
+    #: (payment, mode…, with entry_id, by)
     history = fields.List(fields.Dict(), attribute="renovation.history")
+    #: what set each stage's date (building, finished, moved_in, old_dealt): {"form", "instance_id", "on"} for an
+    #: assessment or a visit, {"entry_id", "by", "on"} for an entry
+    stage_sources = fields.Function(lambda row: row.renovation.stage_sources or {},
+                                    metadata={"type": "object"})
 
 
 class RenovationEntrySchema(Schema):
@@ -121,13 +129,13 @@ class PublicityItemSchema(Schema):
 def list_renovation():
     """The renovation ledger (危房改造台账) in the caller's areas, by deadline
 
-    Filters: area (a code: that area and below), grade, mode, stage, overdue."""
+    Filters: area (a code: that area and below), grade, mode, stage, overdue, unpaid (subsidy left to pay)."""
     principal = require_api_user()
     args = load(RenovationQuerySchema(), request.args)
     page = list_renovations(db(), principal.scope, today=china_today(utcnow()),
                             area=resolve_area(db(), principal.scope, args.get("area")), grade=args.get("grade"),
                             mode=args.get("mode"), stage=args.get("stage"), overdue=args.get("overdue", False),
-                            limit=args["limit"], offset=args["offset"])
+                            unpaid=args.get("unpaid", False), limit=args["limit"], offset=args["offset"])
     return jsonify({"total": page.total, "items": RenovationSchema(many=True).dump(page.items)})
 
 
@@ -139,7 +147,8 @@ def export_renovation():
     args = load(RenovationExportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
     filters = {"today": china_today(utcnow()), "area": area, "grade": args.get("grade"), "mode": args.get("mode"),
-               "stage": args.get("stage"), "overdue": args.get("overdue", False)}
+               "stage": args.get("stage"), "overdue": args.get("overdue", False),
+               "unpaid": args.get("unpaid", False)}
     scope = principal.scope
     suffix = f"_{area.code}" if area else ""
     return _download(lambda session: renovation_csv(session, scope, filters), "危房改造台账" + suffix,
@@ -167,17 +176,19 @@ def get_renovation(number: str):
 @bp.post("/renovation/<number>/entries")
 @documented(body=RenovationEntrySchema, response=RenovationDetailSchema)
 def enter_renovation(number: str):
-    """Enter a fact on a household's ledger (admins, supervisors): a payment to the 一卡通, the mode, floor area,
-    priority groups, deadline, or the next stage seen
+    """Enter a fact on a household's ledger: a payment to the 一卡通 (finance staff, admins), or the mode, floor
+    area, priority groups, deadline, the next stage seen (supervisors, admins)
 
-    Stages are entered in order; a payment may not exceed the subsidy left. Each entry keeps who and when."""
+    Stages are entered in order; a payment may not exceed the subsidy left. Each entry keeps who and when. A cadre
+    may enter nothing; finance staff only payments, supervisors everything but payments (403)."""
     principal = require_api_user()
     row = find_renovation(db(), principal.scope, number)
-    if principal.user.role not in RECORDERS:
-        raise Problem(403, "renovation.not_allowed", "只有审核人员或管理员可以登记危房改造台账。",
-                      "Only a supervisor or an admin may enter facts on the renovation ledger.")
+    if not may_enter_any(principal.user.role):
+        raise not_allowed("")
     body = load(RenovationEntrySchema(), request.get_json(silent=True) or {})
     kind = body.pop("kind")
+    if not may_enter(principal.user.role, kind):
+        raise not_allowed(kind)
     enter_renovation_fact(db(), row.renovation, kind, body, principal.user, runtime().queue.options())
     record(db(), "renovation.entry", f"household:{number}",
            {"kind": kind, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in body.items()}})

@@ -38,7 +38,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 USERS_PER_PAGE = 100
 FORM_STATES = ("open", "closing", "closed")
 
-ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("督导"), "cadre": lazy_gettext("帮扶干部")}
+ROLE_LABELS = {"admin": lazy_gettext("管理员"), "supervisor": lazy_gettext("督导"), "cadre": lazy_gettext("帮扶干部"),
+               "finance": lazy_gettext("财务人员")}
 FORM_STATE_LABELS = {"open": lazy_gettext("开放"), "closing": lazy_gettext("即将关闭"), "closed": lazy_gettext("已关闭")}
 #: the visiting duty roles' labels, translated (the msgids are sync.visitor_roles.DUTY_LABELS)
 DUTY_ROLE_LABELS = {code: lazy_gettext(label) for code, label in DUTY_LABELS.items()}
@@ -220,8 +221,8 @@ def _new_user_errors(username: str, role: str, area_codes: list[str], password: 
     unknown = [c for c in area_codes if c not in found]
     if unknown:
         errors.append(_("没有这些区域：%(codes)s", codes="、".join(unknown)))
-    if role in ("supervisor", "cadre") and not area_codes:
-        errors.append(_("督导和帮扶干部至少要有一个区域，否则看不到任何数据。"))
+    if role in ("supervisor", "cadre", "finance") and not area_codes:
+        errors.append(_("督导、帮扶干部和财务人员至少要有一个区域，否则看不到任何数据。"))
     return errors + password_errors(password)
 
 

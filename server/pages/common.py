@@ -29,8 +29,8 @@ PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 NAV = [
     ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre"), ("coverage",)),
     ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre"), ("mapview",)),
-    ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre"), ("households",)),
-    ("renovation.list_page", lazy_gettext("危房改造"), ("admin", "supervisor", "cadre"), ("renovation",)),
+    ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre", "finance"), ("households",)),
+    ("renovation.list_page", lazy_gettext("危房改造"), ("admin", "supervisor", "cadre", "finance"), ("renovation",)),
     ("exits.list_page", lazy_gettext("退出程序"), ("admin", "supervisor", "cadre"), ("exits",)),
     ("review.index", lazy_gettext("审核"), ("admin", "supervisor"), ("review", "cases")),
     ("admin.index", lazy_gettext("管理"), ("admin",), ("admin", "audit")),

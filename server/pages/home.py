@@ -30,7 +30,7 @@ from server.pages.coverage import trend_chart
 from server.runtime import db, runtime
 from sync.case_lists import case_counts, open_cases
 from sync.exit_procedure import open_count
-from sync.renovation_ledger import china_today, overdue_count
+from sync.renovation_ledger import china_today, overdue_count, unpaid_count
 from sync.feedback import feedback_counts, returned_to
 from sync.forms import VISIT_FORM
 from sync.models import Area
@@ -166,6 +166,23 @@ def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: 
                     income=_figure(thresholds.get("screening_income_yuan")),
                     dibao=_figure(thresholds.get("screening_dibao_yuan")))),
     ]
+
+
+# ---- finance staff's home -----------------------------------------------------------------------------------------
+
+def finance_home(principal: Principal):
+    """财务工作台: the renovation ledger's houses with subsidy left to pay in the caller's areas, the overdue ones, and
+    the 公示 list; finance staff see nothing of the visits or the review (NAV in server/pages/common.py)."""
+    user = principal.user
+    unpaid = unpaid_count(db(), principal.scope)
+    overdue = overdue_count(db(), principal.scope, china_today(utcnow()))
+    areas = _areas(user.id)
+    db().rollback()
+    cards = [Card("renovation-unpaid", _("待拨付"), unpaid, url_for("renovation.list_page", unpaid="1"), tone="todo",
+                  note=_("危房改造台账中补助尚未拨付完的户")),
+             Card("renovation-overdue", _("危房改造逾期"), overdue, url_for("renovation.list_page", overdue="1"),
+                  note=_("危房改造台账中过了入住期限仍未完成的户"))]
+    return render_template("home/finance.html", user=user, cards=cards, areas=areas)
 
 
 def _figure(value: Optional[float]) -> str:

@@ -1,6 +1,7 @@
 """危房改造台账: the ledger of the caller's areas by area, grade, mode, stage and deadline, each row opening its
-household's file; a village's 公示 list, printable; and the entries admins and supervisors make from the household
-file (a payment to the 一卡通, the next stage seen, mode, floor area, priority groups, deadline). The household file
+household's file; a village's 公示 list, printable; and the entries made from the household file: a payment to the
+一卡通 by finance staff (财务人员) or an admin; the next stage seen, mode, floor area, priority groups, deadline by a
+supervisor or an admin. The household file
 shows its row with `renovation_view`. Everything in the caller's areas; another area's house answers 404."""
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.renovation import GROUPS, MODES, STAGES, next_stage, overdue
-from sync.renovation_ledger import (RECORDERS, china_today, enter_renovation_fact, find_renovation, list_renovations,
-                                    publicity_list)
+from sync.renovation_ledger import (PAYERS, RECORDERS, china_today, enter_renovation_fact, find_renovation,
+                                    list_renovations, may_enter, not_allowed, publicity_list)
 from sync.renovation_models import Renovation
 from sync.review import area_choices
 
@@ -46,6 +47,22 @@ def mode_label(renovation: Renovation) -> str:
     return f"{label}：{renovation.mode_other}" if renovation.mode_other else label
 
 
+#: what set a stage's date, as the row names it
+SOURCE_FORMS = {"housing_assessment": lazy_gettext("鉴定"), "household_visit": lazy_gettext("入户走访")}
+
+
+def stage_source(renovation: Renovation, stage: str, number: str) -> dict[str, Any] | None:
+    """The submission (its form's name, linked) or the entry (who entered it) that set a stage's date."""
+    source = (renovation.stage_sources or {}).get(stage)
+    if not source:
+        return None
+    if source.get("instance_id"):
+        return {"label": SOURCE_FORMS.get(source["form"], source["form"]), "form": source["form"],
+                "url": url_for("households.submission_page", number=number, form_id=source["form"],
+                               instance_id=source["instance_id"])}
+    return {"label": _("%(name)s 登记", name=source.get("by") or ""), "form": None, "url": None}
+
+
 def renovation_view(renovation: Renovation, number: str, today: dt.date) -> dict[str, Any]:
     """A ledger row as pages show it: labels, dates, photos by stage (linked to the submissions' files)."""
     photos: dict[str, list[dict[str, Any]]] = {}
@@ -69,9 +86,9 @@ def renovation_view(renovation: Renovation, number: str, today: dt.date) -> dict
         "groups_source": SOURCE_LABELS.get(renovation.groups_source, ""),
         "floor_area": renovation.floor_area, "subsidy": renovation.subsidy, "subsidy_year": renovation.subsidy_year,
         "paid_amount": renovation.paid_amount, "paid_on": renovation.paid_on,
-        "dates": [(_label(STAGES, stage), getattr(renovation, column)) for stage, column in
-                  (("building", "started_on"), ("finished", "finished_on"), ("moved_in", "moved_in_on"),
-                   ("old_dealt", "old_dealt_on"))],
+        "dates": [(_label(STAGES, stage), getattr(renovation, column), stage_source(renovation, stage, number))
+                  for stage, column in (("building", "started_on"), ("finished", "finished_on"),
+                                        ("moved_in", "moved_in_on"), ("old_dealt", "old_dealt_on"))],
         "deadline": renovation.deadline, "deadline_source": SOURCE_LABELS.get(renovation.deadline_source or "", ""),
         "overdue": overdue(renovation.stage, renovation.deadline, today),
         "regraded": renovation.regraded,
@@ -82,8 +99,10 @@ def renovation_view(renovation: Renovation, number: str, today: dt.date) -> dict
 
 
 def renovation_forms(user) -> dict[str, Any]:
-    """What the household file offers its reader: the entry forms to admins and supervisors only."""
-    return {"enter": user.role in RECORDERS, "modes": [(code, _label(MODES, code)) for code in MODES],
+    """What the household file offers its reader: the payment form to finance staff and admins, the other entry
+    forms to supervisors and admins."""
+    return {"pay": user.role in PAYERS, "enter": user.role in RECORDERS,
+            "modes": [(code, _label(MODES, code)) for code in MODES],
             "groups": [(code, _label(GROUPS, code)) for code in GROUPS]}
 
 
@@ -101,18 +120,20 @@ def list_page():
     today = china_today(utcnow())
     filters = {"area": request.args.get("area", ""), "grade": _choice("grade", ("C", "D")),
                "mode": _choice("mode", MODES), "stage": _choice("stage", STAGES),
-               "overdue": _choice("overdue", ("1",))}
+               "overdue": _choice("overdue", ("1",)), "unpaid": _choice("unpaid", ("1",))}
     number = page_number()
     result = list_renovations(db(), principal.scope, today=today,
                               area=resolve_area(db(), principal.scope, filters["area"] or None),
                               grade=filters["grade"], mode=filters["mode"], stage=filters["stage"],
-                              overdue=bool(filters["overdue"]), limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
+                              overdue=bool(filters["overdue"]), unpaid=bool(filters["unpaid"]), limit=PER_PAGE,
+                              offset=(number - 1) * PER_PAGE)
     rows = [{**renovation_view(row.renovation, row.household, today), "head": row.head_name, "village": row.village,
              "url": url_for("households.file_page", number=row.household, _anchor="renovation")}
             for row in result.items]
     export_args = {name: value for name, value in filters.items() if value}
-    if export_args.get("overdue"):
-        export_args["overdue"] = "true"
+    for flag in ("overdue", "unpaid"):
+        if export_args.get(flag):
+            export_args[flag] = "true"
     return render_template("renovation/list.html", rows=rows, filters=filters, total=result.total,
                            export_args=export_args,
                            pages={"number": number, "count": max(1, -(-result.total // PER_PAGE)),
@@ -166,10 +187,9 @@ def _entry_value(kind: str) -> dict[str, Any]:
 def entry_page(number: str):
     principal = current_principal()
     row = find_renovation(db(), principal.scope, number)
-    if principal.user.role not in RECORDERS:
-        raise Problem(403, "renovation.not_allowed", "只有审核人员或管理员可以登记危房改造台账。",
-                      "Only a supervisor or an admin may enter facts on the renovation ledger.")
     kind = request.form.get("kind", "")
+    if not may_enter(principal.user.role, kind):
+        raise not_allowed(kind)
     value = _entry_value(kind)
     back = redirect(url_for("households.file_page", number=number, _anchor="renovation"))
     try:

@@ -30,6 +30,10 @@ HELP = ("job", "aid", "housing", "industry", "policy", "other")
 WATER_SOURCES = ("central_tap", "central", "scattered_tap", "scattered")
 TAP_WATER = ("central_tap", "scattered_tap")
 CENTRAL_WATER = ("central_tap", "central")
+#: 危房改造进度 seen at the door (from version 2026120701, asked when the household's list row has a renovation state:
+#: its house is on the renovation ledger): the ledger's stages (sync/renovation.py STAGES), read there like an
+#: assessment's progress
+RENOVATION_STAGES = ("planned", "building", "finished", "moved_in", "old_dealt")
 CHANGE_TYPES = ("birth", "death", "marriage_in", "marriage_out", "moved_out", "moved_in")
 #: the member-change repeat and its questions
 CHANGES = "member_change"
@@ -64,8 +68,8 @@ PHOTO_ROLES = {"family": Text("与户内成员合影", "Photo with the family"),
 
 PATHS = frozenset({
     "visit_date", "visit_outcome", "absent_note", "gps", "photo_family",
-    *(f"two_assurances/{name}" for name in (*ASSURANCES, "housing_grade", "house_safe", "children_6_15",
-                                            "out_of_school", "out_of_school_note", "all_insured",
+    *(f"two_assurances/{name}" for name in (*ASSURANCES, "housing_grade", "house_safe", "renovation_stage",
+                                            "children_6_15", "out_of_school", "out_of_school_note", "all_insured",
                                             "not_insured_count", "not_insured_names", "chronic_signed")),
     "water/water_safe", "water/water_source", *(f"water/{name}" for name in WATER_INDICATORS),
     "signs/housing_sign_present", "signs/water_sign_present", "signs/photo_housing_sign", "signs/photo_water_sign",
@@ -109,6 +113,7 @@ def read(read: Reader, root: Element) -> Reading:
         "not_insured_count": read.integer("two_assurances/not_insured_count", 0, MAX_COUNT),
         "not_insured_names": read.text("two_assurances/not_insured_names"),
         "chronic_signed": read.choice("two_assurances/chronic_signed", CHRONIC), "water_source": water_source,
+        "renovation_stage": read.choice("two_assurances/renovation_stage", RENOVATION_STAGES),
         "problems": read.choices("findings/problems", PROBLEMS),
         "problems_note": " ".join(filter(None, (read.text("findings/problems_other"),
                                                 read.text("findings/problems_note")))),
@@ -153,6 +158,8 @@ DEFINITION = FormDefinition(
         Detail("chronic_signed", Text("慢病患者签约家庭医生", "Chronic patients with a family doctor"), show="choice",
                path="two_assurances/chronic_signed"),
         Detail("water_source", Text("供水方式", "Water supply"), show="field", path="water_source"),
+        Detail("renovation_stage", Text("现场看到的危房改造进度", "Renovation stage seen at the house"), show="choice",
+               path="two_assurances/renovation_stage"),
         Detail("remarks", Text("备注", "Remarks")),
     ),
     # a visit without the family photo is questionable (DOMAIN.md "Visit coverage"); the signs' photos are judged

@@ -178,7 +178,7 @@ def test_home_names_the_bundled_forms_in_the_pages_language_with_the_version_as_
     """issue 17 item 5: a title per language, never `household_visit · 版本 …`."""
     assert login(client, "cadre001", "secret-pass").status_code == 302
     forms = re.findall(r'<li data-testid="published-form">(.*?)</li>', client.get("/").get_data(as_text=True))
-    assert '入户走访 <span class="muted">版本 2026120601</span>' in forms
+    assert '入户走访 <span class="muted">版本 2026120701</span>' in forms
     assert not any("household_visit" in f or "Door-to-door" in f for f in forms)
     english = re.findall(r'<li data-testid="published-form">(.*?)</li>', client.get("/?lang=en").get_data(as_text=True))
     assert any(f.startswith("Door-to-door visit ") for f in english) and not any("入户走访" in f for f in english)

@@ -1,5 +1,7 @@
 """The renovation ledger (危房改造台账) through the API: a C/D assessment opens a row, later assessments and entries by
 hand move it on, each step in order, each refusal with its status, and every read and write in the caller's areas.
+Payments are entered by finance staff (财务人员) or an admin (issue 19: "payments by hand (finance staff role or
+admin)"), the other facts by a supervisor or an admin; finance staff read the ledger of their areas.
 
 DOMAIN.md "Precisions", line 87: "Renovation ends only when both hold: the family has moved in and the old house is
 dealt with (建新拆旧, 防止"两头住", 004). Subsidies go to the household's 一卡通 account (004)".
@@ -9,7 +11,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import AuditEntry
-from support import Collect, assessment_xml
+from support import Collect, assessment_xml, login, visit_xml
 from sync.renovation_models import RenovationEntry
 
 HH13 = "2105040010010013"      # village 1 (town 1)
@@ -18,7 +20,9 @@ OTHER = "2105040020010003"     # town 2: outside town1's areas
 
 
 @pytest.fixture
-def ledger(client, sample_district, admin, reconcile):
+def ledger(client, sample_district, admin, reconcile, make_user):
+    # payments are entered by finance staff (or an admin), issue 19: "payments by hand (finance staff role or admin)"
+    sample_district["finance1"] = make_user("finance1", "finance", (sample_district["codes"]["210504001"],))
     phone = Collect(client, admin)
     for xml in (assessment_xml(HH13, instance_id="uuid:a1", grade="D", renovation_state="planned", mode="ex_situ",
                                end="2026-03-02T10:00:00+08:00"),
@@ -70,21 +74,22 @@ def test_each_step_in_order_until_the_old_house_is_dealt_with(client, ledger, ad
 
 
 def test_payments_to_the_card_up_to_the_subsidy(client, ledger, sessions):
-    town1 = ledger["town1"]
-    first = enter(client, town1, kind="payment", amount=20000, on="2026-07-10")
+    # entered by finance staff (before the finance role existed, a supervisor entered them: now refused, below)
+    finance = ledger["finance1"]
+    first = enter(client, finance, kind="payment", amount=20000, on="2026-07-10")
     assert first.status_code == 200 and first.get_json()["paid_amount"] == 20000
-    over = enter(client, town1, kind="payment", amount=25001, on="2026-07-11")
+    over = enter(client, finance, kind="payment", amount=25001, on="2026-07-11")
     assert over.status_code == 409 and over.get_json()["code"] == "renovation.overpaid"
-    future = enter(client, town1, kind="payment", amount=100, on="2099-01-01")
+    future = enter(client, finance, kind="payment", amount=100, on="2099-01-01")
     assert future.status_code == 400 and future.get_json()["code"] == "renovation.date_in_future"
-    assert enter(client, town1, kind="payment", on="2026-07-11").status_code == 400
-    second = enter(client, town1, kind="payment", amount=25000, on="2026-08-01").get_json()
+    assert enter(client, finance, kind="payment", on="2026-07-11").status_code == 400
+    second = enter(client, finance, kind="payment", amount=25000, on="2026-08-01").get_json()
     assert (second["paid_amount"], second["paid_on"]) == (45000, "2026-08-01")
     with session_scope(sessions) as session:
         entries = session.scalars(select(RenovationEntry).order_by(RenovationEntry.id)).all()
         assert [(e.kind, e.value, e.by_name) for e in entries] == [
-            ("payment", {"amount": 20000, "on": "2026-07-10"}, "town1"),
-            ("payment", {"amount": 25000, "on": "2026-08-01"}, "town1")]
+            ("payment", {"amount": 20000, "on": "2026-07-10"}, "finance1"),
+            ("payment", {"amount": 25000, "on": "2026-08-01"}, "finance1")]
         audits = session.scalars(select(AuditEntry).where(AuditEntry.action == "renovation.entry")).all()
         assert [a.details["kind"] for a in audits] == ["payment", "payment"]
 
@@ -148,7 +153,7 @@ def test_bad_filters_are_a_400(client, ledger, query):
 
 def test_the_ledger_exports_as_csv_with_the_lists_filters(client, ledger):
     town1 = ledger["town1"]
-    enter(client, town1, kind="payment", amount=20000, on="2026-07-10")
+    assert enter(client, ledger["finance1"], kind="payment", amount=20000, on="2026-07-10").status_code == 200
     response = client.get("/api/v1/exports/renovation.csv?grade=D", headers=town1)
     assert response.status_code == 200 and response.content_type.startswith("text/csv")
     lines = response.get_data().decode("utf-8-sig").splitlines()
@@ -158,3 +163,87 @@ def test_the_ledger_exports_as_csv_with_the_lists_filters(client, ledger):
     assert client.get("/api/v1/exports/renovation.csv?grade=C", headers=town1).get_data().decode(
         "utf-8-sig").count("\n") == 1
     assert client.get("/api/v1/exports/renovation.csv?area=210504002001", headers=town1).status_code == 404
+
+
+def test_a_visit_that_saw_the_stage_moves_the_row_on_and_is_named_as_its_source(client, ledger, admin, reconcile):
+    """Issue 19: "Progress comes from assessments and visits where observed". DOMAIN.md line 87: moved in elsewhere
+    (易地扶贫搬迁) is not the end."""
+    town1 = ledger["town1"]
+    phone = Collect(client, ledger["cadre1"])
+    for xml in (visit_xml(HH13, instance_id="uuid:v1", end="2026-05-10T10:00:00+08:00", grade="D", house_safe="no",
+                          problems="housing", help_given="housing", base_version=2,
+                          answers={"two_assurances/renovated": "no", "two_assurances/renovation_stage": "finished"}),
+                visit_xml(HH13, instance_id="uuid:v2", end="2026-06-10T10:00:00+08:00", grade="D", house_safe="no",
+                          problems="housing", help_given="housing", base_version=3,
+                          answers={"two_assurances/renovated": "no", "two_assurances/renovation_stage": "moved_in"})):
+        response = phone.submit(xml)
+        assert response.status_code == 201, response.get_data(as_text=True)
+    reconcile()
+    row = client.get(f"/api/v1/renovation/{HH13}", headers=town1).get_json()
+    assert (row["stage"], row["started_on"], row["finished_on"], row["moved_in_on"], row["old_dealt_on"]) == (
+        "moved_in", "2026-05-10", "2026-05-10", "2026-06-10", None)
+    assert row["stage_sources"]["finished"] == {"form": "household_visit", "instance_id": "uuid:v1",
+                                                "on": "2026-05-10"}
+    assert row["stage_sources"]["moved_in"]["instance_id"] == "uuid:v2"
+    assert [(s["event"], s.get("stage")) for s in row["history"]] == [
+        ("assessed", "planned"), ("visited", "finished"), ("visited", "moved_in")]
+    # the household file names the visit beside the date it set, linked to it
+    login(client, "town1")
+    html = client.get(f"/households/{HH13}").get_data(as_text=True)
+    assert f'href="/households/{HH13}/submissions/household_visit/uuid:v1"' in html
+    assert html.count('data-testid="stage-source" data-form="household_visit"') == 3
+
+
+# ---- the finance role (财务人员) --------------------------------------------------------------------------------------------------------
+
+def test_finance_staff_read_their_areas_ledger_and_publicity_list(client, ledger):
+    finance = ledger["finance1"]
+    listed = client.get("/api/v1/renovation", headers=finance).get_json()
+    assert [row["household"] for row in listed["items"]] == [HH13]
+    assert client.get(f"/api/v1/renovation/{HH13}", headers=finance).status_code == 200
+    publicity = client.get("/api/v1/renovation/publicity?village=210504001001", headers=finance)
+    assert publicity.status_code == 200 and len(publicity.get_json()) == 1
+    assert client.get("/api/v1/exports/renovation.csv", headers=finance).status_code == 200
+
+
+def test_finance_staff_enter_a_payment_and_the_unpaid_filter_follows(client, ledger):
+    finance = ledger["finance1"]
+    assert client.get("/api/v1/renovation?unpaid=true", headers=finance).get_json()["total"] == 1
+    paid = enter(client, finance, kind="payment", amount=45000, on="2026-07-10")
+    assert paid.status_code == 200, paid.get_data(as_text=True)
+    row = paid.get_json()
+    assert (row["paid_amount"], row["paid_on"]) == (45000, "2026-07-10")
+    assert row["history"][-1]["event"] == "payment" and row["history"][-1]["by"] == "finance1"
+    assert client.get("/api/v1/renovation?unpaid=true", headers=finance).get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("body", [{"kind": "stage", "stage": "finished", "on": "2026-07-01"},
+                                  {"kind": "mode", "mode": "repair"}, {"kind": "floor_area", "m2": 60},
+                                  {"kind": "groups", "groups": ["dibao"]}, {"kind": "deadline", "on": "2026-09-30"}])
+def test_finance_staff_may_enter_no_other_fact(client, ledger, body):
+    refused = enter(client, ledger["finance1"], **body)
+    assert refused.status_code == 403 and refused.get_json()["code"] == "renovation.not_allowed"
+
+
+def test_a_supervisor_may_no_longer_enter_a_payment_but_an_admin_may(client, ledger, admin):
+    refused = enter(client, ledger["town1"], kind="payment", amount=100, on="2026-07-10")
+    assert refused.status_code == 403 and refused.get_json()["code"] == "renovation.not_allowed"
+    assert enter(client, ledger["town1"], kind="stage", stage="building", on="2026-07-01").status_code == 200
+    assert enter(client, admin, kind="payment", amount=100, on="2026-07-10").get_json()["paid_amount"] == 100
+    assert enter(client, ledger["cadre1"], kind="payment", amount=100, on="2026-07-10").status_code == 403
+
+
+def test_another_areas_house_is_not_found_to_finance_staff(client, ledger):
+    finance = ledger["finance1"]
+    assert client.get(f"/api/v1/renovation/{OTHER}", headers=finance).status_code == 404
+    assert enter(client, finance, OTHER, kind="payment", amount=100, on="2026-07-10").status_code == 404
+    assert client.get("/api/v1/renovation/publicity?village=210504002001", headers=finance).status_code == 404
+    assert client.get("/api/v1/renovation?area=210504002001", headers=finance).status_code == 404
+
+
+def test_finance_staff_make_no_review_decision(client, ledger):
+    finance = ledger["finance1"]
+    decision = client.post("/api/v1/submissions/housing_assessment/uuid:a1/review", headers=finance,
+                           json={"state": "approved"})
+    assert decision.status_code == 403
+    assert client.get("/api/v1/out-of-area", headers=finance).status_code == 403

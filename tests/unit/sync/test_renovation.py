@@ -40,6 +40,14 @@ def survey(instance_id: str, day: int, year: int, dibao: float) -> Fact:
                 record={"year": year, "parts": {"dibao": dibao}}, member_changes=[])
 
 
+def visit(instance_id: str, day: int, stage: str | None, outcome: str = "visited") -> Fact:
+    """A door-to-door visit (version 2026120701 on) that saw the renovation's stage, or none."""
+    date = at(day).date().isoformat()
+    return Fact(form="household_visit", instance_id=instance_id, household="H1", observed_at=at(day), by="cadre1",
+                entity_update=True, base_version=1, trunk_version=None, branch_id=None, fields={},
+                record={"date": date, "outcome": outcome, "renovation_stage": stage}, member_changes=[])
+
+
 def entry(id_: int, kind: str, day: int, **value) -> Entry:
     return Entry(id=id_, kind=kind, value=value, by="财务", at=at(day))
 
@@ -166,3 +174,66 @@ def test_any_arrival_order_gives_the_same_ledger():
         random.Random(seed).shuffle(shuffled)
         random.Random(seed).shuffle(shuffled_entries)
         assert derive(shuffled, shuffled_entries) == expected
+
+
+# ---- visits (issue 19: "Progress comes from assessments and visits where observed") --------------------------------
+
+def test_a_visits_stage_dates_itself_and_the_stages_before_it_and_names_the_visit():
+    ledger = derive([assessment("uuid:a1", 1, "D", mode="ex_situ"), visit("uuid:v1", 40, "finished")])
+    assert (ledger["stage"], ledger["started_on"], ledger["finished_on"]) == ("finished", "2026-02-10", "2026-02-10")
+    assert ledger["stage_sources"] == {
+        "building": {"form": "household_visit", "instance_id": "uuid:v1", "on": "2026-02-10"},
+        "finished": {"form": "household_visit", "instance_id": "uuid:v1", "on": "2026-02-10"}}
+    assert ledger["history"][-1] == {"at": at(40).isoformat(), "event": "visited", "instance_id": "uuid:v1",
+                                     "by": "cadre1", "stage": "finished"}
+
+
+def test_the_earliest_stage_date_wins_between_visits_assessments_and_entries():
+    ledger = derive([assessment("uuid:a1", 1, "D", mode="ex_situ"),
+                     assessment("uuid:a2", 60, "D", "building", "ex_situ"),
+                     visit("uuid:v1", 30, "building"), visit("uuid:v2", 90, "building")],
+                    [entry(1, "stage", 100, stage="finished", on="2026-03-20")])
+    assert (ledger["started_on"], ledger["stage_sources"]["building"]["instance_id"]) == ("2026-01-31", "uuid:v1")
+    assert ledger["stage_sources"]["finished"] == {"entry_id": 1, "by": "财务", "on": "2026-03-20"}
+    # a later visit that reads an earlier stage does not undo the progress
+    assert derive([assessment("uuid:a1", 1, "D", "finished", "ex_situ"), visit("uuid:v1", 9, "building")])[
+        "stage"] == "finished"
+
+
+def test_a_visit_sees_the_end_only_when_moved_in_and_the_old_house_dealt_with():
+    """DOMAIN.md:87: "Renovation ends only when both hold: the family has moved in and the old house is dealt with
+    (建新拆旧, 防止"两头住", 004)": moved in elsewhere is not the end; on the same site there is no old house left."""
+    moved = derive([assessment("uuid:a1", 1, "D", mode="ex_situ"), visit("uuid:v1", 100, "moved_in")])
+    assert (moved["stage"], moved["moved_in_on"], moved["old_dealt_on"]) == ("moved_in", "2026-04-11", None)
+    done = derive([assessment("uuid:a1", 1, "D", mode="ex_situ"), visit("uuid:v1", 100, "moved_in"),
+                   visit("uuid:v2", 130, "old_dealt")])
+    assert (done["stage"], done["moved_in_on"], done["old_dealt_on"]) == ("old_dealt", "2026-04-11", "2026-05-11")
+    assert done["stage_sources"]["old_dealt"]["instance_id"] == "uuid:v2"
+    in_place = derive([assessment("uuid:a1", 1, "D", mode="repair"), visit("uuid:v1", 100, "moved_in")])
+    assert (in_place["stage"], in_place["old_dealt_on"]) == ("old_dealt", "2026-04-11")
+
+
+def test_a_visit_without_a_stage_or_without_a_ledger_changes_nothing():
+    base = derive([assessment("uuid:a1", 1, "D")])
+    assert derive([assessment("uuid:a1", 1, "D"), visit("uuid:v1", 40, None),
+                   visit("uuid:v2", 41, None, outcome="not_home")]) == base
+    assert derive([visit("uuid:v1", 40, "building")]) is None  # a visit opens no row
+    assert derive([assessment("uuid:a1", 1, "D"), visit("uuid:v1", 40, "planned")])["stage_sources"] == {}
+    # a stage seen before the only C/D assessment an edit left: applied when the row opens
+    assert derive([visit("uuid:v1", 10, "building"), assessment("uuid:a2", 30, "D")])["started_on"] == "2026-01-11"
+    # read by the mode of the assessment that opened the row, and listed before it
+    waited = derive([visit("uuid:v1", 10, "moved_in"), assessment("uuid:a2", 30, "D", mode="repair")])
+    assert (waited["stage"], waited["old_dealt_on"]) == ("old_dealt", "2026-01-11")
+    assert [step["event"] for step in waited["history"]] == ["visited", "assessed"]
+
+
+def test_visits_in_any_arrival_order_give_the_same_ledger():
+    facts = [assessment("uuid:a1", 1, "C", mode="ex_situ"), visit("uuid:v1", 30, "building"),
+             visit("uuid:v2", 60, "moved_in"), assessment("uuid:a2", 45, "C", "finished", "ex_situ"),
+             visit("uuid:v3", 90, "old_dealt")]
+    expected = derive(facts, [entry(1, "payment", 40, amount=1000, on="2026-02-01")])
+    assert expected["stage"] == "old_dealt"
+    for seed in range(10):
+        shuffled = facts[:]
+        random.Random(seed).shuffle(shuffled)
+        assert derive(shuffled, [entry(1, "payment", 40, amount=1000, on="2026-02-01")]) == expected
