@@ -2,15 +2,15 @@
 the renovation ledger's payments; renovations.stage_sources names what set each stage's date (an assessment, a visit
 or an entry), null on the rows written before until their household is reconciled again
 
-Revision ID: 0027
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 """
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0027'
-down_revision = '0024'
+revision = '0026'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
