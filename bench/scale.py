@@ -13,35 +13,64 @@ size this machine's disk holds is given with --households). Then measures, on ea
    by the worker's `run_pending`: the drain time and each batch's time;
 3. `reconcile rebuild`: how long until the first chunk starts (planning), then households/s in one process and
    in two (`--workers 2`), over the same number of chunks on both databases; with --full-rebuild, the whole large
-   database in two processes, to completion.
+   database in two processes, to completion;
+4. ingest: visit submissions with a ~200 KB photo, each naming a household of the database, posted to the real
+   server (gunicorn, 2 workers, its background worker on, as deployed) through device tokens by 1 and by 4 clients;
+5. the pages: the coverage page and the county supervisor's home, warm (the coverage cache filled, as a running
+   worker keeps it) and cold (the cache emptied before each request, as after a rebuild), p50 and p95. For them
+   the fill also writes the derived rows by SQL: a visit per submission (months up to this one) and a household
+   record per household, as the reconciler leaves them.
 
-Prints each figure and the ratio large/small (rates: ≥ 0.8 is the target; times: ≤ 1.25).
+Prints each figure and the ratio large/small (rates: ≥ 0.8 is the target; times: ≤ 1.25; the coverage page's
+warm p95 has its own target, < 300 ms).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import importlib.util
 import multiprocessing
+import secrets
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+
+import ingest as BENCH_INGEST  # noqa: E402
+from common import WorkerSettings, multipart, run_load  # noqa: E402
 from pgschema import PostgresSchema  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import load_settings  # noqa: E402
-from server.db import utcnow  # noqa: E402
-from support import visit_xml  # noqa: E402
+from server.db import session_scope, utcnow  # noqa: E402
+from server.models import User, UserArea  # noqa: E402
+from server.passwords import hash_password  # noqa: E402
+from support import jpeg, visit_xml  # noqa: E402
+from sync.coverage import count_uncounted_once, mark_uncounted, refill_stale  # noqa: E402
 from sync.jobs import run_pending  # noqa: E402
-from sync.models import Household, Submission  # noqa: E402
+from sync.models import Area, Household, Submission  # noqa: E402
 from sync.rebuild import rebuild, run_chunks, start_rebuild  # noqa: E402
 from sync.reconcile import mark_unattached  # noqa: E402
+from sync.records import HouseholdRecord  # noqa: E402
 
+def _load_bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: bench/coverage.py, loaded under another name (the coverage package is another module)
+BENCH_COVERAGE = _load_bench_module("coverage")
+PASSWORD = "bench-" + secrets.token_hex(8)
 #: households per village, villages per town
 VILLAGE, TOWN = 100, 20
 TEMPLATE = visit_xml("__HH__", instance_id="__ID__", end="__DAY__T10:00:00+08:00", visit_date="__DAY__").decode()
@@ -78,8 +107,19 @@ FILL = [
        FROM forms f, households h, generate_series(1, :per_household) k,
             LATERAL (SELECT 'uuid:' || h.number || '-' || k AS i) i,
             LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', h.number), '__ID__', i.i),
-                                               '__DAY__', (date '2025-01-01' + k * 28)::text), 'UTF8') AS x) x
+                                               '__DAY__', (current_date - (:per_household - k) * 28)::text),
+                                       'UTF8') AS x) x
        WHERE f.xml_form_id = 'household_visit'""",
+]
+
+#: the rows the reconciler derives from those submissions, written by SQL so that the pages have a province to read
+DERIVED = [
+    """INSERT INTO visits (submission_id, household_id, area_id, visit_date, month, latitude, longitude, accuracy,
+                          verdict, reasons)
+       SELECT s.id, h.id, h.area_id, d.day, to_char(d.day, 'YYYY-MM'), h.latitude, h.longitude, 5,
+              CASE WHEN s.id % 10 = 0 THEN 'questionable' ELSE 'verified' END, CAST('[]' AS json)
+       FROM submissions s JOIN households h ON h.number = s.household_number,
+            LATERAL (SELECT current_date - (:per_household - split_part(s.instance_id, '-', 2)::int) * 28 AS day) d""",
 ]
 
 BURST = """
@@ -109,15 +149,25 @@ class Database:
         self.name, self.households = name, households
         env = {"ZOUFANG_DATA_DIR": str(workdir / name), "ZOUFANG_DATABASE_URL": self.schema.url,
                "ZOUFANG_SECRET_KEY": "bench"}
-        self.rt = create_app(load_settings(env=env, worker="off")).extensions["zoufang"]
+        self.app = create_app(load_settings(env=env, worker="off"))
+        self.rt = self.app.extensions["zoufang"]
         started = time.perf_counter()
         villages = -(-households // VILLAGE)
         with self.rt.engine.begin() as connection:
-            for statement in FILL:
+            for statement in FILL + DERIVED:
                 connection.execute(text(statement), {
                     "towns": -(-villages // TOWN), "per_town": TOWN, "villages": villages,
                     "per_village": VILLAGE, "households": households, "per_household": per_household,
                     "template": TEMPLATE})
+        BENCH_COVERAGE.add_records(self.rt.engine)
+        with session_scope(self.rt.sessions) as session:
+            # folded with these rules (a starting worker would refold every record otherwise), and the coverage
+            # cache kept the way this version keeps it, its months counted
+            session.execute(update(HouseholdRecord).values(rules_digest=self.rt.queue.rules.digest))
+            count_uncounted_once(session)
+        with session_scope(self.rt.sessions) as session:
+            refill_stale(session)
+        self.users = add_users(self.rt.sessions)
         with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
             size = connection.scalar(text("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c"
@@ -176,6 +226,75 @@ def shape(node: dict) -> str:
     return own + (f" [{'; '.join(children)}]" if children else "")
 
 
+def add_users(sessions) -> dict[str, int]:
+    """The accounts the measurements use: an admin (whose devices post the ingest), the county's supervisor (the
+    pages); one argon2 hash for both."""
+    password = hash_password(PASSWORD)
+    with session_scope(sessions) as session:
+        county = session.scalar(select(Area.id).where(Area.level == "county"))
+        admin = User(username="bench", role="admin", display_name="bench", password_hash=password)
+        supervisor = User(username="county", role="supervisor", display_name="县级督导", password_hash=password,
+                          areas=[UserArea(area_id=county)])
+        session.add_all([admin, supervisor])
+        session.flush()
+        return {"bench": admin.id, "county": supervisor.id}
+
+
+def pages(db: Database, rounds: int) -> dict[str, float]:
+    """The coverage page (this month, the whole county) and the county supervisor's home, warm and cold."""
+    client = BENCH_COVERAGE.logged_in(db.app, "county")
+    out = {}
+    for label, url in (("coverage page", f"/coverage/?month={dt.date.today():%Y-%m}"), ("supervisor's home", "/")):
+        for state, before in (("warm", None), ("cold", BENCH_COVERAGE.clear_cache(db.app))):
+            took = BENCH_COVERAGE.time_requests(client, url, rounds, before=before)
+            out[f"{label}, {state}, p50 ms"] = BENCH_COVERAGE.percentile(took, 0.5)
+            out[f"{label}, {state}, p95 ms"] = BENCH_COVERAGE.percentile(took, 0.95)
+    with session_scope(db.rt.sessions) as session:  # as after a rebuild: every month marked, then counted
+        mark_uncounted(session)
+    with session_scope(db.rt.sessions) as session:
+        refill_stale(session)
+    return out
+
+
+def ingest(db: Database, workdir: Path, count: int, concurrencies: tuple[int, ...]) -> dict[str, float]:
+    """Visit submissions of the database's households, with a photo each, posted to the real server as phones
+    post them (device tokens), by 1 and by 4 clients; submissions per second."""
+    with db.rt.engine.connect() as connection:
+        numbers = list(connection.scalars(text(
+            "SELECT number FROM households TABLESAMPLE SYSTEM (1) LIMIT :n"), {"n": count * len(concurrencies)}))
+    if len(numbers) < count * len(concurrencies):   # a small database: a share of its pages may hold too few
+        with db.rt.engine.connect() as connection:
+            numbers = list(connection.scalars(text("SELECT number FROM households ORDER BY random() LIMIT :n"),
+                                              {"n": count * len(concurrencies)}))
+    tokens = [secrets.token_urlsafe(32) for _ in range(max(concurrencies))]
+    BENCH_INGEST._insert_devices(db.schema.url, db.users["bench"], tokens)
+    env = {"ZOUFANG_DATA_DIR": str(workdir / f"{db.name}-server"), "ZOUFANG_DATABASE_URL": db.schema.url,
+           "ZOUFANG_PUBLISH_BUNDLED_FORMS": "0", "ZOUFANG_SECRET_KEY": secrets.token_urlsafe(32)}
+    server = BENCH_INGEST.start_server(env, WorkerSettings(workers=2, threads=4), workdir, f"{db.name}-ingest")
+    queue = BENCH_INGEST.JobQueue(db.schema.url)
+    out = {}
+    try:
+        for concurrency in concurrencies:
+            bodies = [multipart(visit_xml(number, instance_id=f"uuid:{uuid.uuid4()}", username="bench"),
+                              {"family.jpg": jpeg(200_000, seed=index)})
+                      for index, number in enumerate(numbers[:count])]
+            numbers = numbers[count:]
+            result = run_load([f"{server.url}/key/{token}/submission" for token in tokens[:concurrency]], bodies,
+                              concurrency)
+            if result.failures:
+                raise RuntimeError(f"{db.name}: {len(result.failures)} submissions refused: {result.failures[:3]}")
+            out[f"ingest, {concurrency} client(s), submissions/s"] = result.rate
+            # the server's worker reconciles them and checks their photos: the time it needs after the last answer
+            drained, left = queue.drain(timeout=900)
+            if left:
+                raise RuntimeError(f"{db.name}: {left} jobs still pending 900 s after the ingest")
+            out[f"ingest, {concurrency} client(s), drained after s"] = drained
+    finally:
+        queue.close()
+        server.stop()
+    return out
+
+
 def drain(db: Database, count: int) -> tuple[dict[str, float], list[int]]:
     with db.rt.engine.begin() as connection:
         connection.execute(text(BURST), {"count": count, "template": TEMPLATE})
@@ -226,6 +345,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=8, help="rebuild chunks timed (per way of running)")
     parser.add_argument("--batch", type=int, default=100, help="households per rebuild chunk")
     parser.add_argument("--full-rebuild", action="store_true", help="then rebuild all of the large database")
+    parser.add_argument("--ingest", type=int, default=200, help="submissions posted per client count (0: none)")
+    parser.add_argument("--rounds", type=int, default=10, help="timed requests per page and state")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="zoufang-bench-scale-"))
     figures: dict[str, dict[str, float]] = {}
@@ -234,9 +355,12 @@ def main() -> None:
         for name, households in (("small", args.small), ("large", args.households)):
             db = Database(args.database_url, households, args.per_household, workdir, name)
             databases.append(db)
+            figures[name] = pages(db, args.rounds)
+            if args.ingest:
+                figures[name] |= ingest(db, workdir, args.ingest, (1, 4))
             drained, burst = drain(db, args.burst)
-            figures[name] = {**statements_of_issue_18(db, burst), **drained,
-                             **rebuild_rates(db, args.chunks, args.batch)}
+            figures[name] |= {**statements_of_issue_18(db, burst), **drained,
+                              **rebuild_rates(db, args.chunks, args.batch)}
         print(f"\n{'':42} {'small':>10} {'large':>10} {'large/small':>12}")
         for key, small in figures["small"].items():
             large = figures["large"][key]
