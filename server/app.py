@@ -23,7 +23,7 @@ from server.first_admin import bp as first_admin_bp
 from server.i18n import current_lang, init_i18n
 from server.openrosa import bp as openrosa_bp
 from server.pages import register_pages
-from server.pages.common import nav_items, url_with
+from server.pages.common import ledger_tabs, nav_items, url_with
 from server.passwords import CredentialCache
 from server.ratelimit import LoginLimiter
 from server.render import problem_from, render_problem
@@ -89,7 +89,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     init_static_versions(app)
     init_security_headers(app)
     init_csrf(app, exempt=(openrosa_bp, api_bp))
-    app.jinja_env.globals.update(nav_items=nav_items, url_with=url_with,
+    app.jinja_env.globals.update(nav_items=nav_items, ledger_tabs=ledger_tabs, url_with=url_with,
                                  form_title=lambda form_id, published: form_title(form_id, published, current_lang()))
     app.context_processor(lambda: {"lang": current_lang()})
 

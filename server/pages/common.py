@@ -26,12 +26,20 @@ PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 
 # (endpoint, label, roles that see it, the blueprints whose pages are in this section); an entry shows once its
 # page module is there
+#: the ledgers (台账) a county keeps and reports upward, one section of the top bar with a tab each: (endpoint,
+#: label, roles that see it, its blueprint); the section opens the first the role sees
+LEDGERS = [
+    ("renovation.list_page", lazy_gettext("危房改造"), ("admin", "supervisor", "cadre", "finance"), "renovation"),
+    ("exits.list_page", lazy_gettext("退出程序"), ("admin", "supervisor", "cadre"), "exits"),
+    ("monitoring.list_page", lazy_gettext("防返贫监测"), ("admin", "supervisor", "cadre"), "monitoring"),
+    ("outside.list_page", lazy_gettext("新发现户"), ("admin", "supervisor", "cadre"), "outside"),
+]
+
 NAV = [
     ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre"), ("coverage",)),
     ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre"), ("mapview",)),
     ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre", "finance"), ("households",)),
-    ("renovation.list_page", lazy_gettext("危房改造"), ("admin", "supervisor", "cadre", "finance"), ("renovation",)),
-    ("exits.list_page", lazy_gettext("退出程序"), ("admin", "supervisor", "cadre"), ("exits",)),
+    (None, lazy_gettext("台账"), ("admin", "supervisor", "cadre", "finance"), tuple(b for *_, b in LEDGERS)),
     ("review.index", lazy_gettext("审核"), ("admin", "supervisor"), ("review", "cases")),
     ("admin.index", lazy_gettext("管理"), ("admin",), ("admin", "audit")),
 ]
@@ -42,8 +50,21 @@ def nav_items() -> list[tuple[str, str, bool]]:
     if principal is None:
         return []
     blueprint = request.endpoint.split(".")[0] if request.endpoint else None
-    return [(url_for(endpoint), label, blueprint in blueprints)
-            for endpoint, label, roles, blueprints in NAV
+    items = []
+    for endpoint, label, roles, blueprints in NAV:
+        if endpoint is None:  # the ledgers' section: their first tab
+            endpoint = next(iter(ledger_tabs()), (None,))[0]
+        if endpoint in current_app.view_functions and principal.user.role in roles:
+            items.append((url_for(endpoint), label, blueprint in blueprints))
+    return items
+
+
+def ledger_tabs() -> list[tuple[str, str, str]]:
+    """(endpoint, label, blueprint) of each ledger the caller's role sees, for the tabs above every ledger's list."""
+    principal = g.get("principal")
+    if principal is None:
+        return []
+    return [(endpoint, label, blueprint) for endpoint, label, roles, blueprint in LEDGERS
             if endpoint in current_app.view_functions and principal.user.role in roles]
 
 

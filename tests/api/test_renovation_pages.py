@@ -142,8 +142,9 @@ def test_finance_staffs_pages_top_bar_and_home(client, ledger):
     login(client, "finance1")
     home = text(client.get("/"))
     nav = re.search(r"<nav.*?</nav>", home, re.S).group(0)
-    assert "危房改造" in nav and "一户一档" in nav
+    assert 'href="/renovation/">台账' in nav and "一户一档" in nav   # the ledgers' section opens the one they see
     assert not any(label in nav for label in ("审核", "管理", "走访覆盖", "退出程序"))
+    assert 'data-testid="ledger-tabs"' not in text(client.get("/renovation/"))   # no other ledger: no tabs
     card = re.search(r'data-testid="card-renovation-unpaid" data-count="(\d+)">\s*<a class="home-number" '
                      r'href="([^"]+)"', home)
     assert card.groups() == ("1", "/renovation/?unpaid=1")
