@@ -38,10 +38,12 @@ class Principal:
     """
 
     def __init__(self, user: User | None = None, device_id: int | None = None, user_id: int | None = None,
-                 device_last_used_at: dt.datetime | None = None):
+                 device_last_used_at: dt.datetime | None = None, role: str | None = None):
         if user is not None:
             self.__dict__["user"] = user  # already loaded: the cached property below need not load it again
         self.user_id = user.id if user is not None else user_id
+        #: the user's role, read with the credentials (None: not read; `user.role` then)
+        self.role = user.role if user is not None else role
         self.device_id = device_id
         #: when the device was last recorded as used, as read with its token
         self.device_last_used_at = device_last_used_at
@@ -70,7 +72,7 @@ _DEVICES, _USERS = Device.__table__, User.__table__
 # Devices send credentials with every request: these run on a pooled connection of their own
 # (server/db/prepared.py)
 _DEVICE_BY_TOKEN = Prepared(
-    select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.last_used_at)
+    select(_DEVICES.c.id, _DEVICES.c.user_id, _DEVICES.c.last_used_at, _USERS.c.role)
     .join(_USERS, _DEVICES.c.user_id == _USERS.c.id)
     .where(_DEVICES.c.token_sha256 == bindparam("token_sha256"), _DEVICES.c.revoked_at.is_(None),
            _USERS.c.active.is_(True)))
@@ -91,6 +93,7 @@ _RECORD_TOKEN_USE = Prepared(update(_TOKENS).values(last_used_at=bindparam("now"
 
 _USER_BY_NAME = Prepared(select(_USERS.c.id, _USERS.c.active, _USERS.c.password_hash).where(
     _USERS.c.username == bindparam("username")))
+_ROLE_OF = Prepared(select(_USERS.c.role).where(_USERS.c.id == bindparam("user_id")))
 
 
 def _read_one(statement: Prepared, values: dict):
@@ -104,7 +107,7 @@ def device_principal(token: str) -> Principal:
     if row is None:  # unknown, revoked, or its user deactivated
         raise Problem(403, "auth.token_invalid", "设备令牌无效或已被撤销，请重新扫描二维码配置。",
                       "The device token is invalid or revoked; scan a new QR code to set the device up.")
-    return Principal(device_id=row.id, user_id=row.user_id, device_last_used_at=row.last_used_at)
+    return Principal(device_id=row.id, user_id=row.user_id, device_last_used_at=row.last_used_at, role=row.role)
 
 
 def record_device_use(connection: DirectConnection, principal: Principal) -> None:
@@ -152,7 +155,7 @@ def basic_principal() -> Principal | None:
     if user_id is None:
         raise Problem(401, "auth.failed", "用户名或密码错误。", "Wrong user name or password.",
                       headers=_challenge().headers)
-    return Principal(user_id=user_id)
+    return Principal(user_id=user_id, role=_read_one(_ROLE_OF, {"user_id": user_id}).role)
 
 
 def bearer_principal() -> Principal | None:

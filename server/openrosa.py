@@ -145,6 +145,10 @@ def submission_probe():
     return Response(status=204)
 
 
+#: the roles whose accounts fill forms; finance staff (财务人员) enter payments on the pages and send nothing
+SUBMITTERS = ("admin", "supervisor", "cadre")
+
+
 @bp.route("/submission", methods=["POST"])
 def submission_post():
     limit = runtime().settings.max_submission_bytes
@@ -154,6 +158,10 @@ def submission_post():
                       f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
                       f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.")
     principal = require_device_or_basic()
+    if (principal.role or principal.user.role) not in SUBMITTERS:
+        raise Problem(403, "submission.role", "财务人员的账号不能提交表单：走访和鉴定请用干部或审核人员的账号提交。",
+                      "A finance account may not send forms: visits and assessments are sent by cadres and "
+                      "supervisors.")
     if request.mimetype != "multipart/form-data":
         raise Problem(400, "submission.not_multipart", "提交必须是 multipart/form-data 格式。",
                       "A submission must be sent as multipart/form-data.")

@@ -247,3 +247,22 @@ def test_finance_staff_make_no_review_decision(client, ledger):
                            json={"state": "approved"})
     assert decision.status_code == 403
     assert client.get("/api/v1/out-of-area", headers=finance).status_code == 403
+
+
+def test_finance_staff_send_no_forms_by_password_or_by_device(client, ledger, sessions):
+    """Finance staff enter payments on the pages; a visit they sent would set a renovation stage (and count as a
+    visit), so their accounts are refused at /submission however they log in, and nothing is kept."""
+    from server.auth import token_sha256
+    from server.models import Device, User
+    from sync.models import Submission
+    with session_scope(sessions) as session:
+        finance = session.scalar(select(User).where(User.username == "finance1"))
+        session.add(Device(user_id=finance.id, token_sha256=token_sha256("finance-phone-token"), name="手机"))
+    xml = visit_xml(HH13, instance_id="uuid:finance-visit", answers={"two_assurances/renovation_stage": "moved_in"})
+    for phone in (Collect(client, ledger["finance1"]), Collect(client, {}, prefix="/key/finance-phone-token")):
+        response = phone.submit(xml)
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert "财务人员的账号不能提交表单" in response.get_data(as_text=True)
+    with session_scope(sessions) as session:
+        assert session.scalar(select(Submission.id).where(Submission.instance_id == "uuid:finance-visit")) is None
+    assert Collect(client, ledger["town1"]).submit(xml).status_code == 201   # a supervisor's is taken
