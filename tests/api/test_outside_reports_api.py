@@ -161,3 +161,38 @@ def test_a_rebuild_finds_the_same_reports_and_keeps_the_decisions(client, report
     with session_scope(sessions) as session:
         assert session.scalar(select(Submission.reconcile_state).where(Submission.instance_id == "uuid:r1")) == "report"
         assert len(session.scalars(select(OutsideReport)).all()) == 4
+
+
+# ---- the pages ---------------------------------------------------------------------------------------------------
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_the_pages_list_show_and_decide(client, reports):
+    from support import login
+    import re
+    r1 = by_instance(client, reports["town1"])["uuid:r1"]
+    login(client, "cadre001")
+    assert _text(client.get("/outside/")).count('data-testid="outside-row"') == 3
+    seen = _text(client.get(f"/outside/{r1['id']}"))
+    assert "刘新" in seen and 'data-testid="outside-decide"' not in seen  # a cadre reads, does not decide
+    login(client, "town1")
+    home = _text(client.get("/"))
+    assert "待决定的新发现户" in home and "/outside/?state=undecided" in home
+    listed = _text(client.get("/outside/?state=undecided&reason=illness"))
+    assert listed.count('data-testid="outside-row"') == 1
+    assert client.get("/outside/?state=maybe").status_code == 400
+    assert client.get("/outside/?area=210504002001").status_code == 404
+    page = _text(client.get(f"/outside/{r1['id']}"))
+    assert 'data-testid="outside-register-form"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post(f"/outside/{r1['id']}/decision", data={"decision": "register"}).status_code in (400, 403)
+    done = client.post(f"/outside/{r1['id']}/decision", data={
+        "csrf_token": token, "decision": "register", "monitoring_type": "边缘易致贫户", "cadre": "cadre001"})
+    assert done.status_code == 302
+    page = _text(client.get(f"/outside/{r1['id']}"))
+    assert 'data-testid="outside-household"' in page and "2105040010010110" in page and "边缘易致贫户" in page
+    assert "刘新" in _text(client.get("/households/2105040010010110"))
+    login(client, "town2")
+    assert client.get(f"/outside/{r1['id']}").status_code == 404
