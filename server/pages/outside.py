@@ -51,7 +51,7 @@ def report_view(row: ReportRow) -> dict[str, Any]:
         "id_number": mask(values.get("id_number") or ""), "village": row.village,
         "village_code": values.get("village_code") or "", "village_name": values.get("village_name") or "",
         "reporter": row.reporter, "reported_at": report.reported_at, "date": values.get("date"),
-        "reasons": reasons, "phone": values.get("phone"), "size": values.get("household_size"),
+        "reasons": (", " if current_lang() == "en" else "、").join(reasons), "phone": values.get("phone"), "size": values.get("household_size"),
         "description": values.get("description"), "income": values.get("income_per_capita"),
         "gps": values.get("gps"), "findings": [_finding_text(f) for f in report.findings],
         "duplicate": row.duplicate, "suggested_type": row.suggested_type,
