@@ -180,6 +180,8 @@ def test_the_pages_list_show_and_decide(client, reports):
     login(client, "town1")
     home = _text(client.get("/"))
     assert "待决定的新发现户" in home and "/outside/?state=undecided" in home
+    # the submissions list says what a report is instead of "no household number"
+    assert _text(client.get("/review/")).count('data-testid="outside-report-link"') == 3
     listed = _text(client.get("/outside/?state=undecided&reason=illness"))
     assert listed.count('data-testid="outside-row"') == 1
     assert client.get("/outside/?state=maybe").status_code == 400
