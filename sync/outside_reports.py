@@ -273,6 +273,14 @@ def find_report(session: Session, scope: Scope, report_id: int) -> ReportRow:
     return ReportRow(*row)
 
 
+def registered_from(session: Session, household_id: int) -> tuple[int, OutsideDecision] | None:
+    """(the report, the decision) a household was registered from, for its file; None for a roster household."""
+    row = session.execute(select(OutsideReport.id, OutsideDecision)
+                          .join(OutsideReport, OutsideReport.root_instance_id == OutsideDecision.root_instance_id)
+                          .where(OutsideDecision.household_id == household_id)).first()
+    return (row[0], row[1]) if row else None
+
+
 def area_cadres(session: Session, area_id: int) -> list[tuple[str, str]]:
     """(user name, display name) of the active accounts whose areas hold the area: who may be 帮扶责任人."""
     path = session.scalar(select(Area.path).where(Area.id == area_id))

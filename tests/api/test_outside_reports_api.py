@@ -195,6 +195,25 @@ def test_the_pages_list_show_and_decide(client, reports):
     assert done.status_code == 302
     page = _text(client.get(f"/outside/{r1['id']}"))
     assert 'data-testid="outside-household"' in page and "2105040010010110" in page and "边缘易致贫户" in page
-    assert "刘新" in _text(client.get("/households/2105040010010110"))
+    file = _text(client.get("/households/2105040010010110"))
+    assert "刘新" in file and 'data-testid="household-outside-origin"' in file and f"/outside/{r1['id']}" in file
     login(client, "town2")
     assert client.get(f"/outside/{r1['id']}").status_code == 404
+
+
+def test_an_edit_of_a_report_updates_the_same_report(client, reports, reconcile):
+    before = by_instance(client, reports["town1"])["uuid:r1"]
+    phone = Collect(client, reports["cadre1"])
+    edit = report_xml(instance_id="uuid:r1e", deprecated_id="uuid:r1", id_number=GOOD_ID, head="刘新民",
+                      reasons="illness disaster")
+    assert phone.submit(edit, files={"house.jpg": jpeg()}).status_code == 201
+    reconcile()
+    mine = by_instance(client, reports["town1"])
+    assert "uuid:r1" not in mine and mine["uuid:r1e"]["id"] == before["id"]
+    assert (mine["uuid:r1e"]["head_name"], mine["uuid:r1e"]["reasons"]) == ("刘新民", ["illness", "disaster"])
+
+
+def test_the_web_form_of_the_report_opens_for_a_cadre(client, reports):
+    from support import login
+    login(client, "cadre001")
+    assert client.get("/fill/household_report").status_code == 200
