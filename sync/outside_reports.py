@@ -250,11 +250,12 @@ def list_reports(session: Session, scope: Scope, *, state: str | None = None, ar
         statement = statement.where(OutsideDecision.decision == ("register" if state == "registered" else "decline"))
     if area is not None:
         statement = statement.where(OutsideReport.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
-    rows = session.execute(statement.order_by(OutsideReport.reported_at.desc(), OutsideReport.id.desc())).all()
-    items = [ReportRow(*row) for row in rows]
+    statement = statement.order_by(OutsideReport.reported_at.desc(), OutsideReport.id.desc())
     if reason:  # the reasons are a JSON list: filtered here (the reports of one's areas are few)
-        items = [row for row in items if reason in row.report.reasons]
-    return Page(len(items), items[offset:offset + limit])
+        items = [row for row in (ReportRow(*r) for r in session.execute(statement)) if reason in row.report.reasons]
+        return Page(len(items), items[offset:offset + limit])
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    return Page(total, [ReportRow(*row) for row in session.execute(statement.limit(limit).offset(offset))])
 
 
 def undecided_count(session: Session, scope: Scope) -> int:

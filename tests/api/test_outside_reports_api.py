@@ -68,6 +68,10 @@ def test_a_report_is_kept_as_a_report_with_its_findings_not_as_an_unknown_househ
     # a village outside the sender's areas is a finding; the report is kept all the same
     assert [f["code"] for f in r3["findings"]] == ["village_outside_areas"] and r3["village"] is None
     assert by_instance(client, reports["town2"]).keys() == {"uuid:t2"}
+    paged = client.get("/api/v1/outside-reports?limit=1&offset=1", headers=reports["town1"]).get_json()
+    assert paged["total"] == 3 and [i["instance_id"] for i in paged["items"]] == ["uuid:r2"]  # newest first
+    by_reason = client.get("/api/v1/outside-reports?reason=dropout&limit=1", headers=reports["town1"]).get_json()
+    assert by_reason["total"] == 1 and by_reason["items"][0]["instance_id"] == "uuid:r2"
     detail = client.get(f"/api/v1/outside-reports/{r1['id']}", headers=reports["cadre1"]).get_json()
     assert (detail["household_size"], detail["phone"], detail["description"]) == (3, "13800000000",
                                                                                  "户主住院，家中无劳动力")
