@@ -45,6 +45,7 @@ ACTIONS = {
     "case.measure": lazy_gettext("记录帮扶措施"),
     "renovation.entry": lazy_gettext("登记危房改造台账"),
     "exit.step": lazy_gettext("登记退出程序"),
+    "outside.decision": lazy_gettext("决定新发现户是否纳入"),
 }
 CLI = "cli"
 

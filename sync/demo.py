@@ -44,7 +44,9 @@ from server.db import session_scope, utcnow
 from server.errors import DomainError
 from sync.areas import import_areas
 from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
+from sync.demo_outside import decide_reports, outside_reports
 from sync.models import Area, Household, Submission, SubmissionAttachment
+from sync.outside_models import OutsideDecision
 from sync.roster import HEADERS, OPTIONAL, import_roster
 from sync.rules import SAFE_RENOVATION, UNSTABLE_EXITED, renovation_progress
 from sync.submissions import IncomingFile, Sender, accept_submission
@@ -693,7 +695,11 @@ def load_reference_data(session: Session, store: Store, roster: bytes,
 
 
 def household_infos(session: Session) -> list[HouseholdInfo]:
+    """The roster's households the generator plans forms for (not one a supervisor registered from a report
+    outside the roster: the demo's own, added after, so that a second run plans the same forms)."""
+    registered = select(OutsideDecision.household_id).where(OutsideDecision.household_id.is_not(None))
     rows = session.execute(select(Household, Area.code).join(Area, Household.area_id == Area.id)
+                           .where(Household.id.not_in(registered))
                            .options(selectinload(Household.members)).order_by(Household.number)).all()
     return [HouseholdInfo(number=h.number, area_code=code, head_name=h.head_name, latitude=h.latitude,
                           longitude=h.longitude, cadre=h.cadre or "", status=h.status,
@@ -726,6 +732,8 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
 
     say("generating submissions")
     submissions = generate(infos, now, seed)
+    with session_scope(sessions) as session:  # households outside the roster (应纳尽纳) reported by a cadre
+        submissions += outside_reports(session, user_ids, now, seed)
     say(f"submitting {len(submissions)} forms")
     submitted: Counter = Counter()
     skipped = 0
@@ -744,6 +752,9 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
     # photo); the result is the same, it is just quicker
     while run_image_jobs(sessions, store, queue):
         jobs += 1
+    jobs += run_until_idle(sessions, queue, store)
+    with session_scope(sessions) as session:  # a supervisor registers one report and declines another
+        decide_reports(session, user_ids, now)
     jobs += run_until_idle(sessions, queue, store)
     with session_scope(sessions) as session:
         households = session.scalar(select(func.count(Household.id)))

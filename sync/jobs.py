@@ -26,6 +26,7 @@ from server.db import session_scope, utcnow
 from sync.coverage import count_uncounted_once, refill_stale
 from sync.feedback_state import answered_by, refresh_feedback, refresh_unset
 from sync.models import Job, Submission, SubmissionAttachment
+from sync.outside_reports import refresh_reports
 from sync.reconcile import (ReconcileOptions, households_for_submissions, households_with_stale_records,
                             mark_unattached, reconcile_households)
 from sync.rules import RulesConfig
@@ -85,7 +86,9 @@ def _claim(session: Session, limit: int, now: dt.datetime, only: list[int] | Non
 
 def _work(session: Session, jobs, queue: QueueSettings, now: dt.datetime) -> None:
     submission_ids = [j.submission_id for j in jobs if j.submission_id is not None]
-    mark_unattached(session, submission_ids, now)
+    # a report of a household outside the roster names none: kept as a report, not as an unattached submission
+    reports = set(refresh_reports(session, submission_ids, now))
+    mark_unattached(session, [i for i in submission_ids if i not in reports], now)
     numbers = households_for_submissions(session, submission_ids)
     for job in jobs:  # roster changes queue households directly
         numbers.update((job.payload or {}).get("households", []))

@@ -32,6 +32,7 @@ from server.db import session_scope, utcnow
 from sync.coverage import clear_cache as clear_coverage_cache
 from sync.jobs import QueueSettings
 from sync.models import Household, Job, Submission
+from sync.outside_reports import rebuild_reports
 from sync.reconcile import reconcile_households
 from sync.records import CoverageStale, Visit
 
@@ -235,8 +236,9 @@ def _mark_unattached_in(session: Session, chunk: dict, numbers: list[str], now: 
     households' (`numbers`) say so: read along the submissions' index on household_number over the range, never
     households. Only changes are written, as reconciled_at records when a submission reached its state."""
     if chunk["after"] is None:
+        rebuild_reports(session, now)  # the reports of households outside the roster name none: kept as reports
         session.execute(update(Submission).where(Submission.household_number.is_(None),
-                                                 Submission.reconcile_state != "no_household")
+                                                 Submission.reconcile_state.not_in(("no_household", "report")))
                         .values(reconcile_state="no_household", reconciled_at=now))
     unknown = [*_in_chunk(Submission.household_number, chunk), Submission.reconcile_state != "unknown_household"]
     if numbers:

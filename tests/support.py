@@ -228,6 +228,19 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
         **_meta(instance_id, None), **(answers or {})}, entity=_entity(household, base_version))
 
 
+def report_xml(village_code: str = "210504001001", head: str = "刘新", id_number: str = "210504198001010012",
+               reasons: str = "illness", end: str = "2026-11-22T10:00:00+08:00", instance_id: str | None = None,
+               deprecated_id: str | None = None, answers: dict | None = None) -> bytes:
+    """A report of a household outside the roster (新发现户报告), filled into the bundled household_report form's
+    instance; `answers` as for a visit."""
+    return bundled("household_report").fill({
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:z", "username": "cadre001",
+        "report_date": end[:10], "village_code": village_code, "village_name": "", "head_name": head,
+        "id_number": id_number, "phone": "13800000000", "household_size": 3, "reasons": reasons,
+        "description": "户主住院，家中无劳动力", "income_per_capita": 4200, "gps": "41.2963 123.8011 80 5",
+        "photo_house": "house.jpg", **_meta(instance_id, deprecated_id), **(answers or {})})
+
+
 # ---- photos with EXIF, made by Pillow -------------------------------------------------------------------
 
 def rational(value: float, denominator: int = 10000) -> TiffImagePlugin.IFDRational:

@@ -35,6 +35,7 @@ from server.pages.submission_view import answers, current_labels, display_value,
 from server.scope import scoped_household
 from server.runtime import db, runtime
 from sync.case_lists import household_cases
+from sync.outside_reports import registered_from
 from sync.renovation_ledger import china_today, household_renovation
 from sync.conflicts import LOCATION_CONFIRMERS, confirm_location
 from sync.forms import DEFINITIONS, definition, field_label, form_title
@@ -266,11 +267,22 @@ def file_page(number: str):
         "renovation": _renovation(household.id, number),
         "renovation_forms": renovation_forms(current_principal().user),
         "exit": exit_view(household, area, record.exit_eligible if record else None),
+        "outside_origin": _outside_origin(household.id),
     }
     view["returned_states"] = {item.submission.instance_id: item.state for item in view["returned"]}
     db().commit()
     return render_template("households/file.html", **view, state_labels=STATE_LABELS, colors=COLORS,
                            printed_at=local_time(dt.datetime.now(dt.timezone.utc)))
+
+
+def _outside_origin(household_id: int) -> dict[str, Any] | None:
+    """The report of a household outside the roster it was registered from (应纳尽纳), if any."""
+    found = registered_from(db(), household_id)
+    if found is None:
+        return None
+    report_id, decision = found
+    return {"url": url_for("outside.report_page", report_id=report_id), "by": decision.by_name,
+            "at": local_time(decision.at)}
 
 
 def _renovation(household_id: int, number: str) -> dict[str, Any] | None:

@@ -104,6 +104,9 @@ class FormDefinition:
     #: paths only older versions of the form have, read so that their submissions keep their values on a rebuild
     #: (the current form must not have them: test_form_definitions.py)
     former_paths: frozenset[str] = frozenset()
+    #: its submissions are about a registered household (the `household` question); False for a form about
+    #: something not on the roster yet (新发现户报告, sync/outside_reports.py), which is kept as its own row
+    about_household: bool = True
 
     @property
     def counts_as_visit(self) -> bool:

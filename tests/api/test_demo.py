@@ -8,6 +8,7 @@ from server.db import session_scope
 from server.models import User, UserArea
 from sync.demo import DemoSubmission, demo_roster, generate, household_infos
 from sync.models import Area, Household, Job, Submission, SubmissionAttachment
+from sync.outside_models import OutsideDecision, OutsideReport
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -29,8 +30,12 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
     assert "admin-demo-pw" in result.output and "cadre009" in result.output  # the credentials are printed
     this_month, last_month = months_now()
     with session_scope(sessions) as session:
-        assert session.scalar(select(func.count(Household.id))) == 113
-        assert session.scalar(select(func.count(HouseholdRecord.household_id))) == 113
+        # the sample roster's 113, and the household outside the roster a supervisor registered (应纳尽纳)
+        assert session.scalar(select(func.count(Household.id))) == 114
+        assert session.scalar(select(func.count(HouseholdRecord.household_id))) == 114
+        decisions = dict(session.execute(select(OutsideReport.head_name, OutsideDecision.decision).outerjoin(
+            OutsideDecision, OutsideDecision.root_instance_id == OutsideReport.root_instance_id)).all())
+        assert decisions == {"韩桂兰": None, "周德明": "register", "吴春燕": "decline"}
         users = {u.username: u for u in session.scalars(select(User))}
         assert users["admin"].role == "admin"
         assert {f"cadre00{i}" for i in range(1, 10)} <= set(users)
@@ -76,11 +81,11 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert session.scalar(select(func.count(Job.id))) == 0  # the worker ran until idle, nothing failed
         submitted = session.scalar(select(func.count(Submission.id)))
         # every submission is in its record but the one held for the supervisor (checked above)
-        assert set(session.scalars(select(Submission.reconcile_state))) == {"applied", "out_of_area"}
+        assert set(session.scalars(select(Submission.reconcile_state))) == {"applied", "out_of_area", "report"}
 
     # a second run is refused; with --force it finds everything already there and adds nothing
     again = runner.invoke(args=["demo", "load"])
-    assert again.exit_code == 1 and "--force" in again.output and "113" in again.output
+    assert again.exit_code == 1 and "--force" in again.output and "114" in again.output
     forced = runner.invoke(args=["demo", "load", "--force"])
     assert forced.exit_code == 0, forced.output
     assert "already there" in forced.output and "password unchanged" in forced.output

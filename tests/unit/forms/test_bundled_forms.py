@@ -52,8 +52,18 @@ EXPECTED = {
         "gps_required": False,
         "save_to": {"income_year", "income_per_capita"},
     },
+    # 新发现户报告: a household outside the roster, so no household question and no entity update
+    "household_report": {
+        "title": "新发现户报告",
+        "photos": {"photo_house"},
+        "required_photos": {"photo_house"},
+        "gps_required": True,
+        "save_to": set(),
+    },
 }
 FORM_IDS = sorted(EXPECTED)
+#: the forms about a registered household (the `household` question, the `households` entity)
+HOUSEHOLD_FORM_IDS = sorted(f for f in EXPECTED if DEFINITIONS[f].about_household)
 
 
 @functools.cache
@@ -162,7 +172,7 @@ def test_meta_fields(form_id):
     assert f"{root}/meta/instanceName" in b
 
 
-@pytest.mark.parametrize("form_id", FORM_IDS)
+@pytest.mark.parametrize("form_id", HOUSEHOLD_FORM_IDS)
 def test_household_is_picked_from_households_csv(form_id):
     instances = {i.get("id"): i for i in model(form_id).findall(f"{XF}instance") if i.get("id")}
     assert instances["households"].get("src") in {"jr://file-csv/households.csv", "jr://file/households.csv"}
@@ -198,7 +208,7 @@ def test_photos_are_limited_to_1280_pixels(form_id):
     assert required == EXPECTED[form_id]["required_photos"]
 
 
-@pytest.mark.parametrize("form_id", FORM_IDS)
+@pytest.mark.parametrize("form_id", HOUSEHOLD_FORM_IDS)
 def test_updates_the_household_entity(form_id):
     assert model(form_id).get(f"{ENT}entities-version") == "2024.1.0"
     entity = instance_root(form_id).find(f"{XF}meta/{XF}entity")
@@ -216,6 +226,12 @@ def test_updates_the_household_entity(form_id):
 def test_save_to_properties(form_id):
     props = {b.get(f"{ENT}saveto") for b in binds(form_id).values() if b.get(f"{ENT}saveto")}
     assert props == EXPECTED[form_id]["save_to"]
+
+
+def test_the_report_of_a_household_outside_the_roster_names_no_household():
+    b = binds("household_report")
+    assert not any(path.endswith("/household") for path in b)
+    assert model("household_report").find(f"{XF}instance/{XF}data/{XF}meta/{XF}entity") is None
 
 
 def test_households_csv_columns_cover_every_save_to_property():
