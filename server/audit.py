@@ -45,6 +45,8 @@ ACTIONS = {
     "case.measure": lazy_gettext("记录帮扶措施"),
     "renovation.entry": lazy_gettext("登记危房改造台账"),
     "exit.step": lazy_gettext("登记退出程序"),
+    "monitoring.decision": lazy_gettext("监测对象决定"),
+    "monitoring.measure": lazy_gettext("登记监测帮扶措施"),
 }
 CLI = "cli"
 
