@@ -34,12 +34,12 @@ from typing import Any
 
 from sync.facts import Fact
 from sync.forms import income, visit
+from sync.forms import monitoring as report
 from sync.rules import (EDGE_POOR, MONITORING_TYPES, SUDDEN_HARDSHIP, UNSTABLE_EXITED, RulesConfig, exited,
                         monitoring_flags, risk_gaps)
 from sync.values import CHINA
 
-#: the monitoring report form's id (sync/forms/monitoring.py; kept here so that the rule does not import the form)
-REPORT_FORM = "monitoring_report"
+REPORT_FORM = report.FORM_ID
 #: state code → (Chinese, English), in the order of the procedure
 STATES = {"proposed": ("提议", "proposed"), "identified": ("已纳入", "identified"),
           "helped": ("帮扶中", "measures under way"), "removed": ("风险已消除", "risk removed"),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import AuditEntry
-from support import Collect, income_xml, visit_xml
+from support import Collect, income_xml, monitoring_xml, visit_xml
 from sync.monitoring import case_key
 from sync.monitoring_models import MonitoringDecision
 
@@ -163,3 +163,30 @@ def test_dismissal_needs_a_reason_and_keeps_it(client, proposals):
     assert decide(client, town1, KEY, kind="dismiss").status_code == 400
     case = decide(client, town1, KEY, kind="dismiss", text="已核实，为临时困难").get_json()
     assert (case["state"], case["reason"], case["ended_by"]) == ("dismissed", "已核实，为临时困难", "town1")
+
+
+def test_the_monitoring_report_sent_from_the_field_proposes_a_case_then_adds_measures(client, proposals, admin,
+                                                                                      reconcile):
+    """The fourth bundled form (监测对象识别/帮扶) over OpenRosa: a report proposes a case with the risks and the
+    subtype the cadre suggested; once the case is 纳入, a report's measures are measures on it."""
+    town1, cadre1 = proposals["town1"], proposals["cadre1"]
+    hh7 = "2105040010010007"  # village 1, 已脱贫
+    phone = Collect(client, cadre1)
+    assert phone.submit(monitoring_xml(hh7, risks="disaster accident", subtype="unstable",
+                                       instance_id="uuid:m1", end="2026-11-05T10:00:00+08:00")).status_code == 201
+    reconcile()
+    key = case_key(hh7, "uuid:m1")
+    case = client.get(f"/api/v1/monitoring/{key}", headers=town1).get_json()
+    assert (case["state"], case["suggested_subtype"], case["suggested_risks"]) == (
+        "proposed", "脱贫不稳定户", ["disaster", "accident"])
+    assert case["evidence"][0]["form"] == "monitoring_report"
+    assert case["evidence"][0]["situation"] == "户主住院，家庭收入下降"
+    assert decide(client, town1, key, kind="include", subtype="脱贫不稳定户", risks=["disaster"],
+                  text="房屋受灾").status_code == 200
+    assert phone.submit(monitoring_xml(hh7, risks="disaster", measures="aid housing", instance_id="uuid:m2",
+                                       end=soon())).status_code == 201
+    reconcile()
+    case = client.get(f"/api/v1/monitoring/{key}", headers=town1).get_json()
+    assert case["state"] == "helped"
+    assert [(m["instance_id"], m["codes"]) for m in case["measures"]] == [("uuid:m2", ["aid", "housing"])]
+    assert client.get("/api/v1/monitoring", headers=town1).get_json()["total"] == 2  # no second proposal
