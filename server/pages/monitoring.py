@@ -16,6 +16,7 @@ from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
+from server.pages.renovation import _choice, _label as _pair  # the ledgers' label and filter helpers
 from server.runtime import db, runtime
 from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES
 from sync.monitoring_cases import (MEASURE_CODES, enter_decision, find_case, household_cases, list_cases,
@@ -45,13 +46,6 @@ FORM_LABELS = {"household_visit": lazy_gettext("入户走访"), "income_survey":
 EVENT_LABELS = {"proposed": lazy_gettext("提议"), "evidence": lazy_gettext("新的依据"), "include": lazy_gettext("纳入"),
                 "dismiss": lazy_gettext("不纳入"), "remove": lazy_gettext("风险消除"),
                 "measure": lazy_gettext("帮扶措施"), "not_applied": lazy_gettext("决定未生效（案例已变化）")}
-
-
-def _pair(table: dict[str, tuple[str, str]], code: str | None) -> str:
-    if not code:
-        return ""
-    zh, en = table.get(code, (code, code))
-    return en if current_lang() == "en" else zh
 
 
 def subtype_label(subtype: str | None) -> str:
@@ -100,13 +94,6 @@ def case_view(case: MonitoringCase, number: str) -> dict[str, Any]:
 def monitoring_section(household_id: int, number: str) -> list[dict[str, Any]]:
     """The household file's monitoring cases, newest first."""
     return [case_view(case, number) for case in household_cases(db(), household_id)]
-
-
-def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        raise Problem(400, "page.filter", f"网址中的 {name} 无效。", f"{name} in the address is not valid.")
-    return value
 
 
 @bp.get("/")
