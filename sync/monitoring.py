@@ -307,5 +307,12 @@ def conditions(case: dict[str, Any], latest_survey: dict[str, Any] | None, open_
             for code, met, details in found]
 
 
+def as_of(case_conditions: list[dict[str, Any]], today: dt.date) -> list[dict[str, Any]]:
+    """The conditions as they stand on `today`: the months since 纳入 pass without any new submission, so that one is
+    judged again on reading (the others change only with a submission or a decision, which reconciles the case)."""
+    return [{**c, "met": today >= dt.date.fromisoformat(c["details"]["from"])} if c["code"] == "months" else c
+            for c in case_conditions]
+
+
 def unmet(case_conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in case_conditions if not c["met"]]

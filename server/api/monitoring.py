@@ -11,13 +11,15 @@ from server.api.common import load
 from server.api.openapi import documented
 from server.api.schemas import PageQuerySchema
 from server.audit import record
+from server.db import utcnow
 from server.auth import require_api_user
 from server.errors import Problem
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
-from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES
+from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
 from sync.monitoring_cases import (MAX_TEXT, MEASURE_CODES, enter_decision, find_case, list_cases, may_add_measure,
                                    may_decide, state_counts)
+from sync.renovation_ledger import china_today
 
 
 class MonitoringQuerySchema(PageQuerySchema):
@@ -61,7 +63,7 @@ class MonitoringDetailSchema(MonitoringCaseSchema):
     measures = fields.List(fields.Dict(), attribute="case.measures")
     #: 风险消除's conditions (rules.toml [monitoring]) while the case is under way: [{"code", "met", "zh", "en",
     #: "details"}]
-    conditions = fields.List(fields.Dict(), attribute="case.conditions")
+    conditions = fields.Function(lambda row: as_of(row.case.conditions, china_today(utcnow())))
     #: every step, oldest first
     history = fields.List(fields.Dict(), attribute="case.history")
 

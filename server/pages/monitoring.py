@@ -12,16 +12,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server.audit import record
+from server.db import utcnow
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
 from server.pages.common import current_principal, page, page_number
-from server.readmodels import resolve_area
 from server.pages.renovation import _choice, _label as _pair  # the ledgers' label and filter helpers
+from server.readmodels import resolve_area
 from server.runtime import db, runtime
-from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES
+from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
 from sync.monitoring_cases import (MEASURE_CODES, enter_decision, find_case, household_cases, list_cases,
                                    may_add_measure, may_decide, state_counts)
 from sync.monitoring_models import MonitoringCase
+from sync.renovation_ledger import china_today
 from sync.review import area_choices
 
 bp = Blueprint("monitoring", __name__, url_prefix="/monitoring")
@@ -85,7 +87,7 @@ def case_view(case: MonitoringCase, number: str) -> dict[str, Any]:
                       "source": _("人工登记") if m["source"] == "entry" else FORM_LABELS.get(m.get("form"), ""),
                       "url": _submission_url(number, m)} for m in case.measures],
         "conditions": [{"code": c["code"], "met": c["met"], "label": c["en"] if en else c["zh"]}
-                       for c in case.conditions],
+                       for c in as_of(case.conditions, china_today(utcnow()))],
         "history": [{"at": step["at"], "event": EVENT_LABELS.get(step["event"], step["event"]),
                      "by": step.get("by"), "text": step.get("text")} for step in case.history],
     }

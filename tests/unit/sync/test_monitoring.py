@@ -10,7 +10,8 @@ import datetime as dt
 import random
 
 from sync.facts import Fact
-from sync.monitoring import (Decision, case_key, derive_monitoring, subtype_refusal, suggested_subtype, unmet)
+from sync.monitoring import (Decision, as_of, case_key, derive_monitoring, subtype_refusal, suggested_subtype,
+                             unmet)
 from sync.rules import EDGE_POOR, SUDDEN_HARDSHIP, UNSTABLE_EXITED, load_rules
 
 RULES = load_rules()
@@ -123,6 +124,11 @@ def test_each_condition_of_removing_the_risk_is_shown():
     case = derive(facts, [include], open_kinds=["water", "data_quality"], today=at(60).date())[0]
     assert {c["code"] for c in unmet(case["conditions"])} == {"income", "months", "no_problem", "measures"}
     assert next(c for c in case["conditions"] if c["code"] == "no_problem")["details"]["open"] == ["water"]
+    # the months pass without a new submission: judged again on reading
+    months = next(c for c in case["conditions"] if c["code"] == "months")
+    assert months["details"]["from"] == "2026-07-11"
+    assert not next(c for c in as_of(case["conditions"], dt.date(2026, 7, 10)) if c["code"] == "months")["met"]
+    assert next(c for c in as_of(case["conditions"], dt.date(2026, 7, 11)) if c["code"] == "months")["met"]
     # a survey after 纳入 under the year's line is not enough either
     case = derive(facts + [survey("uuid:i2", 30, 2026, 10000)], [include])[0]
     assert next(c for c in case["conditions"] if c["code"] == "income")["met"] is False
