@@ -126,6 +126,19 @@ def may_add_measure(role: str, username: str, cadre: str | None) -> bool:
     return role in DECIDERS or (cadre is not None and username == cadre)
 
 
+def check_may_act(user: Author, case: MonitoringCase, kind: str) -> None:
+    """Refuse (403) a decision by anyone but a supervisor or an admin, and a measure by anyone but them and the
+    household's paired cadre. The scope has already found the case (another area's is not found)."""
+    if kind == MEASURE:
+        if not may_add_measure(user.role, user.username, case.cadre):
+            raise _refuse("measure_not_allowed", "只有该户的帮扶责任人、审核人员或管理员可以登记帮扶措施。",
+                          "Only the household's paired cadre, a supervisor or an admin may enter a measure.",
+                          "forbidden")
+    elif not may_decide(user.role):
+        raise _refuse("not_allowed", "只有审核人员或管理员可以对监测案例作出决定。",
+                      "Only a supervisor or an admin may decide on a monitoring case.", "forbidden")
+
+
 def _refuse(code: str, zh: str, en: str, kind: str = "invalid", **details: Any) -> DomainError:
     return DomainError(kind, f"monitoring.{code}", zh, en, details or None)
 

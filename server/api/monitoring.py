@@ -13,12 +13,11 @@ from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.db import utcnow
 from server.auth import require_api_user
-from server.errors import Problem
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
-from sync.monitoring_cases import (MAX_TEXT, MEASURE_CODES, enter_decision, find_case, list_cases, may_add_measure,
-                                   may_decide, state_counts)
+from sync.monitoring_cases import (MAX_TEXT, MEASURE_CODES, check_may_act, enter_decision, find_case, list_cases,
+                                   state_counts)
 from sync.renovation_ledger import china_today
 
 
@@ -126,10 +125,7 @@ def decide_monitoring_case(key: str):
     Steps out of order answer 409; 风险消除 with a condition unmet answers 409 naming the unmet conditions; a subtype
     that does not fit the household (an exited household is never 边缘易致贫户) answers 400."""
     principal = require_api_user()
-    find_case(db(), principal.scope, key)
-    if not may_decide(principal.user.role):
-        raise Problem(403, "monitoring.not_allowed", "只有审核人员或管理员可以对监测案例作出决定。",
-                      "Only a supervisor or an admin may decide on a monitoring case.")
+    check_may_act(principal.user, find_case(db(), principal.scope, key).case, "decision")
     body = load(MonitoringDecisionSchema(), request.get_json(silent=True) or {})
     value = {"subtype": body.get("subtype"), "risks": body.get("risks") or []} if body["kind"] == INCLUDE else {}
     enter_decision(db(), key, body["kind"], value, body["text"], principal.user, runtime().queue.options())
@@ -143,11 +139,7 @@ def decide_monitoring_case(key: str):
 def add_monitoring_measure(key: str):
     """Enter a measure (帮扶措施) on a case under way: the household's paired cadre, a supervisor or an admin"""
     principal = require_api_user()
-    row = find_case(db(), principal.scope, key)
-    if not may_add_measure(principal.user.role, principal.user.username, row.case.cadre):
-        raise Problem(403, "monitoring.measure_not_allowed",
-                      "只有该户的帮扶责任人、审核人员或管理员可以登记帮扶措施。",
-                      "Only the household's paired cadre, a supervisor or an admin may enter a measure.")
+    check_may_act(principal.user, find_case(db(), principal.scope, key).case, MEASURE)
     body = load(MonitoringMeasureSchema(), request.get_json(silent=True) or {})
     value = {"codes": body.get("codes") or []}
     enter_decision(db(), key, MEASURE, value, body["text"], principal.user, runtime().queue.options())

@@ -20,8 +20,8 @@ from server.pages.renovation import _choice, _label as _pair  # the ledgers' lab
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
-from sync.monitoring_cases import (MEASURE_CODES, enter_decision, find_case, household_cases, list_cases,
-                                   may_add_measure, may_decide, state_counts)
+from sync.monitoring_cases import (MEASURE_CODES, check_may_act, enter_decision, find_case, household_cases,
+                                   list_cases, may_add_measure, may_decide, state_counts)
 from sync.monitoring_models import MonitoringCase
 from sync.renovation_ledger import china_today
 from sync.review import area_choices
@@ -165,10 +165,7 @@ def _act(key: str, kind: str, value: dict[str, Any], text: str):
 @page()
 def decision_page(key: str):
     principal = current_principal()
-    find_case(db(), principal.scope, key)
-    if not may_decide(principal.user.role):
-        raise Problem(403, "monitoring.not_allowed", "只有审核人员或管理员可以对监测案例作出决定。",
-                      "Only a supervisor or an admin may decide on a monitoring case.")
+    check_may_act(principal.user, find_case(db(), principal.scope, key).case, "decision")
     kind = request.form.get("kind", "")
     if kind not in (INCLUDE, DISMISS, REMOVE):
         raise Problem(400, "monitoring.kind", "无法登记这一项。", "This cannot be entered.")
@@ -181,9 +178,5 @@ def decision_page(key: str):
 @page()
 def measure_page(key: str):
     principal = current_principal()
-    row = find_case(db(), principal.scope, key)
-    if not may_add_measure(principal.user.role, principal.user.username, row.case.cadre):
-        raise Problem(403, "monitoring.measure_not_allowed",
-                      "只有该户的帮扶责任人、审核人员或管理员可以登记帮扶措施。",
-                      "Only the household's paired cadre, a supervisor or an admin may enter a measure.")
+    check_may_act(principal.user, find_case(db(), principal.scope, key).case, MEASURE)
     return _act(key, MEASURE, {"codes": request.form.getlist("codes")}, request.form.get("text", ""))
