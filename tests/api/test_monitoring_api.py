@@ -190,3 +190,10 @@ def test_the_monitoring_report_sent_from_the_field_proposes_a_case_then_adds_mea
     assert case["state"] == "helped"
     assert [(m["instance_id"], m["codes"]) for m in case["measures"]] == [("uuid:m2", ["aid", "housing"])]
     assert client.get("/api/v1/monitoring", headers=town1).get_json()["total"] == 2  # no second proposal
+
+
+def test_an_admin_decides_in_every_area(client, proposals, admin):
+    case = decide(client, admin, OTHER_KEY, kind="include", subtype="突发严重困难户", risks=["disaster"],
+                  text="房屋受灾").get_json()
+    assert (case["state"], case["subtype"], case["identified_by"]) == ("identified", "突发严重困难户", "admin")
+    assert client.get("/api/v1/monitoring?state=identified", headers=admin).get_json()["total"] == 1
