@@ -46,6 +46,8 @@ ACTIONS = {
     "renovation.entry": lazy_gettext("登记危房改造台账"),
     "exit.step": lazy_gettext("登记退出程序"),
     "outside.decision": lazy_gettext("决定新发现户是否纳入"),
+    "monitoring.decision": lazy_gettext("监测对象决定"),
+    "monitoring.measure": lazy_gettext("登记监测帮扶措施"),
 }
 CLI = "cli"
 

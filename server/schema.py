@@ -8,6 +8,7 @@ from sync import case_models as _cases  # noqa: F401
 from sync import review_models as _review  # noqa: F401
 from sync import renovation_models as _renovation  # noqa: F401
 from sync import exit_models as _exits  # noqa: F401
+from sync import monitoring_models as _monitoring  # noqa: F401
 from sync import outside_models as _outside  # noqa: F401
 
 metadata = Base.metadata

@@ -46,6 +46,9 @@ from sync.areas import import_areas
 from sync.jobs import QueueSettings, run_image_jobs, run_until_idle
 from sync.demo_outside import decide_reports, outside_reports
 from sync.models import Area, Household, Submission, SubmissionAttachment
+from sync.monitoring import DISMISS, INCLUDE, MEASURE
+from sync.monitoring_cases import enter_decision
+from sync.monitoring_models import MonitoringCase, MonitoringDecision
 from sync.outside_models import OutsideDecision
 from sync.roster import HEADERS, OPTIONAL, import_roster
 from sync.rules import SAFE_RENOVATION, UNSTABLE_EXITED, renovation_progress
@@ -756,10 +759,46 @@ def load_demo(sessions: sessionmaker[Session], store: Store, queue: QueueSetting
     with session_scope(sessions) as session:  # a supervisor registers one report and declines another
         decide_reports(session, user_ids, now)
     jobs += run_until_idle(sessions, queue, store)
+    say("monitoring decisions")
+    with session_scope(sessions) as session:
+        decide_monitoring(session, queue, user_ids, now)
     with session_scope(sessions) as session:
         households = session.scalar(select(func.count(Household.id)))
     return DemoReport(users=users, created_users=created, households=households, submitted=submitted,
                       skipped=skipped, jobs_done=jobs, seconds=time.monotonic() - started)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decider:
+    """The county supervisor as sync.monitoring_cases takes an author."""
+    id: int
+    username: str = "county"
+    display_name: str = "扶贫办"
+    role: str = "supervisor"
+
+
+def decide_monitoring(session: Session, queue: QueueSettings, user_ids: dict[str, int], now: dt.datetime) -> int:
+    """A few of the monitoring proposals the demo's submissions made, decided by the county supervisor, so that the
+    monitoring list shows every state: the first two (by household number) 纳入 with the subtype and risks they
+    suggest, the first of them with a measure entered by hand; the third 不纳入. Nothing when decisions exist (a
+    second load with --force) or the county supervisor does not."""
+    if "county" not in user_ids or session.scalar(select(func.count(MonitoringDecision.id))):
+        return 0
+    author, options = _Decider(user_ids["county"]), queue.options(now)
+    proposals = session.execute(select(MonitoringCase.key, MonitoringCase.suggested_subtype,
+                                       MonitoringCase.suggested_risks)
+                                .join(Household, Household.id == MonitoringCase.household_id)
+                                .where(MonitoringCase.state == "proposed")
+                                .order_by(Household.number, MonitoringCase.key).limit(3)).all()
+    for index, (key, subtype, risks) in enumerate(proposals):
+        if index < 2:
+            enter_decision(session, key, INCLUDE, {"subtype": subtype, "risks": list(risks) or ["other"]},
+                           "经入户核实，存在返贫致贫风险，纳入监测", author, options)
+            if index == 0:
+                enter_decision(session, key, MEASURE, {"codes": ["job"]}, "推荐到县城工业园区就业", author, options)
+        else:
+            enter_decision(session, key, DISMISS, {}, "经核实收入稳定，暂无风险", author, options)
+    return len(proposals)
 
 
 def _already_there(session: Session, item: DemoSubmission) -> bool:

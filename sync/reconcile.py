@@ -26,6 +26,8 @@ from sync.case_models import Case, CaseDecision
 from sync.cases import Decision, derive_cases
 from sync.renovation import Entry, derive_renovation
 from sync.renovation_models import Renovation, RenovationEntry
+from sync.monitoring import Decision as MonitoringDecisionFact, derive_monitoring
+from sync.monitoring_models import MonitoringCase, MonitoringDecision
 from sync.fold import Baseline, Record, Resolution, fold
 from sync.evidence import entry_findings, judge_visit, proposed_location
 from sync.forms import DEFINITIONS
@@ -154,11 +156,13 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     resolutions = _load_resolutions(session, [h.id for h in households])
     decisions = _load_case_decisions(session, [h.id for h in households])
     entries = _load_renovation_entries(session, [h.id for h in households])
+    monitoring_decisions = _load_monitoring_decisions(session, [h.id for h in households])
     photos = _load_photos(session, [sid for sid, _user, _duty in submitters.values()])
     today = options.now.astimezone(dt.timezone(dt.timedelta(hours=8))).date()
     records: dict[int, tuple[Household, Record, int]] = {}
     cases: dict[int, list[dict]] = {}
     ledgers: dict[int, dict | None] = {}
+    monitoring: dict[int, list[dict]] = {}
     result = Reconciled(list(by_number))
     for household in households:
         baseline = Baseline(number=household.number, status=household.status,
@@ -173,6 +177,11 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
             ledgers[household.id] = derive_renovation(facts.get(household.number, []), entries.get(household.id, []),
                                                       household.status, household.monitoring_type,
                                                       record.members, options.rules)
+            open_kinds = [c["kind"] for c in cases[household.id] if c["state"] in ("open", "reopened")]
+            monitoring[household.id] = derive_monitoring(household.number, facts.get(household.number, []),
+                                                         monitoring_decisions.get(household.id, []),
+                                                         household.status, household.monitoring_type, open_kinds,
+                                                         options.rules, today)
         except Exception:  # a bug met by one household's data must not stop the others' records
             log.exception("household %s could not be reconciled", household.number)
             result.failed[household.number] = traceback.format_exc(limit=5)
@@ -192,6 +201,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     _write(session, records, submitters, options.now, options.rules.digest)
     _write_cases(session, records, cases)
     _write_renovations(session, records, ledgers)
+    _write_monitoring(session, records, monitoring)
     for instance_ids_until in held_until.values():
         for submission_id, until in instance_ids_until:
             _ensure_recheck(session, submission_id, until)
@@ -443,6 +453,32 @@ def _write_renovations(session: Session, records: dict[int, tuple[Household, Rec
 
 
 _RENOVATION_COLUMNS = frozenset(Renovation.__table__.columns.keys())
+
+
+def _load_monitoring_decisions(session: Session, household_ids: list[int]) -> dict[int, list[MonitoringDecisionFact]]:
+    out: dict[int, list[MonitoringDecisionFact]] = defaultdict(list)
+    for row in session.scalars(select(MonitoringDecision).where(MonitoringDecision.household_id.in_(household_ids))):
+        out[row.household_id].append(MonitoringDecisionFact(id=row.id, case_key=row.case_key, kind=row.kind,
+                                                            value=row.value, text=row.text, by=row.by_name,
+                                                            at=row.at))
+    return out
+
+
+def _write_monitoring(session: Session, records: dict[int, tuple[Household, Record, int]],
+                      monitoring: dict[int, list[dict]]) -> None:
+    """The households' monitoring cases (sync/monitoring.py) replace their previous ones."""
+    session.execute(delete(MonitoringCase).where(MonitoringCase.household_id.in_(list(records))))
+    rows = []
+    for household_id, (household, _record, _version) in records.items():
+        for case in monitoring[household_id]:
+            rows.append({**{k: v for k, v in case.items() if k in _MONITORING_COLUMNS},
+                         **{name: _instant(case[name]) for name in ("proposed_at", "identified_at", "ended_at")},
+                         "household_id": household_id, "area_id": household.area_id, "cadre": household.cadre})
+    if rows:
+        session.execute(insert(MonitoringCase), rows)
+
+
+_MONITORING_COLUMNS = frozenset(MonitoringCase.__table__.columns.keys())
 
 
 def _instant(value: str | None) -> dt.datetime | None:

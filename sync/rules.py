@@ -77,6 +77,9 @@ class RulesConfig:
     subsidy_years: dict[int, dict[str, float]] = dataclasses.field(default_factory=dict)
     #: the renovation ledger's settings (sync/renovation.py): move_in_by, "MM-DD"
     renovation: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the monitoring cases' settings (sync/monitoring.py, rules.toml [monitoring]): the flags that propose a case
+    #: and 风险消除's conditions
+    monitoring: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: sha256 of the values above but `targets` and `duties`, stamped on every record folded with them: a record
     #: whose stamp differs was folded with other rules and is folded again in the background (sync/jobs.py `queue_refolds`)
     digest: str = ""
@@ -112,6 +115,7 @@ def load_rules(path: Path | None = None) -> RulesConfig:
                                        for y, grades in data.get("housing_subsidy", {}).items()
                                        if isinstance(grades, dict)},
                         renovation={k: str(v) for k, v in data.get("renovation", {}).items()},
+                        monitoring=dict(data.get("monitoring", {})),
                         evidence={**EVIDENCE_DEFAULTS,
                                   **{k: float(v) for k, v in data.get("evidence", {}).items()}},
                         checks={**CHECKS_DEFAULTS, **{k: float(v) for k, v in data.get("checks", {}).items()}},
@@ -127,6 +131,8 @@ def rules_digest(rules: RulesConfig) -> str:
               "thresholds": rules.thresholds, "housing_subsidy": rules.housing_subsidy,
               # the ledger's figures too: a change refolds every record, which also fills a new ledger table
               "subsidy_years": rules.subsidy_years, "renovation": rules.renovation,
+              # the monitoring cases' settings: a change refolds every record, which derives its cases again
+              "monitoring": rules.monitoring,
               "evidence": rules.evidence, "checks": rules.checks}
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 

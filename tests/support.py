@@ -228,6 +228,21 @@ def income_xml(household: str, year: int = 2025, size: int = 2, wage: float = 80
         **_meta(instance_id, None), **(answers or {})}, entity=_entity(household, base_version))
 
 
+def monitoring_xml(household: str, risks: str = "illness", subtype: str = "unstable", measures: str = "",
+                   end: str = "2026-11-24T10:00:00+08:00", instance_id: str | None = None,
+                   answers: dict | None = None) -> bytes:
+    """A monitoring report (监测对象识别/帮扶), filled into the bundled monitoring_report form's instance; `answers` as
+    for a visit."""
+    return bundled("monitoring_report").fill({
+        "start": _opened(end), "end": end, "today": end[:10], "deviceid": "collect:m", "username": "cadre001",
+        "report_date": end[:10], "household": household, "risk/risks": risks,
+        "risk/risk_other": "其他情况" if "other" in risks.split() else "", "risk/subtype": subtype,
+        "risk/situation": "户主住院，家庭收入下降", "risk/income_estimate": 4200, "help/measures": measures,
+        "help/measures_note": "已联系民政办" if measures else "", "gps": "41.296222 123.80102 100 5",
+        "photo": "scene.jpg", **_meta(instance_id, None), **(answers or {})},
+        entity=_entity(household, 1, False))
+
+
 def report_xml(village_code: str = "210504001001", head: str = "刘新", id_number: str = "210504198001010012",
                reasons: str = "illness", end: str = "2026-11-22T10:00:00+08:00", instance_id: str | None = None,
                deprecated_id: str | None = None, answers: dict | None = None) -> bytes:

@@ -30,6 +30,7 @@ from server.pages.coverage import trend_chart
 from server.runtime import db, runtime
 from sync.case_lists import case_counts, open_cases
 from sync.exit_procedure import open_count
+from sync.monitoring_cases import proposed_count
 from sync.outside_reports import undecided_count
 from sync.renovation_ledger import china_today, overdue_count, unpaid_count
 from sync.feedback import feedback_counts, returned_to
@@ -118,11 +119,14 @@ def supervisor_home(principal: Principal):
     overdue = overdue_count(db(), principal.scope, china_today(utcnow()))
     exits = open_count(db(), principal.scope)
     outside = undecided_count(db(), principal.scope)
+    proposals = proposed_count(db(), principal.scope)
     db().rollback()
     thresholds = runtime().queue.rules.thresholds
     return render_template("home/supervisor.html", user=user, work=work, report=work.coverage,
                            chart=trend_chart(work.coverage.trend), rows=work.worst_rows(),
-                           cards=supervisor_cards(work, thresholds, cases, feedback, overdue, exits, outside), areas=areas,
+                           cards=supervisor_cards(work, thresholds, cases, feedback, overdue, exits, outside,
+                                                  proposals),
+                           areas=areas,
                            forms=forms)
 
 
@@ -131,7 +135,7 @@ CASE_AGES = (("lt30", "不到 30 天", None), ("30to90", "30 至 90 天", 30), (
 
 
 def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: dict, feedback: dict,
-                     overdue: int, exits: int, outside: int = 0) -> list[Card]:
+                     overdue: int, exits: int, outside: int = 0, proposals: int = 0) -> list[Card]:
     month = work.month
     households = "households.list_page"
     return [
@@ -161,6 +165,9 @@ def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: 
              note=_("危房改造台账中过了入住期限仍未完成的户")),
         Card("exits-open", _("退出程序未备案"), exits, url_for("exits.list_page", done="0"), tone="todo",
              note=_("已开始退出程序、尚未备案标注的户")),
+        Card("monitoring-proposed", _("待决定的监测提议"), proposals,
+             url_for("monitoring.list_page", state="proposed"), tone="todo",
+             note=_("走访、收入调查和监测填报提出的监测对象，待审核人员纳入或不纳入")),
         Card("outside-undecided", _("待决定的新发现户"), outside, url_for("outside.list_page", state="undecided"),
              tone="todo", note=_("干部报告的、不在名单中的农户（应纳尽纳），待审核人员决定是否纳入")),
         Card("monitoring", _("监测户"), sum(n for _kind, n in work.monitoring), None,

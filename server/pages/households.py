@@ -29,6 +29,7 @@ from server.pages.common import (current_principal, display_names, local_time, m
 from server.pages.cases import case_permissions, case_views
 from server.pages.feedback import household_feedback, submission_feedback
 from server.pages.exits import exit_view
+from server.pages.monitoring import monitoring_section
 from server.pages.fill import edit_link
 from server.pages.renovation import renovation_forms, renovation_view
 from server.pages.submission_view import answers, current_labels, display_value, photo, yes_no
@@ -268,6 +269,7 @@ def file_page(number: str):
         "renovation_forms": renovation_forms(current_principal().user),
         "exit": exit_view(household, area, record.exit_eligible if record else None),
         "outside_origin": _outside_origin(household.id),
+        "monitoring": monitoring_section(household.id, number),
     }
     view["returned_states"] = {item.submission.instance_id: item.state for item in view["returned"]}
     db().commit()

@@ -1,4 +1,5 @@
-"""The bundled forms, one module each (visit, assessment, income, report): everything the system knows about a form.
+"""The bundled forms, one module each (visit, assessment, income, monitoring, report): everything the system
+knows about a form.
 
 Adding a form is its XLSForm in forms/xlsforms, a module here declaring a `FormDefinition` (sync/forms/base.py),
 and its line in `DEFINITIONS`. tests/unit/sync/test_form_definitions.py compiles each XLSForm and checks that every
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.forms import assessment, income, report, visit
+from sync.forms import assessment, income, monitoring, report, visit
 from sync.forms.base import Field, FormDefinition, Text
 
 DEFINITIONS: dict[str, FormDefinition] = {d.form_id: d for d in (visit.DEFINITION, assessment.DEFINITION,
-                                                                 income.DEFINITION, report.DEFINITION)}
+                                                                 income.DEFINITION, monitoring.DEFINITION,
+                                                                 report.DEFINITION)}
 
 #: household fields that come from the roster, not from a form
 ROSTER_FIELDS = {"status": Field(Text("户类型", "Household status"))}

@@ -8,6 +8,7 @@ from server.db import session_scope
 from server.models import User, UserArea
 from sync.demo import DemoSubmission, demo_roster, generate, household_infos
 from sync.models import Area, Household, Job, Submission, SubmissionAttachment
+from sync.monitoring_models import MonitoringCase
 from sync.outside_models import OutsideDecision, OutsideReport
 from sync.records import Conflict, Finding, HouseholdRecord, Visit
 
@@ -64,6 +65,10 @@ def test_demo_load_fills_a_fresh_instance_with_two_months_of_visits(runner, sess
         assert held == ["out_of_area"]
         codes = set(session.scalars(select(Finding.code)))
         assert {"dangerous_house", "income_drop"} <= codes
+        # monitoring cases (防止返贫监测): proposals from the flags and visits, and a few decided, in every state
+        # but 风险消除 (which waits months after 纳入)
+        cases = dict(session.execute(select(MonitoringCase.state, func.count()).group_by(MonitoringCase.state)).all())
+        assert cases["proposed"] > 0 and cases["identified"] == 1 and cases["helped"] == 1 and cases["dismissed"] == 1
         # DOMAIN.md Precisions: "statuses 未脱贫/返贫 belong to 2020 and before" — a demo of today has none, and
         # its 监测户 keep their kinds
         statuses = dict(session.execute(select(Household.status, func.count()).group_by(Household.status)).all())

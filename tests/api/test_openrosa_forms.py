@@ -124,4 +124,4 @@ def test_collects_form_list_names_the_bundled_forms_in_chinese(client, sample_di
     """issue 17 item 5: the form list shows the Chinese title, not "入户走访 / Door-to-door visit"."""
     body = client.get("/formList", headers=sample_district["cadre1"]).get_data(as_text=True)
     names = re.findall(r"<name>(.*?)</name>", body)
-    assert sorted(names) == sorted(["入户走访", "住房安全鉴定", "家庭收入调查", "新发现户报告"])
+    assert sorted(names) == sorted(["入户走访", "住房安全鉴定", "家庭收入调查", "监测对象识别/帮扶", "新发现户报告"])

@@ -306,7 +306,7 @@ def test_publishing_a_broken_xlsform_shows_the_errors_in_place(open_page, screen
         expect(errors).to_be_visible()
         expect(errors).to_contain_text("nowhere")  # pyxform's message names the unknown ${nowhere}
         assert errors.get_by_test_id("error-row").count() >= 1
-        expect(page.get_by_test_id("form-row")).to_have_count(3)  # nothing was published
+        expect(page.get_by_test_id("form-row")).to_have_count(4)  # the four bundled forms: nothing was published
         screenshot(page, "admin-form-error", device)
 
 

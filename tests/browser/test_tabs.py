@@ -36,7 +36,7 @@ def check_navs(page) -> None:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("start, nav_testid, count", [("/admin/", "admin-tabs", 6), ("/review/", "review-tabs", 6),
-                                                     ("/renovation/", "ledger-tabs", 3)])
+                                                     ("/renovation/", "ledger-tabs", 4)])
 def test_every_tab_fits_a_phone_and_opens_with_itself_current(open_page, fits_phone, screenshot, lang, start,
                                                               nav_testid, count):
     page = open_page("admin", "phone", f"{start}?lang={lang}")

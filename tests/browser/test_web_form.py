@@ -146,7 +146,7 @@ ENGLISH_SHOWN = """() => {
 }"""
 
 
-@pytest.mark.parametrize("form_id", ["household_visit", "housing_assessment", "income_survey"])
+@pytest.mark.parametrize("form_id", ["household_visit", "housing_assessment", "income_survey", "monitoring_report"])
 def test_no_english_shows_on_the_web_form(form_id, new_context, login_states, demo_server, demo_db, screenshot,
                                          fits_phone):
     number = demo_db.execute("SELECT h.number FROM households h JOIN areas a ON a.id = h.area_id "

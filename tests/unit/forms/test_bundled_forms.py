@@ -52,6 +52,14 @@ EXPECTED = {
         "gps_required": False,
         "save_to": {"income_year", "income_per_capita"},
     },
+    # sets no household property: it proposes a monitoring case (sync/monitoring.py), its entity update is off
+    "monitoring_report": {
+        "title": "监测对象识别/帮扶",
+        "photos": {"photo"},
+        "required_photos": set(),
+        "gps_required": False,
+        "save_to": set(),
+    },
     # 新发现户报告: a household outside the roster, so no household question and no entity update
     "household_report": {
         "title": "新发现户报告",

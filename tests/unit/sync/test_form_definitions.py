@@ -18,7 +18,7 @@ from sync.facts import read_fact
 from sync.forms import DEFINITIONS, ENTITY_COLUMNS, HOUSEHOLD_FIELDS, ROSTER_FIELDS, base
 from sync.instance import local
 from sync.values import Reader, UndeclaredPath
-from tests.support import assessment_xml, income_xml, report_xml, visit_xml
+from tests.support import assessment_xml, income_xml, monitoring_xml, report_xml, visit_xml
 
 FORMS_DIR = Path(__file__).resolve().parents[3] / "forms" / "xlsforms"
 NOW = dt.datetime(2026, 11, 30, 12, tzinfo=dt.timezone.utc)
@@ -28,6 +28,7 @@ FILLED = {"household_visit": lambda: visit_xml("1", problems="water other",
                                                          "date": "2026-11-01"}]),
           "housing_assessment": lambda: assessment_xml("1"),
           "income_survey": lambda: income_xml("1"),
+          "monitoring_report": lambda: monitoring_xml("1", risks="illness other", measures="aid"),
           "household_report": report_xml}
 FORM_IDS = sorted(DEFINITIONS)
 

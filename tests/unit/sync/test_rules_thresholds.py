@@ -70,7 +70,7 @@ def test_a_rules_file_without_evidence_or_checks_gets_the_defaults_and_its_diges
     values = {"lines": {2018: 5000.0, 2021: 7000.0}, "monitoring_years": [2021],
               "thresholds": {"near_poor_factor": 2.0}, "housing_subsidy": {}, "evidence": rules.evidence,
               "checks": {"min_fill_minutes": 5.0, "max_start_days_from_date": 1.0},
-              "subsidy_years": {}, "renovation": {}}
+              "subsidy_years": {}, "renovation": {}, "monitoring": {}}
     assert rules.digest == hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
     path.write_text("# a comment changes nothing\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_rules(path).digest == rules.digest
