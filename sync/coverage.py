@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from typing import Iterable, Optional
 
 from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, column, delete, exists, func, insert, or_,
@@ -44,7 +45,7 @@ from sqlalchemy.sql import ColumnElement
 from server.errors import DomainError
 from sync.areas import area_by_code
 from sync.evidence import ATTEMPT
-from sync.models import Area, Household
+from sync.models import Area, EntityList, Household
 from sync.records import CacheFormat, CoverageMonth, CoverageStale, Visit
 
 VERIFIED = "verified"
@@ -345,9 +346,38 @@ def _average(assigned: int, verified: list[int]) -> Optional[float]:
 def _assigned_by_area(session: Session, view: _View) -> dict[int, int]:
     if not view.filter_ids:
         return {}
-    statement = (select(Household.area_id, func.count()).where(among(session, Household.area_id, view.filter_ids))
-                 .group_by(Household.area_id))
-    return {area_id: n for area_id, n in session.execute(statement) if area_id in view.row_of}
+    counted = households_per_area(session)
+    if counted is None:  # a database whose households list never had a revision (filled by hand): count them now
+        statement = (select(Household.area_id, func.count()).where(among(session, Household.area_id, view.filter_ids))
+                     .group_by(Household.area_id))
+        counted = dict(session.execute(statement).all())
+    return {area_id: counted[area_id] for area_id in view.filter_ids if area_id in counted and area_id in view.row_of}
+
+
+#: households per area, by revision of the households list (sync/entity_list.py): a new random token in the
+#: transaction that adds, moves or removes a household. Counting them read every household in view on each request
+#: (issue 18: most of the coverage page's time at a province's size); now once per process and roster change.
+_PER_AREA: dict[str, dict[int, int]] = {}
+_PER_AREA_LOCK = threading.Lock()
+#: revisions kept: one per database a process serves (the tests' many)
+_PER_AREA_KEPT = 8
+
+
+def households_per_area(session: Session) -> Optional[dict[int, int]]:
+    """Area id → its households, as of the households list's revision; None when the list has no revision."""
+    revision = session.scalar(select(EntityList.revision).where(EntityList.name == "households"))
+    if revision is None:
+        return None
+    with _PER_AREA_LOCK:
+        counted = _PER_AREA.get(revision)
+    if counted is None:  # read after the revision: a change committed in between is in the counts, and the next
+        # request, which reads its new revision, counts again
+        counted = dict(session.execute(select(Household.area_id, func.count()).group_by(Household.area_id)).all())
+        with _PER_AREA_LOCK:
+            while len(_PER_AREA) >= _PER_AREA_KEPT:
+                _PER_AREA.pop(next(iter(_PER_AREA)))
+            _PER_AREA[revision] = counted
+    return counted
 
 
 def _visits_by_area(session: Session, view: _View, first: str, last: str) -> dict[tuple[int, str], tuple[int, int]]:

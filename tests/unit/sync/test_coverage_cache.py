@@ -282,3 +282,23 @@ def test_a_start_marks_every_month_once_then_only_after_the_cache_format_changes
     assert stale_marks(sessions) == [(VILLAGE, "2026-02"), (VILLAGE_2, "2026-03")]
     read(refill_stale)
     assert read(count_uncounted_once) is False
+
+
+# ---- the households per area are counted once per roster change ----------------------------------------------
+
+def test_the_households_per_area_are_counted_again_only_when_the_households_list_changes(sessions, sample_district,
+                                                                                          read):
+    """Issue 18: counting the households in view read every one of them on each request. They are counted once per
+    revision of the households list (sync/entity_list.py), which every change of a household renews."""
+    from sync.coverage import households_per_area
+    from sync.entity_list import bump_revision
+    before = read(coverage_for_month, None, MONTH, area_code=VILLAGE).total.counts.assigned
+    assert before == read(households_per_area)[read(lambda s: s.scalar(select(Area.id).where(Area.code == VILLAGE)))]
+    with session_scope(sessions) as session:  # a household written without renewing the revision: not seen
+        village = session.scalar(select(Area.id).where(Area.code == VILLAGE))
+        session.add(Household(number="2105040010019999", area_id=village, head_name="新户"))
+    assert read(coverage_for_month, None, MONTH, area_code=VILLAGE).total.counts.assigned == before
+    with session_scope(sessions) as session:  # as the roster import, the reconciler and a registration do
+        bump_revision(session, "households")
+    assert read(coverage_for_month, None, MONTH, area_code=VILLAGE).total.counts.assigned == before + 1
+    assert read(households_per_area)[village] == before + 1
