@@ -54,6 +54,7 @@ from server.models import User, UserArea  # noqa: E402
 from server.passwords import hash_password  # noqa: E402
 from support import jpeg, visit_xml  # noqa: E402
 from sync.coverage import count_uncounted_once, mark_uncounted, refill_stale  # noqa: E402
+from sync.entity_list import bump_revision  # noqa: E402
 from sync.jobs import run_pending  # noqa: E402
 from sync.models import Area, Household, Submission  # noqa: E402
 from sync.rebuild import rebuild, run_chunks, start_rebuild  # noqa: E402
@@ -164,6 +165,7 @@ class Database:
             # folded with these rules (a starting worker would refold every record otherwise), and the coverage
             # cache kept the way this version keeps it, its months counted
             session.execute(update(HouseholdRecord).values(rules_digest=self.rt.queue.rules.digest))
+            bump_revision(session, "households")  # as the roster import that would have made them
             count_uncounted_once(session)
         with session_scope(self.rt.sessions) as session:
             refill_stale(session)
