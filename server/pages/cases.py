@@ -13,7 +13,8 @@ from flask_babel import lazy_gettext
 from server.audit import record_case_decision
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
-from server.pages.common import current_principal, display_names, local_time, number_arg, page, page_number
+from server.pages.common import (choice_arg, current_principal, display_names, local_time, number_arg, page,
+                                 page_number)
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, CaseRow, add_case_measure, find_case, list_cases,
@@ -103,19 +104,12 @@ def case_permissions(user, household) -> dict[str, Any]:
             "max_text": MAX_TEXT}
 
 
-def _choice(name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
-    value = request.args.get(name) or default
-    if value is not None and value not in allowed:
-        raise Problem(400, "page.filter", f"网址中的 {name} 无效。", f"{name} in the address is not valid.")
-    return value
-
-
 @bp.get("/")
 @page(*SIGNERS)
 def list_page():
     principal = current_principal()
-    filters = {"area": request.args.get("area", ""), "kind": _choice("kind", KINDS),
-               "state": _choice("state", [*STATE_FILTERS, "all"], "open"),
+    filters = {"area": request.args.get("area", ""), "kind": choice_arg("kind", KINDS),
+               "state": choice_arg("state", [*STATE_FILTERS, "all"], "open"),
                "age": number_arg("age", 0, 0, 36_500)}
     number = page_number()
     result = list_cases(db(), principal.scope, area=resolve_area(db(), principal.scope, filters["area"] or None),

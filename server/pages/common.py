@@ -97,6 +97,14 @@ def month_arg() -> str:
     return value
 
 
+def choice_arg(name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
+    """A list filter from the query string (?name=…): one of `allowed`, `default` when absent; anything else 400."""
+    value = request.args.get(name) or default
+    if value is not None and value not in allowed:
+        raise Problem(400, "page.filter", f"网址中的 {name} 无效。", f"{name} in the address is not valid.")
+    return value
+
+
 #: the last page number a paged list accepts (a list of 50 a page: the API's furthest offset)
 MAX_PAGE = MAX_OFFSET // 50
 

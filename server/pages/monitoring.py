@@ -15,8 +15,8 @@ from server.audit import record
 from server.db import utcnow
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
-from server.pages.common import current_principal, page, page_number
-from server.pages.renovation import _choice, _label as _pair  # the ledgers' label and filter helpers
+from server.pages.common import choice_arg, current_principal, page, page_number
+from server.pages.renovation import _label as _pair  # the ledgers' label helper
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
@@ -102,8 +102,8 @@ def monitoring_section(household_id: int, number: str) -> list[dict[str, Any]]:
 @page()
 def list_page():
     principal = current_principal()
-    filters = {"area": request.args.get("area", ""), "state": _choice("state", STATES),
-               "subtype": _choice("subtype", SUBTYPES), "risk": _choice("risk", RISKS)}
+    filters = {"area": request.args.get("area", ""), "state": choice_arg("state", STATES),
+               "subtype": choice_arg("subtype", SUBTYPES), "risk": choice_arg("risk", RISKS)}
     area = resolve_area(db(), principal.scope, filters["area"] or None)
     number = page_number()
     result = list_cases(db(), principal.scope, area=area, state=filters["state"], subtype=filters["subtype"],

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError, Problem
+from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import current_principal, page, page_number
+from server.pages.common import choice_arg, current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
 from sync.forms.report import FORM_ID, REASONS
@@ -65,19 +65,12 @@ def report_view(row: ReportRow) -> dict[str, Any]:
     }
 
 
-def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        raise Problem(400, "page.filter", f"网址中的 {name} 无效。", f"{name} in the address is not valid.")
-    return value
-
-
 @bp.get("/")
 @page()
 def list_page():
     principal = current_principal()
-    filters = {"area": request.args.get("area", ""), "state": _choice("state", STATES),
-               "reason": _choice("reason", REASONS)}
+    filters = {"area": request.args.get("area", ""), "state": choice_arg("state", STATES),
+               "reason": choice_arg("reason", REASONS)}
     number = page_number()
     result = list_reports(db(), principal.scope, state=filters["state"],
                           area=resolve_area(db(), principal.scope, filters["area"] or None),

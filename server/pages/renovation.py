@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError, Problem
+from server.errors import DomainError
 from server.i18n import current_lang
-from server.pages.common import current_principal, page, page_number
+from server.pages.common import choice_arg, current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.renovation import GROUPS, MODES, STAGES, next_stage, overdue
@@ -106,21 +106,14 @@ def renovation_forms(user) -> dict[str, Any]:
             "groups": [(code, _label(GROUPS, code)) for code in GROUPS]}
 
 
-def _choice(name: str, allowed) -> str | None:
-    value = request.args.get(name) or None
-    if value is not None and value not in allowed:
-        raise Problem(400, "page.filter", f"网址中的 {name} 无效。", f"{name} in the address is not valid.")
-    return value
-
-
 @bp.get("/")
 @page()
 def list_page():
     principal = current_principal()
     today = china_today(utcnow())
-    filters = {"area": request.args.get("area", ""), "grade": _choice("grade", ("C", "D")),
-               "mode": _choice("mode", MODES), "stage": _choice("stage", STAGES),
-               "overdue": _choice("overdue", ("1",)), "unpaid": _choice("unpaid", ("1",))}
+    filters = {"area": request.args.get("area", ""), "grade": choice_arg("grade", ("C", "D")),
+               "mode": choice_arg("mode", MODES), "stage": choice_arg("stage", STAGES),
+               "overdue": choice_arg("overdue", ("1",)), "unpaid": choice_arg("unpaid", ("1",))}
     number = page_number()
     result = list_renovations(db(), principal.scope, today=today,
                               area=resolve_area(db(), principal.scope, filters["area"] or None),
