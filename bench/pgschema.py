@@ -9,11 +9,13 @@ from sqlalchemy import create_engine, text
 
 
 class PostgresSchema:
-    def __init__(self, url: str):
-        self.name = f"zoufang_bench_{secrets.token_hex(4)}"
+    def __init__(self, url: str, name: str | None = None):
+        """A new schema; or, given a `name`, that schema, made if missing (a benchmark that keeps its data between
+        runs)."""
+        self.name = name or f"zoufang_bench_{secrets.token_hex(4)}"
         self.admin = create_engine(url)
         with self.admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+            connection.execute(text(f'CREATE SCHEMA {"IF NOT EXISTS " if name else ""}"{self.name}"'))
         parts = urlsplit(url)
         query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
         query.append(("options", f"-csearch_path={self.name}"))

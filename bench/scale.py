@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import importlib.util
 import multiprocessing
+import re
 import secrets
 import statistics
 import sys
@@ -38,7 +39,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
@@ -72,17 +73,21 @@ def _load_bench_module(name: str):
 #: bench/coverage.py, loaded under another name (the coverage package is another module)
 BENCH_COVERAGE = _load_bench_module("coverage")
 PASSWORD = "bench-" + secrets.token_hex(8)
-#: households per village, villages per town
-VILLAGE, TOWN = 100, 20
+#: this run's mark on the submissions it adds (a kept database is measured again)
+RUN = secrets.token_hex(4)
+#: households per village, villages per town, towns per county: a county of 20,000 registered households, a
+#: province of 60 such counties
+VILLAGE, TOWN, COUNTY = 100, 20, 10
 TEMPLATE = visit_xml("__HH__", instance_id="__ID__", end="__DAY__T10:00:00+08:00", visit_date="__DAY__").decode()
 
 FILL = [
-    # areas: one county, its towns and villages (paths as the app keeps them: /county/town/village/)
-    """INSERT INTO areas (code, name, level, path) VALUES ('610700', '测试县', 'county', '')""",
-    """UPDATE areas SET path = '/' || id || '/' WHERE code = '610700'""",
+    # areas: the province's counties, their towns and villages (paths as the app keeps them: /county/town/village/)
+    """INSERT INTO areas (code, name, level, path)
+       SELECT '61' || lpad(c::text, 4, '0'), '测试县' || c, 'county', '' FROM generate_series(1, :counties) c""",
+    """UPDATE areas SET path = '/' || id || '/' WHERE level = 'county'""",
     """INSERT INTO areas (code, name, level, parent_id, path)
-       SELECT '610700' || lpad(t::text, 3, '0'), '镇' || t, 'town', c.id, c.path
-       FROM areas c, generate_series(1, :towns) t WHERE c.code = '610700'""",
+       SELECT c.code || lpad(t::text, 3, '0'), c.name || '镇' || t, 'town', c.id, c.path
+       FROM areas c, generate_series(1, :per_county) t WHERE c.level = 'county'""",
     """UPDATE areas SET path = path || id || '/' WHERE level = 'town'""",
     """INSERT INTO areas (code, name, level, parent_id, path)
        SELECT t.code || lpad(v::text, 3, '0'), t.name || '村' || v, 'village', t.id, t.path
@@ -130,11 +135,11 @@ BURST = """
          added AS (
         INSERT INTO submissions (form_id, form_version_id, instance_id, current, root_instance_id, xml, xml_sha256,
                                  household_number, area_id, out_of_area, review_state, received_at, reconcile_state)
-        SELECT f.id, f.current_version_id, 'uuid:burst-' || p.number, true, 'uuid:burst-' || p.number, x,
+        SELECT f.id, f.current_version_id, 'uuid:burst-' || :run || '-' || p.number, true, 'uuid:burst-' || :run || '-' || p.number, x,
                encode(sha256(x), 'hex'), p.number, p.area_id, false, 'received', now(), 'pending'
         FROM forms f, picked p,
              LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', p.number), '__ID__',
-                                                        'uuid:burst-' || p.number), '__DAY__', '2026-11-20'),
+                                                        'uuid:burst-' || :run || '-' || p.number), '__DAY__', '2026-11-20'),
                                         'UTF8') AS x) x
         WHERE f.xml_form_id = 'household_visit'
         RETURNING id)
@@ -145,19 +150,41 @@ OLD = "NOT IN (SELECT number FROM households)"
 
 
 class Database:
-    def __init__(self, url: str, households: int, per_household: int, workdir: Path, name: str):
-        self.schema = PostgresSchema(url)
-        self.name, self.households = name, households
+    def __init__(self, url: str, households: int, per_household: int, workdir: Path, name: str,
+                 schema: str | None = None):
+        """A database of `households` households, filled by SQL; in the schema named `schema` if given (kept at the
+        end), which is filled only if it holds no household yet: a province is filled once and measured again."""
+        self.schema = PostgresSchema(url, schema)
+        self.name, self.households, self.keep = name, households, schema is not None
         env = {"ZOUFANG_DATA_DIR": str(workdir / name), "ZOUFANG_DATABASE_URL": self.schema.url,
                "ZOUFANG_SECRET_KEY": "bench"}
         self.app = create_app(load_settings(env=env, worker="off"))
         self.rt = self.app.extensions["zoufang"]
         started = time.perf_counter()
+        with self.rt.engine.connect() as connection:
+            filled = connection.scalar(select(func.count()).select_from(select(Household.id).limit(1).subquery()))
+        if not filled:
+            self._fill(households, per_household)
+        self.users = add_users(self.rt.sessions)
+        with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if not filled:
+                connection.execute(text("VACUUM ANALYZE"))
+            size = connection.scalar(text("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c"
+                                          " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"),
+                                     {"s": self.schema.name})
+            counts = [connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("households", "members",
+                                                                                      "submissions")]
+        print(f"{name} (schema {self.schema.name}): {counts[0]:,} households, {counts[1]:,} members, "
+              f"{counts[2]:,} submissions, {size}, {'filled' if not filled else 'found'} in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+
+    def _fill(self, households: int, per_household: int) -> None:
         villages = -(-households // VILLAGE)
+        towns = -(-villages // TOWN)
         with self.rt.engine.begin() as connection:
             for statement in FILL + DERIVED:
                 connection.execute(text(statement), {
-                    "towns": -(-villages // TOWN), "per_town": TOWN, "villages": villages,
+                    "counties": -(-towns // COUNTY), "per_county": COUNTY, "per_town": TOWN, "villages": villages,
                     "per_village": VILLAGE, "households": households, "per_household": per_household,
                     "template": TEMPLATE})
         BENCH_COVERAGE.add_records(self.rt.engine)
@@ -169,20 +196,11 @@ class Database:
             count_uncounted_once(session)
         with session_scope(self.rt.sessions) as session:
             refill_stale(session)
-        self.users = add_users(self.rt.sessions)
-        with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
-            size = connection.scalar(text("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c"
-                                          " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"),
-                                     {"s": self.schema.name})
-            counts = [connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("households", "members",
-                                                                                      "submissions")]
-        print(f"{name}: {counts[0]:,} households, {counts[1]:,} members, {counts[2]:,} submissions, {size}, "
-              f"filled in {time.perf_counter() - started:.0f} s")
 
     def close(self) -> None:
         self.rt.engine.dispose()
-        self.schema.drop()
+        if not self.keep:
+            self.schema.drop()
 
 
 def statements_of_issue_18(db: Database, burst: list[int]) -> dict[str, float]:
@@ -229,28 +247,38 @@ def shape(node: dict) -> str:
 
 
 def add_users(sessions) -> dict[str, int]:
-    """The accounts the measurements use: an admin (whose devices post the ingest), the county's supervisor (the
-    pages); one argon2 hash for both."""
+    """The accounts the measurements use: an admin (whose devices post the ingest, and who sees the province) and
+    the first county's supervisor; one argon2 hash for both. A kept database has them already."""
     password = hash_password(PASSWORD)
     with session_scope(sessions) as session:
-        county = session.scalar(select(Area.id).where(Area.level == "county"))
-        admin = User(username="bench", role="admin", display_name="bench", password_hash=password)
-        supervisor = User(username="county", role="supervisor", display_name="县级督导", password_hash=password,
-                          areas=[UserArea(area_id=county)])
-        session.add_all([admin, supervisor])
+        county = session.scalar(select(Area.id).where(Area.level == "county").order_by(Area.code).limit(1))
+        users = {name: session.scalar(select(User).where(User.username == name)) for name in ("bench", "county")}
+        if users["bench"] is None:
+            users["bench"] = User(username="bench", role="admin", display_name="bench")
+            users["county"] = User(username="county", role="supervisor", display_name="县级督导",
+                                   areas=[UserArea(area_id=county)])
+            session.add_all(users.values())
+        for user in users.values():
+            user.password_hash = password
         session.flush()
-        return {"bench": admin.id, "county": supervisor.id}
+        return {name: user.id for name, user in users.items()}
 
 
 def pages(db: Database, rounds: int) -> dict[str, float]:
-    """The coverage page (this month, the whole county) and the county supervisor's home, warm and cold."""
-    client = BENCH_COVERAGE.logged_in(db.app, "county")
+    """The coverage page (this month) and the supervisor's home, warm and cold, as the first county's supervisor
+    sees them (one county, whatever the size of the province), then warm as the admin sees them (the whole
+    province: one county in the small database)."""
     out = {}
-    for label, url in (("coverage page", f"/coverage/?month={dt.date.today():%Y-%m}"), ("supervisor's home", "/")):
-        for state, before in (("warm", None), ("cold", BENCH_COVERAGE.clear_cache(db.app))):
-            took = BENCH_COVERAGE.time_requests(client, url, rounds, before=before)
-            out[f"{label}, {state}, p50 ms"] = BENCH_COVERAGE.percentile(took, 0.5)
-            out[f"{label}, {state}, p95 ms"] = BENCH_COVERAGE.percentile(took, 0.95)
+    coverage = f"/coverage/?month={dt.date.today():%Y-%m}"
+    for who, states in (("county", ("warm", "cold")), ("bench", ("warm",))):
+        client = BENCH_COVERAGE.logged_in(db.app, who)
+        for label, url in (("coverage page", coverage), ("supervisor's home", "/")):
+            for state in states:
+                before = BENCH_COVERAGE.clear_cache(db.app) if state == "cold" else None
+                took = BENCH_COVERAGE.time_requests(client, url, rounds, before=before)
+                name = f"{label}, {state}" if who == "county" else f"admin: {label}, {state}"
+                out[f"{name}, p50 ms"] = BENCH_COVERAGE.percentile(took, 0.5)
+                out[f"{name}, p95 ms"] = BENCH_COVERAGE.percentile(took, 0.95)
     with session_scope(db.rt.sessions) as session:  # as after a rebuild: every month marked, then counted
         mark_uncounted(session)
     with session_scope(db.rt.sessions) as session:
@@ -299,9 +327,10 @@ def ingest(db: Database, workdir: Path, count: int, concurrencies: tuple[int, ..
 
 def drain(db: Database, count: int) -> tuple[dict[str, float], list[int]]:
     with db.rt.engine.begin() as connection:
-        connection.execute(text(BURST), {"count": count, "template": TEMPLATE})
+        connection.execute(text(BURST), {"count": count, "template": TEMPLATE, "run": RUN})
     with db.rt.engine.connect() as connection:
-        burst = list(connection.scalars(select(Submission.id).where(Submission.instance_id.like("uuid:burst-%"))))
+        burst = list(connection.scalars(select(Submission.id).where(
+            Submission.instance_id.like(f"uuid:burst-{RUN}-%"))))
     times, started = [], time.perf_counter()
     while True:
         batch_started = time.perf_counter()
@@ -337,6 +366,12 @@ def _chunks_in_child(db: Database, chunks: int, results) -> None:
     results.put(run_chunks(db.rt.sessions, db.rt.queue, limit=chunks).households)
 
 
+def schema_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", value):
+        raise argparse.ArgumentTypeError("a schema name: lower-case letters, digits and _")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True, help="PostgreSQL (two schemas of their own are used)")
@@ -349,20 +384,31 @@ def main() -> None:
     parser.add_argument("--full-rebuild", action="store_true", help="then rebuild all of the large database")
     parser.add_argument("--ingest", type=int, default=200, help="submissions posted per client count (0: none)")
     parser.add_argument("--rounds", type=int, default=10, help="timed requests per page and state")
+    parser.add_argument("--keep", metavar="NAME", type=schema_name,
+                        help="keep the databases in the schemas NAME_small and NAME_large; a schema that already "
+                             "holds households is measured as it is, not filled again")
+    parser.add_argument("--fill-only", action="store_true", help="fill the databases (with --keep) and stop")
     args = parser.parse_args()
+    if args.fill_only and not args.keep:
+        parser.error("--fill-only needs --keep")
     workdir = Path(tempfile.mkdtemp(prefix="zoufang-bench-scale-"))
     figures: dict[str, dict[str, float]] = {}
     databases = []
     try:
         for name, households in (("small", args.small), ("large", args.households)):
-            db = Database(args.database_url, households, args.per_household, workdir, name)
+            db = Database(args.database_url, households, args.per_household, workdir, name,
+                          f"{args.keep}_{name}" if args.keep else None)
             databases.append(db)
+            if args.fill_only:
+                continue
             figures[name] = pages(db, args.rounds)
             if args.ingest:
                 figures[name] |= ingest(db, workdir, args.ingest, (1, 4))
             drained, burst = drain(db, args.burst)
             figures[name] |= {**statements_of_issue_18(db, burst), **drained,
                               **rebuild_rates(db, args.chunks, args.batch)}
+        if args.fill_only:
+            return
         print(f"\n{'':42} {'small':>10} {'large':>10} {'large/small':>12}")
         for key, small in figures["small"].items():
             large = figures["large"][key]

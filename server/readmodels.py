@@ -52,7 +52,7 @@ def visit_conditions(month: str, scope: AreaScope, cadre: str | None) -> list:
     attempt that found nobody home is none (sync/coverage.py)."""
     conditions = [Visit.month == month, counts_as_visit()]
     if scope.area_ids is not None:
-        conditions.append(Visit.area_id.in_(sorted(scope.area_ids)))
+        conditions.append(scope.condition(Visit.area_id))
     if cadre and cadre != NO_CADRE:
         conditions.append(Visit.submitter_id.in_(select(User.id).where(User.username == cadre)))
     return conditions
@@ -85,7 +85,7 @@ def resolve_area(session: Session, scope: AreaScope, code: str | None) -> Area |
 def household_conditions(scope: AreaScope, area: Area | None, cadre: str | None) -> list:
     conditions = []
     if scope.area_ids is not None:
-        conditions.append(Household.area_id.in_(sorted(scope.area_ids)))
+        conditions.append(scope.condition(Household.area_id))
     if area is not None:
         conditions.append(Household.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
     if cadre == NO_CADRE:

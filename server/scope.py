@@ -10,6 +10,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from server.models import User, UserArea
 from server.errors import Problem
+from sync.id_lists import any_of
 from sync.models import Area, Household
 from sync.records import HouseholdRecord
 
@@ -28,18 +29,24 @@ class AreaScope:
 
     #: the caller's account
     user_id: int | None = None
+    #: bind the area ids as one array parameter (PostgreSQL: see sync/id_lists.py)
+    arrays: bool = False
+
+    def condition(self, column: ColumnElement) -> ColumnElement:
+        """column among the scope's areas (not for an unrestricted scope)."""
+        return any_of(column, self.area_ids, self.arrays)
 
     def filter(self, statement: Select, column: ColumnElement) -> Select:
         if self.area_ids is None:
             return statement
-        return statement.where(column.in_(sorted(self.area_ids)))
+        return statement.where(self.condition(column))
 
     def filter_own(self, statement: Select, column: ColumnElement, owner: ColumnElement) -> Select:
         """As `filter`, and also the caller's own records: a submission they sent about a household outside their
         areas is filed under the household's area and stays readable to them."""
         if self.area_ids is None:
             return statement
-        return statement.where(or_(column.in_(sorted(self.area_ids)), owner == self.user_id))
+        return statement.where(or_(self.condition(column), owner == self.user_id))
 
 
 def scope_for(session: Session, user: User) -> AreaScope:
@@ -47,10 +54,11 @@ def scope_for(session: Session, user: User) -> AreaScope:
         return AreaScope(None)
     paths = session.scalars(select(Area.path).join(UserArea, UserArea.area_id == Area.id)
                             .where(UserArea.user_id == user.id)).all()
+    arrays = session.get_bind().dialect.name == "postgresql"
     if not paths:
-        return AreaScope(frozenset(), user.id)
+        return AreaScope(frozenset(), user.id, arrays)
     ids = session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))).all()
-    return AreaScope(frozenset(ids), user.id)
+    return AreaScope(frozenset(ids), user.id, arrays)
 
 
 def scoped_household(session: Session, scope: AreaScope, number: str):

@@ -37,7 +37,7 @@ import datetime as dt
 import threading
 from typing import Iterable, Optional
 
-from sqlalchemy import (ARRAY, Integer, String, any_, bindparam, case, column, delete, exists, func, insert, or_,
+from sqlalchemy import (Integer, String, case, column, delete, exists, func, insert, or_,
                         select, table)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -45,6 +45,7 @@ from sqlalchemy.sql import ColumnElement
 from server.errors import DomainError
 from sync.areas import area_by_code
 from sync.evidence import ATTEMPT
+from sync.id_lists import among
 from sync.models import Area, EntityList, Household
 from sync.records import CacheFormat, CoverageMonth, CoverageStale, Visit
 
@@ -582,14 +583,6 @@ def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
         key = (area_id, month, household_id)
         best[key] = best.get(key, False) or verdict == VERIFIED
     return set(best.items())
-
-
-def among(session: Session, column, ids: list[int]) -> ColumnElement:
-    """column IN ids; on PostgreSQL as one array parameter, because binding a city's thousand area ids one by one
-    costs more than reading its cached counts."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
-    return column.in_(ids)
 
 
 def _pairs(session: Session, model, area_ids: list[int], months: list[str]) -> tuple[ColumnElement, ...]:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from sync.coverage import AreaRef, _view, parse_month, month_name
 from sync.evidence import ATTEMPT
+from sync.id_lists import among
 from sync.models import Area, Household
 from sync.records import Visit
 from sync.visitor_roles import TOWN_SECRETARY, VILLAGE_SECRETARY, WORK_TEAM
@@ -298,13 +299,13 @@ def _duty_visits(session: Session, area_ids: list[int], month: str, config: dict
                Visit.verdict)
     paired = (select(*columns).select_from(Visit).join(Household, Household.id == Visit.household_id)
               .join(_users, _users.c.id == Visit.submitter_id)
-              .where(Visit.area_id.in_(area_ids), Visit.month == month, _users.c.username == Household.cadre))
+              .where(among(session, Visit.area_id, area_ids), Visit.month == month, _users.c.username == Household.cadre))
     by_role = [and_(Visit.visitor_duty == WORK_TEAM, Visit.month == month)]
     for duty in SECRETARIES:
         first, last = secretary_window(month, int(config[PERIOD_KEYS[duty]]))
         by_role.append(and_(Visit.visitor_duty == duty, Visit.month >= first, Visit.month <= last))
     roles = (select(*columns).select_from(Visit).outerjoin(_users, _users.c.id == Visit.submitter_id)
-             .where(Visit.area_id.in_(area_ids), or_(*by_role)))
+             .where(among(session, Visit.area_id, area_ids), or_(*by_role)))
     seen = set()
     out = []
     for statement in (paired, roles):
@@ -321,7 +322,7 @@ def _ancestry(session: Session, area_ids: list[int]) -> dict[int, dict]:
     """Area id → {"village": AreaRef, "town": AreaRef, "path": str} for each area and its village and town
     ancestors (the ancestors may lie outside the caller's view: only their names are shown)."""
     rows = {r.id: r for r in session.execute(select(Area.id, Area.code, Area.name, Area.level, Area.path)
-                                             .where(Area.id.in_(area_ids)))}
+                                             .where(among(session, Area.id, area_ids)))}
     above = {int(p) for r in rows.values() for p in r.path.strip("/").split("/") if p} - set(rows)
     if above:
         rows.update({r.id: r for r in session.execute(select(Area.id, Area.code, Area.name, Area.level, Area.path)

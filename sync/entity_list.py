@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sync.forms import ENTITY_COLUMNS
+from sync.id_lists import among
 from sync.models import Area, EntityList, Household, Member
 from sync.records import HouseholdRecord
 
@@ -69,7 +70,7 @@ def _render(session: Session, area_ids: frozenset[int] | None) -> bytes:
                  .outerjoin(HouseholdRecord, HouseholdRecord.household_id == Household.id)
                  .order_by(Household.number))
     if area_ids is not None:
-        statement = statement.where(Household.area_id.in_(sorted(area_ids)))
+        statement = statement.where(among(session, Household.area_id, area_ids))
     sizes = _roster_sizes(session, area_ids)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -88,7 +89,7 @@ def _roster_sizes(session: Session, area_ids: frozenset[int] | None) -> dict[int
     statement = select(Member.household_id, func.count()).group_by(Member.household_id)
     if area_ids is not None:
         statement = statement.join(Household, Member.household_id == Household.id).where(
-            Household.area_id.in_(sorted(area_ids)))
+            among(session, Household.area_id, area_ids))
     return dict(session.execute(statement).all())
 
 

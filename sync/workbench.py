@@ -20,7 +20,8 @@ from typing import Iterable, Optional
 from sqlalchemy import Integer, String, case, column, distinct, func, select, table
 from sqlalchemy.orm import Session
 
-from sync.coverage import CoverageReport, CoverageRow, among, counts_as_visit, coverage_for_month
+from sync.coverage import CoverageReport, CoverageRow, counts_as_visit, coverage_for_month
+from sync.id_lists import among
 from sync.models import Area, Household
 from sync.records import Finding, Visit
 from sync.review import QUESTIONABLE, Scope, open_conflicts
@@ -156,7 +157,7 @@ def supervisor_work(session: Session, scope: Scope, month: str) -> SupervisorWor
             return statement
         if household_id is not None:
             statement = statement.join(Household, Household.id == household_id)
-        return statement.where(among(session, Household.area_id, sorted(scope.area_ids)))
+        return statement.where(scope.condition(Household.area_id))
 
     dangerous, screening = session.execute(in_scope(
         select(func.count(distinct(case((Finding.code == DANGEROUS_HOUSE, Finding.household_id)))),

@@ -159,7 +159,7 @@ def visits_geojson(session: Session, scope: AreaScope, area: Area | None, month:
                    start: dt.date | None, end: dt.date | None, review_state: str | None) -> Iterator[bytes]:
     """The visits (door-to-door) in the caller's areas with their GPS point, verdict and reasons."""
     conditions = visit_conditions(month, scope, None) if month else (
-        [Visit.area_id.in_(sorted(scope.area_ids))] if scope.area_ids is not None else [])
+        [scope.condition(Visit.area_id)] if scope.area_ids is not None else [])
     if area is not None:
         conditions.append(Visit.area_id.in_(select(Area.id).where(Area.path.startswith(area.path))))
     if start is not None:
