@@ -9,34 +9,16 @@ was accepted, so never in practice) gives one row with its key and nothing else 
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Callable
-from xml.etree import ElementTree
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
 from forms.columns import Column, ExportShape, Table
 from sync.instance import local
+from sync.safe_xml import parse_xml
 
 CHOICE_KINDS = ("select1", "select", "string")
-_DECLARATION = re.compile(rb"\s*<\?xml\s[^>]*\?>")
-_UTF8 = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""", re.I)
-
-
-def parse(xml: bytes) -> Element:
-    """An accepted submission's XML, parsed for an export of a million rows.
-
-    defusedxml's parser is pure Python: four times slower than the C one. What it guards against (entities,
-    external references) needs a `<!DOCTYPE`, so a document with no `<!` at all, in UTF-8 (no NUL byte, so not
-    UTF-16; no other declared encoding, so not EBCDIC), cannot use them and goes to the C parser; anything
-    else still goes through defusedxml."""
-    declaration = _DECLARATION.match(xml)
-    declared = declaration.group(0) if declaration else b""
-    if b"<!" not in xml and b"\x00" not in xml and (b"encoding" not in declared or _UTF8.search(declared)):
-        return ElementTree.fromstring(xml)
-    return fromstring(xml)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +42,7 @@ class Flattener:
         """The rows of one submission, main row first, then each repeat's rows in document order. `cell` may
         rewrite each value (masking ID numbers, naming a photo's file in the zip)."""
         try:
-            root = parse(xml)
+            root = parse_xml(xml)
         except (ParseError, DefusedXmlException, ValueError, LookupError):
             return [Row(self.shape.main, key, "", [""] * len(self.shape.main.columns))]
         rows: list[Row] = []

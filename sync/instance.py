@@ -1,7 +1,7 @@
 """Reading a submission's XML: which form and version, which instance, which household, which files.
 
-Pure functions over bytes. Any DOCTYPE is refused (defusedxml, forbid_dtd), so a hostile submission can neither
-expand itself nor name a file or URL for a parser to reach; ODK clients never send one.
+Pure functions over bytes. Any DOCTYPE is refused (defusedxml, forbid_dtd; sync/safe_xml.py), so a hostile
+submission can neither expand itself nor name a file or URL for a parser to reach; ODK clients never send one.
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import dataclasses
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException, DTDForbidden
-from defusedxml.ElementTree import fromstring
 
 from server.errors import DomainError
+from sync.safe_xml import parse_xml
 
 
 MAX_ID = 255
@@ -63,7 +63,7 @@ def parse_instance(xml: bytes, *, stored: bool = False) -> ParsedInstance:
         raise DomainError("too_large", "submission.xml_too_complex", f"提交的 XML 元素或属性过多（上限 {MAX_MARKUP} 个）。",
                           f"The submitted XML has too many elements or attributes (the limit is {MAX_MARKUP}).")
     try:
-        root = fromstring(xml, forbid_dtd=not stored)
+        root = parse_xml(xml, forbid_dtd=not stored)
     except DTDForbidden:
         raise DomainError("invalid", "submission.xml_doctype", "提交的 XML 含有文档类型声明（DOCTYPE），不予接受。",
                           "The submitted XML has a document type declaration (DOCTYPE); it is refused.") from None

@@ -1,15 +1,11 @@
 """A form's export shape (forms/columns.py) and one submission as rows of it (forms/flatten.py)."""
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
-
 import pytest
-from defusedxml import DefusedXmlException
 
 from forms.columns import export_shape, merge
 from forms.compile import compile_xlsform
-from forms.flatten import flatten, parse
-from forms.instances import bundled
+from forms.flatten import flatten
 from support import raised_form, visit_xml
 
 from forms import BUNDLED_DIR
@@ -67,19 +63,3 @@ def test_versions_merge_newest_first_keeping_what_only_older_ones_had(tmp_path, 
     assert [c.name for c in merged.main.columns][-1] == "asked_later"
     assert merge([visit_shape, newer]).main.columns[-1].name == "asked_later"  # kept from the older one
     assert len(merged.main.columns) == len(visit_shape.main.columns) + 1
-
-
-@pytest.mark.parametrize("xml", [
-    # a billion laughs, in UTF-8, in UTF-16 (no "<!" to find as bytes) and in EBCDIC (declared)
-    b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]><data>&a;</data>',
-    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "aaaa">]><data>&a;</data>'.encode("utf-16"),
-    '<?xml version="1.0" encoding="cp037"?><!DOCTYPE d [<!ENTITY a "aaaa">]><data>&a;</data>'.encode("cp037"),
-])
-def test_a_document_with_entities_still_meets_defusedxml_whatever_its_encoding(xml):
-    with pytest.raises((DefusedXmlException, ParseError, ValueError, LookupError)):
-        parse(xml)
-
-
-def test_the_fast_parser_reads_what_defusedxml_reads():
-    xml = bundled("household_visit").fill({"household": HH, "remarks": "<>&\"'一"})
-    assert parse(xml).find("remarks").text == "<>&\"'一"
