@@ -283,9 +283,13 @@ def _read_facts(session: Session, rows, reparse: bool) -> tuple[dict[int, Fact],
             except Exception as error:  # whatever the reader trips over, the household goes on without it
                 log.warning("submission %s could not be read: %r", sid, error)
                 errors[sid] = f"{type(error).__name__}: {error}"[:200]
-        if parsed:
-            session.execute(update(Submission).execution_options(synchronize_session=False),
-                            [{"id": sid, "facts": fact.to_json()} for sid, fact in parsed.items()])
+        # only what changed is written: a rebuild re-reads every submission, and rewriting the rows of an unchanged
+        # reader's facts would rewrite every submission (its XML with it) for nothing
+        stored = {row.id: row.facts for row in rows}
+        changed = [{"id": sid, "facts": facts_json} for sid, fact in parsed.items()
+                   if (facts_json := fact.to_json()) != stored.get(sid)]
+        if changed:
+            session.execute(update(Submission).execution_options(synchronize_session=False), changed)
         facts.update(parsed)
     return facts, errors
 

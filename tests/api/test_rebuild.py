@@ -1,6 +1,6 @@
 """`reconcile rebuild` in chunks: resumed after an interruption, shared by processes, beside a running server."""
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, event, select, text, update
 
 from server.db import session_scope
 from support import Collect, assessment_xml, new_instance_id, postgres_url, visit_xml
@@ -172,3 +172,29 @@ def test_a_large_postgresql_database_starts_from_the_estimate_without_counting(r
     with session_scope(rt.sessions) as session:
         marker = session.scalar(select(Job.payload).where(Job.kind == FINISH))
     assert (marker["households"], marker["exact"]) == (113, False)
+
+
+def test_a_rebuild_rewrites_only_the_facts_that_changed(rt, reconciled):
+    """A rebuild re-reads every submission's XML; a fact the same reader already cached is not written again (that
+    would rewrite every submission's row, XML and all). One cleared and one cached by an older reader are."""
+    with session_scope(rt.sessions) as session:
+        first, second, *rest = session.scalars(select(Submission.id).order_by(Submission.id)).all()
+        session.execute(update(Submission).where(Submission.id == first).values(facts=None))
+        session.execute(update(Submission).where(Submission.id == second).values(facts={"reader": 0}))
+    written = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE SUBMISSIONS SET FACTS"):
+            for row in parameters if executemany else [parameters]:  # WHERE id = ?, the last parameter
+                written.append(list(row.values())[-1] if isinstance(row, dict) else row[-1])
+
+    engine = rt.sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        assert rebuild(rt.sessions, rt.queue, batch=50).households == 113
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    assert sorted(written) == [first, second] and rest
+    with session_scope(rt.sessions) as session:
+        assert None not in session.scalars(select(Submission.facts)).all()
+    assert snapshot(rt.sessions) == reconciled
