@@ -78,7 +78,10 @@ RUN = secrets.token_hex(4)
 #: households per village, villages per town, towns per county: a county of 20,000 registered households, a
 #: province of 60 such counties
 VILLAGE, TOWN, COUNTY = 100, 20, 10
-TEMPLATE = visit_xml("__HH__", instance_id="__ID__", end="__DAY__T10:00:00+08:00", visit_date="__DAY__").decode()
+TEMPLATE = visit_xml("__HH__", instance_id="__ID__", end="__DAY__T10:00:00+08:00", visit_date="__DAY__",
+                     gps="__GPS__").decode()
+#: a visit's GPS: at the household's door, within ~30 m (as the evidence check expects of a real visit)
+GPS = "(h.latitude + (random() - 0.5) / 2000)::text || ' ' || (h.longitude + (random() - 0.5) / 2000)::text || ' 100 5'"
 
 FILL = [
     # areas: the province's counties, their towns and villages (paths as the app keeps them: /county/town/village/)
@@ -112,9 +115,9 @@ FILL = [
               'received', now(), 'applied', now()
        FROM forms f, households h, generate_series(1, :per_household) k,
             LATERAL (SELECT 'uuid:' || h.number || '-' || k AS i) i,
-            LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', h.number), '__ID__', i.i),
-                                               '__DAY__', (current_date - (:per_household - k) * 28)::text),
-                                       'UTF8') AS x) x
+            LATERAL (SELECT convert_to(replace(replace(replace(replace(:template, '__HH__', h.number), '__ID__', i.i),
+                                                       '__DAY__', (current_date - (:per_household - k) * 28)::text),
+                                               '__GPS__', """ + GPS + """), 'UTF8') AS x) x
        WHERE f.xml_form_id = 'household_visit'""",
 ]
 
@@ -129,7 +132,7 @@ DERIVED = [
 ]
 
 BURST = """
-    WITH picked AS (SELECT number, area_id FROM households WHERE id IN (
+    WITH picked AS (SELECT number, area_id, latitude, longitude FROM households WHERE id IN (
                         SELECT (1 + floor(random() * (SELECT max(id) FROM households)))::int
                         FROM generate_series(1, :count))),
          added AS (
@@ -138,9 +141,9 @@ BURST = """
         SELECT f.id, f.current_version_id, 'uuid:burst-' || :run || '-' || p.number, true, 'uuid:burst-' || :run || '-' || p.number, x,
                encode(sha256(x), 'hex'), p.number, p.area_id, false, 'received', now(), 'pending'
         FROM forms f, picked p,
-             LATERAL (SELECT convert_to(replace(replace(replace(:template, '__HH__', p.number), '__ID__',
+             LATERAL (SELECT convert_to(replace(replace(replace(replace(:template, '__HH__', p.number), '__ID__',
                                                         'uuid:burst-' || :run || '-' || p.number), '__DAY__', '2026-11-20'),
-                                        'UTF8') AS x) x
+                                                '__GPS__', """ + GPS.replace("h.", "p.") + """), 'UTF8') AS x) x
         WHERE f.xml_form_id = 'household_visit'
         RETURNING id)
     INSERT INTO jobs (kind, submission_id, payload, state, attempts, run_after, created_at)
@@ -377,7 +380,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True, help="PostgreSQL (two schemas of their own are used)")
     parser.add_argument("--households", type=int, default=1_200_000)
     parser.add_argument("--per-household", type=int, default=12, help="visit submissions per household")
-    parser.add_argument("--small", type=int, default=1000, help="households of the small database")
+    parser.add_argument("--small", type=int, default=2000,
+                        help="households of the small database (the timed chunks need 2 × --chunks × --batch)")
     parser.add_argument("--burst", type=int, default=400, help="visits in the burst the worker drains")
     parser.add_argument("--chunks", type=int, default=8, help="rebuild chunks timed (per way of running)")
     parser.add_argument("--batch", type=int, default=100, help="households per rebuild chunk")
