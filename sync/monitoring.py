@@ -15,7 +15,7 @@ measure) → 风险消除 (removed), or 不纳入 (dismissed). Two kinds of inpu
   spending jump, the monitoring range, the 排查 list), a visit that finds a 三保障/water gap of an exited or
   monitored household (sync.rules.risk_gaps) or ticks a problem that is a risk (RISK_PROBLEMS), and the
   monitoring_report form (sync/forms/monitoring.py) each trigger: with no case under way they propose one, keyed by
-  the submission that opened it; on a case under way they add their evidence. Help given on a visit (or the
+  the submission that opened it (its first version: an edit keeps the case); on a case under way they add their evidence. Help given on a visit (or the
   measures of a monitoring report) while the case is 纳入 is a measure on it.
 - decisions (`Decision`, stored as sync.monitoring_models.MonitoringDecision): 纳入 (with subtype and risk types),
   不纳入, 风险消除, each with a reason, and measures entered by hand. They are the reconciler's input, never derived,
@@ -97,7 +97,8 @@ class Decision:
 
 
 def case_key(number: str, instance_id: str) -> str:
-    """A case is named by its household and the submission that proposed it: its decisions find it after a rebuild."""
+    """A case is named by its household and the submission that proposed it (the first version's instance id, so
+    that an edit of that submission keeps the case and its decisions): its decisions find it after a rebuild."""
     return hashlib.sha256(f"{number}|monitoring|{instance_id}".encode("utf-8")).hexdigest()[:20]
 
 
@@ -176,9 +177,10 @@ def _measures_of(fact: Fact) -> dict[str, Any] | None:
 
 def derive_monitoring(number: str, facts: list[Fact], decisions: list[Decision], status: str,
                       monitoring_type: str | None, open_case_kinds: list[str], rules: RulesConfig,
-                      today: dt.date) -> list[dict[str, Any]]:
+                      today: dt.date, roots: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The household's monitoring cases, oldest first. `open_case_kinds` are the kinds of its problem cases still
-    open (sync/cases.py), which 风险消除 waits for; `today` (China) is the day the conditions are judged on."""
+    open (sync/cases.py), which 风险消除 waits for; `today` (China) is the day the conditions are judged on; `roots`
+    maps an edited submission's instance id to its first version's, which keys the case it proposes."""
     config = settings(rules)
     proposing = set(config["proposing_flags"])
     is_exited = exited(status, monitoring_type)
@@ -203,7 +205,8 @@ def derive_monitoring(number: str, facts: list[Fact], decisions: list[Decision],
             evidence = {"at": at.isoformat(), "instance_id": fact.instance_id, "form": fact.form, "by": fact.by,
                         **found}
             if current is None:
-                current = _propose(number, fact, at, evidence, is_exited)
+                current = _propose(number, fact, (roots or {}).get(fact.instance_id, fact.instance_id), at,
+                                   evidence, is_exited)
                 cases.append(current)
                 by_key[current["key"]] = current
             else:
@@ -222,12 +225,13 @@ def derive_monitoring(number: str, facts: list[Fact], decisions: list[Decision],
     return cases
 
 
-def _propose(number: str, fact: Fact, at: dt.datetime, evidence: dict[str, Any], is_exited: bool) -> dict[str, Any]:
+def _propose(number: str, fact: Fact, root: str, at: dt.datetime, evidence: dict[str, Any],
+             is_exited: bool) -> dict[str, Any]:
     risks = evidence["risks"]
     subtype = evidence.get("subtype") if evidence.get("subtype") in MONITORING_TYPES else None
     if subtype is None or subtype_refusal(subtype, is_exited):
         subtype = suggested_subtype(is_exited, risks)
-    return {"key": case_key(number, fact.instance_id), "state": "proposed", "proposed_at": at.isoformat(),
+    return {"key": case_key(number, root), "state": "proposed", "proposed_at": at.isoformat(),
             "source_instance_id": fact.instance_id, "suggested_subtype": subtype, "suggested_risks": list(risks),
             "subtype": None, "risks": [], "identified_at": None, "identified_by": None, "ended_at": None,
             "ended_by": None, "reason": None, "evidence": [evidence], "measures": [],

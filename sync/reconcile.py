@@ -152,7 +152,8 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
     if not households:
         return Reconciled([])
     by_number = {h.number: h for h in households}
-    facts, counts, held_until, submitters, unreadable = _load_facts(session, list(by_number), options, reparse)
+    facts, counts, held_until, submitters, unreadable, roots = _load_facts(session, list(by_number), options,
+                                                                            reparse)
     resolutions = _load_resolutions(session, [h.id for h in households])
     decisions = _load_case_decisions(session, [h.id for h in households])
     entries = _load_renovation_entries(session, [h.id for h in households])
@@ -181,7 +182,7 @@ def reconcile_households(session: Session, numbers: Iterable[str], options: Reco
             monitoring[household.id] = derive_monitoring(household.number, facts.get(household.number, []),
                                                          monitoring_decisions.get(household.id, []),
                                                          household.status, household.monitoring_type, open_kinds,
-                                                         options.rules, today)
+                                                         options.rules, today, roots)
         except Exception:  # a bug met by one household's data must not stop the others' records
             log.exception("household %s could not be reconciled", household.number)
             result.failed[household.number] = traceback.format_exc(limit=5)
@@ -220,7 +221,7 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
     rows = session.execute(select(Submission.id, Submission.household_number, Submission.current,
                                   Submission.facts, Submission.received_at, Submission.submitter_id,
                                   Submission.reconcile_state, Submission.instance_id, Submission.visitor_duty,
-                                  HELD_OUT_OF_AREA.label("out_of_area"))
+                                  Submission.root_instance_id, HELD_OUT_OF_AREA.label("out_of_area"))
                            .where(Submission.household_number.in_(numbers))).all()
     read, errors = _read_facts(session, rows, reparse)
     accounts = _account_names(session, {row.submitter_id for row in rows})
@@ -264,7 +265,10 @@ def _load_facts(session: Session, numbers: list[str], options: ReconcileOptions,
         if ids:
             session.execute(update(Submission).where(Submission.id.in_(ids))
                             .values(reconcile_state=state, reconciled_at=options.now))
-    return facts, counts, held_until, submitters, unreadable
+    # an edit's instance id → the first version's, which names what the edit's chain opened (a monitoring case)
+    roots = {row.instance_id: row.root_instance_id for row in rows
+             if row.current and row.root_instance_id and row.root_instance_id != row.instance_id}
+    return facts, counts, held_until, submitters, unreadable, roots
 
 
 def _read_facts(session: Session, rows, reparse: bool) -> tuple[dict[int, Fact], dict[int, str]]:

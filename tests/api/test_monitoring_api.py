@@ -8,15 +8,19 @@ is a risk (致贫返贫风险), not only low income."
 """
 import dataclasses
 import datetime as dt
+import importlib
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.db import session_scope
 from server.models import AuditEntry
 from support import Collect, income_xml, monitoring_xml, visit_xml
+from sync.jobs import queue_refolds
+from sync.models import Household
 from sync.monitoring import case_key
 from sync.monitoring_models import MonitoringDecision
+from sync.records import HouseholdRecord
 
 HH = "2105040010010073"        # village 1 (town 1), 已脱贫, paired with cadre001
 OTHER = "2105040020010003"     # town 2, 已脱贫: outside town1's areas
@@ -158,6 +162,23 @@ def test_identify_measures_and_remove_the_risk(app, client, proposals, admin, re
                                                                        (KEY, "removed")]
 
 
+def test_editing_the_proposing_visit_keeps_the_case_and_its_decisions(client, proposals, admin, reconcile):
+    """The case is keyed by the proposing submission's first version: an edit of that visit (still a risk) is the
+    same case, 纳入 stays decided; before, the edit's new instance id made a new proposal and stranded the decision."""
+    town1 = proposals["town1"]
+    assert decide(client, town1, KEY, kind="include", subtype="脱贫不稳定户", risks=["illness"],
+                  text="因病").status_code == 200
+    edit = visit_xml(HH, instance_id="uuid:v1-edit", deprecated_id="uuid:v1", water="no", problems="illness",
+                     end="2026-11-02T10:00:00+08:00", base_version=None)
+    assert Collect(client, admin).submit(edit).status_code == 201
+    reconcile()
+    listed = client.get("/api/v1/monitoring", headers=town1).get_json()
+    assert [(row["key"], row["state"]) for row in listed["items"]] == [(KEY, "identified")]
+    case = client.get(f"/api/v1/monitoring/{KEY}", headers=town1).get_json()
+    assert case["source_instance_id"] == "uuid:v1-edit" and case["identified_by"] == "town1"
+    assert [e["instance_id"] for e in case["evidence"]] == ["uuid:v1-edit"]
+
+
 def test_dismissal_needs_a_reason_and_keeps_it(client, proposals):
     town1 = proposals["town1"]
     assert decide(client, town1, KEY, kind="dismiss").status_code == 400
@@ -197,3 +218,29 @@ def test_an_admin_decides_in_every_area(client, proposals, admin):
                   text="房屋受灾").get_json()
     assert (case["state"], case["subtype"], case["identified_by"]) == ("identified", "突发严重困难户", "admin")
     assert client.get("/api/v1/monitoring?state=identified", headers=admin).get_json()["total"] == 1
+
+
+def test_migration_0029_moves_a_decision_filed_under_an_edits_key(app, client, proposals, admin, reconcile):
+    """Before 0029 an edit of the proposing visit gave the case the edit's key, and a supervisor's decision was
+    stored under it. The migration moves it to the first version's key and has the worker fold the record again."""
+    rt = app.extensions["zoufang"]
+    town1 = proposals["town1"]
+    edit = visit_xml(HH, instance_id="uuid:v1-edit", deprecated_id="uuid:v1", water="no", problems="illness",
+                     end="2026-11-02T10:00:00+08:00", base_version=None)
+    assert Collect(client, admin).submit(edit).status_code == 201
+    reconcile()
+    assert decide(client, town1, KEY, kind="include", subtype="脱贫不稳定户", risks=["illness"],
+                  text="因病").status_code == 200
+    with session_scope(rt.sessions) as session:  # as the earlier code filed it
+        session.execute(update(MonitoringDecision).values(case_key=case_key(HH, "uuid:v1-edit")))
+    migration = importlib.import_module("server.migrations.versions.0029_monitoring_case_roots")
+    with rt.engine.begin() as connection:
+        assert migration.remap(connection) == 1
+        assert migration.remap(connection) == 0  # once moved, nothing left to move
+    with session_scope(rt.sessions) as session:
+        assert session.scalars(select(MonitoringDecision.case_key)).all() == [KEY]
+        assert session.scalar(select(HouseholdRecord.rules_digest).join(Household).where(Household.number == HH)) == ""
+    assert queue_refolds(rt.sessions, rt.queue) == 1
+    reconcile()
+    case = client.get(f"/api/v1/monitoring/{KEY}", headers=town1).get_json()
+    assert (case["state"], case["identified_by"]) == ("identified", "town1")
