@@ -369,6 +369,26 @@ def _chunks_in_child(db: Database, chunks: int, results) -> None:
     results.put(run_chunks(db.rt.sessions, db.rt.queue, limit=chunks).households)
 
 
+class Progress:
+    """The full rebuild's progress, a line a minute (it runs for hours at a province's size): done / total, the
+    rate since the start and the time left at that rate."""
+
+    def __init__(self, started: float):
+        self.started, self.printed, self.first = started, started, None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = done  # what earlier runs of an interrupted rebuild did
+        if now - self.printed < 60:
+            return
+        self.printed = now
+        rate = (done - self.first) / (now - self.started)
+        left = (total - done) / rate if rate else float("inf")
+        print(f"  rebuild: {done:,} / {total:,} households, {rate:,.0f}/s, {left / 60:,.0f} min left "
+              f"({time.strftime('%H:%M:%S')})", flush=True)
+
+
 def schema_name(value: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", value):
         raise argparse.ArgumentTypeError("a schema name: lower-case letters, digits and _")
@@ -421,7 +441,8 @@ def main() -> None:
             large = databases[-1]
             large.rt.engine.dispose()
             started = time.perf_counter()
-            rebuilt = rebuild(large.rt.sessions, large.rt.queue, batch=args.batch, workers=2)
+            rebuilt = rebuild(large.rt.sessions, large.rt.queue, progress=Progress(started), batch=args.batch,
+                              workers=2)
             took = time.perf_counter() - started
             print(f"\nfull rebuild of the large database, 2 processes: {rebuilt.households:,} households (the rest "
                   f"of those timed above) in {took:.0f} s = {rebuilt.households / took:,.0f} households/s, "
