@@ -212,7 +212,7 @@ def duties_for_month(session: Session, area_ids: Optional[Iterable[int]], month:
     ancestry = _ancestry(session, view.filter_ids)
     households = session.execute(select(Household.id, Household.number, Household.head_name, Household.cadre,
                                         Household.area_id)
-                                 .where(Household.area_id.in_(view.filter_ids))
+                                 .where(among(session, Household.area_id, view.filter_ids))
                                  .order_by(Household.number)).all()
     visits = _duty_visits(session, view.filter_ids, month, config)
     by_household: dict[int, list[DutyVisit]] = defaultdict(list)
@@ -299,7 +299,8 @@ def _duty_visits(session: Session, area_ids: list[int], month: str, config: dict
                Visit.verdict)
     paired = (select(*columns).select_from(Visit).join(Household, Household.id == Visit.household_id)
               .join(_users, _users.c.id == Visit.submitter_id)
-              .where(among(session, Visit.area_id, area_ids), Visit.month == month, _users.c.username == Household.cadre))
+              .where(among(session, Visit.area_id, area_ids), Visit.month == month,
+                     _users.c.username == Household.cadre))
     by_role = [and_(Visit.visitor_duty == WORK_TEAM, Visit.month == month)]
     for duty in SECRETARIES:
         first, last = secretary_window(month, int(config[PERIOD_KEYS[duty]]))

@@ -82,8 +82,8 @@ def cadre_work(session: Session, area_ids: Optional[Iterable[int]], user_id: int
     mine = [Household.cadre == username]
     own = [Visit.month == month, Visit.submitter_id == user_id]
     if allowed is not None:
-        mine.append(Household.area_id.in_(allowed))
-        own.append(Visit.area_id.in_(allowed))
+        mine.append(among(session, Household.area_id, allowed))
+        own.append(among(session, Visit.area_id, allowed))
     month_visits = (select(Visit.household_id,
                            func.max(case((Visit.verdict == "verified", 1), else_=0)).label("verified"),
                            func.max(case((counts_as_visit(), 1), else_=0)).label("met"))

@@ -35,3 +35,11 @@ def test_a_scope_filters_through_the_same_binding():
     assert plain.endswith("WHERE households.area_id = ANY (%(param_1)s::INTEGER[])")
     unrestricted = AreaScope(None, arrays=True)
     assert "WHERE" not in str(compiled(unrestricted.filter(select(Household.id), Household.area_id), postgresql))
+
+
+def test_the_coverage_count_binds_a_provinces_areas_as_one_array():
+    from sync.coverage import visit_count_statement
+    statement = compiled(visit_count_statement(IDS, "2026-01", "2026-12", arrays=True), postgresql)
+    assert "visits.area_id = ANY (%(param_1)s::INTEGER[])" in str(statement)
+    assert statement.params["param_1"] == sorted(IDS)
+    assert "visits.area_id IN (" in str(compiled(visit_count_statement(IDS, "2026-01", "2026-12"), sqlite))
