@@ -156,7 +156,9 @@ class Finding(Base):
 
     __tablename__ = "findings"
     __table_args__ = (CheckConstraint("kind IN ('monitoring','quality')", name="kind_known"),
-                      Index("ix_findings_area_kind", "area_id", "kind"))
+                      Index("ix_findings_area_kind", "area_id", "kind"),
+                      # the supervisor's home counts a few codes (C/D houses, the 排查 list) in its areas
+                      Index("ix_findings_code_area", "code", "area_id", "household_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)

@@ -151,25 +151,18 @@ def supervisor_work(session: Session, scope: Scope, month: str) -> SupervisorWor
     questionable = session.scalar(select(func.count()).select_from(Visit).where(
         among(session, Visit.area_id, visit_areas), Visit.month == month, Visit.verdict.in_(QUESTIONABLE)))
 
-    def in_scope(statement, household_id=None):
-        """Only the households filed in the caller's areas (`household_id`: the column naming the household)."""
-        if scope.area_ids is None:
-            return statement
-        if household_id is not None:
-            statement = statement.join(Household, Household.id == household_id)
-        return statement.where(scope.condition(Household.area_id))
-
-    dangerous, screening = session.execute(in_scope(
+    # findings by the area they were filed under (their household's, as of its latest reconcile), through the index
+    # on (code, area_id): joined to the households, PostgreSQL read every finding of the province (issue 18)
+    dangerous, screening = session.execute(scope.filter(
         select(func.count(distinct(case((Finding.code == DANGEROUS_HOUSE, Finding.household_id)))),
                func.count(distinct(case((Finding.code.in_(SCREENING_CODES), Finding.household_id)))))
-        .where(Finding.code.in_((DANGEROUS_HOUSE, *SCREENING_CODES))), Finding.household_id)).one()
+        .where(Finding.code.in_((DANGEROUS_HOUSE, *SCREENING_CODES))), Finding.area_id)).one()
     stage = func.coalesce(Finding.details["renovation_state"].as_string(), "")
-    stages = dict.fromkeys(RENOVATION_STATES, 0) | dict(session.execute(in_scope(
-        select(stage, func.count()).where(Finding.code == DANGEROUS_HOUSE).group_by(stage),
-        Finding.household_id)).all())
-    by_type = dict(session.execute(in_scope(
+    stages = dict.fromkeys(RENOVATION_STATES, 0) | dict(session.execute(scope.filter(
+        select(stage, func.count()).where(Finding.code == DANGEROUS_HOUSE).group_by(stage), Finding.area_id)).all())
+    by_type = dict(session.execute(scope.filter(
         select(Household.monitoring_type, func.count()).where(Household.monitoring_type.in_(MONITORING_TYPES))
-        .group_by(Household.monitoring_type))).all())
+        .group_by(Household.monitoring_type), Household.area_id)).all())
     return SupervisorWork(
         month=month, coverage=coverage, questionable_visits=questionable,
         open_conflicts=open_conflicts(session, scope, limit=0).total,
