@@ -21,11 +21,10 @@ from sync.facts import as_received, cached_fact
 from sync.feedback_state import refresh_after_step
 from sync.idcard import mask
 from sync.models import Area, Household, Job, Submission
-from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit
+from sync.records import Conflict, Finding, HouseholdRecord, RecordMember, Visit, questionable_visit
 from sync.review_models import AREA_DECISIONS, REVIEW_STATES, AreaDecision, ReviewComment
 
 MAX_COMMENT = 2000
-QUESTIONABLE = ("questionable", "no_evidence")
 
 
 class Scope(Protocol):
@@ -304,7 +303,7 @@ def questionable_visits(session: Session, scope: Scope, month: str, *, area: Are
                  .join(Area, Visit.area_id == Area.id)
                  .join(Submission, Visit.submission_id == Submission.id)
                  .join(Form, Submission.form_id == Form.id)
-                 .where(Visit.month == month, Visit.verdict.in_(QUESTIONABLE)))
+                 .where(Visit.month == month, questionable_visit()))
     statement = _in_area(scope.filter(statement, Visit.area_id), Visit.area_id, area)
     total = _count(session, statement)
     rows = session.execute(statement.order_by(Visit.visit_date.desc(), Visit.id.desc())

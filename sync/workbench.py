@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from sync.coverage import CoverageReport, CoverageRow, counts_as_visit, coverage_for_month
 from sync.id_lists import among
 from sync.models import Area, Household
-from sync.records import Finding, Visit
-from sync.review import QUESTIONABLE, Scope, open_conflicts
+from sync.records import Finding, Visit, questionable_visit
+from sync.review import Scope, open_conflicts
 from sync.rules import MONITORING_TYPES, RENOVATION_STATES, SCREENING_CODES
 
 #: a cadre's month states, in the order the home lists them: who still needs a visit first
@@ -145,11 +145,9 @@ class SupervisorWork:
 
 def supervisor_work(session: Session, scope: Scope, month: str) -> SupervisorWork:
     coverage = coverage_for_month(session, scope.area_ids, month)
-    # the month's visits by their areas, also for everything: each area is then a short range of the visits' index
-    # on (area_id, month, …), where the month alone would scan the whole table
-    visit_areas = sorted(scope.area_ids) if scope.area_ids is not None else session.scalars(select(Area.id)).all()
-    questionable = session.scalar(select(func.count()).select_from(Visit).where(
-        among(session, Visit.area_id, visit_areas), Visit.month == month, Visit.verdict.in_(QUESTIONABLE)))
+    # through the partial index of questionable visits on (month, area_id): the month's others are not read
+    questionable = session.scalar(scope.filter(select(func.count()).select_from(Visit).where(
+        Visit.month == month, questionable_visit()), Visit.area_id))
 
     # findings by the area they were filed under (their household's, as of its latest reconcile), through the index
     # on (code, area_id): joined to the households, PostgreSQL read every finding of the province (issue 18)
