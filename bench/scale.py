@@ -170,8 +170,7 @@ class Database:
             self._fill(households, per_household)
         self.users = add_users(self.rt.sessions)
         with self.rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            if not filled:
-                connection.execute(text("VACUUM ANALYZE"))
+            connection.execute(text("VACUUM ANALYZE" if not filled else "ANALYZE"))
             size = connection.scalar(text("SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c"
                                           " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s"),
                                      {"s": self.schema.name})
@@ -380,15 +379,25 @@ def _chunks_in_child(db: Database, chunks: int, results) -> None:
 
 class Progress:
     """The full rebuild's progress, a line a minute (it runs for hours at a province's size): done / total, the
-    rate since the start and the time left at that rate."""
+    rate since the start and the time left at that rate. Every ANALYZE_EVERY seconds it has PostgreSQL's statistics
+    brought up to date, as autovacuum does where it runs (not on this machine): the fill leaves the derived tables
+    the rebuild writes (findings, cases, …) empty when analysed, and planned as empty their per-chunk deletes read
+    whole tables, slower with every chunk."""
 
-    def __init__(self, started: float):
+    ANALYZE_EVERY = 300
+
+    def __init__(self, started: float, engine=None):
         self.started, self.printed, self.first = started, started, None
+        self.engine, self.analysed = engine, started
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
         if self.first is None:
             self.first = done  # what earlier runs of an interrupted rebuild did
+        if self.engine is not None and now - self.analysed >= self.ANALYZE_EVERY:
+            self.analysed = now
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("ANALYZE"))
         if now - self.printed < 60:
             return
         self.printed = now
@@ -463,8 +472,8 @@ def main() -> None:
             large = databases[-1]
             large.rt.engine.dispose()
             started = time.perf_counter()
-            rebuilt = rebuild(large.rt.sessions, large.rt.queue, progress=Progress(started), batch=args.batch,
-                              workers=2)
+            rebuilt = rebuild(large.rt.sessions, large.rt.queue, progress=Progress(started, large.rt.engine),
+                              batch=args.batch, workers=2)
             took = time.perf_counter() - started
             print(f"\nfull rebuild of the large database, 2 processes: {rebuilt.households:,} households (the rest "
                   f"of those timed above) in {took:.0f} s = {rebuilt.households / took:,.0f} households/s, "

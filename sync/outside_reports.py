@@ -113,8 +113,11 @@ def next_number(existing: Iterable[str], village_code: str) -> str:
 # --- kept from the submissions (derived) ---------------------------------------------------------------------------
 
 def _report_submissions(session: Session, ids: list[int] | None):
-    statement = (select(Submission).join(Form, Submission.form_id == Form.id)
-                 .where(Form.xml_form_id.in_(REPORT_FORMS), Submission.current.is_(True)))
+    # the forms' ids first: joined to the forms, PostgreSQL could not tell how few submissions a report form has and
+    # read every submission in id order (16 s of a rebuild's first chunk at a province's 14.4M submissions); by id
+    # the unique index on (form_id, root_instance_id) of the current versions finds them
+    forms = session.scalars(select(Form.id).where(Form.xml_form_id.in_(REPORT_FORMS))).all()
+    statement = select(Submission).where(Submission.form_id.in_(forms), Submission.current.is_(True))
     if ids is not None:
         statement = statement.where(Submission.id.in_(ids))
     return session.scalars(statement.order_by(Submission.id)).all()
