@@ -10,7 +10,7 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from server.models import User, UserArea
 from server.errors import Problem
-from sync.id_lists import any_of
+from sync.id_lists import any_of, binds_arrays
 from sync.models import Area, Household
 from sync.records import HouseholdRecord
 
@@ -54,7 +54,7 @@ def scope_for(session: Session, user: User) -> AreaScope:
         return AreaScope(None)
     paths = session.scalars(select(Area.path).join(UserArea, UserArea.area_id == Area.id)
                             .where(UserArea.user_id == user.id)).all()
-    arrays = session.get_bind().dialect.name == "postgresql"
+    arrays = binds_arrays(session)
     if not paths:
         return AreaScope(frozenset(), user.id, arrays)
     ids = session.scalars(select(Area.id).where(or_(*[Area.path.startswith(p) for p in paths]))).all()

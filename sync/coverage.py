@@ -45,7 +45,7 @@ from sqlalchemy.sql import ColumnElement
 from server.errors import DomainError
 from sync.areas import area_by_code
 from sync.evidence import ATTEMPT
-from sync.id_lists import among, any_of
+from sync.id_lists import among, any_of, binds_arrays
 from sync.models import Area, EntityList, Household
 from sync.records import CacheFormat, CoverageMonth, CoverageStale, Visit
 
@@ -386,7 +386,7 @@ def _visits_by_row(session: Session, view: _View, months: list[str]) -> dict[tup
     household is counted in its own area only, so the sums are exact)."""
     if not view.filter_ids:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
+    if binds_arrays(session):  # PostgreSQL: unnest the view's area → row map there
         return _row_counts_in_database(session, view, months)
     sums: dict[tuple[int, str], list[int]] = {}
     for (area_id, m), (visited, verified) in visit_counts(session, view.filter_ids, months).items():
@@ -527,7 +527,7 @@ def visit_counts(session: Session, area_ids: list[int], months: list[str]) -> di
         uncounted = [a for a in area_ids if (a, month) not in cached]
         if uncounted:
             counted = {(a, m): (visited, verified) for a, m, visited, verified
-                       in session.execute(visit_count_statement(uncounted, month, month, _arrays(session)))}
+                       in session.execute(visit_count_statement(uncounted, month, month, binds_arrays(session)))}
             counts.update({(a, month): counted.get((a, month), (0, 0)) for a in uncounted})
     return counts
 
@@ -633,10 +633,6 @@ def _states(visits: Iterable[tuple]) -> set[tuple[tuple[int, str, int], bool]]:
     return set(best.items())
 
 
-def _arrays(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _pairs(session: Session, model, area_ids: list[int], months: list[str]) -> tuple[ColumnElement, ...]:
     return among(session, model.area_id, area_ids), model.month.in_(months)
 
@@ -653,7 +649,7 @@ def _insert_counts(session: Session, area_ids: list[int], month: str) -> None:
     columns = ("area_id", "month", "visited", "verified")
     table = CoverageMonth.__table__
     counted = session.execute(table.insert().from_select(columns, visit_count_statement(area_ids, month, month,
-                                                                                         _arrays(session)))
+                                                                                         binds_arrays(session)))
                               .returning(table.c.area_id)).scalars().all()
     zeros = [{"area_id": a, "month": month, "visited": 0, "verified": 0} for a in sorted(set(area_ids) - set(counted))]
     if zeros:

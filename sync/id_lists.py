@@ -20,6 +20,11 @@ def any_of(column: ColumnElement, ids: Iterable[int], arrays: bool) -> ColumnEle
     return column.in_(ids)
 
 
+def binds_arrays(session: Session) -> bool:
+    """Whether the session's database takes an array parameter (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def among(session: Session, column: ColumnElement, ids: Iterable[int]) -> ColumnElement:
     """column IN ids, bound as the session's database reads it fastest."""
-    return any_of(column, ids, session.get_bind().dialect.name == "postgresql")
+    return any_of(column, ids, binds_arrays(session))
