@@ -13,6 +13,10 @@ from sync.visitor_roles import DUTIES, OTHER
 
 #: finance (财务人员): area-scoped like a supervisor; reads the renovation ledger and enters its payments only
 ROLES = ("admin", "supervisor", "cadre", "finance")
+#: the roles that see the visits and the work they lead to (coverage, the map, duties, exits, monitoring, new-found
+#: households, feedback, forms filled on the page, the visit exports) and send forms; finance staff see only the
+#: renovation ledger and the household files (the top bar, server/pages/common.py: NAV)
+VISIT_ROLES = ("admin", "supervisor", "cadre")
 
 
 class User(Base):

@@ -18,6 +18,7 @@ from forms.models import Form, FormAttachment, FormVersion
 from server import multipart
 from server.auth import record_device_use, require_device_or_basic
 from server.errors import Problem, openrosa_message
+from server.models import VISIT_ROLES
 from server.openrosa_xml import FormListEntry, ManifestEntry, form_list, manifest
 from server.db.prepared import direct_connection
 from server.runtime import db, new_request_upload, runtime
@@ -145,10 +146,6 @@ def submission_probe():
     return Response(status=204)
 
 
-#: the roles whose accounts fill forms; finance staff (财务人员) enter payments on the pages and send nothing
-SUBMITTERS = ("admin", "supervisor", "cadre")
-
-
 @bp.route("/submission", methods=["POST"])
 def submission_post():
     limit = runtime().settings.max_submission_bytes
@@ -158,7 +155,7 @@ def submission_post():
                       f"提交太大（{request.content_length} 字节），上限为 {limit} 字节。",
                       f"The submission is too large ({request.content_length} bytes); the limit is {limit} bytes.")
     principal = require_device_or_basic()
-    if (principal.role or principal.user.role) not in SUBMITTERS:
+    if (principal.role or principal.user.role) not in VISIT_ROLES:
         raise Problem(403, "submission.role", "财务人员的账号不能提交表单：走访和鉴定请用干部或审核人员的账号提交。",
                       "A finance account may not send forms: visits and assessments are sent by cadres and "
                       "supervisors.")

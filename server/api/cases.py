@@ -14,6 +14,7 @@ from server.audit import record_case_decision
 from server.auth import require_api_user
 from server.errors import Problem
 from server.exports.cases import cases_csv
+from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, add_case_measure, find_case, list_cases,
@@ -93,7 +94,7 @@ def list_cases_api():
 
     Filters: area (a code: that area and below), kind, state (open, done, reopened, closed, signed_off), age (days
     at least since it opened), cadre."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(CaseQuerySchema(), request.args)
     page = list_cases(db(), principal.scope, area=resolve_area(db(), principal.scope, args.get("area")),
                       kind=args.get("kind"), state=args.get("state"), min_age_days=args.get("age"),
@@ -105,7 +106,7 @@ def list_cases_api():
 @documented(query=CaseExportQuerySchema, media_type="text/csv")
 def export_cases():
     """The problem cases (问题清单) as CSV (UTF-8 with a BOM), with the list's filters"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(CaseExportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
     filters = {"area": area, "kind": args.get("kind"), "state": args.get("state"), "min_age_days": args.get("age"),
@@ -120,7 +121,7 @@ def export_cases():
 @documented(response=CaseDetailSchema)
 def get_case(key: str):
     """One case with its history: opened, measures, closed or signed off, reopened"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     return jsonify(CaseDetailSchema().dump(find_case(db(), principal.scope, key)))
 
 
@@ -144,7 +145,7 @@ def sign_off(key: str):
 @documented(body=MeasureSchema, response=CaseDetailSchema)
 def add_measure(key: str):
     """Record a measure taken on an open case (the household's cadre, supervisors, admins)"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     body = load(MeasureSchema(), request.get_json(silent=True) or {})
     row = find_case(db(), principal.scope, key)
     if not may_add_measure(principal.user, row.case):

@@ -16,6 +16,7 @@ from server.api.common import load
 from server.api.openapi import documented
 from server.api.schemas import MONTH, offset_field
 from server.auth import require_api_user
+from server.models import VISIT_ROLES
 from server.runtime import db
 from sync.coverage import STATES, coverage_for_month, coverage_households, not_visited, this_month
 
@@ -143,7 +144,7 @@ def coverage():
     Per child area (or per cadre for a village) the assigned households, those visited with verified evidence,
     questionable and not visited, compared with the average of the previous three months, and the last six
     months' trend."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(CoverageQuerySchema(), request.args)
     report = coverage_for_month(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
                                 args.get("by"))
@@ -154,7 +155,7 @@ def coverage():
 @documented(query=NotVisitedQuerySchema, response=NotVisitedSchema)
 def coverage_not_visited():
     """The households not visited in the month, grouped by cadre (with a cadre: those the cadre did not visit)"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(NotVisitedQuerySchema(), request.args)
     listing = not_visited(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
                           args.get("cadre"), args["limit"], args["offset"])
@@ -165,7 +166,7 @@ def coverage_not_visited():
 @documented(query=HouseholdsQuerySchema, response=CoverageHouseholdsSchema)
 def coverage_household_list():
     """The households behind a coverage number, with their state in the month and their last visit"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(HouseholdsQuerySchema(), request.args)
     listing = coverage_households(db(), principal.scope.area_ids, args.get("month") or this_month(), args.get("area"),
                                   args.get("cadre"), args.get("state"), args["limit"], args["offset"])

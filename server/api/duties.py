@@ -17,6 +17,7 @@ from server.api.common import load
 from server.api.coverage import AreaSchema, area_field, month_field
 from server.api.openapi import documented
 from server.auth import require_api_user
+from server.models import VISIT_ROLES
 from server.runtime import db, runtime
 from sync.coverage import this_month
 from sync.duties import duties_for_month
@@ -92,7 +93,7 @@ def coverage_duties():
     the village and the town secretary, the households nobody with that role (as it was when the visit was
     received) visited within the configured period; the work team's visits and days in the village. Household
     lists only for a village."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(DutiesQuerySchema(), request.args)
     report = duties_for_month(db(), principal.scope.area_ids, args.get("month") or this_month(),
                               runtime().queue.rules.duties, args.get("area"))

@@ -13,6 +13,7 @@ from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.auth import require_api_user
 from server.db import utcnow
+from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.errors import Problem
 from server.media_http import send_blob
@@ -84,7 +85,7 @@ def list_exit_procedures():
     """Households in the exit procedure (退出程序) in the caller's areas, by household number
 
     Filters: area (a code: that area and below), step (the last step reached), done."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(ExitQuerySchema(), request.args)
     page = list_exits(db(), principal.scope, area=resolve_area(db(), principal.scope, args.get("area")),
                       step=args.get("step"), done=args.get("done"), limit=args["limit"], offset=args["offset"])
@@ -95,7 +96,7 @@ def list_exit_procedures():
 @documented(response=ExitDetailSchema)
 def get_exit_procedure(number: str):
     """One household's exit procedure: the steps done, the next one, the exit standard beside them"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     household, area, household_record = scoped_household(db(), principal.scope, number)
     detail = exit_detail(db(), household, area.name, household_record.exit_eligible if household_record else None,
                          principal.user.role, level_for(db(), principal.user, area))
@@ -112,7 +113,7 @@ def enter_exit_step(number: str):
     supervisor or an admin. Steps in order (409), dated neither in the future nor before the previous step (400).
     JSON, or multipart/form-data with the same fields and an optional document photo in `photo` (JPEG, PNG, WebP
     or GIF, checked by decoding it)."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     household, area, _ = scoped_household(db(), principal.scope, number)
     multipart = request.mimetype == "multipart/form-data"
     body = load(ExitStepEntrySchema(), request.form.to_dict() if multipart else request.get_json(silent=True) or {})
@@ -134,7 +135,7 @@ def enter_exit_step(number: str):
 @documented(media_type="image/*")
 def exit_step_photo(number: str, step: str):
     """A step's document photo, served only as the image type its check found"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     household, _area, _record = scoped_household(db(), principal.scope, number)
     entered = household_step(db(), household.id, step)
     if entered is None or entered.photo_sha256 is None:

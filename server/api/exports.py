@@ -22,6 +22,7 @@ from server.api.submissions import FULL_ID_NUMBER_ROLES
 from server.auth import require_api_user
 from server.db import reading_session
 from server.errors import Problem
+from server.models import VISIT_ROLES
 from server.exports import households as household_exports
 from server.exports.monthly import monthly_xlsx
 from server.exports import submissions as submission_exports
@@ -77,7 +78,7 @@ def _period(args: dict) -> tuple[dt.datetime | None, dt.datetime | None, str]:
 @documented(query=ExportQuerySchema, media_type="application/octet-stream")
 def export_submissions(xml_form_id: str, extension: str):
     """A form's submissions: CSV (main table), XLSX (a sheet per table) or zip (a CSV per table and the photos)"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(ExportQuerySchema(), request.args)
     form = db().scalar(select(Form).where(Form.xml_form_id == xml_form_id))
     if form is None:
@@ -120,7 +121,7 @@ def export_households(extension: str):
 @documented(query=ExportQuerySchema, media_type="application/geo+json")
 def export_visits():
     """The door-to-door visits with their GPS point and verdict, for QGIS"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(ExportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
     scope = principal.scope
@@ -139,7 +140,7 @@ def monthly_report_xlsx():
     """The month's report by town and village
 
     Coverage, 三保障 and water, water supply rates against the targets, C/D houses, household types, findings."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(MonthlyReportQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))  # 404 for an area outside the caller's
     month, scope, targets = args["month"], principal.scope, runtime().queue.rules.targets

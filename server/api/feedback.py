@@ -10,6 +10,7 @@ from server.api.common import load
 from server.api.openapi import documented, page_of
 from server.api.schemas import PageQuerySchema
 from server.auth import require_api_user
+from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.runtime import db
 from sync.feedback import OPEN_STATES, list_feedback
@@ -57,7 +58,7 @@ def feedback_list():
 
     A cadre gets what was returned to them; a supervisor or admin what was returned in their areas. Waiting ones
     first, then newest return first."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(FeedbackQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
     states = (args["state"],) if "state" in args else OPEN_STATES

@@ -12,6 +12,7 @@ from server.api.common import load
 from server.api.openapi import documented
 from server.api.schemas import MONTH
 from server.auth import require_api_user
+from server.models import VISIT_ROLES
 from server.params import this_month
 from server.readmodels import STATES, map_geojson
 from server.runtime import db
@@ -33,7 +34,7 @@ def map_data():
 
     States: verified, questionable, not_visited. A household without a location is a Feature with a null
     geometry; questionable visits come with a LineString to their household; `summary` counts every state."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(MapQuerySchema(), request.args)
     return map_geojson(db(), principal.scope, args.get("month") or this_month(), args.get("area"),
                        args.get("cadre"), args.get("state"))

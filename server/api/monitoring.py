@@ -13,6 +13,7 @@ from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.db import utcnow
 from server.auth import require_api_user
+from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.monitoring import DISMISS, INCLUDE, MEASURE, REMOVE, RISKS, STATES, SUBTYPES, as_of
@@ -98,7 +99,7 @@ def list_monitoring():
     """Monitoring cases (防止返贫监测) in the caller's areas, newest proposal first, with counts per state
 
     Filters: area (a code: that area and below), state, subtype, risk."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(MonitoringQuerySchema(), request.args)
     area = resolve_area(db(), principal.scope, args.get("area"))
     page = list_cases(db(), principal.scope, area=area, state=args.get("state"), subtype=args.get("subtype"),
@@ -112,7 +113,7 @@ def list_monitoring():
 @documented(response=MonitoringDetailSchema)
 def get_monitoring_case(key: str):
     """One monitoring case with its evidence, measures, the conditions of 风险消除 and its history"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     return jsonify(MonitoringDetailSchema().dump(find_case(db(), principal.scope, key)))
 
 
@@ -124,7 +125,7 @@ def decide_monitoring_case(key: str):
 
     Steps out of order answer 409; 风险消除 with a condition unmet answers 409 naming the unmet conditions; a subtype
     that does not fit the household (an exited household is never 边缘易致贫户) answers 400."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     check_may_act(principal.user, find_case(db(), principal.scope, key).case, "decision")
     body = load(MonitoringDecisionSchema(), request.get_json(silent=True) or {})
     value = {"subtype": body.get("subtype"), "risks": body.get("risks") or []} if body["kind"] == INCLUDE else {}
@@ -138,7 +139,7 @@ def decide_monitoring_case(key: str):
 @documented(body=MonitoringMeasureSchema, response=MonitoringDetailSchema)
 def add_monitoring_measure(key: str):
     """Enter a measure (帮扶措施) on a case under way: the household's paired cadre, a supervisor or an admin"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     check_may_act(principal.user, find_case(db(), principal.scope, key).case, MEASURE)
     body = load(MonitoringMeasureSchema(), request.get_json(silent=True) or {})
     value = {"codes": body.get("codes") or []}

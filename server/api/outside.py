@@ -13,6 +13,7 @@ from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.auth import require_api_user
 from server.db import utcnow
+from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.runtime import db
 from sync.forms.report import FORM_ID, REASONS
@@ -100,7 +101,7 @@ def list_outside_reports():
     """Reports of households outside the roster (新发现户报告, 应纳尽纳) in the caller's areas, newest first
 
     Filters: state (undecided, registered, declined), area (a code: that area and below), reason."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     args = load(OutsideQuerySchema(), request.args)
     page = list_reports(db(), principal.scope, state=args.get("state"),
                         area=resolve_area(db(), principal.scope, args.get("area")), reason=args.get("reason"),
@@ -112,7 +113,7 @@ def list_outside_reports():
 @documented(response=OutsideReportDetailSchema)
 def get_outside_report(report_id: int):
     """One report of a household outside the roster, with its findings and its decision"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     return jsonify(OutsideReportDetailSchema().dump(find_report(db(), principal.scope, report_id)))
 
 
@@ -121,7 +122,7 @@ def get_outside_report(report_id: int):
 def decide_outside_report(report_id: int):
     """Decide on a report (supervisors of its area, admins), once: register it (纳入: a new household on the
     roster, 监测户 of the chosen subtype, with its own number) or decline it (不纳入, with a reason)"""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     row = find_report(db(), principal.scope, report_id)
     body = load(OutsideDecisionSchema(), request.get_json(silent=True) or {})
     made = decide(db(), row, principal.user, body["decision"], monitoring_type=body.get("monitoring_type"),

@@ -13,6 +13,7 @@ from server.api.submissions import _one
 from server.audit import record_area_decision, record_review
 from server.auth import require_api_user
 from server.errors import Problem
+from server.models import VISIT_ROLES
 from server.runtime import db, runtime
 from sync.areas import area_by_code
 from sync.review import (MAX_COMMENT, comments_for, decide_out_of_area, find_submission,
@@ -87,7 +88,7 @@ def review_submission(xml_form_id: str, instance_id: str):
     JSON {"state": received|has_issues|approved|rejected, "comment": "…"}: either or both; answers the
     submission with its `comments`. A cadre may only comment, and only on a submission they sent: their reply
     to a returned submission (403 for a state or someone else's submission in their areas)."""
-    principal = require_api_user()
+    principal = require_api_user(*VISIT_ROLES)
     body = load(ReviewSchema(), request.get_json(silent=True) or {})
     if principal.user.role not in REVIEWERS:
         if "state" in body:

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext
 from server.audit import record_case_decision
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
+from server.models import VISIT_ROLES
 from server.pages.common import (choice_arg, current_principal, display_names, local_time, number_arg, page,
                                  page_number)
 from server.readmodels import resolve_area
@@ -147,7 +148,7 @@ def sign_off_page(key: str):
 
 
 @bp.post("/<key>/measures")
-@page()
+@page(*VISIT_ROLES)
 def measure_page(key: str):
     principal = current_principal()
     row = find_case(db(), principal.scope, key)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from server.auth import Principal, session_principal
 from server.errors import Problem
-from server.models import User
+from server.models import VISIT_ROLES, User
 from server.params import CHINA, MAX_OFFSET, MONTH, this_month  # noqa: F401 (pages import CHINA, this_month from here)
 from server.runtime import db
 
@@ -30,14 +30,14 @@ PERSON_FIELDS = frozenset({"username", "visitor", "assessor", "surveyor"})
 #: label, roles that see it, its blueprint); the section opens the first the role sees
 LEDGERS = [
     ("renovation.list_page", lazy_gettext("危房改造"), ("admin", "supervisor", "cadre", "finance"), "renovation"),
-    ("exits.list_page", lazy_gettext("退出程序"), ("admin", "supervisor", "cadre"), "exits"),
-    ("monitoring.list_page", lazy_gettext("防返贫监测"), ("admin", "supervisor", "cadre"), "monitoring"),
-    ("outside.list_page", lazy_gettext("新发现户"), ("admin", "supervisor", "cadre"), "outside"),
+    ("exits.list_page", lazy_gettext("退出程序"), VISIT_ROLES, "exits"),
+    ("monitoring.list_page", lazy_gettext("防返贫监测"), VISIT_ROLES, "monitoring"),
+    ("outside.list_page", lazy_gettext("新发现户"), VISIT_ROLES, "outside"),
 ]
 
 NAV = [
-    ("coverage.month", lazy_gettext("走访覆盖"), ("admin", "supervisor", "cadre"), ("coverage",)),
-    ("mapview.map_page", lazy_gettext("地图"), ("admin", "supervisor", "cadre"), ("mapview",)),
+    ("coverage.month", lazy_gettext("走访覆盖"), VISIT_ROLES, ("coverage",)),
+    ("mapview.map_page", lazy_gettext("地图"), VISIT_ROLES, ("mapview",)),
     ("households.list_page", lazy_gettext("一户一档"), ("admin", "supervisor", "cadre", "finance"), ("households",)),
     (None, lazy_gettext("台账"), ("admin", "supervisor", "cadre", "finance"), tuple(b for *_, b in LEDGERS)),
     ("review.index", lazy_gettext("审核"), ("admin", "supervisor"), ("review", "cases")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
+from server.models import VISIT_ROLES
 from server.pages.common import current_principal, month_arg, offset_arg, page, this_month
 from server.runtime import db, runtime
 from sync.coverage import NO_CADRE, TrendPoint, coverage_for_month, coverage_households, not_visited, shift_month
@@ -25,7 +26,7 @@ LEVEL_PP = 0.5
 
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def month():
     principal = current_principal()
     chosen = month_arg()
@@ -37,7 +38,7 @@ def month():
 
 
 @bp.get("/not-visited")
-@page()
+@page(*VISIT_ROLES)
 def not_visited_page():
     principal = current_principal()
     chosen = month_arg()
@@ -49,7 +50,7 @@ def not_visited_page():
 
 
 @bp.get("/households")
-@page()
+@page(*VISIT_ROLES)
 def households():
     principal = current_principal()
     chosen = month_arg()
@@ -62,7 +63,7 @@ def households():
 
 
 @bp.get("/duties")
-@page()
+@page(*VISIT_ROLES)
 def duties():
     """Each village's duties; the households left are listed for a village, counted above it."""
     principal = current_principal()

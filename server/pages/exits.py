@@ -14,6 +14,7 @@ from server.audit import record
 from server.db import utcnow
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
+from server.models import VISIT_ROLES
 from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
@@ -45,7 +46,7 @@ def exit_view(household: Household, area: Area, standard_met: bool | None) -> di
 
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def list_page():
     principal = current_principal()
     step = request.args.get("step") or None
@@ -70,7 +71,7 @@ def list_page():
 
 
 @bp.post("/<number>/steps")
-@page()
+@page(*VISIT_ROLES)
 def step_page(number: str):
     principal = current_principal()
     household, area, _record = scoped_household(db(), principal.scope, number)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from forms.models import Form
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
+from server.models import VISIT_ROLES
 from server.pages.common import current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
@@ -75,7 +76,7 @@ def submission_feedback(submission: Submission, form_id: str) -> dict[str, Any]:
 # ---- the list and the reply --------------------------------------------------------------------------------
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def index():
     """Returned submissions: a cadre's own, a supervisor's areas'; waiting ones first."""
     principal = current_principal()
@@ -109,7 +110,7 @@ def own_or_scoped_submission(form_id: str, instance_id: str) -> Submission:
 
 
 @bp.post("/reply/<form_id>/<path:instance_id>")
-@page()
+@page(*VISIT_ROLES)
 def reply_page(form_id: str, instance_id: str):
     """The sender's reply to the review of their submission (as POST …/review with a comment); back to the page
     they wrote it on."""

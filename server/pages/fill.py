@@ -24,6 +24,7 @@ from forms.models import Form, FormVersion
 from media.images import looks_like_image, served_type
 from server.errors import Problem
 from server.media_http import send_blob
+from server.models import VISIT_ROLES
 from server.pages.common import current_principal, page
 from server.pages.feedback import own_or_scoped_submission
 from server.pages.home import WEB_FORM_RULE
@@ -61,7 +62,7 @@ def _render(form_id: str, title: str, version: FormVersion, **edit: str):
 
 
 @bp.route(WEB_FORM_RULE)
-@page()
+@page(*VISIT_ROLES)
 def fill_page(form_id: str):
     principal = current_principal()
     form, version = _open_form(form_id)
@@ -110,7 +111,7 @@ def _edit_link() -> dict:
 
 
 @bp.route(f"{WEB_FORM_RULE}/edit/<instance_id>")
-@page()
+@page(*VISIT_ROLES)
 def edit_page(form_id: str, instance_id: str):
     form, version = _open_form(form_id)
     found = _editable(form_id, instance_id)
@@ -128,7 +129,7 @@ def _private(response: Response) -> Response:
 
 
 @bp.get(f"{WEB_FORM_RULE}/edit/<instance_id>/instance.xml")
-@page()
+@page(*VISIT_ROLES)
 def edit_instance(form_id: str, instance_id: str):
     """The submission's XML as received, ID numbers unmasked: only for those who may edit it."""
     xml = _editable(form_id, instance_id).xml
@@ -137,7 +138,7 @@ def edit_instance(form_id: str, instance_id: str):
 
 
 @bp.get(f"{WEB_FORM_RULE}/edit/<instance_id>/files/<filename>")
-@page()
+@page(*VISIT_ROLES)
 def edit_file(form_id: str, instance_id: str, filename: str):
     """A received file of the submission being edited, shown in its question; the edit names it again without
     sending it, and the server keeps the edited version's file (sync/submissions.py `_fill`)."""

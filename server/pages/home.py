@@ -183,7 +183,7 @@ def supervisor_cards(work: SupervisorWork, thresholds: dict[str, float], cases: 
 
 def finance_home(principal: Principal):
     """财务工作台: the renovation ledger's houses with subsidy left to pay in the caller's areas, the overdue ones, and
-    the 公示 list; finance staff see nothing of the visits or the review (NAV in server/pages/common.py)."""
+    the 公示 list; finance staff see nothing of the visits or the review (VISIT_ROLES in server/models.py)."""
     user = principal.user
     unpaid = unpaid_count(db(), principal.scope)
     overdue = overdue_count(db(), principal.scope, china_today(utcnow()))

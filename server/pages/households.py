@@ -23,7 +23,7 @@ from server.readmodels import (COLORS, STATES, HouseholdFilters, HouseholdList, 
 from server.db import utcnow
 from server.errors import Problem
 from server.i18n import current_lang
-from server.models import User
+from server.models import VISIT_ROLES, User
 from server.pages.common import (current_principal, display_names, local_time, month_arg, page, page_number,
                                  this_month)
 from server.pages.cases import case_permissions, case_views
@@ -262,6 +262,8 @@ def file_page(number: str):
         "timeline": _timeline(number, household, record, attachments, labels),
         "proposed_location": _proposed(number, fields_.get("proposed_location")),
         "can_confirm_location": current_principal().user.role in LOCATION_CONFIRMERS,
+        # finance staff read the file to pay; the map, the cases and the reports it links to are not theirs
+        "sees_visits": current_principal().user.role in VISIT_ROLES,
         "cases": case_views(household_cases(db(), household.id), lambda iid: _entry_url(number, iid)),
         "case_permissions": case_permissions(current_principal().user, household),
         "returned": household_feedback(number),

@@ -10,7 +10,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from server.readmodels import STATES, map_geojson
-from server.models import User
+from server.models import VISIT_ROLES, User
 from server.pages.common import current_principal, month_arg, page, this_month
 from server.pages.households import STATE_LABELS, VERDICT_LABELS
 from server.runtime import db
@@ -29,7 +29,7 @@ REASON_LABELS = {
 
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def map_page():
     principal = current_principal()
     month = month_arg()

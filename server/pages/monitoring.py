@@ -15,6 +15,7 @@ from server.audit import record
 from server.db import utcnow
 from server.errors import DomainError, Problem
 from server.i18n import current_lang
+from server.models import VISIT_ROLES
 from server.pages.common import choice_arg, current_principal, page, page_number
 from server.pages.renovation import _label as _pair  # the ledgers' label helper
 from server.readmodels import resolve_area
@@ -99,7 +100,7 @@ def monitoring_section(household_id: int, number: str) -> list[dict[str, Any]]:
 
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def list_page():
     principal = current_principal()
     filters = {"area": request.args.get("area", ""), "state": choice_arg("state", STATES),
@@ -125,7 +126,7 @@ def list_page():
 
 
 @bp.get("/<key>")
-@page()
+@page(*VISIT_ROLES)
 def case_page(key: str):
     principal = current_principal()
     row = find_case(db(), principal.scope, key)
@@ -162,7 +163,7 @@ def _act(key: str, kind: str, value: dict[str, Any], text: str):
 
 
 @bp.post("/<key>/decisions")
-@page()
+@page(*VISIT_ROLES)
 def decision_page(key: str):
     principal = current_principal()
     check_may_act(principal.user, find_case(db(), principal.scope, key).case, "decision")
@@ -175,7 +176,7 @@ def decision_page(key: str):
 
 
 @bp.post("/<key>/measures")
-@page()
+@page(*VISIT_ROLES)
 def measure_page(key: str):
     principal = current_principal()
     check_may_act(principal.user, find_case(db(), principal.scope, key).case, MEASURE)

@@ -14,7 +14,7 @@ from server.audit import record
 from server.db import utcnow
 from server.errors import DomainError
 from server.i18n import current_lang
-from server.models import User
+from server.models import VISIT_ROLES, User
 from server.pages.common import choice_arg, current_principal, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
@@ -66,7 +66,7 @@ def report_view(row: ReportRow) -> dict[str, Any]:
 
 
 @bp.get("/")
-@page()
+@page(*VISIT_ROLES)
 def list_page():
     principal = current_principal()
     filters = {"area": request.args.get("area", ""), "state": choice_arg("state", STATES),
@@ -85,7 +85,7 @@ def list_page():
 
 
 @bp.get("/<int:report_id>")
-@page()
+@page(*VISIT_ROLES)
 def report_page(report_id: int):
     principal = current_principal()
     row = find_report(db(), principal.scope, report_id)
@@ -102,7 +102,7 @@ def _reporter_username(row: ReportRow) -> str | None:
 
 
 @bp.post("/<int:report_id>/decision")
-@page()
+@page(*VISIT_ROLES)
 def decision_page(report_id: int):
     principal = current_principal()
     row = find_report(db(), principal.scope, report_id)

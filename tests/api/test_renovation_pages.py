@@ -155,6 +155,44 @@ def test_finance_staffs_pages_top_bar_and_home(client, ledger):
         assert client.get(path).status_code == 403, path
 
 
+# finance staff read the ledger and the household files to pay; the visits and what they lead to are not theirs,
+# by URL no more than in the top bar (server/models.py: VISIT_ROLES)
+FINANCE_REFUSED_PAGES = ("/coverage/", "/coverage/not-visited", "/map/", "/exits/", "/monitoring/", "/outside/",
+                         "/feedback/", "/fill/household_visit")
+FINANCE_REFUSED_API = ("/coverage", "/coverage/not-visited", "/coverage/households", "/coverage/duties", "/map",
+                       "/exits", f"/exits/{HH13}", "/monitoring", "/outside-reports", "/cases", "/exports/cases.csv",
+                       "/feedback", "/exports/submissions/household_visit.csv", "/exports/visits.geojson",
+                       "/reports/monthly.xlsx?month=2026-11")
+
+
+def test_finance_staff_are_refused_the_visit_pages_and_api_by_url(client, ledger):
+    login(client, "town1")
+    for path in FINANCE_REFUSED_PAGES:   # each is there for the roles that see the visits
+        assert client.get(path).status_code == 200, path
+    town1 = basic("town1", "secret-pass")
+    for path in FINANCE_REFUSED_API:
+        assert client.get("/api/v1" + path, headers=town1).status_code == 200, path
+    file_page = text(client.get(f"/households/{HH13}"))
+    client.post("/logout", data={"csrf_token": csrf(client, "/login")})
+    finance = basic("finance1", "secret-pass")
+    for path in FINANCE_REFUSED_API:
+        refused = client.get("/api/v1" + path, headers=finance)
+        assert refused.status_code == 403 and refused.get_json()["code"] == "auth.forbidden", path
+    review = client.post("/api/v1/submissions/housing_assessment/uuid:a1/review", json={"comment": "付款了"},
+                         headers=finance)
+    assert review.status_code == 403 and review.get_json()["code"] == "auth.forbidden"
+    login(client, "finance1")
+    for path in FINANCE_REFUSED_PAGES:
+        refused = client.get(path)
+        assert refused.status_code == 403 and "你的角色无权查看此页面" in text(refused), path
+    # the file they pay from has no link into the pages they may not open
+    finance_file = text(client.get(f"/households/{HH13}"))
+    assert 'data-testid="renovation-paid"' in finance_file or 'data-testid="household-renovation"' in finance_file
+    for link in ("/map/?", "/monitoring/", "/outside/"):
+        assert link not in finance_file, link
+    assert "/map/?" in file_page   # a supervisor's file of the same house has the map link
+
+
 def test_finance_staff_pay_from_the_household_file_and_not_in_another_area(client, ledger):
     login(client, "finance1")
     token = csrf(client, f"/households/{HH13}")
