@@ -70,6 +70,21 @@ const result = await esbuild.build({
 });
 writeFileSync(path.join(here, 'meta.json'), JSON.stringify(result.metafile));
 
+// enketo-transformer's two XSL stylesheets, as its own script holds them, for the server to apply
+// (forms/web_transform.py): browsers are dropping XSLTProcessor (Chrome from 155), so the page no longer runs them
+const transformerMap = JSON.parse(readFileSync(path.join(here, 'node_modules', 'enketo-transformer', 'dist',
+    'enketo-transformer', 'web', 'transformer.js.map'), 'utf8'));
+mkdirSync(path.join(out, 'xsl'), { recursive: true });
+for (const name of ['openrosa2html5form.xsl', 'openrosa2xmlmodel.xsl']) {
+    const index = transformerMap.sources.findIndex((source) => source.endsWith(`/xsl/${name}?raw`));
+    const module = transformerMap.sourcesContent[index] || '';
+    if (!module.startsWith('export default "')) {
+        throw new Error(`enketo-transformer changed: its stylesheet ${name} was not found where expected`);
+    }
+    const text = JSON.parse(module.slice('export default '.length).replace(/;?\s*$/, ''));
+    writeFileSync(path.join(out, 'xsl', name), text);
+}
+
 // the service worker: a script of its own (server/pages/fill.py serves it as /fill/sw.js, for its scope)
 await esbuild.build({
     entryPoints: [path.join(here, 'src', 'sw.js')],

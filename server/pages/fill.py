@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
 from forms.models import Form, FormVersion
+from forms.web_transform import WebTransformError, transform
 from media.images import looks_like_image, served_type
 from server.errors import Problem
 from server.media_http import send_blob
@@ -53,7 +54,7 @@ def _render(form_id: str, title: str, version: FormVersion, **edit: str):
     tile_url = current_app.config.get("ZOUFANG_TILE_URL") or ""
     page_html = render_template(
         "fill.html", title=title, tile_url=tile_url,
-        form_url=url_for("openrosa.form_xml", xml_form_id=form_id),
+        form_url=url_for("fill.transform_json", form_id=form_id),
         manifest_url=url_for("openrosa.form_manifest", xml_form_id=form_id) if has_media else "",
         submission_url=url_for("openrosa.submission_post"),
         fresh_url=url_for("fill.fill_page", form_id=form_id), **edit)
@@ -70,6 +71,27 @@ def fill_page(form_id: str):
     if number:
         scoped_household(db(), principal.scope, number)
     return _render(form_id, form_title(form.xml_form_id, version.title, "zh"), version)
+
+
+@bp.get(f"{WEB_FORM_RULE}/transform.json")
+@page(*VISIT_ROLES)
+def transform_json(form_id: str):
+    """The open form's XForm with enketo-transformer's two stylesheets applied to it (forms/web_transform.py), for
+    the page's script to run: browsers no longer apply XSLT themselves. One answer holds both, so the results are
+    always of the XForm beside them; revalidated by its ETag, kept by the page for offline use."""
+    _, version = _open_form(form_id)
+    xform = version.xform
+    db().rollback()
+    try:
+        done = transform(xform)
+    except WebTransformError as error:
+        raise Problem(422, "form.web_transform", "这个表单无法在网页中打开，请用 ODK Collect 填写，或联系管理员。",
+                      f"This form cannot be opened in the browser ({error}); fill it in ODK Collect, or ask an "
+                      "admin.") from None
+    response = jsonify({"xform": xform.decode(), "form": done.form, "model": done.model})
+    response.set_etag(done.etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
 
 
 # ---- edit mode -------------------------------------------------------------------------------------------------

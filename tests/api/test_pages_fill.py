@@ -36,7 +36,7 @@ def test_the_page_needs_a_login_and_names_the_forms_openrosa_urls(client, sample
     text = answer.get_data(as_text=True)
     assert "<title>入户走访</title>" in text
     data = shell(text)
-    assert data["form"] == "/forms/household_visit.xml"
+    assert data["form"] == "/fill/household_visit/transform.json"  # the XForm with the server's XSLT of it
     assert data["manifest"] == "/forms/household_visit/manifest"
     assert data["submission"] == "/submission" and data["csrf"] and data["worker"] == "/fill/sw.js"
     assert data["tiles"] == ""  # no ZOUFANG_TILE_URL: no map, nothing fetched from outside
@@ -55,6 +55,29 @@ def test_an_unknown_or_closed_form_is_not_found(client, sessions, sample_distric
         session.execute(update(Form).where(Form.xml_form_id == "income_survey").values(state="closing"))
     assert client.get("/fill/income_survey").status_code == 404  # Collect's form list no longer offers it
     assert client.get("/fill/housing_assessment").status_code == 200
+
+
+def test_the_form_comes_with_the_servers_xslt_of_it_revalidated_by_its_etag(client, sessions, sample_district):
+    """Browsers are dropping XSLT (Chrome 155): the page gets enketo-transformer's two stylesheets' results from
+    the server (forms/web_transform.py) beside the XForm they were made from, in one answer."""
+    assert client.get("/fill/household_visit/transform.json").status_code == 302  # to the login page
+    login(client, "cadre001")
+    answer = client.get("/fill/household_visit/transform.json")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    body = answer.get_json()
+    assert body["xform"] == client.get("/forms/household_visit.xml").get_data(as_text=True)
+    assert body["form"].startswith("<root ") and 'data-form-id="household_visit"' in body["form"]
+    assert "<instance>" in body["model"] and 'id="household_visit"' in body["model"]
+    assert answer.headers["Cache-Control"] == "private, no-cache"  # kept by the page, asked again each time
+    again = client.get("/fill/household_visit/transform.json", headers={"If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get("/fill/housing_assessment/transform.json")
+    assert other.headers["ETag"] != answer.headers["ETag"] and "data-form-id=\"housing_assessment\"" in \
+        other.get_json()["form"]
+    with session_scope(sessions) as session:
+        session.execute(update(Form).where(Form.xml_form_id == "income_survey").values(state="closing"))
+    assert client.get("/fill/income_survey/transform.json").status_code == 404
+    assert client.get("/fill/no_such_form/transform.json").status_code == 404
 
 
 def test_a_household_is_preselected_only_within_the_callers_areas(client, sessions, sample_district):

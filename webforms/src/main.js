@@ -1,7 +1,8 @@
 /**
- * The web form page /fill/<form_id> (issue 20): fetches the published XForm, its manifest and attachments from our
- * OpenRosa endpoints (the same ones, and the same scoping, as ODK Collect), turns it into HTML with
- * enketo-transformer, runs it with enketo-core and sends the answers to /submission as Collect does (multipart,
+ * The web form page /fill/<form_id> (issue 20): fetches the published XForm with the server's XSLT results of it
+ * (/fill/<form_id>/transform.json), its manifest and attachments from our OpenRosa endpoints (the same ones, and
+ * the same scoping, as ODK Collect), turns it into HTML with enketo-transformer (its stylesheets applied by the
+ * server: xslt.js), runs it with enketo-core and sends the answers to /submission as Collect does (multipart,
  * xml_submission_file and the photos). The page's element #fill carries the URLs and the CSRF token.
  *
  * Edit mode (/fill/<form_id>/edit/<instance_id>: #fill has data-instance, data-files and data-edited): the page
@@ -10,6 +11,7 @@
  * photos chosen anew (the server keeps the edited version's files the edit names again), and the entity's
  * baseVersion the original was made from, whatever the form's calculation says now.
  */
+import { useServerTransform } from './xslt.js';
 import { transform } from 'enketo-transformer/web';
 import { Form } from 'enketo-core';
 import fileManager from 'enketo/file-manager';
@@ -222,7 +224,9 @@ function preselect(number) {
 
 async function open() {
     const started = performance.now();
-    const xform = await (await get(page.dataset.form, 'text/xml')).text();
+    // the form and the server's XSLT results of it in one answer: never a result of another version of the form
+    const { xform, ...transformed } = await (await get(page.dataset.form, 'application/json')).json();
+    useServerTransform(transformed);
     const survey = await transform({ xform, markdown: false });
     const external = await externalInstances(survey.model);
     const instanceStr = await editedInstance();
