@@ -8,10 +8,12 @@ from marshmallow import Schema, fields, validate
 
 from server.api import bp
 from server.api.common import load
+from server.api.exports import _download
 from server.api.openapi import documented
 from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.db import utcnow
+from server.exports.monitoring import monitoring_csv
 from server.auth import require_api_user
 from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
@@ -28,6 +30,11 @@ class MonitoringQuerySchema(PageQuerySchema):
     subtype = fields.String(validate=validate.OneOf(list(SUBTYPES)))
     #: a risk type: decided, else suggested for a proposal
     risk = fields.String(validate=validate.OneOf(list(RISKS)))
+
+
+class MonitoringExportQuerySchema(MonitoringQuerySchema):
+    class Meta:
+        exclude = ("limit", "offset")
 
 
 class MonitoringCaseSchema(Schema):
@@ -107,6 +114,20 @@ def list_monitoring():
     counts = state_counts(db(), principal.scope, area=area, subtype=args.get("subtype"), risk=args.get("risk"))
     return jsonify({"total": page.total, "counts": counts,
                     "items": MonitoringCaseSchema(many=True).dump(page.items)})
+
+
+@bp.get("/exports/monitoring.csv")
+@documented(query=MonitoringExportQuerySchema, media_type="text/csv")
+def export_monitoring():
+    """The monitoring cases (防止返贫监测台账) as CSV (UTF-8 with a BOM), with the list's filters"""
+    principal = require_api_user(*VISIT_ROLES)
+    args = load(MonitoringExportQuerySchema(), request.args)
+    area = resolve_area(db(), principal.scope, args.get("area"))
+    filters = {"area": area, "state": args.get("state"), "subtype": args.get("subtype"), "risk": args.get("risk")}
+    scope = principal.scope
+    suffix = f"_{area.code}" if area else ""
+    return _download(lambda session: monitoring_csv(session, scope, filters), "防返贫监测台账" + suffix,
+                     "monitoring" + suffix, "csv")
 
 
 @bp.get("/monitoring/<key>")

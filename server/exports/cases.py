@@ -6,8 +6,7 @@ from typing import Any, Iterator
 
 from sqlalchemy.orm import Session
 
-from server.exports.common import BATCH, china_time
-from server.exports.stream import CsvTable, Sink
+from server.exports.common import china_time, paged_csv
 from sync.case_lists import list_cases
 from sync.cases import KINDS
 
@@ -17,20 +16,14 @@ HEADERS = ["户编号", "户主", "村", "问题类型", "对象", "状态", "�
 
 
 def cases_csv(session: Session, scope: Any, filters: dict[str, Any]) -> Iterator[bytes]:
-    sink = Sink()
-    table = CsvTable(sink, HEADERS)
-    yield sink.drain()
-    offset = 0
-    while True:
-        page = list_cases(session, scope, limit=BATCH, offset=offset, **filters)
-        for row in page.items:
-            case = row.case
-            table.row([row.household, row.head_name, row.village, KINDS[case.kind][0], case.subject,
-                       STATES_ZH[case.state], china_time(case.opened_at), case.source_instance_id,
-                       china_time(case.closed_at) if case.closed_at else "", case.closing_instance_id or "",
-                       case.cadre or "", str(sum(1 for step in case.history if step["event"] == "measure")),
-                       china_time(case.last_measure_at) if case.last_measure_at else ""])
-        yield sink.drain()
-        if len(page.items) < BATCH:
-            return
-        offset += BATCH
+    return paged_csv(HEADERS, lambda limit, offset: list_cases(session, scope, limit=limit, offset=offset,
+                                                               **filters).items, _cells)
+
+
+def _cells(row) -> list[str]:
+    case = row.case
+    return [row.household, row.head_name, row.village, KINDS[case.kind][0], case.subject, STATES_ZH[case.state],
+            china_time(case.opened_at), case.source_instance_id,
+            china_time(case.closed_at) if case.closed_at else "", case.closing_instance_id or "", case.cadre or "",
+            str(sum(1 for step in case.history if step["event"] == "measure")),
+            china_time(case.last_measure_at) if case.last_measure_at else ""]

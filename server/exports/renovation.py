@@ -6,8 +6,7 @@ from typing import Any, Iterator
 
 from sqlalchemy.orm import Session
 
-from server.exports.common import BATCH
-from server.exports.stream import CsvTable, Sink
+from server.exports.common import paged_csv
 from sync.renovation import GROUPS, MODES, STAGES
 from sync.renovation_ledger import list_renovations
 
@@ -20,23 +19,16 @@ def _day(value) -> str:
 
 
 def renovation_csv(session: Session, scope: Any, filters: dict[str, Any]) -> Iterator[bytes]:
-    sink = Sink()
-    table = CsvTable(sink, HEADERS)
-    yield sink.drain()
-    offset = 0
-    while True:
-        page = list_renovations(session, scope, limit=BATCH, offset=offset, **filters)
-        for row in page.items:
-            r = row.renovation
-            mode = MODES[r.mode][0] if r.mode in MODES else ""
-            table.row([row.household, row.head_name, row.village, r.grade, _day(r.graded_on),
-                       r.assessment_instance_id, f"{mode}：{r.mode_other}" if r.mode_other else mode,
-                       "、".join(GROUPS[g][0] for g in r.groups if g in GROUPS),
-                       "" if r.floor_area is None else f"{r.floor_area:g}",
-                       "" if r.subsidy is None else f"{r.subsidy:g}", str(r.subsidy_year), f"{r.paid_amount:g}",
-                       _day(r.paid_on), _day(r.started_on), _day(r.finished_on), _day(r.moved_in_on),
-                       _day(r.old_dealt_on), _day(r.deadline), STAGES[r.stage][0]])
-        yield sink.drain()
-        if len(page.items) < BATCH:
-            return
-        offset += BATCH
+    return paged_csv(HEADERS, lambda limit, offset: list_renovations(session, scope, limit=limit, offset=offset,
+                                                                     **filters).items, _cells)
+
+
+def _cells(row) -> list[str]:
+    r = row.renovation
+    mode = MODES[r.mode][0] if r.mode in MODES else ""
+    return [row.household, row.head_name, row.village, r.grade, _day(r.graded_on), r.assessment_instance_id,
+            f"{mode}：{r.mode_other}" if r.mode_other else mode,
+            "、".join(GROUPS[g][0] for g in r.groups if g in GROUPS),
+            "" if r.floor_area is None else f"{r.floor_area:g}", "" if r.subsidy is None else f"{r.subsidy:g}",
+            str(r.subsidy_year), f"{r.paid_amount:g}", _day(r.paid_on), _day(r.started_on), _day(r.finished_on),
+            _day(r.moved_in_on), _day(r.old_dealt_on), _day(r.deadline), STAGES[r.stage][0]]

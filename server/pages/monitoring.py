@@ -122,7 +122,8 @@ def list_page():
                            areas=area_choices(db(), principal.scope, ("town", "village")),
                            subtypes=[(code, subtype_label(code)) for code in SUBTYPES],
                            risks=[(code, _pair(RISKS, code)) for code in RISKS],
-                           states=[(code, _pair(STATES, code)) for code in STATES])
+                           states=[(code, _pair(STATES, code)) for code in STATES],
+                           export_args={name: value for name, value in filters.items() if value})
 
 
 @bp.get("/<key>")

@@ -6,9 +6,11 @@ DOMAIN.md "Precisions", line 91: "An exited household near the line is 脱贫不
 case goes 识别/纳入 → 帮扶措施 → 风险消除, each a dated decision by someone. A 三保障 or water gap in an exited household
 is a risk (致贫返贫风险), not only low income."
 """
+import csv
 import dataclasses
 import datetime as dt
 import importlib
+import io
 
 import pytest
 from sqlalchemy import select, update
@@ -160,6 +162,40 @@ def test_identify_measures_and_remove_the_risk(app, client, proposals, admin, re
     listed = client.get("/api/v1/monitoring?area=210504001001", headers=town1).get_json()
     assert [(row["key"], row["state"]) for row in listed["items"]] == [(case_key(HH, "uuid:v3"), "proposed"),
                                                                        (KEY, "removed")]
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # Excel and WPS read it as UTF-8
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def test_the_cases_export_as_csv_with_the_lists_filters_in_the_callers_areas(client, proposals, admin):
+    town1 = proposals["town1"]
+    answer = client.get("/api/v1/exports/monitoring.csv", headers=town1)
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    header, *rows = csv_rows(answer)
+    assert header[:8] == ["户编号", "户主", "村", "户状态", "监测对象类型", "类型来源", "风险类型", "状态"]
+    assert [row[0] for row in rows] == [HH]   # OTHER is town 2's
+    row = dict(zip(header, rows[0]))
+    assert (row["监测对象类型"], row["类型来源"], row["风险类型"], row["状态"], row["提议于提交"]) == (
+        "脱贫不稳定户", "证据建议", "因病", "提议", "uuid:v1")
+    assert row["提议时间"] == "2026-11-02 10:00:00" and row["纳入时间"] == "" and row["措施次数"] == "0"
+
+    decide(client, town1, KEY, kind="include", subtype="脱贫不稳定户", risks=["illness", "schooling"], text="因病因学")
+    measure(client, town1, KEY, text="联系医保报销", codes=["policy"])
+    header, *rows = csv_rows(client.get("/api/v1/exports/monitoring.csv?state=helped&risk=schooling", headers=town1))
+    row = dict(zip(header, rows[0]))
+    assert (row["类型来源"], row["风险类型"], row["状态"], row["纳入人"], row["最近决定理由"]) == (
+        "纳入决定", "因病、因学", "帮扶中", "town1", "因病因学")
+    assert row["措施次数"] == "1" and row["最近措施时间"].startswith("20")
+    for empty in ("?state=proposed", "?risk=disaster", "?area=210504001002"):
+        assert csv_rows(client.get("/api/v1/exports/monitoring.csv" + empty, headers=town1))[1:] == [], empty
+    # the whole county for an admin; another area named by a supervisor is not theirs
+    assert len(csv_rows(client.get("/api/v1/exports/monitoring.csv", headers=admin))) == 3
+    assert client.get("/api/v1/exports/monitoring.csv?area=210504002", headers=town1).status_code == 404
+    assert client.get("/api/v1/exports/monitoring.csv?state=nonsense", headers=town1).status_code == 400
 
 
 def test_editing_the_proposing_visit_keeps_the_case_and_its_decisions(client, proposals, admin, reconcile):

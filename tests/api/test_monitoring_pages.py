@@ -44,7 +44,14 @@ def test_the_list_shows_the_callers_cases_with_counts_and_filters(client, propos
     html = text(client.get("/monitoring/"))
     assert rows(html) == [HH] and "脱贫不稳定户" in html and "因病" in html
     assert re.search(r'data-testid="count-proposed">1<', html)
-    assert rows(text(client.get("/monitoring/?state=proposed&risk=illness&subtype=脱贫不稳定户"))) == [HH]
+    filtered = text(client.get("/monitoring/?state=proposed&risk=illness&subtype=脱贫不稳定户"))
+    assert rows(filtered) == [HH]
+    # the same rows as a file: the export link carries the filters
+    link = re.search(r'href="(/api/v1/exports/monitoring\.csv[^"]*)" download', filtered).group(1)
+    link = link.replace("&amp;", "&")
+    assert link == ("/api/v1/exports/monitoring.csv?state=proposed&subtype=%E8%84%B1%E8%B4%AB%E4%B8%8D"
+                                   "%E7%A8%B3%E5%AE%9A%E6%88%B7&risk=illness")
+    assert HH in client.get(link).get_data(as_text=True)
     assert rows(text(client.get("/monitoring/?state=identified"))) == []
     assert client.get("/monitoring/?state=half").status_code == 400
     assert client.get("/monitoring/?area=210504002001").status_code == 404

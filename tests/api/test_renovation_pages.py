@@ -162,7 +162,7 @@ FINANCE_REFUSED_PAGES = ("/coverage/", "/coverage/not-visited", "/map/", "/exits
 FINANCE_REFUSED_API = ("/coverage", "/coverage/not-visited", "/coverage/households", "/coverage/duties", "/map",
                        "/exits", f"/exits/{HH13}", "/monitoring", "/outside-reports", "/cases", "/exports/cases.csv",
                        "/feedback", "/exports/submissions/household_visit.csv", "/exports/visits.geojson",
-                       "/reports/monthly.xlsx?month=2026-11")
+                       "/exports/monitoring.csv", "/reports/monthly.xlsx?month=2026-11")
 
 
 def test_finance_staff_are_refused_the_visit_pages_and_api_by_url(client, ledger):
