@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from server.audit import record_case_decision
-from server.errors import DomainError, Problem
+from server.errors import Problem
 from server.i18n import current_lang
 from server.models import VISIT_ROLES
-from server.pages.common import (choice_arg, current_principal, display_names, local_time, number_arg, page,
-                                 page_number)
+from server.pages.common import (REFUSED, choice_arg, current_principal, display_names, local_time, number_arg,
+                                 on_page, page, page_number)
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.case_lists import (MAX_TEXT, SIGNERS, STATE_FILTERS, CaseRow, add_case_measure, find_case, list_cases,
@@ -162,13 +162,7 @@ def _decide(row: CaseRow, action: str, decide, text: str, done: str):
     """One decision on a case from its page: a refusal (no text, no longer open) comes back as a message on the
     page it was made from; a decision is audited, then said."""
     key, kind = row.case.key, row.case.kind
-    try:
-        decide(db(), row.case, text, current_principal().user, runtime().queue.options())
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    if on_page(lambda: decide(db(), row.case, text, current_principal().user, runtime().queue.options())) is REFUSED:
         return _back()
     record_case_decision(db(), action, key, row.household, kind, text.strip())
     db().commit()

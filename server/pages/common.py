@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlencode
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from server.auth import Principal, session_principal
-from server.errors import Problem
+from server.errors import DomainError, Problem
+from server.i18n import current_lang
 from server.models import VISIT_ROLES, User
 from server.params import CHINA, MAX_OFFSET, MONTH, this_month  # noqa: F401 (pages import CHINA, this_month from here)
 from server.runtime import db
@@ -82,6 +83,25 @@ def page(*roles: str) -> Callable:
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+T = TypeVar("T")
+#: what `on_page` answers when the action was refused (its reason is on the page the person comes back to)
+REFUSED = object()
+
+
+def on_page(action: Callable[[], T], kinds: tuple[str, ...] = ("invalid", "conflict")) -> T | object:
+    """A page form's action: a refusal the person can act on (what they entered, a step out of order or already
+    taken) is rolled back and said on the page they come back to, instead of an error page without their form;
+    other refusals (403, 404) stay errors."""
+    try:
+        return action()
+    except DomainError as refused:
+        if refused.kind not in kinds:
+            raise
+        db().rollback()
+        flash(refused.message(current_lang()), "error")
+        return REFUSED
 
 
 def current_principal() -> Principal:

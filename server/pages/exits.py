@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError, Problem
+from server.errors import Problem
 from server.i18n import current_lang
 from server.models import VISIT_ROLES
-from server.pages.common import current_principal, page, page_number
+from server.pages.common import REFUSED, current_principal, on_page, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from server.scope import level_for, scoped_household
@@ -85,15 +85,15 @@ def step_page(number: str):
     data = upload.stream.read(MAX_PHOTO + 1) if upload and upload.filename else None
     back = redirect(url_for("households.file_page", number=number, _anchor="exit"))
     now = utcnow()
-    try:
+
+    def enter():
         photo = document_photo(data, upload.filename, upload.mimetype) if data is not None else None
         enter_step(db(), household, step, on, note, principal.user, level_for(db(), principal.user, area), now,
                    china_today(now), photo)
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+        return photo
+
+    photo = on_page(enter)
+    if photo is REFUSED:
         return back
     if data is not None:
         runtime().store.put_bytes(data)

@@ -10,10 +10,9 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from forms.models import Form
-from server.errors import DomainError, Problem
-from server.i18n import current_lang
+from server.errors import Problem
 from server.models import VISIT_ROLES
-from server.pages.common import current_principal, page, page_number
+from server.pages.common import REFUSED, current_principal, on_page, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
 from sync.feedback import (OPEN_STATES, FeedbackItem, answered_returns, feedback_counts, feedback_for, list_feedback,
@@ -120,13 +119,7 @@ def reply_page(form_id: str, instance_id: str):
     if principal.user.role in REVIEWERS:
         raise Problem(403, "feedback.reviewers_review", "督导请在审核页面填写意见。",
                       "Supervisors comment on the review page.")
-    try:
-        reply(db(), found, request.form.get("comment"), principal.user)
-    except DomainError as refused:
-        if refused.kind != "invalid":
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    if on_page(lambda: reply(db(), found, request.form.get("comment"), principal.user), ("invalid",)) is REFUSED:
         return redirect(back)
     db().commit()
     flash(gettext("已回复，督导会看到你的回复。"), "ok")

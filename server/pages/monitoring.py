@@ -13,10 +13,10 @@ from flask_babel import lazy_gettext
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError, Problem
+from server.errors import Problem
 from server.i18n import current_lang
 from server.models import VISIT_ROLES
-from server.pages.common import choice_arg, current_principal, page, page_number
+from server.pages.common import REFUSED, choice_arg, current_principal, on_page, page, page_number
 from server.pages.renovation import _label as _pair  # the ledgers' label helper
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
@@ -148,13 +148,8 @@ def case_page(key: str):
 def _act(key: str, kind: str, value: dict[str, Any], text: str):
     principal = current_principal()
     back = redirect(url_for("monitoring.case_page", key=key))
-    try:
-        enter_decision(db(), key, kind, value, text, principal.user, runtime().queue.options())
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    if on_page(lambda: enter_decision(db(), key, kind, value, text, principal.user,
+                                      runtime().queue.options())) is REFUSED:
         return back
     action = "monitoring.measure" if kind == MEASURE else "monitoring.decision"
     record(db(), action, f"monitoring:{key}", {"kind": kind, **value, "text": text})

@@ -12,10 +12,9 @@ from sqlalchemy import select
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import VISIT_ROLES, User
-from server.pages.common import choice_arg, current_principal, page, page_number
+from server.pages.common import REFUSED, choice_arg, current_principal, on_page, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db
 from sync.forms.report import FORM_ID, REASONS
@@ -108,15 +107,10 @@ def decision_page(report_id: int):
     row = find_report(db(), principal.scope, report_id)
     form = request.form
     back = redirect(url_for("outside.report_page", report_id=report_id))
-    try:
-        made = decide(db(), row, principal.user, form.get("decision", ""),
-                      monitoring_type=form.get("monitoring_type") or None, cadre=form.get("cadre") or None,
-                      reason=form.get("reason"), now=utcnow())
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    made = on_page(lambda: decide(db(), row, principal.user, form.get("decision", ""),
+                                  monitoring_type=form.get("monitoring_type") or None,
+                                  cadre=form.get("cadre") or None, reason=form.get("reason"), now=utcnow()))
+    if made is REFUSED:
         return back
     record(db(), "outside.decision", f"outside_report:{report_id}",
            {"decision": made.decision, "household": made.household_number, "reason": made.reason})

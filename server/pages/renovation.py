@@ -14,9 +14,8 @@ from flask_babel import lazy_gettext
 
 from server.audit import record
 from server.db import utcnow
-from server.errors import DomainError
 from server.i18n import current_lang
-from server.pages.common import choice_arg, current_principal, page, page_number
+from server.pages.common import REFUSED, choice_arg, current_principal, on_page, page, page_number
 from server.readmodels import resolve_area
 from server.runtime import db, runtime
 from sync.renovation import GROUPS, MODES, STAGES, next_stage, overdue
@@ -185,13 +184,8 @@ def entry_page(number: str):
         raise not_allowed(kind)
     value = _entry_value(kind)
     back = redirect(url_for("households.file_page", number=number, _anchor="renovation"))
-    try:
-        enter_renovation_fact(db(), row.renovation, kind, value, principal.user, runtime().queue.options())
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    if on_page(lambda: enter_renovation_fact(db(), row.renovation, kind, value, principal.user,
+                                             runtime().queue.options())) is REFUSED:
         return back
     record(db(), "renovation.entry", f"household:{number}",
            {"kind": kind, **{k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in value.items()}})

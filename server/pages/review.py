@@ -18,7 +18,8 @@ from server.audit import record_area_decision, record_resolution, record_review
 from server.errors import DomainError
 from server.i18n import current_lang
 from server.models import User
-from server.pages.common import current_principal, display_names, month_arg, page, page_number
+from server.pages.common import (REFUSED, current_principal, display_names, month_arg, on_page, page,
+                                 page_number)
 from server.pages.feedback import submission_feedback
 from server.pages.submission_view import answers, visit_evidence
 from server.params import month_span
@@ -313,13 +314,8 @@ def decide_out_of_area_page(xml_form_id: str, instance_id: str):
     found = find_submission(db(), principal.scope, xml_form_id, instance_id)[0]
     back = redirect(url_for("review.out_of_area", area=request.form.get("area") or None))
     decision = request.form.get("decision", "")
-    try:
-        made = decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user)
-    except DomainError as refused:
-        if refused.kind not in ("invalid", "conflict"):
-            raise
-        db().rollback()
-        flash(refused.message(current_lang()), "error")
+    made = on_page(lambda: decide_out_of_area(db(), found, decision, request.form.get("reason"), principal.user))
+    if made is REFUSED:
         return back
     record_area_decision(db(), xml_form_id, instance_id, made.decision, made.reason)
     db().commit()
