@@ -13,8 +13,8 @@ from server.api.openapi import documented
 from server.api.schemas import PageQuerySchema
 from server.audit import record
 from server.db import utcnow
-from server.exports.monitoring import monitoring_csv
 from server.auth import require_api_user
+from server.exports.monitoring import monitoring_csv
 from server.models import VISIT_ROLES
 from server.readmodels import resolve_area
 from server.runtime import db, runtime

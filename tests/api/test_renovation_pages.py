@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import User
-from support import Collect, assessment_xml, basic, login
+from support import Collect, assessment_xml, basic, login, visit_xml
 
 HH13 = "2105040010010013"      # village 1 (town 1)
 OTHER = "2105040020010003"     # town 2
@@ -158,14 +158,17 @@ def test_finance_staffs_pages_top_bar_and_home(client, ledger):
 # finance staff read the ledger and the household files to pay; the visits and what they lead to are not theirs,
 # by URL no more than in the top bar (server/models.py: VISIT_ROLES)
 FINANCE_REFUSED_PAGES = ("/coverage/", "/coverage/not-visited", "/map/", "/exits/", "/monitoring/", "/outside/",
-                         "/feedback/", "/fill/household_visit")
+                         "/feedback/", "/fill/household_visit", "/fill/household_visit/transform.json")
 FINANCE_REFUSED_API = ("/coverage", "/coverage/not-visited", "/coverage/households", "/coverage/duties", "/map",
                        "/exits", f"/exits/{HH13}", "/monitoring", "/outside-reports", "/cases", "/exports/cases.csv",
                        "/feedback", "/exports/submissions/household_visit.csv", "/exports/visits.geojson",
                        "/exports/monitoring.csv", "/reports/monthly.xlsx?month=2026-11")
 
 
-def test_finance_staff_are_refused_the_visit_pages_and_api_by_url(client, ledger):
+def test_finance_staff_are_refused_the_visit_pages_and_api_by_url(client, ledger, admin, reconcile):
+    # a visit whose problem proposes a monitoring case, which the household file then links to
+    assert Collect(client, admin).submit(visit_xml(HH13, instance_id="uuid:m1", problems="illness")).status_code == 201
+    reconcile()
     login(client, "town1")
     for path in FINANCE_REFUSED_PAGES:   # each is there for the roles that see the visits
         assert client.get(path).status_code == 200, path
@@ -188,9 +191,8 @@ def test_finance_staff_are_refused_the_visit_pages_and_api_by_url(client, ledger
     # the file they pay from has no link into the pages they may not open
     finance_file = text(client.get(f"/households/{HH13}"))
     assert 'data-testid="renovation-paid"' in finance_file or 'data-testid="household-renovation"' in finance_file
-    for link in ("/map/?", "/monitoring/", "/outside/"):
-        assert link not in finance_file, link
-    assert "/map/?" in file_page   # a supervisor's file of the same house has the map link
+    for link in ('data-testid="household-map-link"', 'href="/monitoring/'):
+        assert link in file_page and link not in finance_file, link   # a supervisor's file of the house has it
 
 
 def test_finance_staff_pay_from_the_household_file_and_not_in_another_area(client, ledger):
